@@ -1,0 +1,615 @@
+//! The resolved, validated configuration every stage reads.
+//!
+//! Sources, lowest priority first: built-in defaults (plain Hugo plus the common image
+//! shortcodes), then `pixpipe.yaml` at the site root (or `--config FILE`). Reading the file is
+//! the only I/O here; `Config::from_yaml` is pure and is what the tests use.
+//! This module is the only one that knows the file format of `pixpipe.yaml`.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Name of the configuration file looked for at the site root.
+pub const CONFIG_FILE: &str = "pixpipe.yaml";
+
+/// Where a lookup for an image source may find its file, tried in the order a rule lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lookup {
+    /// A page resource: a file in the page's bundle (bundles only; `./` trimmed).
+    Page,
+    /// A global resource: `assets/<path>` (a leading `/` trimmed).
+    Assets,
+    /// The published URL, as a browser resolves it against the page's URL:
+    /// `static/<url>`, then the content file published at that URL.
+    Url,
+}
+
+/// How a shortcode turns its source parameter into a path before lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LinkRule {
+    /// As Hugo resolves links: relative to the page (bundle folder, or a leaf page's URL).
+    Hugo,
+    /// istio.io's `image` shortcode: `/x` stays, a leading `../` is dropped (not applied), and
+    /// anything else is appended to the page's folder *without* its language prefix.
+    PageDir,
+}
+
+/// Which shortcode is an image and where its values are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShortcodeRule {
+    /// Named parameters that hold the image source, the first present wins.
+    pub src: Vec<String>,
+    /// Use this positional parameter (0-based) when no named source is present.
+    pub positional_src: Option<usize>,
+    /// Parameter holding the display width (`640` or `40%`).
+    pub width: Option<String>,
+    /// Parameter holding the height.
+    pub height: Option<String>,
+    /// Parameter holding the aspect ratio (height/width in percent, istio's `ratio`).
+    pub ratio: Option<String>,
+    /// Parameter holding the alt text.
+    pub alt: Option<String>,
+    /// Parameter holding the title.
+    pub title: Option<String>,
+    /// Parameter holding the caption.
+    pub caption: Option<String>,
+    /// How the source becomes a path.
+    pub link: LinkRule,
+    /// Where the file is looked for, in order.
+    pub lookup: Vec<Lookup>,
+}
+
+/// One content directory and the URL prefix of its language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentDir {
+    /// Site-relative folder, `/`-separated, no trailing slash.
+    pub dir: String,
+    /// Language code (the default language when unset).
+    pub lang: String,
+    /// URL prefix of pages in this folder, like `/zh`; empty for none.
+    pub url_prefix: String,
+}
+
+/// Severity for an opt-in lint; `off` disables it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LintLevel {
+    /// Not reported.
+    #[default]
+    Off,
+    /// Reported as a note.
+    Note,
+    /// Reported as a warning.
+    Warning,
+    /// Reported as an error.
+    Error,
+}
+
+/// Opt-in lints of `check`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Lints {
+    /// A caption that ends in a period. Default: off.
+    pub caption_period: LintLevel,
+    /// An image with neither alt text nor a caption. Default: off.
+    pub missing_alt: LintLevel,
+    /// An original published with GPS coordinates in it. Default: off.
+    pub gps: LintLevel,
+    /// Image files in content bundles that no page references. Default: off.
+    pub orphans: LintLevel,
+    /// Originals larger than `max_bytes_limit`. Default: off.
+    pub max_bytes: LintLevel,
+    /// Byte budget for `max_bytes`. Default: 1,000,000.
+    pub max_bytes_limit: u64,
+}
+
+/// The configuration every stage reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Content folders with their languages. Default: `content`, default language, no prefix.
+    pub content: Vec<ContentDir>,
+    /// The default content language. Default: `en`.
+    pub default_language: String,
+    /// Folders served at the site's root URL. Default: `[static]`.
+    pub static_dirs: Vec<String>,
+    /// Folders of global resources. Default: `[assets]`.
+    pub assets_dirs: Vec<String>,
+    /// Image shortcodes by name. Default: `image`, `figure`, `img`.
+    pub shortcodes: BTreeMap<String, ShortcodeRule>,
+    /// Shortcodes whose body is code on display, not content.
+    /// Default: `highlight`, `text`, `code-toggle`, `code`.
+    pub code_shortcodes: Vec<String>,
+    /// Lookup order for Markdown images. Default: `[url]` (no render hook).
+    pub markdown_lookup: Vec<Lookup>,
+    /// Lookup order for raw `<img>`. Default: `[url]`.
+    pub html_lookup: Vec<Lookup>,
+    /// Width in CSS pixels of the content column, for percentage widths. Default: 1200.
+    pub content_width: u32,
+    /// Pixel densities each width is made for. Default: `[1, 2]`.
+    pub densities: Vec<f64>,
+    /// Output formats (`auto` = the source's family, `jpeg`, `png`, `webp`). Default: `[auto, webp]`.
+    pub formats: Vec<String>,
+    /// Encoder quality per format. Default: jpeg 80, webp 80.
+    pub quality: BTreeMap<String, u8>,
+    /// Largest image, in pixels, that is ever decoded. Default: 268,402,689 (as libvips).
+    pub max_pixels: u64,
+    /// Opt-in lints. Default: all off.
+    pub lint: Lints,
+    /// Where the configuration came from, for messages. Default: built-in.
+    pub origin: String,
+}
+
+/// libvips' and sharp's default pixel limit (0x3FFF × 0x3FFF).
+pub const DEFAULT_MAX_PIXELS: u64 = 268_402_689;
+
+fn s(v: &str) -> String {
+    v.to_string()
+}
+
+fn builtin_shortcodes() -> BTreeMap<String, ShortcodeRule> {
+    let mut m = BTreeMap::new();
+    // istio.io's `image`: the source is `link`. Its template resolves the link against the
+    // page folder; that rule is opt-in (`link: page-dir`), plain Hugo resolution is the default.
+    m.insert(
+        s("image"),
+        ShortcodeRule {
+            src: vec![s("link"), s("src")],
+            positional_src: Some(0),
+            width: Some(s("width")),
+            height: Some(s("height")),
+            ratio: Some(s("ratio")),
+            alt: Some(s("alt")),
+            title: Some(s("title")),
+            caption: Some(s("caption")),
+            link: LinkRule::Hugo,
+            lookup: vec![Lookup::Page, Lookup::Assets, Lookup::Url],
+        },
+    );
+    // Hugo's embedded `figure`: page resource, then global resource, then as written.
+    m.insert(
+        s("figure"),
+        ShortcodeRule {
+            src: vec![s("src")],
+            positional_src: Some(0),
+            width: Some(s("width")),
+            height: Some(s("height")),
+            ratio: None,
+            alt: Some(s("alt")),
+            title: Some(s("title")),
+            caption: Some(s("caption")),
+            link: LinkRule::Hugo,
+            lookup: vec![Lookup::Page, Lookup::Assets, Lookup::Url],
+        },
+    );
+    // `img` (Hugo's documentation site): page resource, then global resource, nothing else.
+    m.insert(
+        s("img"),
+        ShortcodeRule {
+            src: vec![s("src")],
+            positional_src: Some(0),
+            width: Some(s("width")),
+            height: Some(s("height")),
+            ratio: None,
+            alt: Some(s("alt")),
+            title: Some(s("title")),
+            caption: Some(s("caption")),
+            link: LinkRule::Hugo,
+            lookup: vec![Lookup::Page, Lookup::Assets],
+        },
+    );
+    m
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            content: vec![ContentDir {
+                dir: s("content"),
+                lang: s("en"),
+                url_prefix: String::new(),
+            }],
+            default_language: s("en"),
+            static_dirs: vec![s("static")],
+            assets_dirs: vec![s("assets")],
+            shortcodes: builtin_shortcodes(),
+            code_shortcodes: vec![s("highlight"), s("text"), s("code-toggle"), s("code")],
+            markdown_lookup: vec![Lookup::Url],
+            html_lookup: vec![Lookup::Url],
+            content_width: 1200,
+            densities: vec![1.0, 2.0],
+            formats: vec![s("auto"), s("webp")],
+            quality: [(s("jpeg"), 80u8), (s("webp"), 80u8)].into_iter().collect(),
+            max_pixels: DEFAULT_MAX_PIXELS,
+            lint: Lints {
+                max_bytes_limit: 1_000_000,
+                ..Lints::default()
+            },
+            origin: s("built-in defaults"),
+        }
+    }
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid for pixpipe.
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// 1-based line (0 when unknown).
+        line: usize,
+        /// 1-based column (0 when unknown).
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    content: Option<Vec<RawContentDir>>,
+    default_language: Option<String>,
+    #[serde(rename = "static")]
+    static_dirs: Option<OneOrMany>,
+    assets: Option<OneOrMany>,
+    markdown: Option<RawSyntax>,
+    html: Option<RawSyntax>,
+    shortcodes: Option<BTreeMap<String, Option<RawShortcode>>>,
+    code_shortcodes: Option<Vec<String>>,
+    content_width: Option<u32>,
+    densities: Option<Vec<f64>>,
+    formats: Option<Vec<String>>,
+    quality: Option<BTreeMap<String, u8>>,
+    max_pixels: Option<u64>,
+    lint: Option<RawLints>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawContentDir {
+    Dir(String),
+    Full(RawContentDirFull),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawContentDirFull {
+    dir: String,
+    lang: Option<String>,
+    url_prefix: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSyntax {
+    lookup: Vec<Lookup>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawShortcode {
+    src: Option<OneOrMany>,
+    positional_src: Option<Option<usize>>,
+    width: Option<String>,
+    height: Option<String>,
+    ratio: Option<String>,
+    alt: Option<String>,
+    title: Option<String>,
+    caption: Option<String>,
+    link: Option<LinkRule>,
+    lookup: Option<Vec<Lookup>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLints {
+    caption_period: Option<LintLevel>,
+    missing_alt: Option<LintLevel>,
+    gps: Option<LintLevel>,
+    orphans: Option<LintLevel>,
+    max_bytes: Option<RawMaxBytes>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawMaxBytes {
+    Limit(u64),
+    Level(LintLevel),
+    Full { limit: u64, severity: LintLevel },
+}
+
+fn clean_dir(d: &str) -> String {
+    let d = d.trim().trim_start_matches("./").trim_end_matches('/');
+    if d.is_empty() {
+        ".".to_string()
+    } else {
+        d.to_string()
+    }
+}
+
+fn clean_prefix(p: &str) -> String {
+    let p = p.trim().trim_matches('/');
+    if p.is_empty() {
+        String::new()
+    } else {
+        format!("/{p}")
+    }
+}
+
+impl Config {
+    /// Parse `pixpipe.yaml` text on top of the built-in defaults. `path` names the file in
+    /// errors.
+    pub fn from_yaml(text: &str, path: &str) -> Result<Config, ConfigError> {
+        let invalid = |line: usize, column: usize, message: String| ConfigError::Invalid {
+            path: path.to_string(),
+            line,
+            column,
+            message,
+        };
+        let raw: RawConfig = if text.trim().is_empty() {
+            RawConfig::default()
+        } else {
+            serde_yaml::from_str(text).map_err(|e| {
+                let (line, column) = e
+                    .location()
+                    .map(|l| (l.line(), l.column()))
+                    .unwrap_or((0, 0));
+                let msg = e.to_string();
+                // serde_yaml appends " at line L column C"; the location is given separately.
+                let msg = match msg.find(" at line ") {
+                    Some(i) => msg[..i].to_string(),
+                    None => msg,
+                };
+                invalid(line, column, msg)
+            })?
+        };
+        let mut c = Config {
+            origin: path.to_string(),
+            ..Config::default()
+        };
+        if let Some(l) = raw.default_language {
+            c.default_language = l;
+        }
+        if let Some(dirs) = raw.content {
+            if dirs.is_empty() {
+                return Err(invalid(0, 0, "`content` lists no folder".into()));
+            }
+            c.content = dirs
+                .into_iter()
+                .map(|d| match d {
+                    RawContentDir::Dir(dir) => ContentDir {
+                        dir: clean_dir(&dir),
+                        lang: c.default_language.clone(),
+                        url_prefix: String::new(),
+                    },
+                    RawContentDir::Full(f) => ContentDir {
+                        dir: clean_dir(&f.dir),
+                        lang: f.lang.unwrap_or_else(|| c.default_language.clone()),
+                        url_prefix: clean_prefix(f.url_prefix.as_deref().unwrap_or("")),
+                    },
+                })
+                .collect();
+        } else {
+            for cd in &mut c.content {
+                cd.lang = c.default_language.clone();
+            }
+        }
+        if let Some(v) = raw.static_dirs {
+            c.static_dirs = v.into_vec().iter().map(|d| clean_dir(d)).collect();
+        }
+        if let Some(v) = raw.assets {
+            c.assets_dirs = v.into_vec().iter().map(|d| clean_dir(d)).collect();
+        }
+        if let Some(m) = raw.markdown {
+            c.markdown_lookup = m.lookup;
+        }
+        if let Some(h) = raw.html {
+            c.html_lookup = h.lookup;
+        }
+        if let Some(v) = raw.code_shortcodes {
+            c.code_shortcodes = v;
+        }
+        if let Some(scs) = raw.shortcodes {
+            for (name, rule) in scs {
+                let Some(r) = rule else {
+                    // `name: null` (or `name: ~`) turns a built-in off.
+                    c.shortcodes.remove(&name);
+                    continue;
+                };
+                let base = c.shortcodes.get(&name).cloned().unwrap_or(ShortcodeRule {
+                    src: vec![s("src")],
+                    positional_src: Some(0),
+                    width: Some(s("width")),
+                    height: Some(s("height")),
+                    ratio: None,
+                    alt: Some(s("alt")),
+                    title: Some(s("title")),
+                    caption: Some(s("caption")),
+                    link: LinkRule::Hugo,
+                    lookup: vec![Lookup::Page, Lookup::Assets, Lookup::Url],
+                });
+                let merged = ShortcodeRule {
+                    src: r.src.map(OneOrMany::into_vec).unwrap_or(base.src),
+                    positional_src: r.positional_src.unwrap_or(base.positional_src),
+                    width: r.width.or(base.width),
+                    height: r.height.or(base.height),
+                    ratio: r.ratio.or(base.ratio),
+                    alt: r.alt.or(base.alt),
+                    title: r.title.or(base.title),
+                    caption: r.caption.or(base.caption),
+                    link: r.link.unwrap_or(base.link),
+                    lookup: r.lookup.unwrap_or(base.lookup),
+                };
+                if merged.lookup.is_empty() {
+                    return Err(invalid(
+                        0,
+                        0,
+                        format!("shortcode `{name}` has an empty `lookup`"),
+                    ));
+                }
+                c.shortcodes.insert(name, merged);
+            }
+        }
+        if let Some(w) = raw.content_width {
+            if w == 0 {
+                return Err(invalid(0, 0, "`content_width` must be more than 0".into()));
+            }
+            c.content_width = w;
+        }
+        if let Some(d) = raw.densities {
+            if d.is_empty() || d.iter().any(|x| !(x.is_finite() && *x > 0.0 && *x <= 8.0)) {
+                return Err(invalid(
+                    0,
+                    0,
+                    "`densities` must list numbers between 0 and 8".into(),
+                ));
+            }
+            c.densities = d;
+        }
+        if let Some(f) = raw.formats {
+            for x in &f {
+                if !matches!(x.as_str(), "auto" | "jpeg" | "png" | "webp") {
+                    return Err(invalid(
+                        0,
+                        0,
+                        format!("unknown format `{x}` in `formats` (use auto, jpeg, png or webp)"),
+                    ));
+                }
+            }
+            c.formats = f;
+        }
+        if let Some(q) = raw.quality {
+            for (k, v) in q {
+                if !(1..=100).contains(&v) {
+                    return Err(invalid(0, 0, format!("quality for `{k}` must be 1 to 100")));
+                }
+                c.quality.insert(k, v);
+            }
+        }
+        if let Some(m) = raw.max_pixels {
+            c.max_pixels = m;
+        }
+        if let Some(l) = raw.lint {
+            let d = &mut c.lint;
+            d.caption_period = l.caption_period.unwrap_or(d.caption_period);
+            d.missing_alt = l.missing_alt.unwrap_or(d.missing_alt);
+            d.gps = l.gps.unwrap_or(d.gps);
+            d.orphans = l.orphans.unwrap_or(d.orphans);
+            match l.max_bytes {
+                None => {}
+                Some(RawMaxBytes::Limit(n)) => {
+                    d.max_bytes = LintLevel::Warning;
+                    d.max_bytes_limit = n;
+                }
+                Some(RawMaxBytes::Level(lv)) => d.max_bytes = lv,
+                Some(RawMaxBytes::Full { limit, severity }) => {
+                    d.max_bytes = severity;
+                    d.max_bytes_limit = limit;
+                }
+            }
+        }
+        Ok(c)
+    }
+
+    /// Load `explicit`, or `pixpipe.yaml` at `root` when it exists, else the defaults.
+    pub fn load(root: &Path, explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        let (path, shown): (PathBuf, String) = match explicit {
+            Some(p) => (p.to_path_buf(), p.display().to_string()),
+            None => {
+                let p = root.join(CONFIG_FILE);
+                if !p.exists() {
+                    return Ok(Config::default());
+                }
+                (p, CONFIG_FILE.to_string())
+            }
+        };
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        Config::from_yaml(&text, &shown)
+    }
+
+    /// The content folder `dir` belongs to, if any.
+    pub fn content_dir_of(&self, site_path: &str) -> Option<&ContentDir> {
+        self.content
+            .iter()
+            .filter(|c| c.dir == "." || site_path.starts_with(&format!("{}/", c.dir)))
+            .max_by_key(|c| c.dir.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_is_an_error_with_line_and_column() {
+        let e =
+            Config::from_yaml("content_width: 800\ndensitys: [1]\n", "pixpipe.yaml").unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("pixpipe.yaml:2:1: unknown field `densitys`"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn shortcode_override_keeps_the_builtin_fields_it_does_not_name() {
+        let c = Config::from_yaml(
+            "shortcodes:\n  image:\n    link: page-dir\n    lookup: [url]\n",
+            "p",
+        )
+        .unwrap();
+        let r = &c.shortcodes["image"];
+        assert_eq!(r.src, vec!["link", "src"]);
+        assert_eq!(r.link, LinkRule::PageDir);
+        assert_eq!(r.lookup, vec![Lookup::Url]);
+    }
+
+    #[test]
+    fn null_turns_a_builtin_shortcode_off() {
+        let c = Config::from_yaml("shortcodes:\n  img: ~\n", "p").unwrap();
+        assert!(!c.shortcodes.contains_key("img"));
+        assert!(c.shortcodes.contains_key("figure"));
+    }
+
+    #[test]
+    fn languages_get_url_prefixes() {
+        let c = Config::from_yaml(
+            "content:\n  - {dir: content/en, lang: en}\n  - {dir: content/zh/, lang: zh, url_prefix: zh}\n",
+            "p",
+        )
+        .unwrap();
+        assert_eq!(c.content[1].dir, "content/zh");
+        assert_eq!(c.content[1].url_prefix, "/zh");
+        assert_eq!(c.content_dir_of("content/zh/a.md").unwrap().lang, "zh");
+    }
+}

@@ -1,0 +1,172 @@
+//! The CommonMark pass: code, raw HTML and images, with byte spans, from pulldown-cmark.
+//!
+//! It runs on page text whose shortcodes were masked (replaced byte for byte by letters), as
+//! Hugo hides shortcodes behind placeholders before Goldmark sees the page. It decides what is
+//! code and what is raw HTML; it does not know shortcodes.
+
+use crate::extract::html::{self, HtmlScan};
+use crate::position::Span;
+use pulldown_cmark::{Event, LinkType, Options, Parser, Tag, TagEnd};
+
+/// A Markdown image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MdImage {
+    /// From `!` to the end of the image (`)` or `]`).
+    pub span: Span,
+    /// The destination (for a reference image, its definition's).
+    pub dest: String,
+    /// Where the destination is written, when it can be found in the text.
+    pub dest_span: Option<Span>,
+    /// The title, if any.
+    pub title: String,
+    /// The alt text.
+    pub alt: String,
+}
+
+/// What the CommonMark pass found.
+#[derive(Debug, Default, Clone)]
+pub struct MdScan {
+    /// Fenced and indented code blocks and inline code spans.
+    pub code: Vec<Span>,
+    /// Images, in order.
+    pub images: Vec<MdImage>,
+    /// `<img>` tags and comments in raw HTML (blocks and inline).
+    pub html: HtmlScan,
+}
+
+fn options() -> Options {
+    Options::ENABLE_TABLES
+        | Options::ENABLE_FOOTNOTES
+        | Options::ENABLE_STRIKETHROUGH
+        | Options::ENABLE_TASKLISTS
+        | Options::ENABLE_DEFINITION_LIST
+}
+
+/// Parse `text` (shortcodes already masked).
+pub fn scan(text: &str) -> MdScan {
+    let mut out = MdScan::default();
+    let mut open: Vec<(Span, String, String, bool, String)> = Vec::new();
+    for (ev, range) in Parser::new_ext(text, options()).into_offset_iter() {
+        let span = Span::new(range.start, range.end);
+        match ev {
+            Event::Start(Tag::CodeBlock(_)) => out.code.push(span),
+            Event::Code(t) => {
+                out.code.push(span);
+                if let Some(last) = open.last_mut() {
+                    last.4.push_str(&t);
+                }
+            }
+            Event::Start(Tag::HtmlBlock) => html::scan(text, span, &mut out.html),
+            Event::InlineHtml(_) => html::scan(text, span, &mut out.html),
+            Event::Start(Tag::Image {
+                link_type,
+                dest_url,
+                title,
+                ..
+            }) => {
+                let inline = matches!(link_type, LinkType::Inline);
+                open.push((
+                    span,
+                    dest_url.to_string(),
+                    title.to_string(),
+                    inline,
+                    String::new(),
+                ));
+            }
+            Event::Text(t) if !open.is_empty() => {
+                if let Some(last) = open.last_mut() {
+                    last.4.push_str(&t);
+                }
+            }
+            Event::End(TagEnd::Image) => {
+                if let Some((span, dest, title, inline, alt)) = open.pop() {
+                    let dest_span = if inline {
+                        find_dest(text, span, &dest)
+                    } else {
+                        None
+                    };
+                    out.images.push(MdImage {
+                        span,
+                        dest,
+                        dest_span,
+                        title,
+                        alt,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    out.images.sort_by_key(|i| i.span.start);
+    out
+}
+
+/// Find the destination as written inside an inline image's text: after the last `](`.
+fn find_dest(text: &str, span: Span, dest: &str) -> Option<Span> {
+    let s = &text[span.start..span.end];
+    let paren = s.rfind("](")? + 2;
+    let tail = &s[paren..];
+    let off = tail.find(dest)?;
+    let start = span.start + paren + off;
+    Some(Span::new(start, start + dest.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_blocks_and_spans_are_found() {
+        let t = "a `![x](y)` b\n\n```\n![x](z)\n```\n\n    ![x](w)\n";
+        let s = scan(t);
+        assert!(s.images.is_empty(), "{:?}", s.images);
+        assert_eq!(s.code.len(), 3);
+    }
+
+    #[test]
+    fn indented_content_in_list_items_is_not_code() {
+        let t = "1. Step\n\n    ![a](one.png)\n\n- b\n\n    - c\n\n        ![b](two.png)\n\n- d\n\n        ![c](code.png)\n";
+        let s = scan(t);
+        let dests: Vec<_> = s.images.iter().map(|i| i.dest.as_str()).collect();
+        assert_eq!(dests, vec!["one.png", "two.png"]);
+    }
+
+    #[test]
+    fn reference_images_and_images_in_links() {
+        let t = "[![alt](in.png)](https://x)\n\n![r][ref] ![ref]\n\n[ref]: <a b.png> 'T'\n";
+        let s = scan(t);
+        let dests: Vec<_> = s
+            .images
+            .iter()
+            .map(|i| (i.dest.as_str(), i.title.as_str()))
+            .collect();
+        assert_eq!(
+            dests,
+            vec![("in.png", ""), ("a b.png", "T"), ("a b.png", "T")]
+        );
+        assert_eq!(s.images[0].alt, "alt");
+        let d = s.images[0].dest_span.unwrap();
+        assert_eq!(&t[d.start..d.end], "in.png");
+    }
+
+    #[test]
+    fn comments_and_escapes_hide_images() {
+        let t = "<!-- ![a](x.png) -->\n\ntext <!-- ![b](y.png) --> \\![c](z.png)\n";
+        let s = scan(t);
+        assert!(s.images.is_empty(), "{:?}", s.images);
+        assert_eq!(s.html.comments.len(), 2);
+    }
+
+    #[test]
+    fn raw_img_in_html_block_and_inline() {
+        let t = "<p>\n<img src=\"a.png\" width=10>\n</p>\n\nsee <img\n src=b.png> here\n";
+        let s = scan(t);
+        let srcs: Vec<_> = s
+            .html
+            .imgs
+            .iter()
+            .map(|i| i.attr("src").unwrap().value.clone())
+            .collect();
+        assert_eq!(srcs, vec!["a.png", "b.png"]);
+    }
+}

@@ -1,0 +1,210 @@
+//! Inventory: every image reference of a scanned site, located and resolved.
+//!
+//! Pure: it runs `extract` and `resolve` over what `scan` read (pages in parallel with rayon,
+//! results in page order), and turns extraction problems into diagnostics.
+
+use crate::config::{Config, LinkRule, Lookup};
+use crate::extract::{self, ImageRef, Rules, Syntax};
+use crate::position::{LineCol, Span};
+use crate::report::Diagnostic;
+use crate::resolve::{self, PageInfo, Resolution};
+use crate::scan::{Page, Site};
+use rayon::prelude::*;
+
+/// One reference with where it is and what it resolved to.
+#[derive(Debug, Clone)]
+pub struct Reference {
+    /// Index of the page in `Site::pages`.
+    pub page_index: usize,
+    /// Site-relative page path.
+    pub page: String,
+    /// Position of the reference's first character.
+    pub pos: LineCol,
+    /// The reference as extracted.
+    pub image: ImageRef,
+    /// Where its file is.
+    pub resolution: Resolution,
+}
+
+/// All references and the problems met while finding them.
+#[derive(Debug, Default)]
+pub struct Inventory {
+    /// References sorted by page, then position.
+    pub refs: Vec<Reference>,
+    /// Problems, sorted.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Image shortcodes inside code blocks (Hugo executes them).
+    pub shortcodes_in_code: Vec<(usize, LineCol, String)>,
+}
+
+/// How a syntax is resolved under `config`.
+pub fn rule_for(syntax: &Syntax, config: &Config) -> (LinkRule, Vec<Lookup>) {
+    match syntax {
+        Syntax::Shortcode(n) => match config.shortcodes.get(n) {
+            Some(r) => (r.link, r.lookup.clone()),
+            None => (LinkRule::Hugo, vec![Lookup::Url]),
+        },
+        Syntax::Markdown => (LinkRule::Hugo, config.markdown_lookup.clone()),
+        Syntax::Html => (LinkRule::Hugo, config.html_lookup.clone()),
+    }
+}
+
+/// A diagnostic located at `span` of `page`.
+pub fn located(page: &Page, span: Span, d: Diagnostic) -> Diagnostic {
+    let pos = page.lines.line_col(&page.text, span.start);
+    let line = page.lines.line_text(&page.text, pos.line).to_string();
+    d.in_file(page.path.clone()).at(pos, line)
+}
+
+/// Extract and resolve every reference of `site`.
+pub fn take(site: &Site, config: &Config) -> Inventory {
+    let rules = Rules::from_config(config);
+    let per_page: Vec<Inventory> = site
+        .pages
+        .par_iter()
+        .enumerate()
+        .map(|(i, page)| page_inventory(i, page, site, config, &rules))
+        .collect();
+    let mut inv = Inventory::default();
+    for p in per_page {
+        inv.refs.extend(p.refs);
+        inv.diagnostics.extend(p.diagnostics);
+        inv.shortcodes_in_code.extend(p.shortcodes_in_code);
+    }
+    inv
+}
+
+fn page_inventory(i: usize, page: &Page, site: &Site, config: &Config, rules: &Rules) -> Inventory {
+    let mut inv = Inventory::default();
+    let ex = extract::extract(&page.text, rules);
+    for p in &ex.problems {
+        let mut d = Diagnostic::error(p.code, p.message.clone());
+        if let Some(h) = &p.help {
+            d = d.with_help(h.clone());
+        }
+        inv.diagnostics.push(located(page, p.span, d));
+    }
+    for c in &ex.shortcodes_in_code {
+        inv.shortcodes_in_code.push((
+            i,
+            page.lines.line_col(&page.text, c.span.start),
+            c.name.clone(),
+        ));
+    }
+    let Some(info) = PageInfo::new(&page.path, config) else {
+        return inv;
+    };
+    for image in ex.refs {
+        let (link, lookup) = rule_for(&image.syntax, config);
+        let resolution =
+            resolve::resolve(&image.src.text, link, &lookup, &info, config, &site.assets);
+        let pos = page.lines.line_col(&page.text, image.span.start);
+        inv.refs.push(Reference {
+            page_index: i,
+            page: page.path.clone(),
+            pos,
+            image,
+            resolution,
+        });
+    }
+    inv
+}
+
+/// One line of `scan --format jsonl`.
+#[derive(serde::Serialize)]
+struct JsonRef<'a> {
+    page: &'a str,
+    line: usize,
+    column: usize,
+    syntax: String,
+    src: &'a str,
+    width: Option<&'a str>,
+    height: Option<&'a str>,
+    ratio: Option<&'a str>,
+    alt: Option<&'a str>,
+    title: Option<&'a str>,
+    caption: Option<&'a str>,
+    resolved: Option<&'a str>,
+    exists: Option<bool>,
+}
+
+/// The references as JSON Lines, one object per reference.
+pub fn to_jsonl(refs: &[Reference]) -> String {
+    let mut out = String::new();
+    for r in refs {
+        fn v(x: &Option<extract::Value>) -> Option<&str> {
+            x.as_ref().map(|v| v.text.as_str())
+        }
+        let j = JsonRef {
+            page: &r.page,
+            line: r.pos.line,
+            column: r.pos.column,
+            syntax: r.image.syntax.to_string(),
+            src: &r.image.src.text,
+            width: v(&r.image.width),
+            height: v(&r.image.height),
+            ratio: v(&r.image.ratio),
+            alt: v(&r.image.alt),
+            title: v(&r.image.title),
+            caption: v(&r.image.caption),
+            resolved: r.resolution.resolved(),
+            exists: r.resolution.exists(),
+        };
+        out.push_str(&serde_json::to_string(&j).unwrap_or_default());
+        out.push('\n');
+    }
+    out
+}
+
+/// The references as an aligned table for people.
+pub fn to_table(refs: &[Reference]) -> String {
+    let rows: Vec<[String; 4]> = refs
+        .iter()
+        .map(|r| {
+            let status = match &r.resolution {
+                Resolution::Found { path, .. } => path.clone(),
+                Resolution::Missing { primary, .. } => format!("MISSING {primary}"),
+                Resolution::Remote => "remote".into(),
+                Resolution::Template => "template".into(),
+                Resolution::Empty => "EMPTY".into(),
+                Resolution::OutsideRoot => "OUTSIDE ROOT".into(),
+            };
+            [
+                format!("{}:{}:{}", r.page, r.pos.line, r.pos.column),
+                r.image.syntax.to_string(),
+                r.image.src.text.clone(),
+                status,
+            ]
+        })
+        .map(|row| row.map(|c| crate::report::clean(&c)))
+        .collect();
+    let mut w = [8usize, 6, 3];
+    for row in &rows {
+        for k in 0..3 {
+            w[k] = w[k].max(row[k].chars().count());
+        }
+    }
+    let mut out = format!(
+        "{:<a$}  {:<b$}  {:<c$}  {}\n",
+        "LOCATION",
+        "SYNTAX",
+        "SRC",
+        "FILE",
+        a = w[0],
+        b = w[1],
+        c = w[2]
+    );
+    for row in rows {
+        out.push_str(&format!(
+            "{:<a$}  {:<b$}  {:<c$}  {}\n",
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            a = w[0],
+            b = w[1],
+            c = w[2]
+        ));
+    }
+    out
+}

@@ -1,0 +1,21 @@
+//! pixpipe: makes the images of a static site correct, small and fast.
+//!
+//! The library is a pipeline of stages, each in its own module:
+//! `scan` (read the site) → `extract` (find image references in page text) →
+//! `resolve` (map each reference to the file the site serves) → later stages
+//! (`probe`, `plan`, `process`, `rewrite`, `emit`).
+//! Pure stages take values and return values; I/O happens in `scan` and the
+//! stages marked as such. The library never prints: commands return a report and
+//! the binary decides what to show and which exit code to use.
+
+pub mod cli;
+pub mod config;
+pub mod extract;
+pub mod inventory;
+pub mod position;
+pub mod report;
+pub mod resolve;
+pub mod scan;
+
+pub use config::Config;
+pub use report::{Diagnostic, Severity};

@@ -1,0 +1,585 @@
+//! Resolve: an image source as written → the site file it is served from.
+//!
+//! Pure: resolve never touches the filesystem; `scan` builds the `AssetIndex` it looks in.
+//! The rules follow Hugo (page resources, global resources in `assets/`, files published at a
+//! URL from `static/` or a content folder) and the per-syntax lookup order in `Config`.
+
+use crate::config::{Config, ContentDir, LinkRule, Lookup};
+use percent_encoding::percent_decode_str;
+use std::collections::BTreeMap;
+
+/// What a path in the site is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// A regular file of this many bytes.
+    File {
+        /// Size in bytes.
+        bytes: u64,
+    },
+    /// A symbolic link to a regular file inside the site root.
+    LinkInside {
+        /// Size of the target in bytes.
+        bytes: u64,
+    },
+    /// A symbolic link whose target leaves the site root (or is broken): never read.
+    LinkOutside,
+}
+
+/// The files present under the site's content, static and assets folders.
+#[derive(Debug, Default, Clone)]
+pub struct AssetIndex {
+    /// Site-relative `/`-separated path → entry.
+    pub entries: BTreeMap<String, Entry>,
+}
+
+impl AssetIndex {
+    /// Whether `path` is a readable image file candidate (a file, or a link to one inside the root).
+    pub fn is_file(&self, path: &str) -> bool {
+        matches!(
+            self.entries.get(path),
+            Some(Entry::File { .. } | Entry::LinkInside { .. })
+        )
+    }
+    /// The entry at `path`.
+    pub fn get(&self, path: &str) -> Option<&Entry> {
+        self.entries.get(path)
+    }
+    /// Files directly inside folder `dir` (site-relative, no trailing slash).
+    pub fn files_in<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        let prefix = if dir.is_empty() || dir == "." {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
+        let p2 = prefix.clone();
+        let n = prefix.len();
+        self.entries
+            .range(prefix.clone()..)
+            .take_while(move |(k, _)| k.starts_with(&p2))
+            .filter(move |(k, _)| !k[n..].contains('/'))
+            .map(|(k, _)| k.as_str())
+    }
+}
+
+/// Where a page sits, as resolution needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageInfo {
+    /// The content folder it is in.
+    pub content: ContentDir,
+    /// Its folder relative to the content folder (Hugo's `.Page.Dir`), `/`-separated, no slashes
+    /// around; empty at the root.
+    pub dir: String,
+    /// Whether it is a page bundle (`index.md` or `_index.md`).
+    pub is_bundle: bool,
+    /// The content-relative folder of its URL: the bundle folder, or a leaf page's path
+    /// without extension.
+    pub url_dir: String,
+}
+
+impl PageInfo {
+    /// Describe the page at site-relative `path`, or `None` when it is in no content folder.
+    pub fn new(path: &str, config: &Config) -> Option<PageInfo> {
+        let cd = config.content_dir_of(path)?;
+        let rel = if cd.dir == "." {
+            path
+        } else {
+            &path[cd.dir.len() + 1..]
+        };
+        let (dir, file) = match rel.rfind('/') {
+            Some(i) => (&rel[..i], &rel[i + 1..]),
+            None => ("", rel),
+        };
+        let stem = file.rsplit_once('.').map(|(s, _)| s).unwrap_or(file);
+        let is_bundle = stem == "index" || stem == "_index";
+        let url_dir = if is_bundle {
+            dir.to_string()
+        } else if dir.is_empty() {
+            stem.to_string()
+        } else {
+            format!("{dir}/{stem}")
+        };
+        Some(PageInfo {
+            content: cd.clone(),
+            dir: dir.to_string(),
+            is_bundle,
+            url_dir,
+        })
+    }
+}
+
+/// The outcome of resolving one source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    /// `https:`, `data:`, `//host`…: not ours to check.
+    Remote,
+    /// A template expression (`{{ … }}`): only known when the site is built.
+    Template,
+    /// Nothing but a query or fragment, or nothing at all.
+    Empty,
+    /// The path leaves the site root.
+    OutsideRoot,
+    /// The file.
+    Found {
+        /// Site-relative path.
+        path: String,
+        /// Through which lookup.
+        via: Lookup,
+    },
+    /// No file: `primary` is where the site would serve it from.
+    Missing {
+        /// The most likely intended location.
+        primary: String,
+        /// Every location tried, in order.
+        tried: Vec<String>,
+        /// A candidate that is a symbolic link leaving the site root.
+        link_outside: Option<String>,
+    },
+}
+
+impl Resolution {
+    /// The site-relative file, found or expected (`resolved` in `scan`'s output).
+    pub fn resolved(&self) -> Option<&str> {
+        match self {
+            Resolution::Found { path, .. } => Some(path),
+            Resolution::Missing { primary, .. } => Some(primary),
+            _ => None,
+        }
+    }
+    /// Whether the file exists; `None` for remote sources.
+    pub fn exists(&self) -> Option<bool> {
+        match self {
+            Resolution::Remote => None,
+            Resolution::Found { .. } => Some(true),
+            _ => Some(false),
+        }
+    }
+}
+
+/// Whether `src` points off the site: any `scheme:` or `//host`.
+pub fn is_remote(src: &str) -> bool {
+    if src.starts_with("//") {
+        return true;
+    }
+    let Some(colon) = src.find(':') else {
+        return false;
+    };
+    let scheme = &src[..colon];
+    let mut chars = scheme.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
+/// Normalise `.` and `..` in a `/`-separated path; `None` when `..` climbs above its start.
+pub fn normalize(path: &str) -> Option<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in path.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            s => parts.push(s),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+fn join(a: &str, b: &str) -> String {
+    match (a.is_empty() || a == ".", b.is_empty()) {
+        (true, _) => b.to_string(),
+        (_, true) => a.to_string(),
+        _ => format!("{a}/{b}"),
+    }
+}
+
+/// The source with query and fragment dropped and percent-decoding applied.
+pub fn clean_src(src: &str) -> String {
+    let s = src.trim();
+    let s = s.split_once('#').map(|(a, _)| a).unwrap_or(s);
+    let s = s.split_once('?').map(|(a, _)| a).unwrap_or(s);
+    match percent_decode_str(s).decode_utf8() {
+        Ok(d) => d.into_owned(),
+        Err(_) => s.to_string(),
+    }
+}
+
+/// Resolve `src`, written with link rule `link` and lookup order `lookup`, in `page`.
+pub fn resolve(
+    src: &str,
+    link: LinkRule,
+    lookup: &[Lookup],
+    page: &PageInfo,
+    config: &Config,
+    index: &AssetIndex,
+) -> Resolution {
+    let raw = src.trim();
+    if raw.contains("{{") {
+        return Resolution::Template;
+    }
+    if is_remote(raw) {
+        return Resolution::Remote;
+    }
+    let p = clean_src(raw);
+    if p.is_empty() {
+        return Resolution::Empty;
+    }
+    let absolute = p.starts_with('/');
+    // (path, rank as the primary candidate: lower is more likely what the author meant; a
+    // missing file is reported at the best-ranked one. A page resource, then where the URL
+    // is published, then a global resource.)
+    let mut candidates: Vec<(String, u8)> = Vec::new();
+    let mut escaped = false;
+    let content_path = |rel: &str| join(&page.content.dir, rel);
+    for l in lookup {
+        match l {
+            Lookup::Page => {
+                if !page.is_bundle || absolute {
+                    continue;
+                }
+                let rel = p.trim_start_matches("./");
+                match normalize(&join(&page.dir, rel)) {
+                    Some(n) if page.dir.is_empty() || n.starts_with(&format!("{}/", page.dir)) => {
+                        candidates.push((content_path(&n), 0));
+                    }
+                    Some(_) => {}
+                    None => escaped = true,
+                }
+            }
+            Lookup::Assets => {
+                let rel = p.trim_start_matches('/').trim_start_matches("./");
+                match normalize(rel) {
+                    Some(n) if !n.is_empty() => {
+                        for (i, a) in config.assets_dirs.iter().enumerate() {
+                            candidates.push((join(a, &n), if i == 0 { 2 } else { 9 }));
+                        }
+                    }
+                    Some(_) => {}
+                    None => escaped = true,
+                }
+            }
+            Lookup::Url => {
+                let url = match link {
+                    _ if absolute => normalize(&p),
+                    LinkRule::Hugo => {
+                        let base = join(
+                            page.content.url_prefix.trim_start_matches('/'),
+                            &page.url_dir,
+                        );
+                        normalize(&join(&base, &p))
+                    }
+                    LinkRule::PageDir => {
+                        let rel = p.strip_prefix("../").unwrap_or(&p);
+                        normalize(&join(&page.dir, rel))
+                    }
+                };
+                let Some(url) = url else {
+                    escaped = true;
+                    continue;
+                };
+                if url.is_empty() {
+                    continue;
+                }
+                for sd in &config.static_dirs {
+                    candidates.push((join(sd, &url), 9));
+                }
+                for (k, c) in content_for_url(&url, config).into_iter().enumerate() {
+                    candidates.push((c, if k == 0 { 1 } else { 9 }));
+                }
+            }
+        }
+    }
+    if candidates.is_empty() {
+        return if escaped {
+            Resolution::OutsideRoot
+        } else {
+            Resolution::Missing {
+                primary: p.trim_start_matches('/').to_string(),
+                tried: vec![],
+                link_outside: None,
+            }
+        };
+    }
+    let mut link_outside = None;
+    for (c, _) in &candidates {
+        match index.get(c) {
+            Some(Entry::File { .. } | Entry::LinkInside { .. }) => {
+                let via = lookup_of(c, lookup, config);
+                return Resolution::Found {
+                    path: c.clone(),
+                    via,
+                };
+            }
+            Some(Entry::LinkOutside) if link_outside.is_none() => link_outside = Some(c.clone()),
+            _ => {}
+        }
+    }
+    let primary = candidates
+        .iter()
+        .min_by_key(|(_, rank)| *rank)
+        .map(|(c, _)| c.clone())
+        .unwrap_or_default();
+    let mut tried: Vec<String> = Vec::new();
+    for (c, _) in candidates {
+        if !tried.contains(&c) {
+            tried.push(c);
+        }
+    }
+    Resolution::Missing {
+        primary,
+        tried,
+        link_outside,
+    }
+}
+
+fn lookup_of(path: &str, lookup: &[Lookup], config: &Config) -> Lookup {
+    let under = |d: &String| d == "." || path.starts_with(&format!("{d}/"));
+    if config.assets_dirs.iter().any(under) && lookup.contains(&Lookup::Assets) {
+        Lookup::Assets
+    } else if config.static_dirs.iter().any(under) {
+        Lookup::Url
+    } else if lookup.contains(&Lookup::Page) {
+        Lookup::Page
+    } else {
+        Lookup::Url
+    }
+}
+
+/// The content files that would be published at `url` (no leading slash): the content folder
+/// of the language whose prefix the URL starts with (or of the languages without a prefix),
+/// then the default language's folders.
+pub fn content_for_url(url: &str, config: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    let prefixed: Vec<&ContentDir> = config
+        .content
+        .iter()
+        .filter(|c| {
+            let pre = c.url_prefix.trim_start_matches('/');
+            !pre.is_empty() && (url == pre || url.starts_with(&format!("{pre}/")))
+        })
+        .collect();
+    let (dirs, rest): (Vec<&ContentDir>, String) = if let Some(first) = prefixed.first() {
+        let pre = first.url_prefix.trim_start_matches('/');
+        let rest = url[pre.len()..].trim_start_matches('/').to_string();
+        (
+            prefixed
+                .iter()
+                .filter(|c| c.url_prefix == first.url_prefix)
+                .copied()
+                .collect(),
+            rest,
+        )
+    } else {
+        (
+            config
+                .content
+                .iter()
+                .filter(|c| c.url_prefix.is_empty())
+                .collect(),
+            url.to_string(),
+        )
+    };
+    for d in &dirs {
+        out.push(join(&d.dir, &rest));
+    }
+    for d in config
+        .content
+        .iter()
+        .filter(|c| c.lang == config.default_language)
+    {
+        let p = join(&d.dir, &rest);
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index(files: &[&str]) -> AssetIndex {
+        AssetIndex {
+            entries: files
+                .iter()
+                .map(|f| (f.to_string(), Entry::File { bytes: 1 }))
+                .collect(),
+        }
+    }
+
+    fn res(
+        src: &str,
+        page: &str,
+        config: &Config,
+        idx: &AssetIndex,
+        link: LinkRule,
+        lookup: &[Lookup],
+    ) -> Resolution {
+        let info = PageInfo::new(page, config).unwrap();
+        resolve(src, link, lookup, &info, config, idx)
+    }
+
+    #[test]
+    fn bundle_relative_and_static_absolute() {
+        let c = Config::default();
+        let idx = index(&["content/a/b/x.png", "static/img/y.png"]);
+        let r = res(
+            "./x.png",
+            "content/a/b/index.md",
+            &c,
+            &idx,
+            LinkRule::Hugo,
+            &[Lookup::Url],
+        );
+        assert_eq!(r.resolved(), Some("content/a/b/x.png"));
+        assert_eq!(r.exists(), Some(true));
+        let r = res(
+            "/img/y.png?v=1#top",
+            "content/a/b/index.md",
+            &c,
+            &idx,
+            LinkRule::Hugo,
+            &[Lookup::Url],
+        );
+        assert_eq!(r.resolved(), Some("static/img/y.png"));
+    }
+
+    #[test]
+    fn leaf_page_resolves_against_its_url() {
+        let c = Config::default();
+        let idx = index(&["content/tests/image.png"]);
+        let r = res(
+            "image.png",
+            "content/tests/markdown.md",
+            &c,
+            &idx,
+            LinkRule::Hugo,
+            &[Lookup::Url],
+        );
+        assert_eq!(r.resolved(), Some("content/tests/markdown/image.png"));
+        assert_eq!(r.exists(), Some(false));
+    }
+
+    #[test]
+    fn remote_template_and_escape() {
+        let c = Config::default();
+        let idx = index(&[]);
+        for s in [
+            "https://x/y.png",
+            "data:image/png;base64,xx",
+            "//cdn/x.png",
+            "mailto:x",
+        ] {
+            assert_eq!(
+                res(s, "content/a.md", &c, &idx, LinkRule::Hugo, &[Lookup::Url]),
+                Resolution::Remote,
+                "{s}"
+            );
+        }
+        assert_eq!(
+            res(
+                "{{ .Params.x }}",
+                "content/a.md",
+                &c,
+                &idx,
+                LinkRule::Hugo,
+                &[Lookup::Url]
+            ),
+            Resolution::Template
+        );
+        assert_eq!(
+            res(
+                "../../../../etc/passwd",
+                "content/a/index.md",
+                &c,
+                &idx,
+                LinkRule::Hugo,
+                &[Lookup::Url]
+            ),
+            Resolution::OutsideRoot
+        );
+    }
+
+    #[test]
+    fn percent_decoding_and_case_sensitivity() {
+        let c = Config::default();
+        let idx = index(&["content/p/A b.jpg"]);
+        let r = res(
+            "A%20b.jpg",
+            "content/p/index.md",
+            &c,
+            &idx,
+            LinkRule::Hugo,
+            &[Lookup::Url],
+        );
+        assert_eq!(r.exists(), Some(true));
+        let r = res(
+            "a%20b.jpg",
+            "content/p/index.md",
+            &c,
+            &idx,
+            LinkRule::Hugo,
+            &[Lookup::Url],
+        );
+        assert_eq!(r.exists(), Some(false));
+    }
+
+    #[test]
+    fn page_then_assets() {
+        let c = Config::default();
+        let idx = index(&["assets/images/z.jpg"]);
+        let r = res(
+            "images/z.jpg",
+            "content/f/index.md",
+            &c,
+            &idx,
+            LinkRule::Hugo,
+            &[Lookup::Page, Lookup::Assets],
+        );
+        assert_eq!(
+            r,
+            Resolution::Found {
+                path: "assets/images/z.jpg".into(),
+                via: Lookup::Assets
+            }
+        );
+    }
+
+    #[test]
+    fn page_dir_rule_drops_leading_dotdot_and_language_prefix() {
+        let c = Config::from_yaml(
+            "content:\n  - {dir: content/en, lang: en}\n  - {dir: content/zh, lang: zh, url_prefix: /zh}\n",
+            "p",
+        )
+        .unwrap();
+        let idx = index(&["content/en/blog/x/a.png"]);
+        let r = res(
+            "./a.png",
+            "content/zh/blog/x/index.md",
+            &c,
+            &idx,
+            LinkRule::PageDir,
+            &[Lookup::Url],
+        );
+        assert_eq!(r.resolved(), Some("content/en/blog/x/a.png"));
+        assert_eq!(r.exists(), Some(true));
+        let r = res(
+            "../b.png",
+            "content/en/blog/x/index.md",
+            &c,
+            &idx,
+            LinkRule::PageDir,
+            &[Lookup::Url],
+        );
+        assert_eq!(r.resolved(), Some("content/en/blog/x/b.png"));
+        let r = res(
+            "/zh/docs/c.svg",
+            "content/en/blog/x/index.md",
+            &c,
+            &idx,
+            LinkRule::PageDir,
+            &[Lookup::Url],
+        );
+        assert_eq!(r.resolved(), Some("content/zh/docs/c.svg"));
+    }
+}

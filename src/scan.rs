@@ -1,0 +1,203 @@
+//! Scan: read the site from disk: its pages (text) and the files they may point at.
+//!
+//! This is the I/O edge of the front half of the pipeline. It reads, never writes, and never
+//! follows a symbolic link out of the site root. What it cannot read becomes a diagnostic;
+//! only an unreadable site root is fatal.
+
+use crate::config::Config;
+use crate::position::LineIndex;
+use crate::report::Diagnostic;
+use crate::resolve::{AssetIndex, Entry};
+use std::path::{Path, PathBuf};
+use walkdir::WalkDir;
+
+/// A Markdown page.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// Site-relative path, `/`-separated.
+    pub path: String,
+    /// Its text, without a UTF-8 byte order mark.
+    pub text: String,
+    /// Whether the file started with a byte order mark.
+    pub bom: bool,
+    /// Line starts of `text`.
+    pub lines: LineIndex,
+}
+
+/// What `scan` read.
+#[derive(Debug)]
+pub struct Site {
+    /// The site root as given.
+    pub root: PathBuf,
+    /// Pages, sorted by path.
+    pub pages: Vec<Page>,
+    /// Files under the content, static and assets folders.
+    pub assets: AssetIndex,
+    /// Pages and files that could not be read.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// A site that cannot be scanned at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    /// The root is missing or unreadable.
+    #[error("cannot read site root {path}: {source}")]
+    Root {
+        /// The root as given.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Whether `name` is a Markdown page file.
+pub fn is_page_file(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.ends_with(".md") || lower.ends_with(".markdown") || lower.ends_with(".mdown")
+}
+
+fn rel_path(root: &Path, p: &Path) -> Option<String> {
+    let rel = p.strip_prefix(root).ok()?;
+    let mut parts = Vec::new();
+    for c in rel.components() {
+        parts.push(c.as_os_str().to_str()?.to_string());
+    }
+    Some(parts.join("/"))
+}
+
+/// Read the pages and index the files of the site at `root`.
+pub fn scan(root: &Path, config: &Config) -> Result<Site, ScanError> {
+    let meta = std::fs::metadata(root).map_err(|source| ScanError::Root {
+        path: root.display().to_string(),
+        source,
+    })?;
+    if !meta.is_dir() {
+        return Err(ScanError::Root {
+            path: root.display().to_string(),
+            source: std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a folder"),
+        });
+    }
+    std::fs::read_dir(root).map_err(|source| ScanError::Root {
+        path: root.display().to_string(),
+        source,
+    })?;
+    let canon_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let mut site = Site {
+        root: root.to_path_buf(),
+        pages: Vec::new(),
+        assets: AssetIndex::default(),
+        diagnostics: Vec::new(),
+    };
+
+    let mut dirs: Vec<&String> = config.content.iter().map(|c| &c.dir).collect();
+    dirs.extend(config.static_dirs.iter());
+    dirs.extend(config.assets_dirs.iter());
+    dirs.sort();
+    dirs.dedup();
+    let mut page_paths: Vec<(String, PathBuf)> = Vec::new();
+    for d in dirs {
+        let base = root.join(d);
+        if !base.is_dir() {
+            continue;
+        }
+        let is_content = config.content.iter().any(|c| &c.dir == d);
+        for entry in WalkDir::new(&base).follow_links(false).sort_by_file_name() {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    let where_ = e
+                        .path()
+                        .and_then(|p| rel_path(root, p))
+                        .unwrap_or_else(|| d.clone());
+                    site.diagnostics.push(
+                        Diagnostic::warning("unreadable", format!("cannot read {where_}: {e}"))
+                            .in_file(where_),
+                    );
+                    continue;
+                }
+            };
+            let ft = entry.file_type();
+            if ft.is_dir() {
+                continue;
+            }
+            let Some(rel) = rel_path(root, entry.path()) else {
+                site.diagnostics.push(Diagnostic::warning(
+                    "bad-file-name",
+                    format!(
+                        "skipped a file whose name is not UTF-8: {}",
+                        entry.path().to_string_lossy()
+                    ),
+                ));
+                continue;
+            };
+            let name = entry.file_name().to_string_lossy();
+            if ft.is_symlink() {
+                let inside = entry
+                    .path()
+                    .canonicalize()
+                    .ok()
+                    .filter(|t| t.starts_with(&canon_root))
+                    .and_then(|t| std::fs::metadata(&t).ok())
+                    .filter(|m| m.is_file());
+                let e = match inside {
+                    Some(m) => Entry::LinkInside { bytes: m.len() },
+                    None => Entry::LinkOutside,
+                };
+                site.assets.entries.insert(rel, e);
+                continue;
+            }
+            if !ft.is_file() {
+                continue;
+            }
+            let bytes = entry.metadata().map(|m| m.len()).unwrap_or(0);
+            if is_content && is_page_file(&name) && config.content_dir_of(&rel).is_some() {
+                page_paths.push((rel.clone(), entry.path().to_path_buf()));
+            }
+            site.assets.entries.insert(rel, Entry::File { bytes });
+        }
+    }
+    page_paths.sort();
+    page_paths.dedup();
+    for (rel, path) in page_paths {
+        match std::fs::read(&path) {
+            Ok(bytes) => match page_from_bytes(&rel, bytes) {
+                Ok(p) => site.pages.push(p),
+                Err(d) => site.diagnostics.push(*d),
+            },
+            Err(e) => site.diagnostics.push(
+                Diagnostic::error("unreadable", format!("cannot read page: {e}")).in_file(rel),
+            ),
+        }
+    }
+    Ok(site)
+}
+
+/// Turn a page file's bytes into a `Page`, or a diagnostic when it is not UTF-8.
+pub fn page_from_bytes(rel: &str, mut bytes: Vec<u8>) -> Result<Page, Box<Diagnostic>> {
+    let bom = bytes.starts_with(&[0xEF, 0xBB, 0xBF]);
+    if bom {
+        bytes.drain(..3);
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Page {
+            path: rel.to_string(),
+            lines: LineIndex::new(&text),
+            text,
+            bom,
+        }),
+        Err(e) => {
+            let good = e.utf8_error().valid_up_to();
+            let bytes = e.into_bytes();
+            let prefix = String::from_utf8_lossy(&bytes[..good]).into_owned();
+            let ix = LineIndex::new(&prefix);
+            let pos = ix.line_col(&prefix, good);
+            let line = ix.line_text(&prefix, pos.line).to_string();
+            Err(Box::new(
+                Diagnostic::error("bad-encoding", "page is not UTF-8 text; it was not scanned")
+                    .in_file(rel)
+                    .at(pos, line)
+                    .with_help("save the file as UTF-8"),
+            ))
+        }
+    }
+}

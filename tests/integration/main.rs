@@ -1,0 +1,6 @@
+//! Integration tests: each command is run as a user runs it, through the binary.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod scan;

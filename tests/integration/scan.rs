@@ -1,0 +1,297 @@
+//! `pixpipe scan`: references found, positions, resolution, diagnostics, exit codes.
+
+use crate::support::{corpus, jsonl, pixpipe, SiteBuilder};
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+fn scan_jsonl(root: &std::path::Path, extra: &[&str]) -> (Vec<Value>, String, i32) {
+    let r = root.to_str().unwrap();
+    let mut args = vec!["scan", r, "--format", "jsonl"];
+    args.extend_from_slice(extra);
+    let run = pixpipe(&args);
+    (jsonl(&run.stdout), run.stderr, run.code)
+}
+
+type Row = (
+    String,
+    i64,
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<bool>,
+    Option<String>,
+);
+
+type Key = (
+    String,
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<bool>,
+);
+
+fn key(v: &Value) -> Key {
+    (
+        v["page"].as_str().unwrap().to_string(),
+        v["line"].as_i64().unwrap(),
+        v["syntax"].as_str().unwrap().to_string(),
+        v["src"].as_str().unwrap().to_string(),
+        v["width"].as_str().map(str::to_string),
+        v["resolved"].as_str().map(str::to_string),
+        v["exists"].as_bool(),
+    )
+}
+
+fn corpus_site_matches_ground_truth(site: &str, with_config: bool) {
+    let Some(corpus) = corpus() else { return };
+    let root = corpus.join("sites").join(site);
+    let cfg = format!("{}/tests/corpus/{site}.yaml", env!("CARGO_MANIFEST_DIR"));
+    let extra: Vec<&str> = if with_config {
+        vec!["--config", &cfg]
+    } else {
+        vec![]
+    };
+    let (got, stderr, code) = scan_jsonl(&root, &extra);
+    assert_eq!(code, 0, "{stderr}");
+    let expected_text =
+        std::fs::read_to_string(corpus.join("expected").join(format!("{site}.jsonl"))).unwrap();
+    let expected: BTreeSet<Key> = jsonl(&expected_text).iter().map(key).collect();
+    let got_keys: Vec<Key> = got.iter().map(key).collect();
+    let got_set: BTreeSet<Key> = got_keys.iter().cloned().collect();
+    assert_eq!(got_keys.len(), got_set.len(), "duplicate references");
+    let missing: Vec<_> = expected.difference(&got_set).collect();
+    let extra: Vec<_> = got_set.difference(&expected).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing: {missing:#?}\nextra: {extra:#?}"
+    );
+    // Sorted by page, then position.
+    let order: Vec<(String, i64, i64)> = got
+        .iter()
+        .map(|v| {
+            (
+                v["page"].as_str().unwrap().to_string(),
+                v["line"].as_i64().unwrap(),
+                v["column"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(order, sorted);
+}
+
+#[test]
+fn corpus_hugo_docs_matches_ground_truth() {
+    corpus_site_matches_ground_truth("hugo-docs", true);
+}
+
+#[test]
+fn corpus_linkerd_matches_ground_truth() {
+    corpus_site_matches_ground_truth("linkerd", true);
+}
+
+#[test]
+fn corpus_linkerd_matches_ground_truth_with_no_config() {
+    corpus_site_matches_ground_truth("linkerd", false);
+}
+
+#[test]
+fn corpus_istio_matches_ground_truth() {
+    corpus_site_matches_ground_truth("istio", true);
+}
+
+#[test]
+fn plain_hugo_site_needs_no_config() {
+    let site = SiteBuilder::new()
+        .page(
+            "content/blog/post/index.md",
+            "---\ntitle: Post\n---\n\n{{< image width=\"40%\"\n    link=\"./welcome.jpg\"\n    caption=\"Welcome\"\n    >}}\n\n![logo](/images/logo.png \"Logo\")\n\n<img src=\"missing.png\" width=\"300\">\n",
+        )
+        .page("content/docs/leaf.md", "![a](diagram.png)\n\n{{< figure src=\"/images/logo.png\" >}}\n")
+        .image("content/blog/post/welcome.jpg", 64, 48)
+        .image("static/images/logo.png", 32, 32)
+        .image("content/docs/leaf/diagram.png", 20, 10)
+        .build();
+    let (got, stderr, code) = scan_jsonl(site.root(), &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let rows: Vec<Row> = got
+        .iter()
+        .map(|v| {
+            (
+                v["page"].as_str().unwrap().into(),
+                v["line"].as_i64().unwrap(),
+                v["column"].as_i64().unwrap(),
+                v["syntax"].as_str().unwrap().into(),
+                v["src"].as_str().unwrap().into(),
+                v["resolved"].as_str().map(Into::into),
+                v["exists"].as_bool(),
+                v["width"].as_str().map(Into::into),
+            )
+        })
+        .collect();
+    let s = |x: &str| x.to_string();
+    assert_eq!(
+        rows,
+        vec![
+            (
+                s("content/blog/post/index.md"),
+                5,
+                1,
+                s("shortcode:image"),
+                s("./welcome.jpg"),
+                Some(s("content/blog/post/welcome.jpg")),
+                Some(true),
+                Some(s("40%"))
+            ),
+            (
+                s("content/blog/post/index.md"),
+                10,
+                1,
+                s("markdown"),
+                s("/images/logo.png"),
+                Some(s("static/images/logo.png")),
+                Some(true),
+                None
+            ),
+            (
+                s("content/blog/post/index.md"),
+                12,
+                1,
+                s("html"),
+                s("missing.png"),
+                Some(s("content/blog/post/missing.png")),
+                Some(false),
+                Some(s("300"))
+            ),
+            (
+                s("content/docs/leaf.md"),
+                1,
+                1,
+                s("markdown"),
+                s("diagram.png"),
+                Some(s("content/docs/leaf/diagram.png")),
+                Some(true),
+                None
+            ),
+            (
+                s("content/docs/leaf.md"),
+                3,
+                1,
+                s("shortcode:figure"),
+                s("/images/logo.png"),
+                Some(s("static/images/logo.png")),
+                Some(true),
+                None
+            ),
+        ]
+    );
+    assert_eq!(got[0]["caption"], "Welcome");
+}
+
+#[test]
+fn bom_and_crlf_keep_lines_and_columns_right() {
+    let site = SiteBuilder::new()
+        .bytes(
+            "content/p/index.md",
+            b"\xEF\xBB\xBF---\r\ntitle: x\r\n---\r\n\r\n  text ![a](a.png)\r\n".to_vec(),
+        )
+        .build();
+    let (got, _, code) = scan_jsonl(site.root(), &[]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        (got[0]["line"].as_i64(), got[0]["column"].as_i64()),
+        (Some(5), Some(8))
+    );
+}
+
+#[test]
+fn malformed_shortcode_is_reported_with_its_location_and_the_rest_is_scanned() {
+    let site = SiteBuilder::new()
+        .page(
+            "content/a/index.md",
+            "intro\n\n{{< image link=\"./x.jpg >}}\n\n{{< image link=\"./y.jpg\" >}}\n",
+        )
+        .bytes("content/b/index.md", b"ok\n\xff\xfe bad\n".to_vec())
+        .page("content/c/index.md", "![c](c.png)\n")
+        .build();
+    let (got, stderr, code) = scan_jsonl(site.root(), &[]);
+    assert_eq!(code, 0);
+    let srcs: Vec<&str> = got.iter().map(|v| v["src"].as_str().unwrap()).collect();
+    assert_eq!(srcs, vec!["./y.jpg", "c.png"]);
+    assert!(
+        stderr.contains(
+            "content/a/index.md:3:16: error[bad-shortcode]: quoted value is never closed"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("content/b/index.md:2:1: error[bad-encoding]: page is not UTF-8 text"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn link_leaving_the_root_and_symlink_outside_do_not_exist() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret.png"), b"x").unwrap();
+    let target = outside.path().join("secret.png");
+    let site = SiteBuilder::new()
+        .page(
+            "content/a/index.md",
+            "![x](../../../etc/passwd)\n\n![y](linked.png)\n",
+        )
+        .symlink("content/a/linked.png", target.to_str().unwrap())
+        .build();
+    let (got, _, _) = scan_jsonl(site.root(), &[]);
+    assert_eq!(got[0]["resolved"], Value::Null);
+    assert_eq!(got[0]["exists"], false);
+    assert_eq!(got[1]["resolved"], "content/a/linked.png");
+    assert_eq!(got[1]["exists"], false);
+}
+
+#[test]
+fn bad_config_is_fatal_with_line_and_column() {
+    let site = SiteBuilder::new()
+        .page(
+            "pixpipe.yaml",
+            "content_width: 800\nshortcodes:\n  image:\n    lnk: x\n",
+        )
+        .build();
+    let run = pixpipe(&["scan", site.root().to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("pixpipe.yaml:4:5: shortcodes.image: unknown field `lnk`"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn missing_site_root_is_fatal() {
+    let run = pixpipe(&["scan", "/nonexistent/site"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .starts_with("error: cannot read site root /nonexistent/site"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn table_output_lists_location_syntax_and_file() {
+    let site = SiteBuilder::new()
+        .page("content/a/index.md", "![x](x.png)\n")
+        .build();
+    let run = pixpipe(&["scan", site.root().to_str().unwrap()]);
+    assert_eq!(run.code, 0);
+    assert_eq!(
+        run.stdout,
+        "LOCATION                SYNTAX    SRC    FILE\ncontent/a/index.md:1:1  markdown  x.png  MISSING content/a/x.png\n"
+    );
+}
