@@ -22,8 +22,12 @@ fn page(i: usize) -> String {
             "1. Install the control plane.\n\n    {{{{< image width=\"{w}%\"\n        link=\"./diagram-{k}.svg\"\n        caption=\"Architecture, step {k}\"\n        >}}}}\n\n",
             w = 40 + k * 5
         ));
-        s.push_str(&format!("![Dashboard {k}](/images/docs/dashboard-{k}.png \"Dashboard\")\n\n"));
-        s.push_str("```yaml\napiVersion: v1\nkind: Service\n# {{</* image link=\"x.png\" */>}}\n```\n\n");
+        s.push_str(&format!(
+            "![Dashboard {k}](/images/docs/dashboard-{k}.png \"Dashboard\")\n\n"
+        ));
+        s.push_str(
+            "```yaml\napiVersion: v1\nkind: Service\n# {{</* image link=\"x.png\" */>}}\n```\n\n",
+        );
         s.push_str("| a | b |\n|---|---|\n| 1 | 2 |\n\n");
     }
     s
@@ -37,7 +41,12 @@ fn bench_extract(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(bytes as u64));
     g.sample_size(10);
     g.bench_function("10000_pages_one_thread", |b| {
-        b.iter(|| pages.iter().map(|p| extract(p, &rules).refs.len()).sum::<usize>())
+        b.iter(|| {
+            pages
+                .iter()
+                .map(|p| extract(p, &rules).refs.len())
+                .sum::<usize>()
+        })
     });
     g.finish();
 }

@@ -8,11 +8,13 @@
 //! stages marked as such. The library never prints: commands return a report and
 //! the binary decides what to show and which exit code to use.
 
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod extract;
 pub mod inventory;
 pub mod position;
+pub mod probe;
 pub mod report;
 pub mod resolve;
 pub mod scan;

@@ -2,11 +2,10 @@
 //! capture times and GPS), so that no binary is committed. Run by `make demo`:
 //! `cargo run --release --example demo-images -- assets/demo`. Existing files are kept.
 
-#[path = "mod.rs"]
-#[allow(dead_code)]
-mod support;
+mod exif;
+mod pixels;
 
-use support::exif::Exif;
+use exif::Exif;
 use std::path::Path;
 
 struct Photo {
@@ -29,14 +28,36 @@ fn exif(orientation: u16, when: &str, description: Option<&str>, gps: bool) -> E
 }
 
 fn main() {
-    let root = std::env::args().nth(1).unwrap_or_else(|| "assets/demo".into());
+    let root = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "assets/demo".into());
     let root = Path::new(&root);
     let post = "content/blog/2023/kubecon-eu";
     let photos = vec![
-        Photo { rel: "istio-day-welcome.jpg", w: 4000, h: 3000, exif: exif(1, "2023:04:18 09:02:11", None, true) },
-        Photo { rel: "opening-keynote.jpg", w: 4000, h: 3000, exif: exif(1, "2023:04:18 09:15:40", None, false) },
-        Photo { rel: "istioday-hall.jpg", w: 3264, h: 2448, exif: exif(1, "2023:04:18 11:30:05", None, false) },
-        Photo { rel: "istio-booth.jpg", w: 4032, h: 3024, exif: exif(6, "2023:04:19 14:12:00", None, true) },
+        Photo {
+            rel: "istio-day-welcome.jpg",
+            w: 4000,
+            h: 3000,
+            exif: exif(1, "2023:04:18 09:02:11", None, true),
+        },
+        Photo {
+            rel: "opening-keynote.jpg",
+            w: 4000,
+            h: 3000,
+            exif: exif(1, "2023:04:18 09:15:40", None, false),
+        },
+        Photo {
+            rel: "istioday-hall.jpg",
+            w: 3264,
+            h: 2448,
+            exif: exif(1, "2023:04:18 11:30:05", None, false),
+        },
+        Photo {
+            rel: "istio-booth.jpg",
+            w: 4032,
+            h: 3024,
+            exif: exif(6, "2023:04:19 14:12:00", None, true),
+        },
     ];
     let mut made = 0;
     for p in &photos {
@@ -44,22 +65,84 @@ fn main() {
     }
     let event = root.join("events/istio-day-2023");
     let gallery = [
-        ("welcome.jpg", 4000, 3000, 1, "2023:04:18 09:01:00", Some("The welcome slide on the big screen")),
-        ("opening-keynote.jpg", 4000, 3000, 1, "2023:04:18 09:15:40", None),
-        ("hallway-track.jpg", 3264, 2448, 6, "2023:04:18 10:45:00", Some("Hallway track between sessions")),
-        ("lightning-talks.jpg", 4032, 3024, 1, "2023:04:18 13:20:00", Some("Lightning talks")),
-        ("panel.jpg", 4000, 3000, 8, "2023:04:18 15:05:30", Some("The closing panel")),
-        ("booth-crowd.jpg", 4032, 3024, 3, "2023:04:19 11:00:00", None),
-        ("team-photo.jpg", 6000, 4000, 1, "2023:04:19 17:30:00", Some("The programme committee")),
+        (
+            "welcome.jpg",
+            4000,
+            3000,
+            1,
+            "2023:04:18 09:01:00",
+            Some("The welcome slide on the big screen"),
+        ),
+        (
+            "opening-keynote.jpg",
+            4000,
+            3000,
+            1,
+            "2023:04:18 09:15:40",
+            None,
+        ),
+        (
+            "hallway-track.jpg",
+            3264,
+            2448,
+            6,
+            "2023:04:18 10:45:00",
+            Some("Hallway track between sessions"),
+        ),
+        (
+            "lightning-talks.jpg",
+            4032,
+            3024,
+            1,
+            "2023:04:18 13:20:00",
+            Some("Lightning talks"),
+        ),
+        (
+            "panel.jpg",
+            4000,
+            3000,
+            8,
+            "2023:04:18 15:05:30",
+            Some("The closing panel"),
+        ),
+        (
+            "booth-crowd.jpg",
+            4032,
+            3024,
+            3,
+            "2023:04:19 11:00:00",
+            None,
+        ),
+        (
+            "team-photo.jpg",
+            6000,
+            4000,
+            1,
+            "2023:04:19 17:30:00",
+            Some("The programme committee"),
+        ),
         ("badge.jpg", 3024, 4032, 1, "2023:04:17 18:00:00", None),
     ];
     for (name, w, h, o, when, desc) in gallery {
         made += write_jpeg(&event.join(name), w, h, &exif(o, when, desc, true));
     }
-    made += write_png(&root.join("content/docs/architecture/arch.png"), 1600, 900, false);
-    made += write_png(&root.join("content/docs/architecture/traffic.png"), 1400, 700, false);
+    made += write_png(
+        &root.join("content/docs/architecture/arch.png"),
+        1600,
+        900,
+        false,
+    );
+    made += write_png(
+        &root.join("content/docs/architecture/traffic.png"),
+        1400,
+        700,
+        false,
+    );
     made += write_png(&root.join("static/images/pixpipe-logo.png"), 512, 512, true);
-    println!("demo images: {made} made, {} already there", 4 + 8 + 3 - made);
+    println!(
+        "demo images: {made} made, {} already there",
+        4 + 8 + 3 - made
+    );
 }
 
 fn write_jpeg(path: &Path, w: u32, h: u32, exif: &Exif) -> usize {
@@ -68,7 +151,7 @@ fn write_jpeg(path: &Path, w: u32, h: u32, exif: &Exif) -> usize {
     }
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let seed = path.to_string_lossy().len() as u32;
-    let bytes = exif.insert_into_jpeg(&support::jpeg_bytes(&support::photo(w, h, seed)));
+    let bytes = exif.insert_into_jpeg(&pixels::jpeg_bytes(&pixels::photo(w, h, seed)));
     write_atomically(path, &bytes);
     1
 }
@@ -78,7 +161,11 @@ fn write_png(path: &Path, w: u32, h: u32, alpha: bool) -> usize {
         return 0;
     }
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let bytes = if alpha { support::rgba_png_bytes(w, h) } else { support::png_bytes(&support::photo(w, h, 3)) };
+    let bytes = if alpha {
+        pixels::rgba_png_bytes(w, h)
+    } else {
+        pixels::png_bytes(&pixels::photo(w, h, 3))
+    };
     write_atomically(path, &bytes);
     1
 }

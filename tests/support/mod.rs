@@ -2,82 +2,12 @@
 #![allow(dead_code)]
 
 pub mod exif;
+pub mod pixels;
 
-use image::{ImageEncoder, Rgb, RgbImage, Rgba, RgbaImage};
+pub use pixels::*;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// A photo-like picture: a sky-to-ground gradient, a sun, stripes and fine texture, so that
-/// resizing and orientation both show in the pixels. The top-left quadrant is red-ish and the
-/// bottom-right blue-ish, which orientation tests read back.
-pub fn photo(w: u32, h: u32, seed: u32) -> RgbImage {
-    let (cx, cy, r) = (w as f32 * 0.7, h as f32 * 0.3, (w.min(h) as f32) * 0.12);
-    RgbImage::from_fn(w, h, |x, y| {
-        let fx = x as f32 / w as f32;
-        let fy = y as f32 / h as f32;
-        let d = ((x as f32 - cx).powi(2) + (y as f32 - cy).powi(2)).sqrt();
-        let noise = ((x.wrapping_mul(2654435761) ^ y.wrapping_mul(40503) ^ seed.wrapping_mul(97))
-            >> 13)
-            % 16;
-        if d < r {
-            return Rgb([250, 220, 120]);
-        }
-        let stripe = if (x / 37 + y / 53) % 2 == 0 { 12 } else { 0 };
-        let red = (230.0 * (1.0 - fx) * (1.0 - fy)) as u32 + 20;
-        let blue = (230.0 * fx * fy) as u32 + 20;
-        let green = (120.0 * (1.0 - (fx - fy).abs())) as u32 + stripe + noise;
-        Rgb([
-            red.min(255) as u8,
-            green.min(255) as u8,
-            blue.min(255) as u8,
-        ])
-    })
-}
-
-/// Encode as JPEG at quality 90.
-pub fn jpeg_bytes(img: &RgbImage) -> Vec<u8> {
-    let mut out = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
-        .write_image(
-            img.as_raw(),
-            img.width(),
-            img.height(),
-            image::ExtendedColorType::Rgb8,
-        )
-        .expect("encode jpeg");
-    out
-}
-
-/// Encode as PNG.
-pub fn png_bytes(img: &RgbImage) -> Vec<u8> {
-    let mut out = Vec::new();
-    image::codecs::png::PngEncoder::new(&mut out)
-        .write_image(
-            img.as_raw(),
-            img.width(),
-            img.height(),
-            image::ExtendedColorType::Rgb8,
-        )
-        .expect("encode png");
-    out
-}
-
-/// A PNG with an alpha channel: an opaque disc on a transparent background.
-pub fn rgba_png_bytes(w: u32, h: u32) -> Vec<u8> {
-    let img = RgbaImage::from_fn(w, h, |x, y| {
-        let d = ((x as f32 - w as f32 / 2.0).powi(2) + (y as f32 - h as f32 / 2.0).powi(2)).sqrt();
-        if d < w.min(h) as f32 / 3.0 {
-            Rgba([200, 40, 40, 255])
-        } else {
-            Rgba([0, 0, 0, 0])
-        }
-    });
-    let mut out = Vec::new();
-    image::codecs::png::PngEncoder::new(&mut out)
-        .write_image(img.as_raw(), w, h, image::ExtendedColorType::Rgba8)
-        .expect("encode png");
-    out
-}
 
 /// A site in a temporary folder, built from string pages and generated images.
 pub struct SiteBuilder {
