@@ -6,6 +6,10 @@ use pixpipe::extract::{extract, Rules};
 use pixpipe::{inventory, scan, Config};
 use std::path::Path;
 
+// The same allocator as the pixpipe binary, so the numbers are the ones users get.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A page like the real ones: front matter, prose, lists with indented shortcodes, Markdown
 /// images, a fenced code block with escaped shortcodes, a table.
 fn page(i: usize) -> String {

@@ -513,7 +513,12 @@ fn suggest(site: &Site, r: &Reference, primary: &str, config: &Config) -> Option
     }
     // 4. The same name somewhere else: the bundle, static/, assets/.
     let suffix = format!("/{missing_name}");
-    let elsewhere: Vec<&String> = site.assets.entries.keys().filter(|p| p.ends_with(&suffix)).collect();
+    let elsewhere: Vec<&String> = site
+        .assets
+        .entries
+        .keys()
+        .filter(|p| p.ends_with(&suffix))
+        .collect();
     for path in &elsewhere {
         for cand in candidate_srcs(path, &info, config) {
             if resolves_to(&cand, path) {

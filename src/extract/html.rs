@@ -48,9 +48,9 @@ pub fn scan(text: &str, range: Span, out: &mut HtmlScan) {
     let end = range.end.min(b.len());
     let mut i = range.start;
     while i < end {
-        if b[i] != b'<' {
-            i += 1;
-            continue;
+        match memchr::memchr(b'<', &b[i..end]) {
+            Some(r) => i += r,
+            None => break,
         }
         if b[i..end].starts_with(b"<!--") {
             let close = find(&b[i + 4..end], b"-->")
@@ -75,7 +75,7 @@ pub fn scan(text: &str, range: Span, out: &mut HtmlScan) {
 }
 
 fn find(h: &[u8], n: &[u8]) -> Option<usize> {
-    h.windows(n.len()).position(|w| w == n)
+    memchr::memmem::find(h, n)
 }
 
 fn parse_tag(text: &str, start: usize, end: usize) -> Option<ImgTag> {

@@ -165,7 +165,11 @@ pub fn extract(text: &str, rules: &Rules) -> Extraction {
 
     // Hide every live tag from the Markdown parser, and the whole body of code-display
     // shortcodes: what they show is code, not content.
-    let mut masked = body.as_bytes().to_vec();
+    let mut masked = if lexed.tags.is_empty() {
+        Vec::new()
+    } else {
+        body.as_bytes().to_vec()
+    };
     let mut code_bodies: Vec<Span> = Vec::new();
     let tags = &lexed.tags;
     let mut i = 0;
@@ -202,7 +206,11 @@ pub fn extract(text: &str, rules: &Rules) -> Extraction {
         i += 1;
     }
     // Masking replaced whole bytes with ASCII letters, so the text stays valid UTF-8.
-    let masked = String::from_utf8(masked).unwrap_or_default();
+    let masked = if tags.is_empty() {
+        std::borrow::Cow::Borrowed(body)
+    } else {
+        String::from_utf8(masked).unwrap_or_default().into()
+    };
     let md = markdown::scan(&masked);
     let mut hidden = md.code.clone();
     hidden.extend(md.html.comments.iter().copied());

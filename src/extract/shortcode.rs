@@ -160,7 +160,7 @@ enum TagResult {
 }
 
 fn memfind(h: &[u8], n: &[u8]) -> Option<usize> {
-    h.windows(n.len()).position(|w| w == n)
+    memchr::memmem::find(h, n)
 }
 
 fn problem(start: usize, end: usize, message: impl Into<String>, help: Option<&str>) -> LexProblem {
