@@ -446,4 +446,69 @@ mod tests {
             ]
         );
     }
+
+    mod prop {
+        use super::super::*;
+        use crate::position::LineIndex;
+        use proptest::prelude::*;
+
+        /// Fragments that exercise every rule, glued in any order with arbitrary text.
+        fn fragment() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("{{< image link=\"./a.png\" width=\"40%\" >}}".to_string()),
+                Just("{{% figure src=`b c.png` %}}".to_string()),
+                Just("{{< img x.png />}}".to_string()),
+                Just("{{</* image link=\"x\" */>}}".to_string()),
+                Just("{{< text >}}".to_string()),
+                Just("{{< /text >}}".to_string()),
+                Just("{{<".to_string()),
+                Just("\"".to_string()),
+                Just("`".to_string()),
+                Just("```\n".to_string()),
+                Just("    ".to_string()),
+                Just("\n\n".to_string()),
+                Just("\r\n".to_string()),
+                Just("- ".to_string()),
+                Just("1. ".to_string()),
+                Just("![alt](dest \"t\")".to_string()),
+                Just("![r][ref]\n\n[ref]: <x y.png>\n".to_string()),
+                Just("<img src=\"i.png\"\n width=3>".to_string()),
+                Just("<!-- ".to_string()),
+                Just(" -->".to_string()),
+                Just("---\n".to_string()),
+                Just("+++\n".to_string()),
+                Just("\\![".to_string()),
+                "[a-z {}<>%/*=\"`!\\[\\]()\n]{0,12}",
+                "\\PC{0,6}",
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+            #[test]
+            fn never_panics_and_every_span_is_inside_the_text(parts in proptest::collection::vec(fragment(), 0..24)) {
+                let text: String = parts.concat();
+                let ex = extract(&text, &Rules::from_config(&Config::default()));
+                let lines = LineIndex::new(&text);
+                let line_count = text.lines().count().max(1) + 1;
+                let check = |sp: Span| {
+                    prop_assert!(sp.start <= sp.end && sp.end <= text.len(), "{sp:?} outside {}", text.len());
+                    prop_assert!(text.is_char_boundary(sp.start) && text.is_char_boundary(sp.end));
+                    let pos = lines.line_col(&text, sp.start);
+                    prop_assert!(pos.line >= 1 && pos.line <= line_count && pos.column >= 1);
+                    Ok(())
+                };
+                for r in &ex.refs {
+                    check(r.span)?;
+                    check(r.src.span)?;
+                    for v in [&r.width, &r.height, &r.ratio, &r.alt, &r.title, &r.caption, &r.srcset].into_iter().flatten() {
+                        check(v.span)?;
+                    }
+                }
+                for p in &ex.problems {
+                    check(p.span)?;
+                }
+            }
+        }
+    }
 }
