@@ -19,6 +19,55 @@ pub enum Command {
     Scan(ScanArgs),
     /// Verify every referenced image: it exists, decodes and fits what the page declares.
     Check(CheckArgs),
+    /// Resize every referenced image to its declared widths, hash it, rewrite the references.
+    Build(BuildArgs),
+}
+
+/// Manifest file formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ManifestFormatArg {
+    /// YAML (a Hugo data file).
+    Yaml,
+    /// JSON.
+    Json,
+}
+
+/// `pixpipe build`.
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    /// The site root (the folder holding content/). Default: the current folder.
+    #[arg(default_value = ".")]
+    pub site: PathBuf,
+    /// Configuration file. Default: pixpipe.yaml at the site root, if present.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Write the rewritten content tree and the outputs here. Default: SITE/.pixpipe/site.
+    #[arg(long, conflicts_with = "in_place")]
+    pub out: Option<PathBuf>,
+    /// Rewrite the site's own pages and write the outputs next to the originals.
+    #[arg(long)]
+    pub in_place: bool,
+    /// Manifest file. Default: data/pixpipe.yaml in the output tree.
+    #[arg(long)]
+    pub manifest: Option<PathBuf>,
+    /// Manifest format.
+    #[arg(long, value_enum, default_value_t = ManifestFormatArg::Yaml)]
+    pub manifest_format: ManifestFormatArg,
+    /// Cache folder (save and restore it in CI). Default: SITE/.pixpipe/cache.
+    #[arg(long)]
+    pub cache: Option<PathBuf>,
+    /// Remove cache entries this build did not use.
+    #[arg(long)]
+    pub prune_cache: bool,
+    /// Worker threads. Default: the number of cores.
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Memory budget for decoded images, in MiB.
+    #[arg(long, default_value_t = 1024)]
+    pub memory: u64,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Output formats of `check`.

@@ -8,15 +8,22 @@
 //! stages marked as such. The library never prints: commands return a report and
 //! the binary decides what to show and which exit code to use.
 
+pub mod build;
+pub mod cache;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod emit;
 pub mod extract;
 pub mod inventory;
+pub mod manifest;
+pub mod plan;
 pub mod position;
 pub mod probe;
+pub mod process;
 pub mod report;
 pub mod resolve;
+pub mod rewrite;
 pub mod scan;
 
 pub use config::Config;

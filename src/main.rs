@@ -2,9 +2,14 @@
 //! (0 clean, 1 problems reported, 2 fatal or usage).
 
 use clap::Parser;
+use pixpipe::build::{self, BuildOptions, Output};
 use pixpipe::check::{self, CheckOptions};
-use pixpipe::cli::{CheckArgs, CheckFormat, Cli, Command, ScanArgs, ScanFormat};
+use pixpipe::cli::{
+    BuildArgs, CheckArgs, CheckFormat, Cli, Command, ManifestFormatArg, ScanArgs, ScanFormat,
+};
+use pixpipe::manifest::ManifestFormat;
 use pixpipe::report;
+use pixpipe::report::Progress;
 use pixpipe::{inventory, scan, Config};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -19,6 +24,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scan(args) => run_scan(args),
         Command::Check(args) => run_check(args),
+        Command::Build(args) => run_build(args),
     };
     match result {
         Ok(code) => code,
@@ -88,6 +94,104 @@ fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     );
     let failed = counts.errors > 0 || (args.deny.is_some() && counts.warnings > 0);
     Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// An indicatif bar on a terminal; nothing when piped or quiet.
+struct Bar(Option<indicatif::ProgressBar>);
+
+impl Progress for Bar {
+    fn start(&self, what: &str, total: u64) {
+        if let Some(b) = &self.0 {
+            b.set_length(total);
+            b.set_position(0);
+            b.set_message(what.to_string());
+            b.reset_eta();
+        }
+    }
+    fn advance(&self, n: u64) {
+        if let Some(b) = &self.0 {
+            b.inc(n);
+        }
+    }
+    fn finish(&self) {
+        if let Some(b) = &self.0 {
+            b.finish_and_clear();
+        }
+    }
+}
+
+fn megabytes(b: u64) -> String {
+    format!("{:.1} MB", b as f64 / 1e6)
+}
+
+fn run_build(args: BuildArgs) -> anyhow::Result<ExitCode> {
+    let config = Config::load(&args.site, args.config.as_deref())?;
+    let output = if args.in_place {
+        Output::InPlace
+    } else {
+        Output::Mirror(
+            args.out
+                .clone()
+                .unwrap_or_else(|| args.site.join(".pixpipe/site")),
+        )
+    };
+    let opts = BuildOptions {
+        output,
+        manifest: args.manifest.clone(),
+        manifest_format: match args.manifest_format {
+            ManifestFormatArg::Yaml => ManifestFormat::Yaml,
+            ManifestFormatArg::Json => ManifestFormat::Json,
+        },
+        cache_dir: args
+            .cache
+            .clone()
+            .unwrap_or_else(|| args.site.join(".pixpipe/cache")),
+        jobs: args.jobs.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        }),
+        memory_bytes: args.memory.max(16) << 20,
+        prune_cache: args.prune_cache,
+    };
+    let bar = if !args.quiet && std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new(0);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg:>9} [{bar:30}] {pos}/{len} variants, {eta} left",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        Bar(Some(b))
+    } else {
+        Bar(None)
+    };
+    let report = build::build(&args.site, &config, &opts, &bar)?;
+    print_diagnostics(&report.diagnostics);
+    let counts = report::count(&report.diagnostics);
+    eprintln!(
+        "build: {} images, {} variants ({} made, {} reused), {} sources decoded, {} -> {}, {} pages written, {} stale files removed, {:.2} s; manifest {}",
+        report.images,
+        report.made + report.reused,
+        report.made,
+        report.reused,
+        report.decoded,
+        megabytes(report.bytes_in),
+        megabytes(report.bytes_out),
+        report.pages_written,
+        report.pruned,
+        report.seconds,
+        report.manifest
+    );
+    if counts.errors + counts.warnings > 0 {
+        eprintln!("check: {}", report::summarize(counts));
+    }
+    Ok(if counts.errors > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

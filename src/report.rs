@@ -305,6 +305,25 @@ pub fn render_github(d: &Diagnostic) -> String {
     )
 }
 
+/// Progress of a long stage, drawn by the binary (or not at all).
+pub trait Progress: Sync {
+    /// A stage with `total` steps begins.
+    fn start(&self, what: &str, total: u64);
+    /// `n` more steps are done.
+    fn advance(&self, n: u64);
+    /// The stage is over.
+    fn finish(&self);
+}
+
+/// Progress that draws nothing.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&self, _: &str, _: u64) {}
+    fn advance(&self, _: u64) {}
+    fn finish(&self) {}
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -365,7 +365,7 @@ fn shortcode_ref(t: &shortcode::Tag, rule: &ShortcodeRule) -> Option<ImageRef> {
         alt: named(&rule.alt),
         title: named(&rule.title),
         caption: named(&rule.caption),
-        srcset: None,
+        srcset: named(&Some("srcset".to_string())),
     })
 }
 

@@ -74,3 +74,42 @@ pub fn rgba_png_bytes(w: u32, h: u32) -> Vec<u8> {
         .expect("encode png");
     out
 }
+
+/// `jpeg` with an ICC profile inserted as one APP2 segment right after SOI.
+pub fn with_icc(jpeg: &[u8], icc: &[u8]) -> Vec<u8> {
+    let mut payload = b"ICC_PROFILE\0\x01\x01".to_vec();
+    payload.extend_from_slice(icc);
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xFF, 0xE2]);
+    out.extend_from_slice(&((payload.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(&payload);
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
+/// An upright picture whose top-left quadrant is red, bottom-right blue, the rest green.
+pub fn quadrants(w: u32, h: u32) -> RgbImage {
+    RgbImage::from_fn(w, h, |x, y| {
+        let (left, top) = (x < w / 2, y < h / 2);
+        match (left, top) {
+            (true, true) => Rgb([230, 20, 20]),
+            (false, false) => Rgb([20, 20, 230]),
+            _ => Rgb([20, 200, 20]),
+        }
+    })
+}
+
+/// What a camera stores for upright picture `img` when it writes EXIF orientation `o`.
+pub fn stored_for_orientation(img: &RgbImage, o: u8) -> RgbImage {
+    use image::imageops;
+    match o {
+        2 => imageops::flip_horizontal(img),
+        3 => imageops::rotate180(img),
+        4 => imageops::flip_vertical(img),
+        5 => imageops::flip_horizontal(&imageops::rotate90(img)),
+        6 => imageops::rotate270(img),
+        7 => imageops::flip_horizontal(&imageops::rotate270(img)),
+        8 => imageops::rotate90(img),
+        _ => img.clone(),
+    }
+}

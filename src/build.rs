@@ -1,0 +1,816 @@
+//! Build: resize every referenced image to its declared widths, name each output by the hash
+//! of its bytes, rewrite the references, write the manifest.
+//!
+//! This is the command's I/O shell around the pure stages: scan → inventory → probe/check →
+//! plan → (cache) → process → rewrite → emit. Outputs go next to their source in the output
+//! tree (a mirror of the site under `--out`, or the site itself with `--in-place`), so a
+//! rewritten reference resolves exactly as the original did. The manifest is written last.
+
+use crate::cache::{job_key, Cache};
+use crate::check;
+use crate::config::Config;
+use crate::emit::{self, write_atomic, TEMP_PREFIX};
+use crate::inventory::{self, Reference};
+use crate::manifest::{self, Manifest, ManifestFormat};
+use crate::plan::{self, OutFormat, Plan, Treatment, Variant};
+use crate::probe::{self, ProbeOptions};
+use crate::process::{self, Budget};
+use crate::report::{Diagnostic, Progress};
+use crate::resolve::Resolution;
+use crate::rewrite::{self, Target};
+use crate::scan::{self, ScanError};
+use rayon::prelude::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Where the build writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// A mirror of the content tree plus outputs under this folder; sources stay untouched.
+    Mirror(PathBuf),
+    /// Rewrite the site's own pages and write outputs next to the sources.
+    InPlace,
+}
+
+/// How `build` runs.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// Where to write.
+    pub output: Output,
+    /// Manifest file. Default: `data/pixpipe.yaml` in the output tree.
+    pub manifest: Option<PathBuf>,
+    /// Manifest format.
+    pub manifest_format: ManifestFormat,
+    /// Cache folder.
+    pub cache_dir: PathBuf,
+    /// Worker threads.
+    pub jobs: usize,
+    /// Budget for decoded pixels in memory, in bytes.
+    pub memory_bytes: u64,
+    /// Remove cache entries this build did not use.
+    pub prune_cache: bool,
+}
+
+/// What a build did.
+#[derive(Debug, Default)]
+pub struct BuildReport {
+    /// Findings (those of `check`, plus processing failures and notes).
+    pub diagnostics: Vec<Diagnostic>,
+    /// Source images published.
+    pub images: usize,
+    /// Variants encoded in this run.
+    pub made: usize,
+    /// Variants taken from the cache or already in place.
+    pub reused: usize,
+    /// Sources decoded in this run.
+    pub decoded: usize,
+    /// Bytes of the sources.
+    pub bytes_in: u64,
+    /// Bytes of the outputs.
+    pub bytes_out: u64,
+    /// Pages written (rewritten or copied).
+    pub pages_written: usize,
+    /// Stale outputs removed.
+    pub pruned: usize,
+    /// Where the manifest was written, relative to the site root when inside it.
+    pub manifest: String,
+    /// Seconds taken.
+    pub seconds: f64,
+}
+
+/// A build that could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The site could not be read.
+    #[error(transparent)]
+    Scan(#[from] ScanError),
+    /// Writing failed.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// What.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The worker pool could not start.
+    #[error("cannot start {0} worker threads")]
+    Threads(usize),
+}
+
+fn werr(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {
+    move |source| BuildError::Write {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Characters kept in output names; others become `-` (names end up in URLs and Markdown).
+fn clean_stem(stem: &str) -> String {
+    let s: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if s.is_empty() {
+        "image".into()
+    } else {
+        s
+    }
+}
+
+fn short_hash(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex()[..10].to_string()
+}
+
+/// `<stem>-<width>w.<hash>.<ext>` for a variant of the source at `source`.
+pub fn variant_name(source: &str, v: &Variant, hash: &str) -> String {
+    let file = source.rsplit('/').next().unwrap_or(source);
+    let stem = file.rsplit_once('.').map(|(s, _)| s).unwrap_or(file);
+    format!(
+        "{}-{}w.{hash}.{}",
+        clean_stem(stem),
+        v.width,
+        v.format.extension()
+    )
+}
+
+fn copy_name(source: &str, hash: &str) -> String {
+    let file = source.rsplit('/').next().unwrap_or(source);
+    let (stem, ext) = file.rsplit_once('.').unwrap_or((file, "bin"));
+    format!("{}.{hash}.{}", clean_stem(stem), ext.to_ascii_lowercase())
+}
+
+fn dir_of(path: &str) -> &str {
+    path.rfind('/').map(|i| &path[..i]).unwrap_or("")
+}
+
+fn join(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_string()
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+fn mtime_ns(m: &std::fs::Metadata) -> u128 {
+    m.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+/// One output file of the build.
+#[derive(Debug, Clone)]
+struct Made {
+    variant: Variant,
+    /// Site-relative path in the output tree.
+    path: String,
+    hash: String,
+    bytes: u64,
+    /// The cache key it is stored under (None for copies of the original).
+    key: Option<String>,
+}
+
+/// Run a build of the site at `root`.
+pub fn build(
+    root: &Path,
+    config: &Config,
+    opts: &BuildOptions,
+    progress: &dyn Progress,
+) -> Result<BuildReport, BuildError> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs.max(1))
+        .build()
+        .map_err(|_| BuildError::Threads(opts.jobs))?;
+    pool.install(|| build_in_pool(root, config, opts, progress))
+}
+
+fn build_in_pool(
+    root: &Path,
+    config: &Config,
+    opts: &BuildOptions,
+    progress: &dyn Progress,
+) -> Result<BuildReport, BuildError> {
+    let started = Instant::now();
+    let mut report = BuildReport::default();
+    let out_root: PathBuf = match &opts.output {
+        Output::Mirror(d) => d.clone(),
+        Output::InPlace => root.to_path_buf(),
+    };
+    if let Output::Mirror(dir) = &opts.output {
+        claim_mirror(root, dir, config)?;
+    }
+    let manifest_path = opts
+        .manifest
+        .clone()
+        .unwrap_or_else(|| out_root.join("data").join("pixpipe.yaml"));
+    let previous = std::fs::read_to_string(&manifest_path)
+        .ok()
+        .and_then(|t| Manifest::parse(&t).ok())
+        .unwrap_or_default();
+
+    // Scan, then recognise our own outputs (an in-place page already points at them) as
+    // their sources, so a second run plans, and writes, exactly what the first did.
+    let site = scan::scan(root, config)?;
+    let mut inv = inventory::take(&site, config);
+    let previous_outputs = previous.outputs();
+    for r in &mut inv.refs {
+        if let Resolution::Found { path, .. } = &mut r.resolution {
+            if let Some(src) = previous_outputs.get(path.as_str()) {
+                if site.assets.is_file(src) {
+                    *path = src.to_string();
+                }
+            }
+        }
+    }
+    let files: Vec<String> = inv
+        .refs
+        .iter()
+        .filter_map(|r| match &r.resolution {
+            Resolution::Found { path, .. } => Some(path.clone()),
+            _ => None,
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let probes = probe::probe_files(
+        root,
+        &files,
+        ProbeOptions {
+            max_pixels: config.max_pixels,
+            deep: false,
+        },
+    );
+    report.diagnostics = check::check(&site, &inv, config, &probes);
+    let plan = plan::plan(&inv, &probes, config);
+
+    // Hash the sources (a stat match in the cache's index skips the read).
+    let cache = Cache::open(&opts.cache_dir);
+    let hashes: BTreeMap<String, (String, u64)> = plan
+        .sources
+        .keys()
+        .par_bridge()
+        .filter_map(|rel| {
+            let p = root.join(rel);
+            let m = std::fs::metadata(&p).ok()?;
+            let (size, mt) = (m.len(), mtime_ns(&m));
+            let hash = match cache.known_hash(rel, size, mt) {
+                Some(h) => h,
+                None => {
+                    let bytes = std::fs::read(&p).ok()?;
+                    let h = blake3::hash(&bytes).to_hex().to_string();
+                    cache.remember_hash(rel, size, mt, &h);
+                    h
+                }
+            };
+            Some((rel.clone(), (hash, size)))
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .collect();
+
+    // Decide what must be encoded: every variant whose key the cache does not have.
+    let mut todo: Vec<(&String, Vec<Variant>)> = Vec::new();
+    let mut made: BTreeMap<String, Vec<Made>> = BTreeMap::new();
+    for (path, sp) in &plan.sources {
+        let Some((hash, size)) = hashes.get(path) else {
+            continue;
+        };
+        report.bytes_in += size;
+        match &sp.treatment {
+            Treatment::Copy => {
+                let name = copy_name(path, &hash[..10]);
+                let v = Variant {
+                    width: sp.info.display_size().0,
+                    height: sp.info.display_size().1,
+                    format: OutFormat::Png,
+                    quality: 0,
+                };
+                made.entry(path.clone()).or_default().push(Made {
+                    variant: v,
+                    path: join(dir_of(path), &name),
+                    hash: hash[..10].to_string(),
+                    bytes: *size,
+                    key: None,
+                });
+            }
+            Treatment::Resize(vs) => {
+                let mut missing = Vec::new();
+                for v in vs {
+                    let key = job_key(hash, v);
+                    match cache.get(&key) {
+                        Some(e) => made.entry(path.clone()).or_default().push(Made {
+                            variant: *v,
+                            path: join(dir_of(path), &variant_name(path, v, &e.hash)),
+                            hash: e.hash,
+                            bytes: e.bytes,
+                            key: Some(key),
+                        }),
+                        None => missing.push(*v),
+                    }
+                }
+                if !missing.is_empty() {
+                    todo.push((path, missing));
+                }
+            }
+        }
+    }
+
+    // Encode, largest decode first so the two workers finish together; memory bounded.
+    let budget = Budget::new(opts.memory_bytes);
+    todo.sort_by_key(|(p, vs)| {
+        std::cmp::Reverse(process::decoded_bytes(&plan.sources[*p].info, vs))
+    });
+    progress.start("resizing", todo.iter().map(|(_, v)| v.len() as u64).sum());
+    let results: Vec<(String, Result<Vec<Made>, String>)> = todo
+        .par_iter()
+        .map(|(path, vs)| {
+            let info = &plan.sources[*path].info;
+            let _lease = budget.take(process::decoded_bytes(info, vs));
+            let hash = &hashes[*path].0;
+            let r = std::fs::read(root.join(path))
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| {
+                    let outs = process::make_variants(&bytes, info, vs, config.max_pixels)?;
+                    let mut m = Vec::new();
+                    for (v, out) in vs.iter().zip(outs) {
+                        let h = short_hash(&out);
+                        let key = job_key(hash, v);
+                        cache
+                            .put(&key, &out, &h)
+                            .map_err(|e| format!("cannot write to the cache: {e}"))?;
+                        m.push(Made {
+                            variant: *v,
+                            path: join(dir_of(path), &variant_name(path, v, &h)),
+                            hash: h,
+                            bytes: out.len() as u64,
+                            key: Some(key),
+                        });
+                    }
+                    Ok(m)
+                });
+            progress.advance(vs.len() as u64);
+            ((*path).clone(), r)
+        })
+        .collect();
+    progress.finish();
+    let mut failed: BTreeSet<String> = BTreeSet::new();
+    for (path, r) in results {
+        match r {
+            Ok(m) => {
+                report.decoded += 1;
+                report.made += m.len();
+                made.entry(path).or_default().extend(m);
+            }
+            Err(e) => {
+                failed.insert(path.clone());
+                made.remove(&path);
+                for r in inv
+                    .refs
+                    .iter()
+                    .filter(|r| r.resolution.resolved() == Some(path.as_str()))
+                {
+                    let page = &site.pages[r.page_index];
+                    report.diagnostics.push(
+                        inventory::located(page, r.image.src.span, Diagnostic::error("undecodable", format!("{path}: cannot be processed: {e}")))
+                            .with_help("re-export the image from the original; its references were left as they are"),
+                    );
+                }
+            }
+        }
+    }
+    for m in made.values_mut() {
+        m.sort_by(|a, b| {
+            (a.variant.format, a.variant.width).cmp(&(b.variant.format, b.variant.width))
+        });
+    }
+    report.reused = made.values().map(Vec::len).sum::<usize>() - report.made;
+    report.images = made.len();
+    report.bytes_out = made.values().flatten().map(|m| m.bytes).sum();
+    for (path, sp) in &plan.sources {
+        if sp.treatment == Treatment::Copy && made.contains_key(path) {
+            let what = if sp.info.format == probe::Format::Svg {
+                "SVG"
+            } else {
+                "animated image"
+            };
+            for r in inv
+                .refs
+                .iter()
+                .filter(|r| r.resolution.resolved() == Some(path.as_str()))
+            {
+                let page = &site.pages[r.page_index];
+                report.diagnostics.push(inventory::located(
+                    page,
+                    r.image.src.span,
+                    Diagnostic::note(
+                        "copied",
+                        format!(
+                            "{path}: {what} published as it is (not resized), under a hashed name"
+                        ),
+                    ),
+                ));
+            }
+        }
+    }
+
+    // Place outputs in the output tree (skipping those already there).
+    let mut expected: BTreeSet<PathBuf> = BTreeSet::new();
+    for (src, ms) in &made {
+        for m in ms {
+            let dest = out_root.join(&m.path);
+            expected.insert(dest.clone());
+            if std::fs::metadata(&dest)
+                .map(|d| d.len() == m.bytes)
+                .unwrap_or(false)
+            {
+                continue;
+            }
+            let bytes = match &m.key {
+                Some(k) => cache.read(k),
+                None => std::fs::read(root.join(src)),
+            }
+            .map_err(werr(&dest))?;
+            write_atomic(&dest, &bytes).map_err(werr(&dest))?;
+        }
+    }
+
+    // Rewrite pages.
+    let targets = targets(&plan, &made, &inv.refs);
+    let mut page_edits: BTreeMap<usize, Vec<rewrite::Edit>> = BTreeMap::new();
+    for (i, t) in &targets {
+        let r = &inv.refs[*i];
+        let page = &site.pages[r.page_index];
+        let ratio_param = match &r.image.syntax {
+            crate::extract::Syntax::Shortcode(n) => {
+                config.shortcodes.get(n).and_then(|s| s.ratio.clone())
+            }
+            _ => None,
+        };
+        page_edits
+            .entry(r.page_index)
+            .or_default()
+            .extend(rewrite::edits_for(
+                &page.text,
+                &r.image,
+                t,
+                ratio_param.as_deref(),
+            ));
+    }
+    for (pi, page) in site.pages.iter().enumerate() {
+        let edits = page_edits.remove(&pi).unwrap_or_default();
+        let dest = out_root.join(&page.path);
+        expected.insert(dest.clone());
+        if edits.is_empty() {
+            if let Output::Mirror(_) = opts.output {
+                if emit::mirror_file(&root.join(&page.path), &dest).map_err(werr(&dest))? {
+                    report.pages_written += 1;
+                }
+            }
+            continue;
+        }
+        let mut text = rewrite::apply(&page.text, edits);
+        if page.bom {
+            text.insert(0, '\u{feff}');
+        }
+        let current = std::fs::read(&dest).ok();
+        if current.as_deref() == Some(text.as_bytes()) {
+            continue;
+        }
+        match opts.output {
+            Output::Mirror(_) => write_atomic(&dest, text.as_bytes()),
+            Output::InPlace => emit::replace_keeping_mode(&dest, text.as_bytes()),
+        }
+        .map_err(werr(&dest))?;
+        report.pages_written += 1;
+    }
+
+    // Mirror every other content file, so Hugo finds the bundles' other resources.
+    if let Output::Mirror(_) = opts.output {
+        for rel in site.assets.entries.keys() {
+            let in_content = config
+                .content
+                .iter()
+                .any(|c| rel.starts_with(&format!("{}/", c.dir)));
+            let dest = out_root.join(rel);
+            if !in_content
+                || expected.contains(&dest)
+                || rel
+                    .rsplit('/')
+                    .next()
+                    .is_some_and(|n| n.starts_with(TEMP_PREFIX))
+            {
+                continue;
+            }
+            if std::fs::symlink_metadata(root.join(rel))
+                .map(|m| m.file_type().is_symlink())
+                .unwrap_or(true)
+            {
+                continue;
+            }
+            emit::mirror_file(&root.join(rel), &dest).map_err(werr(&dest))?;
+            expected.insert(dest);
+        }
+    }
+
+    // The manifest, last.
+    let manifest = make_manifest(&plan, &made, &hashes);
+    let text = manifest.to_string(opts.manifest_format);
+    if std::fs::read_to_string(&manifest_path).ok().as_deref() != Some(text.as_str()) {
+        write_atomic(&manifest_path, text.as_bytes()).map_err(werr(&manifest_path))?;
+    }
+    expected.insert(manifest_path.clone());
+    report.manifest = manifest_path
+        .strip_prefix(root)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| manifest_path.display().to_string());
+
+    // Remove what an earlier build wrote and this one does not (and temp files of killed builds).
+    report.pruned = match &opts.output {
+        Output::Mirror(dir) => {
+            let mounts = dir.join("hugo-mounts.toml");
+            let text = hugo_mounts(root, dir, config);
+            if std::fs::read_to_string(&mounts).ok().as_deref() != Some(text.as_str()) {
+                write_atomic(&mounts, text.as_bytes()).map_err(werr(&mounts))?;
+            }
+            expected.insert(mounts);
+            expected.insert(dir.join(MIRROR_MARK));
+            prune_mirror(dir, &expected, &opts.cache_dir)
+        }
+        Output::InPlace => {
+            let mut n = 0;
+            for out in previous_outputs.keys() {
+                let p = out_root.join(out);
+                if !expected.contains(&p) && std::fs::remove_file(&p).is_ok() {
+                    n += 1;
+                }
+            }
+            for rel in site.assets.entries.keys().filter(|k| {
+                k.rsplit('/')
+                    .next()
+                    .is_some_and(|n| n.starts_with(TEMP_PREFIX))
+            }) {
+                if std::fs::remove_file(root.join(rel)).is_ok() {
+                    n += 1;
+                }
+            }
+            n
+        }
+    };
+    let live: BTreeSet<String> = plan.sources.keys().cloned().collect();
+    cache
+        .save(opts.prune_cache, &live)
+        .map_err(werr(&opts.cache_dir))?;
+    crate::report::sort(&mut report.diagnostics);
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// What each planned reference points at after the build.
+fn targets(
+    plan: &Plan,
+    made: &BTreeMap<String, Vec<Made>>,
+    refs: &[Reference],
+) -> BTreeMap<usize, Target> {
+    let mut out = BTreeMap::new();
+    let name_of = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
+    for u in &plan.uses {
+        let Some(ms) = made.get(&u.source) else {
+            continue;
+        };
+        let r = &refs[u.reference];
+        let of_primary: Vec<&Made> = ms
+            .iter()
+            .filter(|m| m.variant.format == u.primary && u.widths.contains(&m.variant.width))
+            .collect();
+        let Some(one_x) = of_primary
+            .iter()
+            .find(|m| m.variant.width == u.widths[0])
+            .or(of_primary.first())
+        else {
+            continue;
+        };
+        let srcset = of_primary
+            .iter()
+            .map(|m| {
+                format!(
+                    "{} {}w",
+                    rewrite::sibling_src(&r.image.src.text, &name_of(&m.path)),
+                    m.variant.width
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let (dw, dh) = plan.sources[&u.source].info.display_size();
+        let css_h = ((u.css_width as f64 * dh as f64 / dw.max(1) as f64).round() as u32).max(1);
+        let ratio = format!("{}%", trim_num(dh as f64 * 100.0 / dw.max(1) as f64));
+        out.insert(
+            u.reference,
+            Target {
+                src: rewrite::sibling_src(&r.image.src.text, &name_of(&one_x.path)),
+                srcset,
+                css_width: u.css_width,
+                css_height: css_h,
+                ratio,
+            },
+        );
+    }
+    // Copied images (SVG, animations): the source points at the hashed copy.
+    for (i, r) in refs.iter().enumerate() {
+        let Some(path) = r.resolution.resolved() else {
+            continue;
+        };
+        let Some(sp) = plan.sources.get(path) else {
+            continue;
+        };
+        if sp.treatment != Treatment::Copy || out.contains_key(&i) {
+            continue;
+        }
+        let Some(m) = made.get(path).and_then(|m| m.first()) else {
+            continue;
+        };
+        let (w, h) = sp.info.display_size();
+        out.insert(
+            i,
+            Target {
+                src: rewrite::sibling_src(&r.image.src.text, &name_of(&m.path)),
+                srcset: String::new(),
+                css_width: w,
+                css_height: h,
+                ratio: format!("{}%", trim_num(h as f64 * 100.0 / w.max(1) as f64)),
+            },
+        );
+    }
+    out
+}
+
+fn trim_num(v: f64) -> String {
+    let s = format!("{v:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+fn make_manifest(
+    plan: &Plan,
+    made: &BTreeMap<String, Vec<Made>>,
+    hashes: &BTreeMap<String, (String, u64)>,
+) -> Manifest {
+    let mut m = Manifest {
+        version: manifest::VERSION,
+        images: BTreeMap::new(),
+    };
+    for (path, ms) in made {
+        let sp = &plan.sources[path];
+        let (w, h) = sp.info.display_size();
+        let (hash, bytes) = hashes.get(path).cloned().unwrap_or_default();
+        let copied = sp.treatment == Treatment::Copy;
+        m.images.insert(
+            path.clone(),
+            manifest::Image {
+                width: w,
+                height: h,
+                format: sp.info.format.name().to_ascii_lowercase(),
+                hash: hash.get(..10).unwrap_or("").to_string(),
+                bytes,
+                treatment: if copied {
+                    "copied".into()
+                } else {
+                    "resized".into()
+                },
+                variants: ms
+                    .iter()
+                    .map(|x| manifest::Variant {
+                        path: x.path.clone(),
+                        width: x.variant.width,
+                        height: x.variant.height,
+                        format: if copied {
+                            sp.info.format.name().to_ascii_lowercase()
+                        } else {
+                            x.variant.format.name().to_string()
+                        },
+                        bytes: x.bytes,
+                        hash: x.hash.clone(),
+                    })
+                    .collect(),
+            },
+        );
+    }
+    m
+}
+
+/// A Hugo config fragment that mounts the mirror over the site: give it to Hugo after the
+/// site's own config (`hugo --config hugo.toml,DIR/hugo-mounts.toml`).
+fn hugo_mounts(root: &Path, dir: &Path, config: &Config) -> String {
+    let rel = |p: &Path| -> String {
+        let abs_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+        let abs = p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+        abs.strip_prefix(&abs_root)
+            .map(|r| r.display().to_string())
+            .unwrap_or_else(|_| abs.display().to_string())
+    };
+    let d = rel(dir);
+    let multi = config
+        .content
+        .iter()
+        .map(|c| &c.lang)
+        .collect::<BTreeSet<_>>()
+        .len()
+        > 1;
+    let mut s = String::from("# Written by pixpipe build: mounts the optimised mirror over the site.\n# Use: hugo --config <your config>,");
+    s.push_str(&format!("{d}/hugo-mounts.toml\n"));
+    for c in &config.content {
+        s.push_str(&format!(
+            "[[module.mounts]]\nsource = \"{d}/{}\"\ntarget = \"content\"\n",
+            c.dir
+        ));
+        if multi {
+            s.push_str(&format!("lang = \"{}\"\n", c.lang));
+        }
+    }
+    for (kind, dirs) in [
+        ("static", &config.static_dirs),
+        ("assets", &config.assets_dirs),
+    ] {
+        for x in dirs {
+            s.push_str(&format!(
+                "[[module.mounts]]\nsource = \"{d}/{x}\"\ntarget = \"{kind}\"\n"
+            ));
+            s.push_str(&format!(
+                "[[module.mounts]]\nsource = \"{x}\"\ntarget = \"{kind}\"\n"
+            ));
+        }
+    }
+    s.push_str(&format!("[[module.mounts]]\nsource = \"{d}/data\"\ntarget = \"data\"\n[[module.mounts]]\nsource = \"data\"\ntarget = \"data\"\n"));
+    s
+}
+
+/// Name of the file that marks a folder as a pixpipe mirror (and so safe to prune).
+pub const MIRROR_MARK: &str = ".pixpipe-mirror";
+
+/// Refuse a mirror folder that holds someone else's files, or that lies inside the content.
+fn claim_mirror(root: &Path, dir: &Path, config: &Config) -> Result<(), BuildError> {
+    let bad = |msg: String| BuildError::Write {
+        path: dir.display().to_string(),
+        source: std::io::Error::other(msg),
+    };
+    let abs = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    let d = abs(dir);
+    for c in &config.content {
+        let cd = abs(&root.join(&c.dir));
+        if d.starts_with(&cd) {
+            return Err(bad(format!(
+                "the output folder is inside the content folder {}; choose another --out",
+                c.dir
+            )));
+        }
+    }
+    let mark = dir.join(MIRROR_MARK);
+    let empty = std::fs::read_dir(dir)
+        .map(|mut r| r.next().is_none())
+        .unwrap_or(true);
+    if !empty && !mark.exists() {
+        return Err(bad("the output folder is not empty and was not made by pixpipe; choose an empty or new folder".into()));
+    }
+    if !mark.exists() {
+        write_atomic(
+            &mark,
+            b"This folder is written by pixpipe build; files not in the build are removed.\n",
+        )
+        .map_err(werr(&mark))?;
+    }
+    Ok(())
+}
+
+fn prune_mirror(dir: &Path, expected: &BTreeSet<PathBuf>, cache_dir: &Path) -> usize {
+    let mut n = 0;
+    let cache = cache_dir.canonicalize().ok();
+    for e in walkdir::WalkDir::new(dir)
+        .contents_first(true)
+        .into_iter()
+        .flatten()
+    {
+        let p = e.path();
+        if cache.as_deref().is_some_and(|c| {
+            p.canonicalize()
+                .ok()
+                .as_deref()
+                .is_some_and(|q| q.starts_with(c))
+        }) {
+            continue;
+        }
+        if e.file_type().is_dir() {
+            if p != dir {
+                let _ = std::fs::remove_dir(p); // only succeeds when empty
+            }
+        } else if !expected.contains(p) && std::fs::remove_file(p).is_ok() {
+            n += 1;
+        }
+    }
+    n
+}

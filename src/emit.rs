@@ -1,0 +1,58 @@
+//! Emit: write files so that no reader ever sees half of one.
+//!
+//! Every write goes to a temporary file in the target folder and is renamed over the target,
+//! so a build killed at any moment leaves each file either old or new. Temporary files carry
+//! a recognisable prefix so a later build can remove the leftovers of a killed one.
+
+use std::io::Write;
+use std::path::Path;
+
+/// Prefix of pixpipe's temporary files.
+pub const TEMP_PREFIX: &str = ".pixpipe-tmp-";
+
+/// Write `bytes` to `path` atomically, creating folders as needed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_data().ok();
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Write `bytes` to `path` atomically, keeping the permissions `path` had.
+pub fn replace_keeping_mode(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let perms = std::fs::metadata(path).map(|m| m.permissions()).ok();
+    write_atomic(path, bytes)?;
+    if let Some(p) = perms {
+        std::fs::set_permissions(path, p)?;
+    }
+    Ok(())
+}
+
+/// Make `dest` a copy of `src` (a hard link when possible), atomically. Skips the work when
+/// `dest` is already the same file or has the same size and bytes.
+pub fn mirror_file(src: &Path, dest: &Path) -> std::io::Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let sm = std::fs::metadata(src)?;
+    if let Ok(dm) = std::fs::metadata(dest) {
+        if (dm.dev(), dm.ino()) == (sm.dev(), sm.ino()) {
+            return Ok(false);
+        }
+        if dm.len() == sm.len() && std::fs::read(dest)? == std::fs::read(src)? {
+            return Ok(false);
+        }
+    }
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!("{TEMP_PREFIX}{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    if std::fs::hard_link(src, &tmp).is_err() {
+        std::fs::copy(src, &tmp)?;
+    }
+    std::fs::rename(&tmp, dest)?;
+    Ok(true)
+}

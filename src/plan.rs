@@ -1,0 +1,294 @@
+//! Plan: decide every output image and every reference's variants, before any pixel is touched.
+//!
+//! Pure: it takes the inventory (references and their files) and the probes, and returns the
+//! jobs. Nothing here reads files or decodes. Widths follow the page: a declared `640` or `40%`
+//! of `content_width` (the whole column when nothing is declared), capped at the image's own
+//! width, times each density; a width above the source's is never made (the source width is
+//! used once instead).
+
+use crate::check::{parse_width, DeclaredWidth};
+use crate::config::Config;
+use crate::inventory::{Inventory, Reference};
+use crate::probe::{Format, ImageInfo, Probe};
+use crate::resolve::Resolution;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// An encoded output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutFormat {
+    /// JPEG.
+    Jpeg,
+    /// PNG (lossless).
+    Png,
+    /// Lossy WebP.
+    Webp,
+}
+
+impl OutFormat {
+    /// File extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            OutFormat::Jpeg => "jpg",
+            OutFormat::Png => "png",
+            OutFormat::Webp => "webp",
+        }
+    }
+    /// Name in `pixpipe.yaml` and the manifest.
+    pub fn name(self) -> &'static str {
+        match self {
+            OutFormat::Jpeg => "jpeg",
+            OutFormat::Png => "png",
+            OutFormat::Webp => "webp",
+        }
+    }
+    /// The MIME type, for `<source type=…>`.
+    pub fn mime(self) -> &'static str {
+        match self {
+            OutFormat::Jpeg => "image/jpeg",
+            OutFormat::Png => "image/png",
+            OutFormat::Webp => "image/webp",
+        }
+    }
+}
+
+/// One output to make from a source: a width in one format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Variant {
+    /// Width in pixels (displayed orientation).
+    pub width: u32,
+    /// Height in pixels (displayed orientation).
+    pub height: u32,
+    /// Format.
+    pub format: OutFormat,
+    /// Encoder quality (0 for lossless).
+    pub quality: u8,
+}
+
+/// What happens to one source file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Treatment {
+    /// Decode once, make every variant.
+    Resize(Vec<Variant>),
+    /// Animated images and SVG: published as they are, under a hashed name.
+    Copy,
+}
+
+/// One source file and everything made from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourcePlan {
+    /// Site-relative path.
+    pub path: String,
+    /// What the probe saw.
+    pub info: ImageInfo,
+    /// What to do.
+    pub treatment: Treatment,
+}
+
+/// One reference and the variants it will point at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Use {
+    /// Index into `Inventory::refs`.
+    pub reference: usize,
+    /// The source file.
+    pub source: String,
+    /// CSS width the page shows it at (after capping at the image's width).
+    pub css_width: u32,
+    /// Widths made for it, ascending.
+    pub widths: Vec<u32>,
+    /// The format its `src` points at.
+    pub primary: OutFormat,
+    /// All formats made for it, primary first.
+    pub formats: Vec<OutFormat>,
+}
+
+/// The whole build, decided.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Plan {
+    /// Sources by site-relative path.
+    pub sources: BTreeMap<String, SourcePlan>,
+    /// Uses, in reference order.
+    pub uses: Vec<Use>,
+}
+
+impl Plan {
+    /// Number of variants to make.
+    pub fn variant_count(&self) -> usize {
+        self.sources
+            .values()
+            .map(|s| match &s.treatment {
+                Treatment::Resize(v) => v.len(),
+                Treatment::Copy => 1,
+            })
+            .sum()
+    }
+}
+
+/// The CSS width a reference shows its image at, before capping.
+pub fn css_width(r: &Reference, config: &Config) -> u32 {
+    let declared = r.image.width.as_ref().and_then(|w| parse_width(&w.text));
+    let w = match declared {
+        Some(DeclaredWidth::Px(px)) => px,
+        Some(DeclaredWidth::Percent(pc)) => pc * config.content_width as f64 / 100.0,
+        None => config.content_width as f64,
+    };
+    w.round().max(1.0) as u32
+}
+
+/// Pixel widths for `css` CSS pixels at each density, never above `source_width`.
+pub fn widths_for(css: u32, densities: &[f64], source_width: u32) -> Vec<u32> {
+    let mut out = BTreeSet::new();
+    for d in densities {
+        let w = (css as f64 * d).round() as u32;
+        if w <= source_width {
+            out.insert(w.max(1));
+        } else {
+            // Never upscale: the full source width serves every larger density once.
+            out.insert(source_width);
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// The formats made for a source, primary first.
+pub fn formats_for(info: &ImageInfo, config: &Config) -> Vec<OutFormat> {
+    let family = if info.alpha || info.format == Format::Png || info.format == Format::Gif {
+        OutFormat::Png
+    } else {
+        OutFormat::Jpeg
+    };
+    let mut out = Vec::new();
+    for f in &config.formats {
+        let fmt = match f.as_str() {
+            "auto" => family,
+            "jpeg" if info.alpha => OutFormat::Png,
+            "jpeg" => OutFormat::Jpeg,
+            "png" => OutFormat::Png,
+            _ => OutFormat::Webp,
+        };
+        if !out.contains(&fmt) {
+            out.push(fmt);
+        }
+    }
+    out
+}
+
+fn quality(format: OutFormat, config: &Config) -> u8 {
+    match format {
+        OutFormat::Png => 0,
+        f => config.quality.get(f.name()).copied().unwrap_or(80),
+    }
+}
+
+/// Plan every output for the references of `inv`. References to files that are missing,
+/// broken, remote, or not raster images pixpipe can resize get no use (they stay as written).
+pub fn plan(inv: &Inventory, probes: &BTreeMap<String, Probe>, config: &Config) -> Plan {
+    let mut plan = Plan::default();
+    let mut variants: BTreeMap<String, BTreeSet<Variant>> = BTreeMap::new();
+    for (i, r) in inv.refs.iter().enumerate() {
+        let Resolution::Found { path, .. } = &r.resolution else {
+            continue;
+        };
+        let Some(probe) = probes.get(path) else {
+            continue;
+        };
+        if probe.is_broken() {
+            continue;
+        }
+        let Some(info) = &probe.info else { continue };
+        let copy = info.format == Format::Svg || info.frames > 1;
+        if copy {
+            plan.sources
+                .entry(path.clone())
+                .or_insert_with(|| SourcePlan {
+                    path: path.clone(),
+                    info: info.clone(),
+                    treatment: Treatment::Copy,
+                });
+            continue;
+        }
+        if !info.format.is_raster_web() {
+            continue;
+        }
+        let (dw, dh) = info.display_size();
+        let css = css_width(r, config).min(dw);
+        let widths = widths_for(css, &config.densities, dw);
+        let formats = formats_for(info, config);
+        let set = variants.entry(path.clone()).or_default();
+        for &w in &widths {
+            let h = ((w as f64 * dh as f64 / dw as f64).round() as u32).max(1);
+            for &f in &formats {
+                set.insert(Variant {
+                    width: w,
+                    height: h,
+                    format: f,
+                    quality: quality(f, config),
+                });
+            }
+        }
+        plan.sources
+            .entry(path.clone())
+            .or_insert_with(|| SourcePlan {
+                path: path.clone(),
+                info: info.clone(),
+                treatment: Treatment::Resize(Vec::new()),
+            });
+        plan.uses.push(Use {
+            reference: i,
+            source: path.clone(),
+            css_width: css,
+            widths,
+            primary: formats[0],
+            formats,
+        });
+    }
+    for (path, set) in variants {
+        if let Some(s) = plan.sources.get_mut(&path) {
+            s.treatment = Treatment::Resize(set.into_iter().collect());
+        }
+    }
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn never_upscale_the_source_width_is_used_once() {
+        assert_eq!(widths_for(900, &[1.0, 2.0], 1600), vec![900, 1600]);
+        assert_eq!(widths_for(480, &[1.0, 2.0], 4000), vec![480, 960]);
+        assert_eq!(widths_for(1200, &[1.0, 2.0, 3.0], 1000), vec![1000]);
+    }
+
+    #[test]
+    fn formats_follow_the_source_family() {
+        let mut info = ImageInfo {
+            format: Format::Jpeg,
+            width: 10,
+            height: 10,
+            orientation: 1,
+            frames: 1,
+            alpha: false,
+            gps: false,
+            icc: false,
+        };
+        let c = Config::default();
+        assert_eq!(
+            formats_for(&info, &c),
+            vec![OutFormat::Jpeg, OutFormat::Webp]
+        );
+        info.format = Format::Png;
+        assert_eq!(
+            formats_for(&info, &c),
+            vec![OutFormat::Png, OutFormat::Webp]
+        );
+        info.format = Format::WebP;
+        info.alpha = true;
+        assert_eq!(
+            formats_for(&info, &c),
+            vec![OutFormat::Png, OutFormat::Webp]
+        );
+    }
+}

@@ -1,0 +1,183 @@
+//! Decode and encode: bytes ↔ 8-bit RGB(A) pixels.
+//!
+//! JPEG goes through libjpeg-turbo (the turbojpeg crate builds it from source), which can
+//! decode at 1/2, 1/4 or 1/8 scale in the DCT domain ("shrink on load") when the largest
+//! output still fits; other formats go through the `image` crate. Encoders: libjpeg-turbo
+//! (4:2:0, optimised Huffman tables), libwebp (the webp crate), and the png crate.
+
+use crate::plan::OutFormat;
+use crate::probe::Format;
+use image::ImageEncoder;
+use std::io::Cursor;
+
+/// Decoded pixels, rows top to bottom, no padding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pixels {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// 3 (RGB) or 4 (RGBA).
+    pub channels: u8,
+    /// The samples.
+    pub data: Vec<u8>,
+}
+
+/// Decode `bytes` (of `format`), at a DCT scale that keeps at least `min_w` x `min_h` pixels
+/// where the format allows it. `alpha` keeps an alpha channel.
+pub fn decode(
+    bytes: &[u8],
+    format: Format,
+    alpha: bool,
+    min_w: u32,
+    min_h: u32,
+    max_pixels: u64,
+) -> Result<Pixels, String> {
+    if format == Format::Jpeg {
+        match decode_jpeg_turbo(bytes, min_w, min_h) {
+            Ok(Some(p)) => return Ok(p),
+            Ok(None) => {} // CMYK/YCCK: the image crate converts those.
+            Err(e) => return Err(e),
+        }
+    }
+    let fmt = match format {
+        Format::Jpeg => image::ImageFormat::Jpeg,
+        Format::Png => image::ImageFormat::Png,
+        Format::Gif => image::ImageFormat::Gif,
+        Format::WebP => image::ImageFormat::WebP,
+        Format::Tiff => image::ImageFormat::Tiff,
+        Format::Bmp => image::ImageFormat::Bmp,
+        Format::Ico => image::ImageFormat::Ico,
+        other => return Err(format!("{} images cannot be decoded", other.name())),
+    };
+    let mut reader = image::ImageReader::with_format(Cursor::new(bytes), fmt);
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(max_pixels.saturating_mul(16));
+    reader.limits(limits);
+    let img = reader.decode().map_err(|e| e.to_string())?;
+    Ok(if alpha {
+        let b = img.into_rgba8();
+        Pixels {
+            width: b.width(),
+            height: b.height(),
+            channels: 4,
+            data: b.into_raw(),
+        }
+    } else {
+        let b = img.into_rgb8();
+        Pixels {
+            width: b.width(),
+            height: b.height(),
+            channels: 3,
+            data: b.into_raw(),
+        }
+    })
+}
+
+fn decode_jpeg_turbo(bytes: &[u8], min_w: u32, min_h: u32) -> Result<Option<Pixels>, String> {
+    let mut d = turbojpeg::Decompressor::new().map_err(|e| e.to_string())?;
+    let header = d.read_header(bytes).map_err(|e| e.to_string())?;
+    if matches!(
+        header.colorspace,
+        turbojpeg::Colorspace::CMYK | turbojpeg::Colorspace::YCCK
+    ) {
+        return Ok(None);
+    }
+    let mut scale = turbojpeg::ScalingFactor::ONE;
+    for f in [
+        turbojpeg::ScalingFactor::ONE_EIGHTH,
+        turbojpeg::ScalingFactor::ONE_QUARTER,
+        turbojpeg::ScalingFactor::ONE_HALF,
+    ] {
+        if f.scale(header.width) >= min_w as usize && f.scale(header.height) >= min_h as usize {
+            scale = f;
+            break;
+        }
+    }
+    d.set_scaling_factor(scale).map_err(|e| e.to_string())?;
+    let (w, h) = (scale.scale(header.width), scale.scale(header.height));
+    let mut data = vec![0u8; w * h * 3];
+    let image = turbojpeg::Image {
+        pixels: data.as_mut_slice(),
+        width: w,
+        pitch: w * 3,
+        height: h,
+        format: turbojpeg::PixelFormat::RGB,
+    };
+    d.decompress(bytes, image).map_err(|e| e.to_string())?;
+    Ok(Some(Pixels {
+        width: w as u32,
+        height: h as u32,
+        channels: 3,
+        data,
+    }))
+}
+
+/// Encode `p` as `format` at `quality` (ignored for PNG).
+pub fn encode(p: &Pixels, format: OutFormat, quality: u8) -> Result<Vec<u8>, String> {
+    match format {
+        OutFormat::Jpeg => {
+            let rgb;
+            let (data, pf) = if p.channels == 4 {
+                rgb = drop_alpha(&p.data);
+                (&rgb[..], turbojpeg::PixelFormat::RGB)
+            } else {
+                (&p.data[..], turbojpeg::PixelFormat::RGB)
+            };
+            let mut c = turbojpeg::Compressor::new().map_err(|e| e.to_string())?;
+            c.set_quality(quality as i32).map_err(|e| e.to_string())?;
+            c.set_subsamp(turbojpeg::Subsamp::Sub2x2)
+                .map_err(|e| e.to_string())?;
+            c.set_optimize(true).map_err(|e| e.to_string())?;
+            let image = turbojpeg::Image {
+                pixels: data,
+                width: p.width as usize,
+                pitch: p.width as usize * 3,
+                height: p.height as usize,
+                format: pf,
+            };
+            c.compress_to_vec(image).map_err(|e| e.to_string())
+        }
+        OutFormat::Webp => {
+            let enc = if p.channels == 4 {
+                webp::Encoder::from_rgba(&p.data, p.width, p.height)
+            } else {
+                webp::Encoder::from_rgb(&p.data, p.width, p.height)
+            };
+            let mut config =
+                webp::WebPConfig::new().map_err(|_| "libwebp configuration failed".to_string())?;
+            config.quality = quality as f32;
+            config.method = 4;
+            let mem = enc
+                .encode_advanced(&config)
+                .map_err(|e| format!("libwebp: {e:?}"))?;
+            Ok(mem.to_vec())
+        }
+        OutFormat::Png => {
+            let mut out = Vec::new();
+            let ct = if p.channels == 4 {
+                image::ExtendedColorType::Rgba8
+            } else {
+                image::ExtendedColorType::Rgb8
+            };
+            image::codecs::png::PngEncoder::new_with_quality(
+                &mut out,
+                image::codecs::png::CompressionType::Default,
+                image::codecs::png::FilterType::Adaptive,
+            )
+            .write_image(&p.data, p.width, p.height, ct)
+            .map_err(|e| e.to_string())?;
+            Ok(out)
+        }
+    }
+}
+
+fn drop_alpha(rgba: &[u8]) -> Vec<u8> {
+    // Composite on white: a transparent area of a photo is shown on a light page.
+    rgba.chunks_exact(4)
+        .flat_map(|px| {
+            let a = px[3] as u32;
+            [0, 1, 2].map(|i| ((px[i] as u32 * a + 255 * (255 - a) + 127) / 255) as u8)
+        })
+        .collect()
+}

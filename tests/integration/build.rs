@@ -1,0 +1,511 @@
+//! `pixpipe build`: output sizes, orientation, metadata, colour, cache, determinism, rewrite.
+
+use crate::support::exif::Exif;
+use crate::support::{
+    corpus, jpeg_bytes, photo, pixpipe, quadrants, stored_for_orientation, with_icc, Run,
+    SiteBuilder,
+};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+fn build(root: &Path, extra: &[&str]) -> Run {
+    let mut args = vec!["build", root.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    pixpipe(&args)
+}
+
+/// Every file under `dir`, relative path → bytes.
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            (
+                e.path()
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn manifest(root: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(root.join(".pixpipe/site/data/pixpipe.yaml")).unwrap();
+    serde_yaml::from_str(&text).unwrap()
+}
+
+fn variants_of(m: &serde_json::Value, src: &str) -> Vec<(u64, u64, String)> {
+    m["images"][src]["variants"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {src} in manifest: {m}"))
+        .iter()
+        .map(|v| {
+            (
+                v["width"].as_u64().unwrap(),
+                v["height"].as_u64().unwrap(),
+                v["format"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn count_in_summary(stderr: &str, what: &str) -> u64 {
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("build: "))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    let i = line
+        .find(what)
+        .unwrap_or_else(|| panic!("{what} in {line}"));
+    line[..i]
+        .trim_end()
+        .rsplit([' ', '('])
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn outputs_have_the_planned_sizes_and_are_never_upscaled() {
+    let site = SiteBuilder::new()
+        .page("content/a/index.md", "{{< image width=\"40%\" link=\"./wide.jpg\" >}}\n\n![small](small.png)\n\n<img src=\"wide.jpg\" width=\"1000\">\n")
+        .image("content/a/wide.jpg", 1600, 900)
+        .image("content/a/small.png", 300, 200)
+        .build();
+    let run = build(site.root(), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let m = manifest(site.root());
+    // 40% of 1200 = 480 → 480 and 960; <img width=1000> → 1000, and 2000 is above 1600: 1600.
+    let s = |x: &str| x.to_string();
+    assert_eq!(
+        variants_of(&m, "content/a/wide.jpg"),
+        vec![
+            (480, 270, s("jpeg")),
+            (960, 540, s("jpeg")),
+            (1000, 563, s("jpeg")),
+            (1600, 900, s("jpeg")),
+            (480, 270, s("webp")),
+            (960, 540, s("webp")),
+            (1000, 563, s("webp")),
+            (1600, 900, s("webp")),
+        ]
+    );
+    // No declared width: the column (1200) is capped at the image's 300 px.
+    assert_eq!(
+        variants_of(&m, "content/a/small.png"),
+        vec![(300, 200, s("png")), (300, 200, s("webp"))]
+    );
+    for v in m["images"]["content/a/wide.jpg"]["variants"]
+        .as_array()
+        .unwrap()
+    {
+        let bytes =
+            std::fs::read(site.path(&format!(".pixpipe/site/{}", v["path"].as_str().unwrap())))
+                .unwrap();
+        let img = image::load_from_memory(&bytes).unwrap();
+        assert_eq!(
+            (img.width() as u64, img.height() as u64),
+            (v["width"].as_u64().unwrap(), v["height"].as_u64().unwrap())
+        );
+        assert_eq!(v["bytes"].as_u64().unwrap(), bytes.len() as u64);
+        let hash = blake3::hash(&bytes).to_hex()[..10].to_string();
+        assert_eq!(v["hash"].as_str().unwrap(), hash);
+        assert!(v["path"].as_str().unwrap().ends_with(&format!(
+            "w.{hash}.{}",
+            if v["format"] == "jpeg" { "jpg" } else { "webp" }
+        )));
+    }
+}
+
+#[test]
+fn all_eight_exif_orientations_come_out_upright_without_metadata() {
+    let upright = quadrants(120, 80);
+    let mut b = SiteBuilder::new();
+    let mut page = String::new();
+    for o in 1..=8u8 {
+        let stored = stored_for_orientation(&upright, o);
+        let exif = Exif {
+            orientation: Some(o as u16),
+            gps: Some((52.37, 4.89)),
+            description: Some("x".into()),
+            ..Exif::default()
+        };
+        b = b.bytes(
+            &format!("content/p/o{o}.jpg"),
+            exif.insert_into_jpeg(&jpeg_bytes(&stored)),
+        );
+        page.push_str(&format!("![o{o}](o{o}.jpg)\n\n"));
+    }
+    let site = b.page("content/p/index.md", &page).build();
+    let run = build(site.root(), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let m = manifest(site.root());
+    for o in 1..=8u8 {
+        let img = &m["images"][format!("content/p/o{o}.jpg")];
+        assert_eq!(
+            (img["width"].as_u64(), img["height"].as_u64()),
+            (Some(120), Some(80)),
+            "orientation {o}"
+        );
+        for v in img["variants"].as_array().unwrap() {
+            let bytes =
+                std::fs::read(site.path(&format!(".pixpipe/site/{}", v["path"].as_str().unwrap())))
+                    .unwrap();
+            assert!(
+                !bytes.windows(6).any(|w| w == b"Exif\0\0"),
+                "EXIF survived in {}",
+                v["path"]
+            );
+            assert!(
+                !bytes.windows(4).any(|w| w == b"EXIF"),
+                "WebP EXIF chunk in {}",
+                v["path"]
+            );
+            let px = image::load_from_memory(&bytes).unwrap().to_rgb8();
+            assert_eq!(px.dimensions(), (120, 80), "orientation {o}");
+            let tl = px.get_pixel(10, 10).0;
+            let br = px.get_pixel(110, 70).0;
+            assert!(
+                tl[0] > 180 && tl[2] < 80,
+                "orientation {o}: top-left is {tl:?}"
+            );
+            assert!(
+                br[2] > 180 && br[0] < 80,
+                "orientation {o}: bottom-right is {br:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn wide_gamut_photo_is_converted_to_srgb() {
+    let p3 = moxcms::ColorProfile::new_display_p3();
+    let icc = p3.encode().unwrap();
+    let flat = image::RgbImage::from_pixel(64, 64, image::Rgb([200, 100, 50]));
+    let site = SiteBuilder::new()
+        .page("content/p/index.md", "![p3](p3.jpg)\n")
+        .bytes("content/p/p3.jpg", with_icc(&jpeg_bytes(&flat), &icc))
+        .build();
+    let run = build(site.root(), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let m = manifest(site.root());
+    let v = &m["images"]["content/p/p3.jpg"]["variants"][0];
+    let out = image::load_from_memory(
+        &std::fs::read(site.path(&format!(".pixpipe/site/{}", v["path"].as_str().unwrap())))
+            .unwrap(),
+    )
+    .unwrap()
+    .to_rgb8();
+    let got = out.get_pixel(32, 32).0;
+    // The same colour converted by moxcms directly: P3 (200,100,50) is a more saturated sRGB.
+    let t = p3
+        .create_transform_8bit(
+            moxcms::Layout::Rgb,
+            &moxcms::ColorProfile::new_srgb(),
+            moxcms::Layout::Rgb,
+            moxcms::TransformOptions::default(),
+        )
+        .unwrap();
+    let mut want = [0u8; 3];
+    t.transform(&[200, 100, 50], &mut want).unwrap();
+    assert!(
+        want[0] > 205,
+        "the conversion must change the colour: {want:?}"
+    );
+    for c in 0..3 {
+        assert!(
+            (got[c] as i32 - want[c] as i32).abs() <= 4,
+            "got {got:?}, want {want:?}"
+        );
+    }
+}
+
+#[test]
+fn second_build_processes_nothing_and_changes_exactly_what_changed() {
+    let site = SiteBuilder::new()
+        .page("content/a/index.md", "![a](a.jpg)\n\n![b](b.jpg)\n")
+        .image("content/a/a.jpg", 800, 600)
+        .image("content/a/b.jpg", 700, 500)
+        .build();
+    let first = build(site.root(), &["--jobs", "2"]);
+    assert_eq!(count_in_summary(&first.stderr, "made"), 4);
+    let before = tree(&site.path(".pixpipe/site"));
+    let second = build(site.root(), &[]);
+    assert_eq!(
+        (
+            count_in_summary(&second.stderr, "made"),
+            count_in_summary(&second.stderr, "sources decoded")
+        ),
+        (0, 0),
+        "{}",
+        second.stderr
+    );
+    assert_eq!(tree(&site.path(".pixpipe/site")), before);
+    // A changed photo rebuilds exactly its own variants; the old ones are removed.
+    std::fs::write(
+        site.path("content/a/b.jpg"),
+        jpeg_bytes(&photo(700, 500, 99)),
+    )
+    .unwrap();
+    let third = build(site.root(), &[]);
+    assert_eq!(
+        (
+            count_in_summary(&third.stderr, "made"),
+            count_in_summary(&third.stderr, "reused")
+        ),
+        (2, 2),
+        "{}",
+        third.stderr
+    );
+    assert!(
+        count_in_summary(&third.stderr, "stale files removed") >= 2,
+        "{}",
+        third.stderr
+    );
+    // A moved photo reuses its outputs.
+    std::fs::rename(
+        site.path("content/a/a.jpg"),
+        site.path("content/a/moved.jpg"),
+    )
+    .unwrap();
+    std::fs::write(
+        site.path("content/a/index.md"),
+        "![a](moved.jpg)\n\n![b](b.jpg)\n",
+    )
+    .unwrap();
+    let fourth = build(site.root(), &[]);
+    assert_eq!(
+        count_in_summary(&fourth.stderr, "made"),
+        0,
+        "{}",
+        fourth.stderr
+    );
+    // A changed setting rebuilds the affected variants only (JPEG quality; WebP stays).
+    std::fs::write(site.path("pixpipe.yaml"), "quality: {jpeg: 70}\n").unwrap();
+    let fifth = build(site.root(), &[]);
+    assert_eq!(
+        (
+            count_in_summary(&fifth.stderr, "made"),
+            count_in_summary(&fifth.stderr, "reused")
+        ),
+        (2, 2),
+        "{}",
+        fifth.stderr
+    );
+}
+
+#[test]
+fn jobs_1_and_jobs_2_give_identical_outputs() {
+    let make = || {
+        SiteBuilder::new()
+            .page(
+                "content/a/index.md",
+                "![a](a.jpg)\n\n{{< figure src=\"b.png\" width=\"50%\" >}}\n\n![c](c.jpg)\n",
+            )
+            .image("content/a/a.jpg", 1300, 700)
+            .image("content/a/b.png", 900, 900)
+            .image("content/a/c.jpg", 2000, 1000)
+            .build()
+    };
+    let (one, two) = (make(), make());
+    assert_eq!(build(one.root(), &["--jobs", "1"]).code, 0);
+    assert_eq!(build(two.root(), &["--jobs", "2"]).code, 0);
+    assert_eq!(
+        tree(&one.path(".pixpipe/site")),
+        tree(&two.path(".pixpipe/site"))
+    );
+}
+
+#[test]
+fn in_place_twice_changes_nothing_the_second_time() {
+    let site = SiteBuilder::new()
+        .bytes("content/a/index.md", b"\xEF\xBB\xBF{{< image width=\"50%\"\r\n    link=\"./p.jpg\"\r\n    >}}\r\n\r\n![x](p.jpg)\r\n".to_vec())
+        .image("content/a/p.jpg", 1000, 500)
+        .build();
+    let first = build(site.root(), &["--in-place"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let page = std::fs::read(site.path("content/a/index.md")).unwrap();
+    let text = String::from_utf8(page.clone()).unwrap();
+    assert!(text.starts_with('\u{feff}'), "BOM kept");
+    assert!(!text.replace("\r\n", "").contains('\n'), "CRLF kept");
+    assert!(text.contains("link=\"./p-600w."), "{text}");
+    assert!(text.contains("ratio=\"50%\""), "{text}");
+    let before = tree(site.root());
+    let second = build(site.root(), &["--in-place"]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert_eq!(
+        count_in_summary(&second.stderr, "pages written"),
+        0,
+        "{}",
+        second.stderr
+    );
+    let after = tree(site.root());
+    let changed: Vec<&String> = after
+        .keys()
+        .filter(|k| !k.starts_with(".pixpipe/cache") && before.get(*k) != after.get(*k))
+        .collect();
+    assert!(changed.is_empty(), "{changed:?}");
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn broken_image_keeps_its_reference_and_the_rest_is_built() {
+    let good = jpeg_bytes(&photo(800, 600, 1));
+    let site = SiteBuilder::new()
+        .page(
+            "content/a/index.md",
+            "![ok](ok.jpg)\n\n![bad](bad.jpg)\n\n![gone](gone.jpg)\n",
+        )
+        .bytes("content/a/ok.jpg", good.clone())
+        .bytes("content/a/bad.jpg", good[..good.len() / 3].to_vec())
+        .build();
+    let run = build(site.root(), &[]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("content/a/index.md:3:8: error[undecodable]: content/a/bad.jpg: JPEG image is truncated"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("content/a/index.md:5:9: error[missing-image]"),
+        "{}",
+        run.stderr
+    );
+    let page = site.read(".pixpipe/site/content/a/index.md");
+    assert!(page.contains("![ok](ok-800w."), "{page}");
+    assert!(
+        page.contains("![bad](bad.jpg)\n\n![gone](gone.jpg)\n"),
+        "{page}"
+    );
+    assert_eq!(
+        site.read("content/a/index.md"),
+        "![ok](ok.jpg)\n\n![bad](bad.jpg)\n\n![gone](gone.jpg)\n",
+        "sources untouched"
+    );
+}
+
+#[test]
+fn a_build_killed_midway_then_rerun_equals_a_clean_build() {
+    let make = || {
+        let mut b = SiteBuilder::new();
+        let mut page = String::new();
+        for i in 0..12 {
+            b = b.image(&format!("content/a/p{i}.jpg"), 1800, 1200);
+            page.push_str(&format!("![p{i}](p{i}.jpg)\n\n"));
+        }
+        b.page("content/a/index.md", &page).build()
+    };
+    let clean = make();
+    assert_eq!(build(clean.root(), &["--jobs", "2"]).code, 0);
+    let killed = make();
+    for delay_ms in [30u64, 120, 400] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pixpipe"))
+            .args(["build", killed.root().to_str().unwrap(), "--quiet"])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert_eq!(build(killed.root(), &["--jobs", "2"]).code, 0);
+    assert_eq!(
+        tree(&killed.path(".pixpipe/site")),
+        tree(&clean.path(".pixpipe/site"))
+    );
+}
+
+#[test]
+fn animated_gif_and_svg_are_copied_under_a_hashed_name() {
+    let svg = br#"<svg xmlns="http://www.w3.org/2000/svg" width="120" height="60"><rect width="120" height="60"/></svg>"#;
+    let site = SiteBuilder::new()
+        .page("content/a/index.md", "![d](d.svg)\n")
+        .bytes("content/a/d.svg", svg.to_vec())
+        .build();
+    let run = build(site.root(), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let hash = blake3::hash(svg).to_hex()[..10].to_string();
+    assert_eq!(
+        site.read(".pixpipe/site/content/a/index.md"),
+        format!("![d](d.{hash}.svg)\n")
+    );
+    let m = manifest(site.root());
+    assert_eq!(m["images"]["content/a/d.svg"]["treatment"], "copied");
+    assert_eq!(m["images"]["content/a/d.svg"]["width"], 120);
+    assert!(
+        run.stderr
+            .contains("note[copied]: content/a/d.svg: SVG published as it is (not resized)"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn output_folder_with_foreign_files_is_refused() {
+    let site = SiteBuilder::new()
+        .page("content/a/index.md", "x\n")
+        .page("public/index.html", "mine")
+        .build();
+    let run = build(
+        site.root(),
+        &["--out", site.path("public").to_str().unwrap()],
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("the output folder is not empty and was not made by pixpipe"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(site.read("public/index.html"), "mine");
+}
+
+#[test]
+fn corpus_orientation_photos_come_out_upright() {
+    let Some(corpus) = corpus() else { return };
+    let dir = corpus.join("photos/orientation");
+    let mut b = SiteBuilder::new();
+    let mut page = String::new();
+    for o in 1..=8 {
+        let name = format!("Landscape_{o}.jpg");
+        b = b.bytes(
+            &format!("content/p/{name}"),
+            std::fs::read(dir.join(&name)).unwrap(),
+        );
+        page.push_str(&format!("![]({name})\n\n"));
+    }
+    let site = b.page("content/p/index.md", &page).build();
+    assert_eq!(build(site.root(), &[]).code, 0);
+    let m = manifest(site.root());
+    // Every Landscape_N shows the same upright picture: compare each output with orientation 1's.
+    let load = |o: u32| {
+        let v = &m["images"][format!("content/p/Landscape_{o}.jpg")]["variants"][0];
+        image::load_from_memory(
+            &std::fs::read(site.path(&format!(".pixpipe/site/{}", v["path"].as_str().unwrap())))
+                .unwrap(),
+        )
+        .unwrap()
+        .to_rgb8()
+    };
+    let reference = load(1);
+    for o in 2..=8 {
+        let img = load(o);
+        assert_eq!(img.dimensions(), reference.dimensions(), "Landscape_{o}");
+        let diff: u64 = img
+            .as_raw()
+            .iter()
+            .zip(reference.as_raw())
+            .map(|(a, b)| (*a as i64 - *b as i64).unsigned_abs())
+            .sum();
+        let mean = diff as f64 / img.as_raw().len() as f64;
+        assert!(
+            mean < 12.0,
+            "Landscape_{o} differs from Landscape_1 by {mean:.1} per sample"
+        );
+    }
+}
