@@ -155,7 +155,7 @@ fn builtin_shortcodes() -> BTreeMap<String, ShortcodeRule> {
         s("image"),
         ShortcodeRule {
             src: vec![s("link"), s("src")],
-            positional_src: Some(0),
+            positional_src: None,
             width: Some(s("width")),
             height: Some(s("height")),
             ratio: Some(s("ratio")),
@@ -171,7 +171,7 @@ fn builtin_shortcodes() -> BTreeMap<String, ShortcodeRule> {
         s("figure"),
         ShortcodeRule {
             src: vec![s("src")],
-            positional_src: Some(0),
+            positional_src: None,
             width: Some(s("width")),
             height: Some(s("height")),
             ratio: None,
@@ -438,6 +438,8 @@ impl Config {
         }
         if let Some(scs) = raw.shortcodes {
             for (name, rule) in scs {
+                // Hugo finds shortcode templates whatever the case of the name.
+                let name = name.to_ascii_lowercase();
                 let Some(r) = rule else {
                     // `name: null` (or `name: ~`) turns a built-in off.
                     c.shortcodes.remove(&name);

@@ -51,8 +51,9 @@ fn lines(text: &str) -> impl Iterator<Item = (usize, &str, usize)> {
 /// Find the front matter at the start of `text`. `Err` holds the span of an opening
 /// delimiter that is never closed.
 pub fn detect(text: &str) -> Result<Option<FrontMatter>, Span> {
-    let mut it = lines(text);
-    let Some((_, first, first_end)) = it.next() else {
+    // Hugo skips blank lines before the opening delimiter.
+    let mut it = lines(text).skip_while(|(_, l, _)| l.trim().is_empty());
+    let Some((first_start, first, first_end)) = it.next() else {
         return Ok(None);
     };
     let (format, delim) = match first.trim_end() {
@@ -63,7 +64,7 @@ pub fn detect(text: &str) -> Result<Option<FrontMatter>, Span> {
         _ => return Ok(None),
     };
     if format == Format::Json {
-        return match json_end(text) {
+        return match json_end(&text[first_start..]).map(|e| e + first_start) {
             Some(end) => {
                 let line_end = lines(text)
                     .find(|(_, _, e)| *e >= end)
@@ -80,7 +81,7 @@ pub fn detect(text: &str) -> Result<Option<FrontMatter>, Span> {
     }
     for (start, line, end) in it {
         let l = line.trim_end();
-        if l == delim || (format == Format::Yaml && l == "...") {
+        if l == delim {
             return Ok(Some(FrontMatter {
                 format,
                 span: Span::new(0, end),
@@ -88,7 +89,7 @@ pub fn detect(text: &str) -> Result<Option<FrontMatter>, Span> {
             }));
         }
     }
-    Err(Span::new(0, 3))
+    Err(Span::new(first_start, first_start + 3))
 }
 
 fn json_end(text: &str) -> Option<usize> {
@@ -142,6 +143,10 @@ mod tests {
     fn no_front_matter_and_unclosed() {
         assert_eq!(detect("# Title\n---\n"), Ok(None));
         assert_eq!(detect("{{< text >}}\n{{< /text >}}\n"), Ok(None));
+        // `...` does not end Hugo's YAML front matter; blank lines before it are skipped.
+        let t = "\n---\ntitle: x\n...\nmore: y\n---\nbody";
+        let f = detect(t).unwrap().unwrap();
+        assert_eq!(&t[f.span.end..], "body");
         assert_eq!(detect("---\ntitle: x\n"), Err(Span::new(0, 3)));
     }
 }

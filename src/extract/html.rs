@@ -42,7 +42,9 @@ pub struct HtmlScan {
     pub comments: Vec<Span>,
 }
 
-/// Scan `text[range]` for `<img>` tags and comments. Spans are offsets into `text`.
+/// Scan `text[range]` for `<img>` tags and comments. Spans are offsets into `text`. Every
+/// tag is read whole, so an `<img` inside another tag's attribute value is not a tag, and the
+/// contents of `<script>`, `<style>` and `<textarea>` are skipped as the browser does.
 pub fn scan(text: &str, range: Span, out: &mut HtmlScan) {
     let b = text.as_bytes();
     let end = range.end.min(b.len());
@@ -60,17 +62,26 @@ pub fn scan(text: &str, range: Span, out: &mut HtmlScan) {
             i = close;
             continue;
         }
-        let is_img = b.len() >= i + 4
-            && b[i + 1..i + 4].eq_ignore_ascii_case(b"img")
-            && matches!(b.get(i + 4), Some(c) if c.is_ascii_whitespace() || *c == b'/' || *c == b'>');
-        if is_img {
-            if let Some(tag) = parse_tag(text, i, end) {
-                i = tag.span.end;
-                out.imgs.push(tag);
-                continue;
-            }
+        if !b.get(i + 1).is_some_and(u8::is_ascii_alphabetic) {
+            i += 1;
+            continue;
         }
-        i += 1;
+        let name_end = (i + 1..end)
+            .find(|&k| !b[k].is_ascii_alphanumeric())
+            .unwrap_or(end);
+        let name = text[i + 1..name_end].to_ascii_lowercase();
+        let Some(tag) = parse_tag(text, i, name_end, end) else {
+            i += 1;
+            continue;
+        };
+        i = tag.span.end;
+        if name == "img" {
+            out.imgs.push(tag);
+        } else if matches!(name.as_str(), "script" | "style" | "textarea" | "title") {
+            let close = format!("</{name}");
+            let lower = text[i..end].to_ascii_lowercase();
+            i = lower.find(&close).map(|r| i + r).unwrap_or(end);
+        }
     }
 }
 
@@ -78,9 +89,9 @@ fn find(h: &[u8], n: &[u8]) -> Option<usize> {
     memchr::memmem::find(h, n)
 }
 
-fn parse_tag(text: &str, start: usize, end: usize) -> Option<ImgTag> {
+fn parse_tag(text: &str, start: usize, name_end: usize, end: usize) -> Option<ImgTag> {
     let b = text.as_bytes();
-    let mut i = start + 4;
+    let mut i = name_end;
     let mut attrs = Vec::new();
     loop {
         while i < end && b[i].is_ascii_whitespace() {
@@ -233,6 +244,17 @@ mod tests {
         assert_eq!(s.comments.len(), 1);
         assert_eq!(s.imgs.len(), 1);
         assert_eq!(s.imgs[0].attr("src").unwrap().value, "b.png");
+    }
+
+    #[test]
+    fn img_in_scripts_styles_and_attribute_values_is_not_an_img() {
+        let s = scan_all("<script>var s='<img src=\"a.png\">';</script><style>x{}</style><a title=\"<img src=b.png>\">x</a><img src=c.png>");
+        let srcs: Vec<_> = s
+            .imgs
+            .iter()
+            .map(|i| i.attr("src").unwrap().value.clone())
+            .collect();
+        assert_eq!(srcs, vec!["c.png"]);
     }
 
     #[test]

@@ -47,15 +47,18 @@ fn options() -> Options {
 /// Parse `text` (shortcodes already masked).
 pub fn scan(text: &str) -> MdScan {
     let mut out = MdScan::default();
-    let mut open: Vec<(Span, String, String, bool, String)> = Vec::new();
+    // Images being read: (span, dest, title, inline). Only the outermost one is kept: an image
+    // inside another image's alt text is only text when Hugo renders the outer one.
+    let mut open: Vec<(Span, String, String, bool)> = Vec::new();
+    let mut alt = String::new();
     for (ev, range) in Parser::new_ext(text, options()).into_offset_iter() {
         let span = Span::new(range.start, range.end);
         match ev {
             Event::Start(Tag::CodeBlock(_)) => out.code.push(span),
             Event::Code(t) => {
                 out.code.push(span);
-                if let Some(last) = open.last_mut() {
-                    last.4.push_str(&t);
+                if !open.is_empty() {
+                    alt.push_str(&t);
                 }
             }
             Event::Start(Tag::HtmlBlock) => html::scan(text, span, &mut out.html),
@@ -66,34 +69,33 @@ pub fn scan(text: &str) -> MdScan {
                 title,
                 ..
             }) => {
-                let inline = matches!(link_type, LinkType::Inline);
+                if open.is_empty() {
+                    alt.clear();
+                }
                 open.push((
                     span,
                     dest_url.to_string(),
                     title.to_string(),
-                    inline,
-                    String::new(),
+                    matches!(link_type, LinkType::Inline),
                 ));
             }
-            Event::Text(t) if !open.is_empty() => {
-                if let Some(last) = open.last_mut() {
-                    last.4.push_str(&t);
-                }
-            }
+            Event::Text(t) if !open.is_empty() => alt.push_str(&t),
             Event::End(TagEnd::Image) => {
-                if let Some((span, dest, title, inline, alt)) = open.pop() {
-                    let dest_span = if inline {
-                        find_dest(text, span, &dest)
-                    } else {
-                        None
-                    };
-                    out.images.push(MdImage {
-                        span,
-                        dest,
-                        dest_span,
-                        title,
-                        alt,
-                    });
+                if let Some((span, dest, title, inline)) = open.pop() {
+                    if open.is_empty() {
+                        let dest_span = if inline {
+                            find_dest(text, span, &dest)
+                        } else {
+                            None
+                        };
+                        out.images.push(MdImage {
+                            span,
+                            dest,
+                            dest_span,
+                            title,
+                            alt: std::mem::take(&mut alt),
+                        });
+                    }
                 }
             }
             _ => {}
@@ -157,6 +159,17 @@ mod tests {
         let s = scan(t);
         assert!(s.images.is_empty(), "{:?}", s.images);
         assert_eq!(s.html.comments.len(), 2);
+    }
+
+    #[test]
+    fn an_image_in_an_images_alt_text_is_not_an_image() {
+        let s = scan("![![inner](ii1.png)](ii2.png)\n");
+        let dests: Vec<_> = s
+            .images
+            .iter()
+            .map(|i| (i.dest.as_str(), i.alt.as_str()))
+            .collect();
+        assert_eq!(dests, vec![("ii2.png", "inner")]);
     }
 
     #[test]

@@ -130,10 +130,20 @@ fn inside(spans: &[Span], at: usize) -> bool {
     spans.iter().any(|s| s.start <= at && at < s.end)
 }
 
+/// Replace the bytes of `span` with letters, keeping line breaks and the indentation that
+/// starts each continued line: the content disappears as behind one of Hugo's placeholders
+/// (no spaces inside, so a masked tag in a link destination is still one word), while the
+/// lines keep their indentation for the block structure around them.
 fn mask(bytes: &mut [u8], span: Span) {
+    let mut line_start = false;
     for b in &mut bytes[span.start..span.end] {
-        if *b != b'\n' && *b != b'\r' {
-            *b = b'x';
+        match *b {
+            b'\n' | b'\r' => line_start = true,
+            b' ' | b'\t' if line_start => {}
+            _ => {
+                line_start = false;
+                *b = b'x';
+            }
         }
     }
 }
@@ -162,80 +172,200 @@ pub fn extract(text: &str, rules: &Rules) -> Extraction {
     };
     let body = &text[body_start..];
     let lexed = shortcode::lex(body);
+    // Hugo lexes shortcodes before it reads Markdown: a broken tag breaks the build even
+    // inside a code block, so every lexing problem is reported.
+    for p in lexed.problems {
+        ex.problems.push(Problem {
+            code: "bad-shortcode",
+            span: p.span,
+            message: p.message,
+            help: p.help,
+        });
+    }
+    scan_document(
+        body,
+        Span::new(0, body.len()),
+        0,
+        &lexed.tags,
+        rules,
+        &mut ex,
+    );
+    for r in &mut ex.refs {
+        *r = shift_ref(r.clone(), body_start);
+    }
+    for p in &mut ex.problems {
+        if p.code != "bad-front-matter" {
+            p.span = p.span.shifted(body_start);
+        }
+    }
+    for c in &mut ex.shortcodes_in_code {
+        c.span = c.span.shifted(body_start);
+    }
+    ex.refs.sort_by_key(|r| (r.span.start, r.span.end));
+    ex.problems.sort_by_key(|p| p.span.start);
+    ex.shortcodes_in_code.sort_by_key(|c| c.span.start);
+    ex
+}
 
-    // Hide every live tag from the Markdown parser, and the whole body of code-display
-    // shortcodes: what they show is code, not content.
-    let mut masked = if lexed.tags.is_empty() {
-        Vec::new()
-    } else {
-        body.as_bytes().to_vec()
+/// A text with leading indentation removed from its lines, and the way back to the original
+/// offsets.
+struct Dedent {
+    text: String,
+    /// (offset in `text`, offset in the original) of each line start.
+    lines: Vec<(usize, usize)>,
+}
+
+impl Dedent {
+    /// Remove up to `indent` leading blanks from every line of `src`.
+    fn new(src: &str, indent: usize) -> Option<Dedent> {
+        if indent == 0 {
+            return None;
+        }
+        let lead = |l: &str| (l.len() - l.trim_start_matches([' ', '\t']).len()).min(indent);
+        let mut text = String::with_capacity(src.len());
+        let mut lines = Vec::new();
+        let mut orig = 0;
+        for l in src.split_inclusive('\n') {
+            let cut = lead(l);
+            lines.push((text.len(), orig + cut));
+            text.push_str(&l[cut..]);
+            orig += l.len();
+        }
+        Some(Dedent { text, lines })
+    }
+
+    fn original(&self, at: usize) -> usize {
+        let i = match self.lines.binary_search_by_key(&at, |(d, _)| *d) {
+            Ok(i) => i,
+            Err(i) => i.saturating_sub(1),
+        };
+        let (d, o) = self.lines.get(i).copied().unwrap_or((0, 0));
+        o + (at - d)
+    }
+}
+
+/// The index of the tag closing `tags[i]`, counting nested tags of the same name.
+fn closing_index(tags: &[shortcode::Tag], i: usize) -> Option<usize> {
+    let name = tags[i].name.to_ascii_lowercase();
+    let mut depth = 0;
+    for (j, u) in tags.iter().enumerate().skip(i + 1) {
+        if u.name.to_ascii_lowercase() != name {
+            continue;
+        }
+        if u.closing {
+            if depth == 0 {
+                return Some(j);
+            }
+            depth -= 1;
+        } else if !u.self_closing {
+            depth += 1;
+        }
+    }
+    None
+}
+
+/// One Markdown document: the page body, or the body of a paired `{{< >}}` shortcode, which
+/// Hugo renders as a document of its own (an unclosed fence inside it ends with it).
+/// `tags` are the tags inside `range`; spans are offsets into `body`.
+fn scan_document(
+    body: &str,
+    range: Span,
+    indent: usize,
+    tags: &[shortcode::Tag],
+    rules: &Rules,
+    ex: &mut Extraction,
+) {
+    let is_code = |t: &shortcode::Tag| {
+        rules
+            .code_shortcodes
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(&t.name))
     };
+    // Tags at this level, bodies of code shortcodes, and nested documents.
+    let mut level: Vec<&shortcode::Tag> = Vec::new();
     let mut code_bodies: Vec<Span> = Vec::new();
-    let tags = &lexed.tags;
+    let mut children: Vec<(Span, Span, std::ops::Range<usize>)> = Vec::new();
     let mut i = 0;
     while i < tags.len() {
         let t = &tags[i];
-        mask(&mut masked, t.span);
-        if !t.closing && !t.self_closing && rules.code_shortcodes.contains(&t.name) {
-            let mut depth = 0;
-            let mut j = i + 1;
-            let mut close = None;
-            while j < tags.len() {
-                let u = &tags[j];
-                if u.name == t.name {
-                    if u.closing {
-                        if depth == 0 {
-                            close = Some(j);
-                            break;
-                        }
-                        depth -= 1;
-                    } else if !u.self_closing {
-                        depth += 1;
-                    }
-                }
-                j += 1;
+        level.push(t);
+        let pairs =
+            !t.closing && !t.self_closing && (is_code(t) || t.delim == shortcode::Delim::Angle);
+        if let Some(j) = pairs.then(|| closing_index(tags, i)).flatten() {
+            let region = Span::new(t.span.start, tags[j].span.end);
+            if is_code(t) {
+                code_bodies.push(region);
+            } else {
+                children.push((region, Span::new(t.span.end, tags[j].span.start), i + 1..j));
             }
-            if let Some(j) = close {
-                let span = Span::new(t.span.start, tags[j].span.end);
-                mask(&mut masked, span);
-                code_bodies.push(span);
-                i = j + 1;
-                continue;
-            }
+            level.push(&tags[j]);
+            i = j + 1;
+            continue;
         }
         i += 1;
     }
-    // Masking replaced whole bytes with ASCII letters, so the text stays valid UTF-8.
-    let masked = if tags.is_empty() {
-        std::borrow::Cow::Borrowed(body)
+    // Hide tags, code bodies and nested documents from this document's Markdown parser.
+    let local = &body[range.start..range.end];
+    let masked_owned;
+    let masked: &str = if level.is_empty() {
+        local
     } else {
-        String::from_utf8(masked).unwrap_or_default().into()
+        let mut m = local.as_bytes().to_vec();
+        let spans = level
+            .iter()
+            .map(|t| t.span)
+            .chain(code_bodies.iter().copied())
+            .chain(children.iter().map(|c| c.0));
+        for s in spans {
+            mask(
+                &mut m,
+                Span::new(s.start - range.start, s.end - range.start),
+            );
+        }
+        // Masking replaced whole bytes with ASCII letters, so the text stays valid UTF-8.
+        masked_owned = String::from_utf8(m).unwrap_or_default();
+        &masked_owned
     };
-    let md = markdown::scan(&masked);
-    let mut hidden = md.code.clone();
-    hidden.extend(md.html.comments.iter().copied());
+    // The body of a shortcode indented in a list item is read without that indentation, as
+    // Hugo's `.InnerDeindent` gives it to templates; otherwise four spaces make it code.
+    let dedented = Dedent::new(masked, indent);
+    let md = markdown::scan(dedented.as_ref().map(|d| d.text.as_str()).unwrap_or(masked));
+    let shift = |s: Span| match &dedented {
+        Some(d) => Span::new(d.original(s.start), d.original(s.end)).shifted(range.start),
+        None => s.shifted(range.start),
+    };
+    let code: Vec<Span> = md.code.iter().map(|s| shift(*s)).collect();
+    let mut hidden = code.clone();
+    hidden.extend(md.html.comments.iter().map(|s| shift(*s)));
+    // A value with a shortcode in it (`![x]({{< param logo >}})`) is a template expression.
+    let written = |s: Span| -> Option<String> {
+        level
+            .iter()
+            .any(|t| t.span.start < s.end && s.start < t.span.end)
+            .then(|| body[s.start..s.end].to_string())
+    };
 
-    for t in tags {
+    for t in &level {
         if t.closing || inside(&code_bodies, t.span.start) {
             continue;
         }
-        let Some(rule) = rules.shortcodes.get(&t.name) else {
+        let Some(rule) = rules.shortcodes.get(&t.name.to_ascii_lowercase()) else {
             continue;
         };
         if inside(&hidden, t.span.start) {
-            if inside(&md.code, t.span.start) {
+            if inside(&code, t.span.start) {
                 ex.shortcodes_in_code.push(CodeShortcode {
-                    span: t.span.shifted(body_start),
+                    span: t.span,
                     name: t.name.clone(),
                 });
             }
             continue;
         }
         match shortcode_ref(t, rule) {
-            Some(r) => ex.refs.push(shift_ref(r, body_start)),
+            Some(r) => ex.refs.push(r),
             None => ex.problems.push(Problem {
                 code: "no-source",
-                span: t.span.shifted(body_start),
+                span: t.span,
                 message: format!("shortcode `{}` names no image", t.name),
                 help: Some(format!(
                     "add {}=\"…\" with the image's path",
@@ -243,25 +373,26 @@ pub fn extract(text: &str, rules: &Rules) -> Extraction {
                 )),
             }),
         }
-    }
-    for p in lexed.problems {
-        if inside(&hidden, p.span.start) || inside(&code_bodies, p.span.start) {
-            continue;
+        if t.params.iter().any(|p| p.name.is_some()) && t.params.iter().any(|p| p.name.is_none()) {
+            ex.problems.push(Problem {
+                code: "bad-shortcode",
+                span: t.span,
+                message: format!("shortcode `{}` mixes named and positional parameters; Hugo refuses it", t.name),
+                help: Some("name every parameter (src=\"…\"), or none; a value with spaces needs double quotes".into()),
+            });
         }
-        ex.problems.push(Problem {
-            code: "bad-shortcode",
-            span: p.span.shifted(body_start),
-            message: p.message,
-            help: p.help,
-        });
     }
     for img in md.images {
-        let src_span = img.dest_span.unwrap_or(img.span);
-        let r = ImageRef {
+        let span = shift(img.span);
+        let src_span = img.dest_span.map(shift).unwrap_or(span);
+        let text = written(src_span)
+            .filter(|_| img.dest_span.is_some())
+            .unwrap_or(img.dest);
+        ex.refs.push(ImageRef {
             syntax: Syntax::Markdown,
-            span: img.span,
+            span,
             src: Value {
-                text: img.dest,
+                text,
                 span: src_span,
                 name: "src".into(),
             },
@@ -270,37 +401,41 @@ pub fn extract(text: &str, rules: &Rules) -> Extraction {
             ratio: None,
             alt: Some(Value {
                 text: img.alt,
-                span: img.span,
+                span,
                 name: "alt".into(),
             }),
             title: (!img.title.is_empty()).then(|| Value {
                 text: img.title,
-                span: img.span,
+                span,
                 name: "title".into(),
             }),
             caption: None,
             srcset: None,
-        };
-        ex.refs.push(shift_ref(r, body_start));
+        });
     }
     for tag in md.html.imgs {
-        if inside(&hidden, tag.span.start) {
+        let span = shift(tag.span);
+        if inside(&hidden, span.start) {
             continue;
         }
         let Some(src) = tag.attr("src") else { continue };
         let val = |n: &str| {
-            tag.attr(n).map(|a| Value {
-                text: a.value.clone(),
-                span: a.span,
-                name: n.to_string(),
+            tag.attr(n).map(|a| {
+                let s = shift(a.span);
+                Value {
+                    text: written(s).unwrap_or_else(|| a.value.clone()),
+                    span: s,
+                    name: n.to_string(),
+                }
             })
         };
-        let r = ImageRef {
+        let src_span = shift(src.span);
+        ex.refs.push(ImageRef {
             syntax: Syntax::Html,
-            span: tag.span,
+            span,
             src: Value {
-                text: src.value.clone(),
-                span: src.span,
+                text: written(src_span).unwrap_or_else(|| src.value.clone()),
+                span: src_span,
                 name: "src".into(),
             },
             width: val("width"),
@@ -310,12 +445,21 @@ pub fn extract(text: &str, rules: &Rules) -> Extraction {
             title: val("title"),
             caption: None,
             srcset: val("srcset"),
-        };
-        ex.refs.push(shift_ref(r, body_start));
+        });
     }
-    ex.refs.sort_by_key(|r| (r.span.start, r.span.end));
-    ex.problems.sort_by_key(|p| p.span.start);
-    ex
+    for (region, inner, ix) in children {
+        if inside(&hidden, region.start) {
+            continue;
+        }
+        let line_start = body[..region.start].rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let lead = &body[line_start..region.start];
+        let indent = if lead.bytes().all(|b| b == b' ' || b == b'\t') {
+            lead.len()
+        } else {
+            0
+        };
+        scan_document(body, inner, indent, &tags[ix], rules, ex);
+    }
 }
 
 fn shift_ref(mut r: ImageRef, by: usize) -> ImageRef {
@@ -352,7 +496,7 @@ fn shortcode_ref(t: &shortcode::Tag, rule: &ShortcodeRule) -> Option<ImageRef> {
         .find_map(|n| t.named(n))
         .or_else(|| rule.positional_src.and_then(|i| t.positional(i)))?;
     Some(ImageRef {
-        syntax: Syntax::Shortcode(t.name.clone()),
+        syntax: Syntax::Shortcode(t.name.to_ascii_lowercase()),
         span: t.span,
         src: Value {
             text: src.value.clone(),
@@ -444,6 +588,86 @@ mod tests {
                 pair("markdown", "m.png"),
                 pair("shortcode:figure", "f.png")
             ]
+        );
+    }
+
+    #[test]
+    fn a_paired_shortcode_body_is_a_document_of_its_own() {
+        // An unclosed fence or HTML block inside a body ends with the body, as in Hugo.
+        let t = "{{< note >}}\n```bash\necho hi\n{{< /note >}}\n\n![after](leak1.png)\n\n{{< note >}}\n<div>\n{{< /note >}}\n![x](leak2.png)\n";
+        assert_eq!(
+            refs(t),
+            vec![pair("markdown", "leak1.png"), pair("markdown", "leak2.png")]
+        );
+        let t = "```\n{{< note >}}\n```\n{{< /note >}}\n![x](rl1.png)\n```\n\n![x](rl2.png)\n";
+        assert_eq!(refs(t), vec![pair("markdown", "rl2.png")]);
+    }
+
+    #[test]
+    fn an_indented_body_is_read_without_its_common_indentation() {
+        let t = "1. Step\n\n    {{< tabset >}}\n    {{< tab name=\"A\" >}}\n    {{< image link=\"n10.png\" >}}\n    ![x](n11.png)\n    {{< /tab >}}\n    {{< /tabset >}}\n";
+        assert_eq!(
+            refs(t),
+            vec![
+                pair("shortcode:image", "n10.png"),
+                pair("markdown", "n11.png")
+            ]
+        );
+        let ex = extract(t, &Rules::from_config(&Config::default()));
+        let img = &ex.refs[1];
+        assert_eq!(&t[img.span.start..img.span.end], "![x](n11.png)");
+        assert_eq!(&t[img.src.span.start..img.src.span.end], "n11.png");
+    }
+
+    #[test]
+    fn a_body_is_deindented_by_its_shortcodes_indentation_only() {
+        let t = "{{< note >}}\n    ![x](indented-code.png)\n{{< /note >}}\n";
+        assert_eq!(refs(t), vec![]);
+    }
+
+    #[test]
+    fn a_shortcode_in_a_destination_is_a_template_value() {
+        let t = "![logo]({{< param logo >}})\n\n<img src=\"{{< param logo >}}\">\n";
+        assert_eq!(
+            refs(t),
+            vec![
+                pair("markdown", "{{< param logo >}}"),
+                pair("html", "{{< param logo >}}")
+            ]
+        );
+        let t = "{{< image link=\"{{< param logo >}}\" >}}\n";
+        let ex = extract(t, &Rules::from_config(&Config::default()));
+        assert!(ex.problems.is_empty(), "{:?}", ex.problems);
+    }
+
+    #[test]
+    fn hugo_rules_for_names_positions_and_repeats() {
+        assert_eq!(
+            refs("{{< Image link=\"a.png\" >}}\n"),
+            vec![pair("shortcode:image", "a.png")]
+        );
+        assert_eq!(refs("{{< figure \"p27.png\" >}}\n"), vec![]);
+        assert_eq!(
+            refs("{{< img p.png >}}\n"),
+            vec![pair("shortcode:img", "p.png")]
+        );
+        assert_eq!(
+            refs("{{< figure src=\"a.png\" src=\"b.png\" >}}\n"),
+            vec![pair("shortcode:figure", "b.png")]
+        );
+    }
+
+    #[test]
+    fn hugo_build_breakers_are_problems_even_in_code() {
+        let rules = Rules::from_config(&Config::default());
+        let ex = extract("```\n{{< image link=\"bc1.png\"\n```\n", &rules);
+        assert_eq!(ex.problems.len(), 1, "{:?}", ex.problems);
+        let ex = extract("{{< figure src=\"p.png\" caption=\"a\nb\" >}}\n", &rules);
+        assert_eq!(ex.problems[0].message, "quoted value is never closed");
+        let ex = extract("{{< img \"a.png\" width=\"40%\" >}}\n", &rules);
+        assert_eq!(
+            ex.problems[0].message,
+            "shortcode `img` mixes named and positional parameters; Hugo refuses it"
         );
     }
 

@@ -58,9 +58,12 @@ pub struct Tag {
 }
 
 impl Tag {
-    /// The value of named parameter `name`.
+    /// The value of named parameter `name` (the last one, as in Hugo, when repeated).
     pub fn named(&self, name: &str) -> Option<&Param> {
-        self.params.iter().find(|p| p.name.as_deref() == Some(name))
+        self.params
+            .iter()
+            .rev()
+            .find(|p| p.name.as_deref() == Some(name))
     }
     /// The `i`th positional parameter.
     pub fn positional(&self, i: usize) -> Option<&Param> {
@@ -385,14 +388,14 @@ fn read_value(text: &str, c: &mut Cursor, close: &[u8]) -> Result<Value, LexProb
                         j += 2;
                         seg = j;
                     }
-                    b'{' if b[j..].starts_with(b"{{<") || b[j..].starts_with(b"{{%") => {
-                        // A new shortcode inside the quotes: this quote was never closed.
+                    b'\n' | b'\r' => {
+                        // Hugo ends a quoted value at the line: it was never closed.
                         c.i = j;
                         return Err(problem(
                             q,
                             q + 1,
                             "quoted value is never closed",
-                            Some("add the closing `\"`"),
+                            Some("add the closing `\"` on the same line"),
                         ));
                     }
                     b'"' => {
