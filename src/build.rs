@@ -464,8 +464,10 @@ fn build_in_pool(
                 ratio_param.as_deref(),
             ));
     }
+    let mut final_texts: Vec<(String, String)> = Vec::new();
     for (pi, page) in site.pages.iter().enumerate() {
         let edits = page_edits.remove(&pi).unwrap_or_default();
+        final_texts.push((page.path.clone(), rewrite::apply(&page.text, edits.clone())));
         let dest = out_root.join(&page.path);
         expected.insert(dest.clone());
         if edits.is_empty() {
@@ -492,9 +494,20 @@ fn build_in_pool(
         report.pages_written += 1;
     }
 
-    // Mirror every other content file, so Hugo finds the bundles' other resources.
+    // Mirror every other content file, so Hugo finds the bundles' other resources. An original
+    // that was replaced everywhere is left out (Hugo would publish it for nothing), unless a
+    // page near it still names it (front matter such as `cover:` does).
     if let Output::Mirror(_) = opts.output {
+        let still_named = |rel: &str| {
+            let name = rel.rsplit('/').next().unwrap_or(rel);
+            final_texts.iter().any(|(p, t)| {
+                rel.starts_with(&p[..p.rfind('/').map(|i| i + 1).unwrap_or(0)]) && t.contains(name)
+            })
+        };
         for rel in site.assets.entries.keys() {
+            if made.contains_key(rel) && !failed.contains(rel) && !still_named(rel) {
+                continue;
+            }
             let in_content = config
                 .content
                 .iter()

