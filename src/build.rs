@@ -304,7 +304,7 @@ fn build_in_pool(
             Treatment::Resize(vs) => {
                 let mut missing = Vec::new();
                 for v in vs {
-                    let key = job_key(hash, v);
+                    let key = job_key(hash, v, config.metadata);
                     match cache.get(&key) {
                         Some(e) => made.entry(path.clone()).or_default().push(Made {
                             variant: *v,
@@ -338,11 +338,17 @@ fn build_in_pool(
             let r = std::fs::read(root.join(path))
                 .map_err(|e| e.to_string())
                 .and_then(|bytes| {
-                    let outs = process::make_variants(&bytes, info, vs, config.max_pixels)?;
+                    let outs = process::make_variants(
+                        &bytes,
+                        info,
+                        vs,
+                        config.max_pixels,
+                        config.metadata,
+                    )?;
                     let mut m = Vec::new();
                     for (v, out) in vs.iter().zip(outs) {
                         let h = short_hash(&out);
-                        let key = job_key(hash, v);
+                        let key = job_key(hash, v, config.metadata);
                         cache
                             .put(&key, &out, &h)
                             .map_err(|e| format!("cannot write to the cache: {e}"))?;

@@ -54,9 +54,9 @@ pub struct Cache {
 }
 
 /// The key of `variant` of the source whose bytes hash to `source_hash`.
-pub fn job_key(source_hash: &str, v: &Variant) -> String {
+pub fn job_key(source_hash: &str, v: &Variant, metadata: crate::config::Metadata) -> String {
     let canonical = format!(
-        "{PIPELINE_VERSION}|src={source_hash}|w={}|h={}|fmt={}|q={}|meta=strip|srgb",
+        "{PIPELINE_VERSION}|src={source_hash}|w={}|h={}|fmt={}|q={}|meta={metadata:?}|srgb",
         v.width,
         v.height,
         v.format.name(),

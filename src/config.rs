@@ -72,6 +72,17 @@ pub struct ContentDir {
     pub url_prefix: String,
 }
 
+/// Metadata kept in outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Metadata {
+    /// None at all.
+    #[default]
+    Strip,
+    /// EXIF Artist and Copyright, nothing else.
+    KeepCopyright,
+}
+
 /// Severity for an opt-in lint; `off` disables it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -132,6 +143,9 @@ pub struct Config {
     pub formats: Vec<String>,
     /// Encoder quality per format. Default: jpeg 80, webp 80.
     pub quality: BTreeMap<String, u8>,
+    /// What metadata outputs keep: `strip` (nothing) or `keep-copyright` (Artist and
+    /// Copyright). GPS never survives. Default: strip.
+    pub metadata: Metadata,
     /// Largest image, in pixels, that is ever decoded. Default: 268,402,689 (as libvips).
     pub max_pixels: u64,
     /// Opt-in lints. Default: all off.
@@ -221,6 +235,7 @@ impl Default for Config {
             formats: vec![s("auto"), s("webp")],
             quality: [(s("jpeg"), 80u8), (s("webp"), 80u8)].into_iter().collect(),
             max_pixels: DEFAULT_MAX_PIXELS,
+            metadata: Metadata::Strip,
             lint: Lints {
                 max_bytes_limit: 1_000_000,
                 ..Lints::default()
@@ -272,6 +287,7 @@ struct RawConfig {
     formats: Option<Vec<String>>,
     quality: Option<BTreeMap<String, u8>>,
     max_pixels: Option<u64>,
+    metadata: Option<Metadata>,
     lint: Option<RawLints>,
 }
 
@@ -514,6 +530,9 @@ impl Config {
                 }
                 c.quality.insert(k, v);
             }
+        }
+        if let Some(m) = raw.metadata {
+            c.metadata = m;
         }
         if let Some(m) = raw.max_pixels {
             c.max_pixels = m;

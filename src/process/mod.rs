@@ -6,6 +6,7 @@
 //! how many decoded pixels are in memory at once.
 
 pub mod codec;
+pub mod metadata;
 pub mod resize;
 
 use crate::plan::Variant;
@@ -33,13 +34,36 @@ pub fn icc_profile(bytes: &[u8], info: &ImageInfo) -> Option<Vec<u8>> {
     dec.icc_profile().ok().flatten()
 }
 
+/// The source's EXIF (TIFF) bytes, if any.
+fn exif_of(bytes: &[u8], info: &ImageInfo) -> Option<Vec<u8>> {
+    let fmt = match info.format {
+        crate::probe::Format::Jpeg => image::ImageFormat::Jpeg,
+        crate::probe::Format::Png => image::ImageFormat::Png,
+        crate::probe::Format::WebP => image::ImageFormat::WebP,
+        _ => return None,
+    };
+    let mut dec = image::ImageReader::with_format(Cursor::new(bytes), fmt)
+        .into_decoder()
+        .ok()?;
+    dec.exif_metadata().ok().flatten()
+}
+
 /// Make every variant of one source. Returns the encoded bytes in the order of `variants`.
+/// With `Metadata::KeepCopyright`, outputs carry the source's Artist and Copyright only.
 pub fn make_variants(
     bytes: &[u8],
     info: &ImageInfo,
     variants: &[Variant],
     max_pixels: u64,
+    keep: crate::config::Metadata,
 ) -> Result<Vec<Vec<u8>>, String> {
+    let kept = match keep {
+        crate::config::Metadata::Strip => None,
+        crate::config::Metadata::KeepCopyright => exif_of(bytes, info).and_then(|t| {
+            let (a, c) = metadata::copyright_of(t);
+            metadata::exif_block(a.as_deref(), c.as_deref())
+        }),
+    };
     let transposed = info.orientation >= 5;
     let stored = |w: u32, h: u32| if transposed { (h, w) } else { (w, h) };
     let (max_w, max_h) = variants
@@ -65,7 +89,11 @@ pub fn make_variants(
         }
         for (i, v) in variants.iter().enumerate() {
             if (v.width, v.height) == (w, h) {
-                out[i] = Some(codec::encode(&upright, v.format, v.quality)?);
+                let encoded = codec::encode(&upright, v.format, v.quality)?;
+                out[i] = Some(match &kept {
+                    Some(tiff) => metadata::embed(encoded, v.format, tiff),
+                    None => encoded,
+                });
             }
         }
         prev = resized;
@@ -212,10 +240,24 @@ mod tests {
                 quality: 0,
             },
         ];
-        let out = make_variants(&src, &inf, &vs, u64::MAX).unwrap();
+        let out = make_variants(&src, &inf, &vs, u64::MAX, crate::config::Metadata::Strip).unwrap();
         for (v, bytes) in vs.iter().zip(&out) {
             let img = image::load_from_memory(bytes).unwrap();
             assert_eq!((img.width(), img.height()), (v.width, v.height), "{v:?}");
+            if v.format == OutFormat::Webp {
+                // libwebp must read our WebP files as the image crate does.
+                let lib = webp::Decoder::new(bytes).decode().unwrap();
+                assert_eq!((lib.width(), lib.height()), (v.width, v.height));
+                let a = img.to_rgb8();
+                let max_diff = a
+                    .as_raw()
+                    .iter()
+                    .zip(lib.iter())
+                    .map(|(x, y)| (*x as i32 - *y as i32).abs())
+                    .max()
+                    .unwrap();
+                assert!(max_diff <= 3, "WebP decoders disagree by {max_diff}");
+            }
             if v.format == OutFormat::Jpeg {
                 // libjpeg-turbo must read our JPEGs as the image crate does.
                 let t = turbojpeg::decompress(bytes, turbojpeg::PixelFormat::RGB).unwrap();
@@ -231,6 +273,70 @@ mod tests {
                 assert!(max_diff <= 3, "decoders disagree by {max_diff}");
             }
         }
+    }
+
+    #[test]
+    fn keep_copyright_keeps_artist_and_copyright_and_nothing_else() {
+        let tiff = metadata::exif_block(Some("Ann"), Some("(c) Ann")).unwrap();
+        let mut src = jpeg(400, 300);
+        let mut seg = vec![0xFF, 0xE1];
+        seg.extend_from_slice(&((tiff.len() + 8) as u16).to_be_bytes());
+        seg.extend_from_slice(b"Exif\0\0");
+        seg.extend_from_slice(&tiff);
+        src.splice(2..2, seg);
+        let inf = info(&src, "a.jpg");
+        let vs = [
+            Variant {
+                width: 200,
+                height: 150,
+                format: OutFormat::Jpeg,
+                quality: 80,
+            },
+            Variant {
+                width: 200,
+                height: 150,
+                format: OutFormat::Webp,
+                quality: 80,
+            },
+            Variant {
+                width: 100,
+                height: 75,
+                format: OutFormat::Png,
+                quality: 0,
+            },
+        ];
+        let out = make_variants(
+            &src,
+            &inf,
+            &vs,
+            u64::MAX,
+            crate::config::Metadata::KeepCopyright,
+        )
+        .unwrap();
+        for (v, bytes) in vs.iter().zip(&out) {
+            let img = image::load_from_memory(bytes).unwrap();
+            assert_eq!(
+                (img.width(), img.height()),
+                (v.width, v.height),
+                "{v:?} still decodes"
+            );
+            let exif = exif_of(bytes, &info(bytes, &format!("x.{}", v.format.extension())))
+                .unwrap_or_else(|| panic!("no EXIF in {v:?}"));
+            assert_eq!(
+                metadata::copyright_of(exif),
+                (Some("Ann".into()), Some("(c) Ann".into())),
+                "{v:?}"
+            );
+        }
+        let stripped = make_variants(
+            &src,
+            &inf,
+            &vs[..1],
+            u64::MAX,
+            crate::config::Metadata::Strip,
+        )
+        .unwrap();
+        assert!(!stripped[0].windows(6).any(|w| w == b"Exif\0\0"));
     }
 
     #[test]

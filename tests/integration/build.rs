@@ -509,3 +509,87 @@ fn corpus_orientation_photos_come_out_upright() {
         );
     }
 }
+
+/// Real odd files: every good one in photos/formats, photos/color and photos/camera builds to
+/// outputs that decode at their planned sizes; every broken one gets its diagnostic and
+/// keeps its reference; nothing panics.
+#[test]
+fn corpus_photos_build_or_get_their_diagnostic() {
+    let Some(corpus) = corpus() else { return };
+    let mut b = SiteBuilder::new();
+    let mut page = String::new();
+    for dir in ["formats", "color", "camera", "broken"] {
+        for e in std::fs::read_dir(corpus.join("photos").join(dir)).unwrap() {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().into_owned();
+            b = b.bytes(
+                &format!("content/p/{dir}/{name}"),
+                std::fs::read(e.path()).unwrap(),
+            );
+            page.push_str(&format!("![]({dir}/{name})\n\n"));
+        }
+    }
+    let site = b.page("content/p/index.md", &page).build();
+    let run = build(site.root(), &[]);
+    assert_eq!(run.code, 1, "broken files are errors: {}", run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    let m = manifest(site.root());
+    let images = m["images"].as_object().unwrap();
+    for (src, img) in images {
+        for v in img["variants"].as_array().unwrap() {
+            let bytes =
+                std::fs::read(site.path(&format!(".pixpipe/site/{}", v["path"].as_str().unwrap())))
+                    .unwrap();
+            if img["treatment"] == "copied" {
+                continue;
+            }
+            let out = image::load_from_memory(&bytes)
+                .unwrap_or_else(|e| panic!("{src} -> {}: {e}", v["path"]));
+            assert_eq!(
+                (out.width() as u64, out.height() as u64),
+                (v["width"].as_u64().unwrap(), v["height"].as_u64().unwrap()),
+                "{src}"
+            );
+        }
+    }
+    // Every web-format good file was published; broken ones were not, and stay as written.
+    for must in [
+        "formats/pngsuite-basn6a16.png",
+        "formats/p_trns_single.png",
+        "formats/hopper_orientation_6.webp",
+        "color/pil_sample_cmyk.jpg",
+        "color/xmp_test.jpg",
+        "camera/Canon_40D.jpg",
+        "formats/chi.gif",
+    ] {
+        assert!(
+            images.contains_key(&format!("content/p/{must}")),
+            "{must} missing from the manifest"
+        );
+    }
+    assert_eq!(images["content/p/formats/chi.gif"]["treatment"], "copied");
+    let page = site.read(".pixpipe/site/content/p/index.md");
+    for broken in [
+        "broken/empty.jpg",
+        "broken/truncated_jpeg.jpg",
+        "broken/bomb-65535x65535.png",
+        "broken/decompression_bomb.gif",
+    ] {
+        assert!(
+            page.contains(&format!("![]({broken})")),
+            "{broken} was rewritten"
+        );
+        assert!(!images.contains_key(&format!("content/p/{broken}")));
+    }
+    // The CMYK JPEG (Adobe, inverted) comes out as RGB with the colours libjpeg-turbo's djpeg
+    // and Pillow give it: a dark picture, mean sample 14.4 (an un-inverted decode gives ~240).
+    let cmyk = &images["content/p/color/pil_sample_cmyk.jpg"]["variants"][0];
+    let px = image::load_from_memory(
+        &std::fs::read(site.path(&format!(".pixpipe/site/{}", cmyk["path"].as_str().unwrap())))
+            .unwrap(),
+    )
+    .unwrap()
+    .to_rgb8();
+    let mean = px.as_raw().iter().map(|&v| v as f64).sum::<f64>() / px.as_raw().len() as f64;
+    assert!((mean - 14.4).abs() < 3.0, "CMYK output mean {mean}");
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The standard job of ../shared/bench (every photo -> widths 480, 960, 1920, never upscaled,
+# orientation applied, metadata stripped, quality 80) done by `pixpipe build`, cold: a site
+# whose page references each photo at the three widths, densities [1], one format, an empty
+# cache. The outputs end up flat in OUT, named STEM-WIDTHw.HASH.EXT, as quality.py expects.
+#
+# usage: pixpipe-job.sh PIXPIPE PHOTO_DIR OUT_DIR [jpeg|webp] [THREADS]
+set -euo pipefail
+bin=$1; photos=$2; out=$3; fmt=${4:-jpeg}; threads=${5:-2}
+site=$(mktemp -d "${TMPDIR:-/tmp}/pixpipe-job.XXXXXX")
+trap 'rm -rf "$site"' EXIT
+mkdir -p "$site/content/bench" "$out"
+page="$site/content/bench/index.md"
+printf -- '---\ntitle: bench\n---\n' > "$page"
+for f in "$photos"/*; do
+  case "${f,,}" in *.jpg|*.jpeg) ;; *) continue ;; esac
+  name=$(basename "$f")
+  ln "$f" "$site/content/bench/$name" 2>/dev/null || cp "$f" "$site/content/bench/$name"
+  for w in 480 960 1920; do printf '{{< img src="%s" width="%s" >}}\n' "$name" "$w" >> "$page"; done
+done
+printf 'densities: [1]\nformats: [%s]\nquality: {jpeg: 80, webp: 80}\n' "$fmt" > "$site/pixpipe.yaml"
+"$bin" build "$site" --out "$site/out" --cache "$site/cache" --jobs "$threads" --quiet 2> "$site/log" || { cat "$site/log" >&2; exit 1; }
+find "$site/out/content/bench" -type f \( -name '*.jpg' -o -name '*.webp' \) -exec mv -t "$out" {} +
