@@ -166,6 +166,9 @@ fn mtime_ns(m: &std::fs::Metadata) -> u128 {
         .unwrap_or(0)
 }
 
+/// A source path and the variants it needs.
+type Member<'a> = (&'a String, Vec<Variant>);
+
 /// One output file of the build.
 #[derive(Debug, Clone)]
 struct Made {
@@ -322,6 +325,20 @@ fn build_in_pool(
             }
         }
     }
+    // The same bytes under several names are decoded once, for all the widths any of them
+    // needs; each name then gets its own variants.
+    let mut groups: BTreeMap<String, (BTreeSet<Variant>, Vec<Member>)> = BTreeMap::new();
+    for (path, vs) in todo.drain(..) {
+        let g = groups.entry(hashes[path].0.clone()).or_default();
+        g.0.extend(vs.iter().copied());
+        g.1.push((path, vs));
+    }
+    let members: BTreeMap<&String, Vec<(&String, Vec<Variant>)>> =
+        groups.values().map(|(_, m)| (m[0].0, m.clone())).collect();
+    todo = groups
+        .into_values()
+        .map(|(all, m)| (m[0].0, all.into_iter().collect()))
+        .collect();
 
     // Encode, largest decode first so the two workers finish together; memory bounded.
     let budget = Budget::new(opts.memory_bytes);
@@ -373,21 +390,29 @@ fn build_in_pool(
             Ok(m) => {
                 report.decoded += 1;
                 report.made += m.len();
-                made.entry(path).or_default().extend(m);
+                for (member, vs) in members.get(&path).cloned().unwrap_or_default() {
+                    let mine = m.iter().filter(|x| vs.contains(&x.variant)).map(|x| Made {
+                        path: join(dir_of(member), &variant_name(member, &x.variant, &x.hash)),
+                        ..x.clone()
+                    });
+                    made.entry(member.clone()).or_default().extend(mine);
+                }
             }
             Err(e) => {
-                failed.insert(path.clone());
-                made.remove(&path);
-                for r in inv
-                    .refs
-                    .iter()
-                    .filter(|r| r.resolution.resolved() == Some(path.as_str()))
-                {
-                    let page = &site.pages[r.page_index];
-                    report.diagnostics.push(
-                        inventory::located(page, r.image.src.span, Diagnostic::error("undecodable", format!("{path}: cannot be processed: {e}")))
-                            .with_help("re-export the image from the original; its references were left as they are"),
-                    );
+                for (member, _) in members.get(&path).cloned().unwrap_or_default() {
+                    failed.insert(member.clone());
+                    made.remove(member);
+                    for r in inv
+                        .refs
+                        .iter()
+                        .filter(|r| r.resolution.resolved() == Some(member.as_str()))
+                    {
+                        let page = &site.pages[r.page_index];
+                        report.diagnostics.push(
+                            inventory::located(page, r.image.src.span, Diagnostic::error("undecodable", format!("{member}: cannot be processed: {e}")))
+                                .with_help("re-export the image from the original; its references were left as they are"),
+                        );
+                    }
                 }
             }
         }

@@ -593,3 +593,30 @@ fn corpus_photos_build_or_get_their_diagnostic() {
     let mean = px.as_raw().iter().map(|&v| v as f64).sum::<f64>() / px.as_raw().len() as f64;
     assert!((mean - 14.4).abs() < 3.0, "CMYK output mean {mean}");
 }
+
+#[test]
+fn the_same_photo_under_two_names_is_decoded_once() {
+    let bytes = jpeg_bytes(&photo(900, 600, 5));
+    let site = SiteBuilder::new()
+        .page("content/a/index.md", "![a](a.jpg)\n")
+        .page("content/b/index.md", "![b](copy-of-a.jpg)\n")
+        .bytes("content/a/a.jpg", bytes.clone())
+        .bytes("content/b/copy-of-a.jpg", bytes)
+        .build();
+    let run = build(site.root(), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        (
+            count_in_summary(&run.stderr, "sources decoded"),
+            count_in_summary(&run.stderr, "made")
+        ),
+        (1, 2),
+        "{}",
+        run.stderr
+    );
+    let m = manifest(site.root());
+    assert_eq!(
+        variants_of(&m, "content/a/a.jpg"),
+        variants_of(&m, "content/b/copy-of-a.jpg")
+    );
+}
