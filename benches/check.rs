@@ -1,0 +1,33 @@
+//! `check` end to end on the linkerd corpus (218 references, ~600 files: scan, extract,
+//! resolve, probe headers in parallel, diagnostics), when `../shared/corpus` is present.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use pixpipe::check::{self, CheckOptions};
+use pixpipe::Config;
+use std::path::Path;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn bench_check(c: &mut Criterion) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/sites/linkerd");
+    if !root.is_dir() {
+        eprintln!("SKIPPED check/linkerd: ../shared/corpus is not there");
+        return;
+    }
+    let config = Config::default();
+    let mut g = c.benchmark_group("check");
+    g.sample_size(20);
+    g.bench_function("linkerd_end_to_end", |b| {
+        b.iter(|| {
+            check::run(&root, &config, CheckOptions::default())
+                .expect("check")
+                .diagnostics
+                .len()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_check);
+criterion_main!(benches);
