@@ -161,57 +161,43 @@ fn s(v: &str) -> String {
     v.to_string()
 }
 
+/// A shortcode rule reading the usual parameter names.
+fn rule(
+    src: &[&str],
+    positional_src: Option<usize>,
+    ratio: bool,
+    lookup: &[Lookup],
+) -> ShortcodeRule {
+    ShortcodeRule {
+        src: src.iter().map(|x| s(x)).collect(),
+        positional_src,
+        width: Some(s("width")),
+        height: Some(s("height")),
+        ratio: ratio.then(|| s("ratio")),
+        alt: Some(s("alt")),
+        title: Some(s("title")),
+        caption: Some(s("caption")),
+        link: LinkRule::Hugo,
+        lookup: lookup.to_vec(),
+    }
+}
+
 fn builtin_shortcodes() -> BTreeMap<String, ShortcodeRule> {
+    use Lookup::{Assets, Page, Url};
     let mut m = BTreeMap::new();
     // istio.io's `image`: the source is `link`. Its template resolves the link against the
     // page folder; that rule is opt-in (`link: page-dir`), plain Hugo resolution is the default.
     m.insert(
         s("image"),
-        ShortcodeRule {
-            src: vec![s("link"), s("src")],
-            positional_src: None,
-            width: Some(s("width")),
-            height: Some(s("height")),
-            ratio: Some(s("ratio")),
-            alt: Some(s("alt")),
-            title: Some(s("title")),
-            caption: Some(s("caption")),
-            link: LinkRule::Hugo,
-            lookup: vec![Lookup::Page, Lookup::Assets, Lookup::Url],
-        },
+        rule(&["link", "src"], None, true, &[Page, Assets, Url]),
     );
     // Hugo's embedded `figure`: page resource, then global resource, then as written.
     m.insert(
         s("figure"),
-        ShortcodeRule {
-            src: vec![s("src")],
-            positional_src: None,
-            width: Some(s("width")),
-            height: Some(s("height")),
-            ratio: None,
-            alt: Some(s("alt")),
-            title: Some(s("title")),
-            caption: Some(s("caption")),
-            link: LinkRule::Hugo,
-            lookup: vec![Lookup::Page, Lookup::Assets, Lookup::Url],
-        },
+        rule(&["src"], None, false, &[Page, Assets, Url]),
     );
     // `img` (Hugo's documentation site): page resource, then global resource, nothing else.
-    m.insert(
-        s("img"),
-        ShortcodeRule {
-            src: vec![s("src")],
-            positional_src: Some(0),
-            width: Some(s("width")),
-            height: Some(s("height")),
-            ratio: None,
-            alt: Some(s("alt")),
-            title: Some(s("title")),
-            caption: Some(s("caption")),
-            link: LinkRule::Hugo,
-            lookup: vec![Lookup::Page, Lookup::Assets],
-        },
-    );
+    m.insert(s("img"), rule(&["src"], Some(0), false, &[Page, Assets]));
     m
 }
 
@@ -453,25 +439,21 @@ impl Config {
             c.code_shortcodes = v;
         }
         if let Some(scs) = raw.shortcodes {
-            for (name, rule) in scs {
+            for (name, given) in scs {
                 // Hugo finds shortcode templates whatever the case of the name.
                 let name = name.to_ascii_lowercase();
-                let Some(r) = rule else {
+                let Some(r) = given else {
                     // `name: null` (or `name: ~`) turns a built-in off.
                     c.shortcodes.remove(&name);
                     continue;
                 };
-                let base = c.shortcodes.get(&name).cloned().unwrap_or(ShortcodeRule {
-                    src: vec![s("src")],
-                    positional_src: Some(0),
-                    width: Some(s("width")),
-                    height: Some(s("height")),
-                    ratio: None,
-                    alt: Some(s("alt")),
-                    title: Some(s("title")),
-                    caption: Some(s("caption")),
-                    link: LinkRule::Hugo,
-                    lookup: vec![Lookup::Page, Lookup::Assets, Lookup::Url],
+                let base = c.shortcodes.get(&name).cloned().unwrap_or_else(|| {
+                    rule(
+                        &["src"],
+                        Some(0),
+                        false,
+                        &[Lookup::Page, Lookup::Assets, Lookup::Url],
+                    )
                 });
                 let merged = ShortcodeRule {
                     src: r.src.map(OneOrMany::into_vec).unwrap_or(base.src),

@@ -85,6 +85,19 @@ impl Format {
             _ => return None,
         })
     }
+    /// The `image` crate's name for this format, when it decodes it.
+    pub fn image_format(self) -> Option<image::ImageFormat> {
+        Some(match self {
+            Format::Jpeg => image::ImageFormat::Jpeg,
+            Format::Png => image::ImageFormat::Png,
+            Format::Gif => image::ImageFormat::Gif,
+            Format::WebP => image::ImageFormat::WebP,
+            Format::Tiff => image::ImageFormat::Tiff,
+            Format::Bmp => image::ImageFormat::Bmp,
+            Format::Ico => image::ImageFormat::Ico,
+            Format::Avif | Format::Heif | Format::Svg => return None,
+        })
+    }
     /// Whether pixpipe decodes and resizes this format.
     pub fn is_raster_web(self) -> bool {
         matches!(
@@ -377,16 +390,7 @@ fn looks_like(f: Format, d: &[u8]) -> bool {
 }
 
 fn deep_decode(d: &[u8], format: Format, max_pixels: u64) -> Option<Finding> {
-    let fmt = match format {
-        Format::Jpeg => image::ImageFormat::Jpeg,
-        Format::Png => image::ImageFormat::Png,
-        Format::Gif => image::ImageFormat::Gif,
-        Format::WebP => image::ImageFormat::WebP,
-        Format::Tiff => image::ImageFormat::Tiff,
-        Format::Bmp => image::ImageFormat::Bmp,
-        Format::Ico => image::ImageFormat::Ico,
-        _ => return None,
-    };
+    let fmt = format.image_format()?;
     let mut reader = image::ImageReader::with_format(Cursor::new(d), fmt);
     let mut limits = image::Limits::default();
     limits.max_alloc = Some(max_pixels.saturating_mul(8));
@@ -921,11 +925,7 @@ fn isobmff(d: &[u8], f: Format) -> Result<Parsed, Finding> {
 }
 
 fn via_image_crate(d: &[u8], f: Format) -> Result<Parsed, Finding> {
-    let fmt = match f {
-        Format::Tiff => image::ImageFormat::Tiff,
-        Format::Bmp => image::ImageFormat::Bmp,
-        _ => image::ImageFormat::Ico,
-    };
+    let fmt = f.image_format().ok_or_else(|| broken(f, "unsupported"))?;
     let (w, h) = image::ImageReader::with_format(Cursor::new(d), fmt)
         .into_dimensions()
         .map_err(|e| broken(f, &e.to_string()))?;

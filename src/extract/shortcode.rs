@@ -297,47 +297,35 @@ fn lex_tag(text: &str, start: usize, delim: Delim) -> TagResult {
                 span: v.span,
                 quote: v.quote,
             });
-        } else if first.quote == Quote::Bare
-            && first.value.contains('=')
-            && !first.value.starts_with('=')
+        } else if let Some(eq) = (first.quote == Quote::Bare)
+            .then(|| first.value.find('='))
+            .flatten()
+            .filter(|&eq| eq > 0 && is_param_name(&first.value[..eq]))
         {
             // `key=value` written without spaces: the bare token swallowed the `=`.
-            let eq = first.value.find('=').unwrap_or(0);
             let key = first.value[..eq].to_string();
-            if is_param_name(&key) {
-                let vstart = first.span.start + eq + 1;
-                let rest = &text[vstart..];
-                if rest.starts_with('"') || rest.starts_with('`') {
-                    // `key="value with spaces"`: re-read from the quote.
-                    let mut c2 = Cursor { b, i: vstart };
-                    match read_value(text, &mut c2, close) {
-                        Ok(v) => {
-                            c.i = c2.i;
-                            params.push(Param {
-                                name: Some(key),
-                                value: v.value,
-                                span: v.span,
-                                quote: v.quote,
-                            });
-                        }
-                        Err(p) => return TagResult::Problem(p, c2.i),
-                    }
-                } else {
-                    params.push(Param {
-                        name: Some(key),
-                        value: text[vstart..first.span.end].to_string(),
-                        span: Span::new(vstart, first.span.end),
-                        quote: Quote::Bare,
-                    });
-                    c.i = save;
-                }
+            let vstart = first.span.start + eq + 1;
+            if text[vstart..].starts_with(['"', '`']) {
+                // `key="value with spaces"`: re-read from the quote.
+                let mut c2 = Cursor { b, i: vstart };
+                let v = match read_value(text, &mut c2, close) {
+                    Ok(v) => v,
+                    Err(p) => return TagResult::Problem(p, c2.i),
+                };
+                c.i = c2.i;
+                params.push(Param {
+                    name: Some(key),
+                    value: v.value,
+                    span: v.span,
+                    quote: v.quote,
+                });
             } else {
                 c.i = save;
                 params.push(Param {
-                    name: None,
-                    value: first.value,
-                    span: first.span,
-                    quote: first.quote,
+                    name: Some(key),
+                    value: text[vstart..first.span.end].to_string(),
+                    span: Span::new(vstart, first.span.end),
+                    quote: Quote::Bare,
                 });
             }
         } else {

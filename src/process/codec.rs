@@ -40,16 +40,9 @@ pub fn decode(
             Err(e) => return Err(e),
         }
     }
-    let fmt = match format {
-        Format::Jpeg => image::ImageFormat::Jpeg,
-        Format::Png => image::ImageFormat::Png,
-        Format::Gif => image::ImageFormat::Gif,
-        Format::WebP => image::ImageFormat::WebP,
-        Format::Tiff => image::ImageFormat::Tiff,
-        Format::Bmp => image::ImageFormat::Bmp,
-        Format::Ico => image::ImageFormat::Ico,
-        other => return Err(format!("{} images cannot be decoded", other.name())),
-    };
+    let fmt = format
+        .image_format()
+        .ok_or_else(|| format!("{} images cannot be decoded", format.name()))?;
     let mut reader = image::ImageReader::with_format(Cursor::new(bytes), fmt);
     let mut limits = image::Limits::default();
     limits.max_alloc = Some(max_pixels.saturating_mul(16));

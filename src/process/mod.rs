@@ -21,13 +21,7 @@ pub fn icc_profile(bytes: &[u8], info: &ImageInfo) -> Option<Vec<u8>> {
     if !info.icc {
         return None;
     }
-    let fmt = match info.format {
-        crate::probe::Format::Jpeg => image::ImageFormat::Jpeg,
-        crate::probe::Format::Png => image::ImageFormat::Png,
-        crate::probe::Format::WebP => image::ImageFormat::WebP,
-        crate::probe::Format::Tiff => image::ImageFormat::Tiff,
-        _ => return None,
-    };
+    let fmt = info.format.image_format()?;
     let mut dec = image::ImageReader::with_format(Cursor::new(bytes), fmt)
         .into_decoder()
         .ok()?;
@@ -36,12 +30,7 @@ pub fn icc_profile(bytes: &[u8], info: &ImageInfo) -> Option<Vec<u8>> {
 
 /// The source's EXIF (TIFF) bytes, if any.
 fn exif_of(bytes: &[u8], info: &ImageInfo) -> Option<Vec<u8>> {
-    let fmt = match info.format {
-        crate::probe::Format::Jpeg => image::ImageFormat::Jpeg,
-        crate::probe::Format::Png => image::ImageFormat::Png,
-        crate::probe::Format::WebP => image::ImageFormat::WebP,
-        _ => return None,
-    };
+    let fmt = info.format.image_format()?;
     let mut dec = image::ImageReader::with_format(Cursor::new(bytes), fmt)
         .into_decoder()
         .ok()?;
