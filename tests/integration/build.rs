@@ -2,8 +2,8 @@
 
 use crate::support::exif::Exif;
 use crate::support::{
-    corpus, jpeg_bytes, photo, pixpipe, quadrants, stored_for_orientation, with_icc, Run,
-    SiteBuilder,
+    corpus, jpeg_bytes, photo, photo_site, pixpipe, quadrants, stored_for_orientation, with_icc,
+    Run, SiteBuilder,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -516,20 +516,7 @@ fn corpus_orientation_photos_come_out_upright() {
 #[test]
 fn corpus_photos_build_or_get_their_diagnostic() {
     let Some(corpus) = corpus() else { return };
-    let mut b = SiteBuilder::new();
-    let mut page = String::new();
-    for dir in ["formats", "color", "camera", "broken"] {
-        for e in std::fs::read_dir(corpus.join("photos").join(dir)).unwrap() {
-            let e = e.unwrap();
-            let name = e.file_name().to_string_lossy().into_owned();
-            b = b.bytes(
-                &format!("content/p/{dir}/{name}"),
-                std::fs::read(e.path()).unwrap(),
-            );
-            page.push_str(&format!("![]({dir}/{name})\n\n"));
-        }
-    }
-    let site = b.page("content/p/index.md", &page).build();
+    let site = photo_site(&corpus, &["formats", "color", "camera", "broken"]);
     let run = build(site.root(), &[]);
     assert_eq!(run.code, 1, "broken files are errors: {}", run.stderr);
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);

@@ -2,7 +2,9 @@
 //! shared corpus when it is there.
 
 use crate::support::exif::Exif;
-use crate::support::{corpus, jpeg_bytes, jsonl, photo, pixpipe, png_bytes, SiteBuilder};
+use crate::support::{
+    corpus, jpeg_bytes, jsonl, photo, photo_site, pixpipe, png_bytes, SiteBuilder,
+};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -370,20 +372,7 @@ fn corpus_sites_report_exactly_the_missing_images() {
 #[test]
 fn corpus_broken_photos_each_get_their_diagnostic() {
     let Some(corpus) = corpus() else { return };
-    let mut b = SiteBuilder::new();
-    let mut page = String::new();
-    for dir in ["broken", "formats", "orientation"] {
-        for e in std::fs::read_dir(corpus.join("photos").join(dir)).unwrap() {
-            let e = e.unwrap();
-            let name = e.file_name().to_string_lossy().into_owned();
-            b = b.bytes(
-                &format!("content/p/{dir}/{name}"),
-                std::fs::read(e.path()).unwrap(),
-            );
-            page.push_str(&format!("![]({dir}/{name})\n\n"));
-        }
-    }
-    let site = b.page("content/p/index.md", &page).build();
+    let site = photo_site(&corpus, &["broken", "formats", "orientation"]);
     let (diags, code) = check_json(site.root(), &["--deep"]);
     assert_eq!(code, 1);
     let mut by_file: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();

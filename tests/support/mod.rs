@@ -130,6 +130,25 @@ pub fn corpus() -> Option<PathBuf> {
     }
 }
 
+/// A site whose page `content/p/index.md` references every file of the corpus photo folders
+/// `dirs`, copied to `content/p/<dir>/`.
+pub fn photo_site(corpus: &Path, dirs: &[&str]) -> Site {
+    let mut b = SiteBuilder::new();
+    let mut page = String::new();
+    for dir in dirs {
+        for e in std::fs::read_dir(corpus.join("photos").join(dir)).unwrap() {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().into_owned();
+            b = b.bytes(
+                &format!("content/p/{dir}/{name}"),
+                std::fs::read(e.path()).unwrap(),
+            );
+            page.push_str(&format!("![]({dir}/{name})\n\n"));
+        }
+    }
+    b.page("content/p/index.md", &page).build()
+}
+
 /// Parse JSON Lines.
 pub fn jsonl(s: &str) -> Vec<serde_json::Value> {
     s.lines()
