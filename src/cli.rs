@@ -129,4 +129,8 @@ pub struct ScanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ScanFormat::Table)]
     pub format: ScanFormat,
+    /// Print the effective content, static and assets folders and languages, with where each
+    /// came from, instead of scanning.
+    #[arg(long)]
+    pub explain_config: bool,
 }

@@ -70,6 +70,9 @@ pub struct ContentDir {
     pub lang: String,
     /// URL prefix of pages in this folder, like `/zh`; empty for none.
     pub url_prefix: String,
+    /// Where the folder is mounted in the content tree (Hugo's mount target below
+    /// `content`), `/`-separated; empty for the root.
+    pub mount: String,
 }
 
 /// Metadata kept in outputs.
@@ -152,6 +155,13 @@ pub struct Config {
     pub lint: Lints,
     /// Where the configuration came from, for messages. Default: built-in.
     pub origin: String,
+    /// Path of the site's base URL (`/docs` for `https://x.io/docs/`); absolute links start
+    /// with it. Default: empty.
+    pub base_path: String,
+    /// What could not be followed in the site's Hugo configuration, said once. Default: none.
+    pub notes: Vec<String>,
+    /// Each effective setting read from Hugo, with where it came from (`scan --explain-config`).
+    pub explain: Vec<(String, String)>,
 }
 
 /// libvips' and sharp's default pixel limit (0x3FFF × 0x3FFF).
@@ -208,6 +218,7 @@ impl Default for Config {
                 dir: s("content"),
                 lang: s("en"),
                 url_prefix: String::new(),
+                mount: String::new(),
             }],
             default_language: s("en"),
             static_dirs: vec![s("static")],
@@ -227,6 +238,9 @@ impl Default for Config {
                 ..Lints::default()
             },
             origin: s("built-in defaults"),
+            base_path: String::new(),
+            notes: Vec::new(),
+            explain: Vec::new(),
         }
     }
 }
@@ -306,6 +320,7 @@ struct RawContentDirFull {
     dir: String,
     lang: Option<String>,
     url_prefix: Option<String>,
+    mount: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -369,6 +384,12 @@ impl Config {
     /// Parse `pixpipe.yaml` text on top of the built-in defaults. `path` names the file in
     /// errors.
     pub fn from_yaml(text: &str, path: &str) -> Result<Config, ConfigError> {
+        Config::default().with_yaml(text, path)
+    }
+
+    /// Apply `pixpipe.yaml` text on top of this configuration (the defaults, or what was read
+    /// from the site's Hugo configuration). `path` names the file in errors.
+    pub fn with_yaml(self, text: &str, path: &str) -> Result<Config, ConfigError> {
         let invalid = |line: usize, column: usize, message: String| ConfigError::Invalid {
             path: path.to_string(),
             line,
@@ -392,10 +413,15 @@ impl Config {
                 invalid(line, column, msg)
             })?
         };
+        let base_origin = self.origin.clone();
         let mut c = Config {
             origin: path.to_string(),
-            ..Config::default()
+            ..self
         };
+        if base_origin != Config::default().origin {
+            c.origin = format!("{path} over {base_origin}");
+        }
+        let new_default = raw.default_language.is_some();
         if let Some(l) = raw.default_language {
             c.default_language = l;
         }
@@ -410,18 +436,23 @@ impl Config {
                         dir: clean_dir(&dir),
                         lang: c.default_language.clone(),
                         url_prefix: String::new(),
+                        mount: String::new(),
                     },
                     RawContentDir::Full(f) => ContentDir {
                         dir: clean_dir(&f.dir),
                         lang: f.lang.unwrap_or_else(|| c.default_language.clone()),
                         url_prefix: clean_prefix(f.url_prefix.as_deref().unwrap_or("")),
+                        mount: f
+                            .mount
+                            .as_deref()
+                            .unwrap_or("")
+                            .trim_matches('/')
+                            .to_string(),
                     },
                 })
                 .collect();
-        } else {
-            for cd in &mut c.content {
-                cd.lang = c.default_language.clone();
-            }
+        } else if new_default && c.content.len() == 1 {
+            c.content[0].lang = c.default_language.clone();
         }
         if let Some(v) = raw.static_dirs {
             c.static_dirs = v.into_vec().iter().map(|d| clean_dir(d)).collect();
@@ -541,14 +572,16 @@ impl Config {
         Ok(c)
     }
 
-    /// Load `explicit`, or `pixpipe.yaml` at `root` when it exists, else the defaults.
+    /// The site's Hugo configuration (when there is one) with `explicit`, or `pixpipe.yaml` at
+    /// `root` when it exists, on top.
     pub fn load(root: &Path, explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        let base = crate::hugo_config::read(root)?;
         let (path, shown): (PathBuf, String) = match explicit {
             Some(p) => (p.to_path_buf(), p.display().to_string()),
             None => {
                 let p = root.join(CONFIG_FILE);
                 if !p.exists() {
-                    return Ok(Config::default());
+                    return Ok(base);
                 }
                 (p, CONFIG_FILE.to_string())
             }
@@ -557,7 +590,63 @@ impl Config {
             path: shown.clone(),
             source,
         })?;
-        Config::from_yaml(&text, &shown)
+        base.with_yaml(&text, &shown)
+    }
+
+    /// The effective folders and languages, with where each came from, one per line.
+    pub fn explain_text(&self) -> String {
+        let mut out = format!("configuration: {}\n", self.origin);
+        for cd in &self.content {
+            let mount = if cd.mount.is_empty() {
+                String::new()
+            } else {
+                format!(" mounted at content/{}", cd.mount)
+            };
+            let prefix = if cd.url_prefix.is_empty() {
+                String::new()
+            } else {
+                format!(", URLs under {}", cd.url_prefix)
+            };
+            out.push_str(&format!(
+                "content: {} (language {}{mount}{prefix})\n",
+                cd.dir, cd.lang
+            ));
+        }
+        out.push_str(&format!("default language: {}\n", self.default_language));
+        out.push_str(&format!("static: {}\n", self.static_dirs.join(", ")));
+        out.push_str(&format!("assets: {}\n", self.assets_dirs.join(", ")));
+        if !self.base_path.is_empty() {
+            out.push_str(&format!("base path: {}\n", self.base_path));
+        }
+        let lookups = |l: &[Lookup]| {
+            l.iter()
+                .map(|x| format!("{x:?}").to_lowercase())
+                .collect::<Vec<_>>()
+                .join(" -> ")
+        };
+        out.push_str(&format!(
+            "markdown images: {}\n",
+            lookups(&self.markdown_lookup)
+        ));
+        for (name, r) in &self.shortcodes {
+            out.push_str(&format!(
+                "shortcode {name}: source {} ({}), {}\n",
+                r.src.join("|"),
+                lookups(&r.lookup),
+                if r.link == LinkRule::PageDir {
+                    "page-dir links"
+                } else {
+                    "Hugo links"
+                }
+            ));
+        }
+        for (what, from) in &self.explain {
+            out.push_str(&format!("from Hugo: {what}: {from}\n"));
+        }
+        for n in &self.notes {
+            out.push_str(&format!("note: {n}\n"));
+        }
+        out
     }
 
     /// The content folder `dir` belongs to, if any.

@@ -49,6 +49,12 @@ fn print_diagnostics(diags: &[pixpipe::Diagnostic]) {
 
 fn run_scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load(&args.site, args.config.as_deref())?;
+    if args.explain_config {
+        std::io::stdout()
+            .lock()
+            .write_all(config.explain_text().as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let site = scan::scan(&args.site, &config)?;
     let inv = inventory::take(&site, &config);
     let mut diags = site.diagnostics.clone();

@@ -66,9 +66,11 @@ impl AssetIndex {
 pub struct PageInfo {
     /// The content folder it is in.
     pub content: ContentDir,
-    /// Its folder relative to the content folder (Hugo's `.Page.Dir`), `/`-separated, no slashes
-    /// around; empty at the root.
+    /// Its folder in the content tree (Hugo's `.Page.Dir`: mount included), `/`-separated, no
+    /// slashes around; empty at the root.
     pub dir: String,
+    /// Its folder relative to its content folder on disk (mount not included).
+    pub source_dir: String,
     /// Whether it is a page bundle (`index.md` or `_index.md`).
     pub is_bundle: bool,
     /// The content-relative folder of its URL: the bundle folder, or a leaf page's path
@@ -91,6 +93,8 @@ impl PageInfo {
         };
         let stem = file.rsplit_once('.').map(|(s, _)| s).unwrap_or(file);
         let is_bundle = stem == "index" || stem == "_index";
+        let source_dir = dir.to_string();
+        let dir = &join(&cd.mount, dir);
         let url_dir = if is_bundle {
             dir.to_string()
         } else if dir.is_empty() {
@@ -101,6 +105,7 @@ impl PageInfo {
         Some(PageInfo {
             content: cd.clone(),
             dir: dir.to_string(),
+            source_dir,
             is_bundle,
             url_dir,
         })
@@ -219,9 +224,15 @@ pub fn resolve(
     if is_remote(raw) {
         return Resolution::Remote;
     }
-    let p = clean_src(raw);
+    let mut p = clean_src(raw);
     if p.is_empty() {
         return Resolution::Empty;
+    }
+    // A site served below a path (baseURL https://x.io/docs/) links to /docs/x.png.
+    if !config.base_path.is_empty() {
+        if let Some(rest) = p.strip_prefix(&format!("{}/", config.base_path)) {
+            p = format!("/{rest}");
+        }
     }
     let absolute = p.starts_with('/');
     // (path, rank as the primary candidate: lower is more likely what the author meant; a
@@ -237,8 +248,11 @@ pub fn resolve(
                     continue;
                 }
                 let rel = p.trim_start_matches("./");
-                match normalize(&join(&page.dir, rel)) {
-                    Some(n) if page.dir.is_empty() || n.starts_with(&format!("{}/", page.dir)) => {
+                match normalize(&join(&page.source_dir, rel)) {
+                    Some(n)
+                        if page.source_dir.is_empty()
+                            || n.starts_with(&format!("{}/", page.source_dir)) =>
+                    {
                         candidates.push((content_path(&n), 0));
                     }
                     Some(_) => {}
@@ -378,17 +392,31 @@ pub fn content_for_url(url: &str, config: &Config) -> Vec<String> {
             url.to_string(),
         )
     };
+    // A folder mounted at `mount` serves the URLs below it.
+    let within = |d: &ContentDir| -> Option<String> {
+        if d.mount.is_empty() {
+            Some(join(&d.dir, &rest))
+        } else if rest == d.mount {
+            Some(d.dir.clone())
+        } else {
+            rest.strip_prefix(&format!("{}/", d.mount))
+                .map(|r| join(&d.dir, r))
+        }
+    };
     for d in &dirs {
-        out.push(join(&d.dir, &rest));
+        if let Some(p) = within(d) {
+            out.push(p);
+        }
     }
     for d in config
         .content
         .iter()
         .filter(|c| c.lang == config.default_language)
     {
-        let p = join(&d.dir, &rest);
-        if !out.contains(&p) {
-            out.push(p);
+        if let Some(p) = within(d) {
+            if !out.contains(&p) {
+                out.push(p);
+            }
         }
     }
     out

@@ -89,6 +89,10 @@ pub fn scan(root: &Path, config: &Config) -> Result<Site, ScanError> {
         diagnostics: Vec::new(),
     };
 
+    for n in &config.notes {
+        site.diagnostics
+            .push(Diagnostic::note("hugo-config", n.clone()));
+    }
     let mut dirs: Vec<&String> = config.content.iter().map(|c| &c.dir).collect();
     dirs.extend(config.static_dirs.iter());
     dirs.extend(config.assets_dirs.iter());

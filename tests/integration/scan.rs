@@ -295,3 +295,153 @@ fn table_output_lists_location_syntax_and_file() {
         "LOCATION                SYNTAX    SRC    FILE\ncontent/a/index.md:1:1  markdown  x.png  MISSING content/a/x.png\n"
     );
 }
+
+#[test]
+fn corpus_hugo_docs_matches_ground_truth_with_no_config() {
+    corpus_site_matches_ground_truth("hugo-docs", false);
+}
+
+fn scan_rows(root: &std::path::Path) -> Vec<(String, String, Option<String>, Option<bool>)> {
+    let (got, stderr, code) = scan_jsonl(root, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    got.iter()
+        .map(|v| {
+            (
+                v["page"].as_str().unwrap().to_string(),
+                v["src"].as_str().unwrap().to_string(),
+                v["resolved"].as_str().map(str::to_string),
+                v["exists"].as_bool(),
+            )
+        })
+        .collect()
+}
+
+fn row(
+    page: &str,
+    src: &str,
+    resolved: &str,
+    exists: bool,
+) -> (String, String, Option<String>, Option<bool>) {
+    (page.into(), src.into(), Some(resolved.into()), Some(exists))
+}
+
+#[test]
+fn hugo_config_in_each_format_and_place_sets_the_content_folder() {
+    let configs = [
+        (
+            "hugo.toml",
+            "contentDir = 'src'\nstaticDir = ['static', 'public-images']\n",
+        ),
+        (
+            "hugo.yaml",
+            "contentDir: src\nstaticDir: [static, public-images]\n",
+        ),
+        (
+            "config.json",
+            "{\"contentDir\": \"src\", \"staticDir\": [\"static\", \"public-images\"]}",
+        ),
+        (
+            "config/_default/hugo.toml",
+            "contentDir = 'src'\nstaticDir = ['static', 'public-images']\n",
+        ),
+    ];
+    for (file, text) in configs {
+        let site = SiteBuilder::new()
+            .page(file, text)
+            .page("src/post/index.md", "![a](a.png)\n\n![l](/logo.png)\n")
+            .image("src/post/a.png", 8, 8)
+            .image("public-images/logo.png", 8, 8)
+            .build();
+        assert_eq!(
+            scan_rows(site.root()),
+            vec![
+                row("src/post/index.md", "a.png", "src/post/a.png", true),
+                row(
+                    "src/post/index.md",
+                    "/logo.png",
+                    "public-images/logo.png",
+                    true
+                )
+            ],
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn hugo_languages_mounts_and_base_url() {
+    let site = SiteBuilder::new()
+        .page("config/_default/hugo.yaml", "baseURL: https://example.org/docs/\ndefaultContentLanguage: en\n")
+        .page(
+            "config/_default/languages.toml",
+            "[en]\ncontentDir = 'content/en'\nweight = 1\n[zh]\ncontentDir = 'content/zh'\nweight = 2\n",
+        )
+        .page("content/en/blog/p/index.md", "![a](./a.png)\n\n![s](/docs/images/s.png)\n")
+        .page("content/zh/blog/p/index.md", "![a](./a.png)\n\n![z](/zh/blog/p/a.png)\n")
+        .image("content/en/blog/p/a.png", 8, 8)
+        .image("static/images/s.png", 8, 8)
+        .build();
+    assert_eq!(
+        scan_rows(site.root()),
+        vec![
+            row(
+                "content/en/blog/p/index.md",
+                "./a.png",
+                "content/en/blog/p/a.png",
+                true
+            ),
+            row(
+                "content/en/blog/p/index.md",
+                "/docs/images/s.png",
+                "static/images/s.png",
+                true
+            ),
+            // A translation without its own copy finds the default language's file.
+            row(
+                "content/zh/blog/p/index.md",
+                "./a.png",
+                "content/en/blog/p/a.png",
+                true
+            ),
+            row(
+                "content/zh/blog/p/index.md",
+                "/zh/blog/p/a.png",
+                "content/en/blog/p/a.png",
+                true
+            ),
+        ]
+    );
+    let run = pixpipe(&["scan", site.root().to_str().unwrap(), "--explain-config"]);
+    assert!(
+        run.stdout
+            .contains("content: content/zh (language zh, URLs under /zh)\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("from Hugo: base path: /docs (baseURL)\n"),
+        "{}",
+        run.stdout
+    );
+
+    let mounted = SiteBuilder::new()
+        .page("hugo.toml", "[[module.mounts]]\nsource = 'docs'\ntarget = 'content/guide'\n[[module.mounts]]\nsource = 'shared-images'\ntarget = 'static'\n")
+        .page("docs/install.md", "![x](/guide/install/x.png)\n\n![y](/y.png)\n")
+        .image("docs/install/x.png", 8, 8)
+        .image("shared-images/y.png", 8, 8)
+        .page("content/ignored.md", "![n](n.png)\n")
+        .build();
+    assert_eq!(
+        scan_rows(mounted.root()),
+        vec![
+            row(
+                "docs/install.md",
+                "/guide/install/x.png",
+                "docs/install/x.png",
+                true
+            ),
+            row("docs/install.md", "/y.png", "shared-images/y.png", true)
+        ]
+    );
+}

@@ -1,0 +1,441 @@
+//! Hugo's own configuration, read the way Hugo finds it, turned into pixpipe's `Config`.
+//!
+//! Files: `hugo.toml|yaml|json` (or `config.*`) at the site root, then `config/_default/*`
+//! merged in (one file per top-level key, `hugo.*`/`config.*` there holding root keys), in
+//! TOML, YAML or JSON; keys are case-insensitive, as in Hugo. Used: `contentDir`, `languages`
+//! (per-language `contentDir`), `defaultContentLanguage`, `defaultContentLanguageInSubdir`,
+//! `staticDir`, `assetDir`, `module.mounts` (content, static and assets mounts replace the
+//! defaults, as in Hugo), `baseURL`'s path, and the image render hook switch. Themes and
+//! modules are never downloaded; what could not be followed is said once, as a note.
+//! Reading files is the only I/O; `from_value` is pure.
+
+use crate::config::{Config, ConfigError, ContentDir, Lookup};
+use serde_json::{Map, Value};
+use std::path::Path;
+
+/// The site's Hugo configuration as pixpipe's, or the defaults when the site has none.
+pub fn read(root: &Path) -> Result<Config, ConfigError> {
+    let mut doc = Value::Object(Map::new());
+    let mut files = Vec::new();
+    for name in [
+        "hugo.toml",
+        "hugo.yaml",
+        "hugo.yml",
+        "hugo.json",
+        "config.toml",
+        "config.yaml",
+        "config.yml",
+        "config.json",
+    ] {
+        let p = root.join(name);
+        if p.is_file() {
+            merge(&mut doc, parse_file(&p, name)?);
+            files.push(name.to_string());
+            break;
+        }
+    }
+    let dir = root.join("config/_default");
+    if let Ok(rd) = std::fs::read_dir(&dir) {
+        let mut entries: Vec<_> = rd
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .collect();
+        entries.sort();
+        for p in entries {
+            let name = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("")
+                .to_string();
+            let Some((stem, ext)) = name.rsplit_once('.') else {
+                continue;
+            };
+            if !matches!(ext, "toml" | "yaml" | "yml" | "json") {
+                continue;
+            }
+            let shown = format!("config/_default/{name}");
+            let v = parse_file(&p, &shown)?;
+            let stem = stem.to_ascii_lowercase();
+            if stem == "hugo" || stem == "config" {
+                merge(&mut doc, v);
+            } else if !stem.contains('.') {
+                let mut wrapped = Map::new();
+                wrapped.insert(stem, v);
+                merge(&mut doc, Value::Object(wrapped));
+            }
+            files.push(shown);
+        }
+    }
+    if files.is_empty() {
+        return Ok(Config::default());
+    }
+    Ok(from_value(&doc, &files.join(", ")))
+}
+
+fn parse_file(path: &Path, shown: &str) -> Result<Value, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: shown.to_string(),
+        source,
+    })?;
+    parse(&text, shown)
+}
+
+/// Parse one configuration file by its extension, keys lowercased.
+pub fn parse(text: &str, shown: &str) -> Result<Value, ConfigError> {
+    let invalid = |line: usize, column: usize, message: String| ConfigError::Invalid {
+        path: shown.to_string(),
+        line,
+        column,
+        message,
+    };
+    let v: Value = if shown.ends_with(".toml") {
+        let t: toml::Value = toml::from_str(text).map_err(|e| {
+            let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
+            invalid(line, col, e.message().to_string())
+        })?;
+        serde_json::to_value(t).map_err(|e| invalid(0, 0, e.to_string()))?
+    } else if shown.ends_with(".json") {
+        serde_json::from_str(text).map_err(|e| invalid(e.line(), e.column(), e.to_string()))?
+    } else if text.trim().is_empty() {
+        Value::Object(Map::new())
+    } else {
+        serde_yaml::from_str(text).map_err(|e| {
+            let (l, c) = e
+                .location()
+                .map(|l| (l.line(), l.column()))
+                .unwrap_or((0, 0));
+            invalid(l, c, e.to_string())
+        })?
+    };
+    Ok(lower_keys(v))
+}
+
+fn line_col(text: &str, at: usize) -> (usize, usize) {
+    let before = &text[..at.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
+    (line, col)
+}
+
+fn lower_keys(v: Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), lower_keys(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(lower_keys).collect()),
+        other => other,
+    }
+}
+
+/// Merge `b` into `a`: maps merge key by key, anything else is replaced.
+fn merge(a: &mut Value, b: Value) {
+    match (a, b) {
+        (Value::Object(am), Value::Object(bm)) => {
+            for (k, v) in bm {
+                match am.get_mut(&k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        am.insert(k, v);
+                    }
+                }
+            }
+        }
+        (a, b) => *a = b,
+    }
+}
+
+fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+fn strings(v: Option<&Value>) -> Option<Vec<String>> {
+    match v? {
+        Value::String(s) => Some(vec![s.clone()]),
+        Value::Array(a) => Some(
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+fn clean(d: &str) -> String {
+    let d = d.trim().trim_start_matches("./").trim_end_matches('/');
+    if d.is_empty() {
+        ".".into()
+    } else {
+        d.into()
+    }
+}
+
+/// Turn a merged Hugo configuration into pixpipe's. `files` names where it came from.
+pub fn from_value(doc: &Value, files: &str) -> Config {
+    let mut c = Config {
+        origin: format!("Hugo configuration ({files})"),
+        ..Config::default()
+    };
+    let mut notes: Vec<String> = Vec::new();
+    let mut explain: Vec<(String, String)> = Vec::new();
+    if let Some(l) = str_of(doc, "defaultcontentlanguage") {
+        c.default_language = l.to_string();
+        explain.push((
+            "default language".into(),
+            format!("{l} (defaultContentLanguage)"),
+        ));
+    }
+    let in_subdir = doc
+        .get("defaultcontentlanguageinsubdir")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    if let Some(base) = str_of(doc, "baseurl") {
+        let path = base.split_once("://").map(|(_, r)| r).unwrap_or(base);
+        let path = path.find('/').map(|i| &path[i..]).unwrap_or("");
+        let path = path.trim_end_matches('/');
+        if !path.is_empty() {
+            c.base_path = path.to_string();
+            explain.push(("base path".into(), format!("{path} (baseURL)")));
+        }
+    }
+    let content_dir = str_of(doc, "contentdir")
+        .map(clean)
+        .unwrap_or_else(|| "content".into());
+    let prefix_of = |lang: &str| {
+        if lang == c.default_language && !in_subdir {
+            String::new()
+        } else {
+            format!("/{lang}")
+        }
+    };
+    // Languages, each with its own content folder when it names one.
+    let mut langs: Vec<(String, i64, Option<String>)> = Vec::new();
+    if let Some(Value::Object(m)) = doc.get("languages") {
+        for (lang, v) in m {
+            if v.get("disabled").and_then(Value::as_bool) == Some(true) {
+                continue;
+            }
+            let weight = v.get("weight").and_then(Value::as_i64).unwrap_or(0);
+            langs.push((lang.clone(), weight, str_of(v, "contentdir").map(clean)));
+        }
+    }
+    langs.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+    let per_language = langs.iter().any(|l| l.2.is_some());
+    c.content = if per_language {
+        langs
+            .iter()
+            .map(|(lang, _, dir)| ContentDir {
+                dir: dir.clone().unwrap_or_else(|| content_dir.clone()),
+                lang: lang.clone(),
+                url_prefix: prefix_of(lang),
+                mount: String::new(),
+            })
+            .collect()
+    } else {
+        vec![ContentDir {
+            dir: content_dir.clone(),
+            lang: c.default_language.clone(),
+            url_prefix: prefix_of(&c.default_language),
+            mount: String::new(),
+        }]
+    };
+    if let Some(s) = strings(doc.get("staticdir")) {
+        c.static_dirs = s.iter().map(|d| clean(d)).collect();
+        explain.push((
+            "static".into(),
+            format!("{} (staticDir)", c.static_dirs.join(", ")),
+        ));
+    }
+    if let Some(a) = str_of(doc, "assetdir") {
+        c.assets_dirs = vec![clean(a)];
+        explain.push(("assets".into(), format!("{} (assetDir)", c.assets_dirs[0])));
+    }
+    // Module mounts replace the defaults of each component they mount.
+    let mounts = doc
+        .pointer("/module/mounts")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let (mut content, mut stat, mut assets) = (Vec::new(), Vec::new(), Vec::new());
+    for m in &mounts {
+        let (Some(source), Some(target)) = (str_of(m, "source"), str_of(m, "target")) else {
+            continue;
+        };
+        let target = target.trim_matches('/');
+        let (component, below) = target.split_once('/').unwrap_or((target, ""));
+        let lang = str_of(m, "lang")
+            .map(str::to_string)
+            .or_else(|| {
+                m.pointer("/sites/matrix/languages/0")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| c.default_language.clone());
+        let has_filters = m.get("files").is_some()
+            || m.get("includefiles").is_some()
+            || m.get("excludefiles").is_some();
+        if has_filters {
+            notes.push(format!(
+                "the `files` filters of the mount {source} -> {target} are not applied"
+            ));
+        }
+        match component {
+            "content" => content.push(ContentDir {
+                dir: clean(source),
+                url_prefix: prefix_of(&lang),
+                lang,
+                mount: below.to_string(),
+            }),
+            "static" if below.is_empty() => stat.push(clean(source)),
+            "assets" if below.is_empty() => assets.push(clean(source)),
+            // A single data file mounted into assets (hugo_stats.json) concerns no image.
+            "static" | "assets"
+                if crate::probe::Format::from_extension(target).is_none()
+                    && target.rsplit('/').next().is_some_and(|n| n.contains('.')) => {}
+            "static" | "assets" => notes.push(format!(
+                "the mount {source} -> {target} (below {component}/) is not followed"
+            )),
+            _ => {}
+        }
+    }
+    let content_from = if !content.is_empty() {
+        c.content = content;
+        "module.mounts"
+    } else if per_language {
+        "languages.*.contentDir"
+    } else if doc.get("contentdir").is_some() {
+        "contentDir"
+    } else {
+        "Hugo's default"
+    };
+    if !stat.is_empty() {
+        c.static_dirs = stat;
+    }
+    if !assets.is_empty() {
+        c.assets_dirs = assets;
+    }
+    for cd in &c.content {
+        let what = if cd.mount.is_empty() {
+            cd.dir.clone()
+        } else {
+            format!("{} (mounted at content/{})", cd.dir, cd.mount)
+        };
+        let prefix = if cd.url_prefix.is_empty() {
+            String::new()
+        } else {
+            format!(", URLs under {}", cd.url_prefix)
+        };
+        explain.push((
+            format!("content ({})", cd.lang),
+            format!("{what}{prefix} ({content_from})"),
+        ));
+    }
+    // Hugo's embedded image render hook looks up page resources, then global resources.
+    let hook = doc
+        .pointer("/markup/goldmark/renderhooks/image/enabledefault")
+        .and_then(Value::as_bool);
+    let multilingual = c
+        .content
+        .iter()
+        .map(|d| &d.lang)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+        > 1;
+    if hook == Some(true) || (hook.is_none() && multilingual) {
+        c.markdown_lookup = vec![Lookup::Page, Lookup::Assets, Lookup::Url];
+        explain.push((
+            "Markdown images".into(),
+            "page resource, assets/, then URL (Hugo's embedded render hook)".into(),
+        ));
+    }
+    if let Some(t) = doc.get("theme") {
+        let names = strings(Some(t)).unwrap_or_default().join(", ");
+        notes.push(format!(
+            "theme {names} is not read: shortcodes and mounts it defines are not known to pixpipe"
+        ));
+    }
+    if doc
+        .pointer("/module/imports")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty())
+    {
+        notes.push(
+            "Hugo modules in module.imports are not downloaded; their mounts are not followed"
+                .into(),
+        );
+    }
+    c.notes = notes;
+    c.explain = explain;
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(text: &str, name: &str) -> Config {
+        from_value(&parse(text, name).unwrap(), name)
+    }
+
+    #[test]
+    fn languages_with_their_own_content_folders() {
+        let c = cfg(
+            "defaultContentLanguage = 'en'\nbaseURL = 'https://x.io/docs/'\n[languages.en]\ncontentDir = 'content/en'\nweight = 1\n[languages.zh]\ncontentDir = 'content/zh'\nweight = 2\n",
+            "hugo.toml",
+        );
+        let dirs: Vec<(&str, &str, &str)> = c
+            .content
+            .iter()
+            .map(|d| (d.dir.as_str(), d.lang.as_str(), d.url_prefix.as_str()))
+            .collect();
+        assert_eq!(
+            dirs,
+            vec![("content/en", "en", ""), ("content/zh", "zh", "/zh")]
+        );
+        assert_eq!(c.base_path, "/docs");
+        assert_eq!(
+            c.markdown_lookup,
+            vec![Lookup::Page, Lookup::Assets, Lookup::Url]
+        );
+    }
+
+    #[test]
+    fn mounts_replace_the_defaults() {
+        let c = cfg(
+            "module:\n  mounts:\n    - {source: content/en, target: content}\n    - {source: docs, target: content/docs, lang: en}\n    - {source: assets, target: assets}\n    - {source: node_modules/x, target: static}\n",
+            "hugo.yaml",
+        );
+        let dirs: Vec<(&str, &str)> = c
+            .content
+            .iter()
+            .map(|d| (d.dir.as_str(), d.mount.as_str()))
+            .collect();
+        assert_eq!(dirs, vec![("content/en", ""), ("docs", "docs")]);
+        assert_eq!(c.static_dirs, vec!["node_modules/x"]);
+    }
+
+    #[test]
+    fn json_and_keys_in_any_case() {
+        let c = cfg(
+            "{\"ContentDir\": \"src/content\", \"StaticDir\": [\"static\", \"public-assets\"]}",
+            "hugo.json",
+        );
+        assert_eq!(c.content[0].dir, "src/content");
+        assert_eq!(c.static_dirs, vec!["static", "public-assets"]);
+    }
+
+    #[test]
+    fn a_bad_file_is_an_error_with_its_position() {
+        let e = parse("title = 'x'\nbaseURL = \n", "hugo.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("hugo.toml:2:"), "{e}");
+    }
+}
