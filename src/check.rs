@@ -349,6 +349,7 @@ fn what(r: &Reference) -> String {
         Syntax::Shortcode(n) => format!("shortcode `{n}`"),
         Syntax::Markdown => "Markdown image".into(),
         Syntax::Html => "<img>".into(),
+        Syntax::FrontMatter(k) => format!("front matter `{k}`"),
     }
 }
 
@@ -375,6 +376,7 @@ fn check_text_lints(site: &Site, r: &Reference, config: &Config, out: &mut Vec<D
                 Syntax::Markdown => {
                     "describe the image between the brackets: ![what it shows](…)".to_string()
                 }
+                Syntax::FrontMatter(_) => String::new(),
                 Syntax::Html => {
                     "add alt=\"what it shows\" (alt=\"\" for a decorative image)".to_string()
                 }

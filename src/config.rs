@@ -134,6 +134,12 @@ pub struct Config {
     /// Shortcodes whose body is code on display, not content.
     /// Default: `highlight`, `text`, `code-toggle`, `code`.
     pub code_shortcodes: Vec<String>,
+    /// Front matter keys whose values are images, at any depth. Default: images, image, cover,
+    /// thumbnail, feature, featured_image, featuredImage, social_image, og_image, banner.
+    pub front_matter_keys: Vec<String>,
+    /// Permalink patterns: (kind `page` or `section`, section, pattern). Default: none
+    /// (or Hugo's `permalinks`).
+    pub permalinks: Vec<(String, String, String)>,
     /// Lookup order for Markdown images. Default: `[url]` (no render hook).
     pub markdown_lookup: Vec<Lookup>,
     /// Lookup order for raw `<img>`. Default: `[url]`.
@@ -225,6 +231,22 @@ impl Default for Config {
             assets_dirs: vec![s("assets")],
             shortcodes: builtin_shortcodes(),
             code_shortcodes: vec![s("highlight"), s("text"), s("code-toggle"), s("code")],
+            front_matter_keys: [
+                "images",
+                "image",
+                "cover",
+                "thumbnail",
+                "feature",
+                "featured_image",
+                "featuredImage",
+                "social_image",
+                "og_image",
+                "banner",
+            ]
+            .into_iter()
+            .map(s)
+            .collect(),
+            permalinks: Vec::new(),
             markdown_lookup: vec![Lookup::Url],
             html_lookup: vec![Lookup::Url],
             content_width: 1200,
@@ -282,6 +304,7 @@ struct RawConfig {
     html: Option<RawSyntax>,
     shortcodes: Option<BTreeMap<String, Option<RawShortcode>>>,
     code_shortcodes: Option<Vec<String>>,
+    front_matter_keys: Option<Vec<String>>,
     content_width: Option<u32>,
     densities: Option<Vec<f64>>,
     formats: Option<Vec<String>>,
@@ -468,6 +491,9 @@ impl Config {
         }
         if let Some(v) = raw.code_shortcodes {
             c.code_shortcodes = v;
+        }
+        if let Some(v) = raw.front_matter_keys {
+            c.front_matter_keys = v;
         }
         if let Some(scs) = raw.shortcodes {
             for (name, given) in scs {

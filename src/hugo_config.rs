@@ -94,7 +94,7 @@ pub fn parse(text: &str, shown: &str) -> Result<Value, ConfigError> {
             let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
             invalid(line, col, e.message().to_string())
         })?;
-        serde_json::to_value(t).map_err(|e| invalid(0, 0, e.to_string()))?
+        toml_to_json(t)
     } else if shown.ends_with(".json") {
         serde_json::from_str(text).map_err(|e| invalid(e.line(), e.column(), e.to_string()))?
     } else if text.trim().is_empty() {
@@ -109,6 +109,23 @@ pub fn parse(text: &str, shown: &str) -> Result<Value, ConfigError> {
         })?
     };
     Ok(lower_keys(v))
+}
+
+/// A TOML value as JSON; dates and times become their text (`2023-06-21T00:00:00Z`).
+pub fn toml_to_json(v: toml::Value) -> Value {
+    match v {
+        toml::Value::String(s) => Value::String(s),
+        toml::Value::Integer(i) => Value::from(i),
+        toml::Value::Float(f) => serde_json::Number::from_f64(f)
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
+        toml::Value::Boolean(b) => Value::Bool(b),
+        toml::Value::Datetime(d) => Value::String(d.to_string()),
+        toml::Value::Array(a) => Value::Array(a.into_iter().map(toml_to_json).collect()),
+        toml::Value::Table(t) => {
+            Value::Object(t.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect())
+        }
+    }
 }
 
 fn line_col(text: &str, at: usize) -> (usize, usize) {
@@ -354,6 +371,26 @@ pub fn from_value(doc: &Value, files: &str) -> Config {
             "Markdown images".into(),
             "page resource, assets/, then URL (Hugo's embedded render hook)".into(),
         ));
+    }
+    // permalinks: {page: {blog: pattern}, section: {...}}, or the older {blog: pattern}.
+    if let Some(Value::Object(m)) = doc.get("permalinks") {
+        for (k, v) in m {
+            match v {
+                Value::Object(inner) if matches!(k.as_str(), "page" | "section") => {
+                    for (section, pattern) in inner {
+                        if let Some(p) = pattern.as_str() {
+                            c.permalinks
+                                .push((k.clone(), section.clone(), p.to_string()));
+                        }
+                    }
+                }
+                Value::String(p) => c.permalinks.push(("page".into(), k.clone(), p.clone())),
+                _ => {}
+            }
+        }
+        for (kind, section, pattern) in &c.permalinks {
+            explain.push((format!("permalinks ({kind} {section})"), pattern.clone()));
+        }
     }
     if let Some(t) = doc.get("theme") {
         let names = strings(Some(t)).unwrap_or_default().join(", ");

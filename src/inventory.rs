@@ -46,6 +46,11 @@ pub fn rule_for(syntax: &Syntax, config: &Config) -> (LinkRule, Vec<Lookup>) {
         },
         Syntax::Markdown => (LinkRule::Hugo, config.markdown_lookup.clone()),
         Syntax::Html => (LinkRule::Hugo, config.html_lookup.clone()),
+        // Templates look front matter images up as page resources, then global resources.
+        Syntax::FrontMatter(_) => (
+            LinkRule::Hugo,
+            vec![Lookup::Page, Lookup::Assets, Lookup::Url],
+        ),
     }
 }
 

@@ -30,6 +30,9 @@ pub enum Entry {
 pub struct AssetIndex {
     /// Site-relative `/`-separated path → entry.
     pub entries: BTreeMap<String, Entry>,
+    /// The URL folder of each page bundle (no slashes around) → its folder on disk, for URLs
+    /// that a permalink, `slug` or `url` made different from the content path.
+    pub page_urls: BTreeMap<String, String>,
 }
 
 impl AssetIndex {
@@ -73,6 +76,8 @@ pub struct PageInfo {
     pub source_dir: String,
     /// Whether it is a page bundle (`index.md` or `_index.md`).
     pub is_bundle: bool,
+    /// Whether it is a branch bundle (`_index.md`: a section's page).
+    pub is_branch: bool,
     /// The content-relative folder of its URL: the bundle folder, or a leaf page's path
     /// without extension.
     pub url_dir: String,
@@ -107,9 +112,94 @@ impl PageInfo {
             dir: dir.to_string(),
             source_dir,
             is_bundle,
+            is_branch: stem == "_index",
             url_dir,
         })
     }
+}
+
+/// Hugo's `urlize` for a path segment: lower case, spaces to `-`, punctuation dropped.
+pub fn urlize(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.trim().chars() {
+        if c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '/') {
+            out.extend(c.to_lowercase());
+        } else if c.is_whitespace() {
+            out.push('-');
+        }
+    }
+    out
+}
+
+/// The URL folder (no slashes around, language prefix included) of a page bundle, from its
+/// front matter (`url`, `slug`, `date`, `title`) and the site's permalink patterns; `None`
+/// when it is simply the content path.
+pub fn page_url(
+    info: &PageInfo,
+    parts: &crate::extract::fmvalues::UrlParts,
+    config: &Config,
+) -> Option<String> {
+    let prefix = info.content.url_prefix.trim_start_matches('/');
+    if let Some(u) = &parts.url {
+        return Some(u.trim_matches('/').to_string());
+    }
+    let section = info.dir.split('/').next().unwrap_or("");
+    let kind = if info.is_branch { "section" } else { "page" };
+    let pattern = config
+        .permalinks
+        .iter()
+        .find(|(k, s, _)| k == kind && s == section)
+        .map(|(_, _, p)| p.clone());
+    let leaf_name = info.url_dir.rsplit('/').next().unwrap_or("").to_string();
+    let slug = parts.slug.clone().map(|s| urlize(&s));
+    let url = match pattern {
+        Some(p) => {
+            let date = parts.date.clone().unwrap_or_default();
+            let (y, m, d) = (
+                date.get(0..4).unwrap_or(""),
+                date.get(5..7).unwrap_or(""),
+                date.get(8..10).unwrap_or(""),
+            );
+            let title = parts.title.as_deref().map(urlize).unwrap_or_default();
+            let mut out = p.clone();
+            for (token, value) in [
+                (":year", y.to_string()),
+                (":month", m.to_string()),
+                (":day", d.to_string()),
+                (
+                    ":slugorcontentbasename",
+                    slug.clone().unwrap_or_else(|| leaf_name.clone()),
+                ),
+                (
+                    ":slugorfilename",
+                    slug.clone().unwrap_or_else(|| leaf_name.clone()),
+                ),
+                (":slug", slug.clone().unwrap_or_else(|| title.clone())),
+                (":title", title.clone()),
+                (":contentbasename", leaf_name.clone()),
+                (":filename", leaf_name.clone()),
+                (
+                    ":sections",
+                    info.dir
+                        .rsplit_once('/')
+                        .map(|(a, _)| a.to_string())
+                        .unwrap_or_default(),
+                ),
+                (":section", section.to_string()),
+            ] {
+                out = out.replace(token, &value);
+            }
+            out.trim_matches('/').to_string()
+        }
+        None => match slug {
+            Some(s) if !info.is_bundle || info.url_dir.contains('/') => {
+                let parent = info.url_dir.rsplit_once('/').map(|(a, _)| a).unwrap_or("");
+                join(parent, &s)
+            }
+            _ => return None,
+        },
+    };
+    Some(join(prefix, &url))
 }
 
 /// The outcome of resolving one source.
@@ -299,6 +389,15 @@ pub fn resolve(
                 for (k, c) in content_for_url(&url, config).into_iter().enumerate() {
                     candidates.push((c, if k == 0 { 1 } else { 9 }));
                 }
+                // A page whose URL is not its content path (permalinks, slug, url).
+                let mut at = url.len();
+                while let Some(i) = url[..at].rfind('/') {
+                    if let Some(dir) = index.page_urls.get(&url[..i]) {
+                        candidates.push((format!("{dir}/{}", &url[i + 1..]), 3));
+                        break;
+                    }
+                    at = i;
+                }
             }
         }
     }
@@ -432,6 +531,7 @@ mod tests {
                 .iter()
                 .map(|f| (f.to_string(), Entry::File { bytes: 1 }))
                 .collect(),
+            page_urls: BTreeMap::new(),
         }
     }
 

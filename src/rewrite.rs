@@ -170,6 +170,8 @@ pub fn edits_for(text: &str, r: &ImageRef, t: &Target, ratio_param: Option<&str>
                 });
             }
         }
+        // Front matter is read by templates: left as written.
+        Syntax::FrontMatter(_) => {}
         Syntax::Html => {
             let src = html_escape(&t.src);
             if text[r.src.span.start..r.src.span.end] != src {

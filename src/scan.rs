@@ -173,6 +173,27 @@ pub fn scan(root: &Path, config: &Config) -> Result<Site, ScanError> {
             ),
         }
     }
+    // Pages whose URL is not their content path (permalinks, slug, url front matter).
+    for page in &site.pages {
+        let Some(info) = crate::resolve::PageInfo::new(&page.path, config) else {
+            continue;
+        };
+        if !info.is_bundle {
+            continue;
+        }
+        let Ok(Some(fm)) = crate::extract::frontmatter::detect(&page.text) else {
+            continue;
+        };
+        let parts = crate::extract::fmvalues::url_parts(&page.text, &fm);
+        if let Some(url) = crate::resolve::page_url(&info, &parts, config) {
+            let dir = page
+                .path
+                .rsplit_once('/')
+                .map(|(d, _)| d.to_string())
+                .unwrap_or_default();
+            site.assets.page_urls.insert(url, dir);
+        }
+    }
     Ok(site)
 }
 

@@ -5,6 +5,7 @@
 //! CommonMark decides what is code, raw HTML and images. Nothing here touches the filesystem
 //! or knows where a file is; `resolve` does that.
 
+pub mod fmvalues;
 pub mod frontmatter;
 pub mod html;
 pub mod markdown;
@@ -24,6 +25,8 @@ pub enum Syntax {
     Markdown,
     /// `<img src=…>`
     Html,
+    /// A front matter value (`cover: x.jpg`), by its dotted key path.
+    FrontMatter(String),
 }
 
 impl fmt::Display for Syntax {
@@ -32,6 +35,7 @@ impl fmt::Display for Syntax {
             Syntax::Shortcode(n) => write!(f, "shortcode:{n}"),
             Syntax::Markdown => f.write_str("markdown"),
             Syntax::Html => f.write_str("html"),
+            Syntax::FrontMatter(k) => write!(f, "frontmatter:{k}"),
         }
     }
 }
@@ -114,6 +118,8 @@ pub struct Rules {
     pub shortcodes: BTreeMap<String, ShortcodeRule>,
     /// Shortcodes whose body is code on display.
     pub code_shortcodes: Vec<String>,
+    /// Front matter keys that hold images.
+    pub front_matter_keys: Vec<String>,
 }
 
 impl Rules {
@@ -122,6 +128,7 @@ impl Rules {
         Rules {
             shortcodes: config.shortcodes.clone(),
             code_shortcodes: config.code_shortcodes.clone(),
+            front_matter_keys: config.front_matter_keys.clone(),
         }
     }
 }
@@ -170,6 +177,27 @@ pub fn extract(text: &str, rules: &Rules) -> Extraction {
             return ex;
         }
     };
+    if let Some(fm) = &ex.front_matter {
+        for img in fmvalues::images(text, fm, &rules.front_matter_keys) {
+            ex.refs.push(ImageRef {
+                syntax: Syntax::FrontMatter(img.key),
+                span: img.span,
+                src: Value {
+                    text: img.src,
+                    span: img.span,
+                    name: "value".into(),
+                },
+                width: None,
+                height: None,
+                ratio: None,
+                alt: None,
+                title: None,
+                caption: None,
+                srcset: None,
+            });
+        }
+    }
+    let fm_refs = ex.refs.len();
     let body = &text[body_start..];
     let lexed = shortcode::lex(body);
     // Hugo lexes shortcodes before it reads Markdown: a broken tag breaks the build even
@@ -190,7 +218,7 @@ pub fn extract(text: &str, rules: &Rules) -> Extraction {
         rules,
         &mut ex,
     );
-    for r in &mut ex.refs {
+    for r in ex.refs.iter_mut().skip(fm_refs) {
         *r = shift_ref(r.clone(), body_start);
     }
     for p in &mut ex.problems {

@@ -327,7 +327,7 @@ fn corpus_sites_report_exactly_the_missing_images() {
         let (diags, _) = check_json(&corpus.join("sites").join(site), &["--config", &cfg]);
         let expected_text =
             std::fs::read_to_string(corpus.join("expected").join(format!("{site}.jsonl"))).unwrap();
-        let expected: BTreeSet<(String, i64)> = jsonl(&expected_text)
+        let body_missing: Vec<(String, i64)> = jsonl(&expected_text)
             .iter()
             .filter(|r| r["exists"] == false)
             .map(|r| {
@@ -337,12 +337,37 @@ fn corpus_sites_report_exactly_the_missing_images() {
                 )
             })
             .collect();
+        // Front matter images are checked too (page paths in `feature:` are not images).
+        let fm_text = std::fs::read_to_string(
+            corpus
+                .join("expected")
+                .join(format!("{site}.frontmatter.jsonl")),
+        )
+        .unwrap();
+        let is_image = |s: &str| {
+            [".jpg", ".png", ".svg", ".gif", ".webp"]
+                .iter()
+                .any(|e| s.ends_with(e))
+        };
+        let fm_missing: Vec<(String, i64)> = jsonl(&fm_text)
+            .iter()
+            .filter(|r| r["exists"] == false && is_image(r["src"].as_str().unwrap()))
+            .map(|r| {
+                (
+                    r["page"].as_str().unwrap().to_string(),
+                    r["line"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        let count = body_missing.len() + fm_missing.len();
+        let expected: BTreeSet<(String, i64)> =
+            body_missing.into_iter().chain(fm_missing).collect();
         // A diagnostic points at the value, which may sit a few lines below the reference.
         let missing: Vec<&Value> = diags
             .iter()
             .filter(|d| d["code"] == "missing-image")
             .collect();
-        assert_eq!(missing.len(), expected.len(), "{site}");
+        assert_eq!(missing.len(), count, "{site}");
         for d in &missing {
             let (file, line) = (
                 d["file"].as_str().unwrap().to_string(),

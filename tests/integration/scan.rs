@@ -59,6 +59,11 @@ fn corpus_site_matches_ground_truth(site: &str, with_config: bool) {
     let expected_text =
         std::fs::read_to_string(corpus.join("expected").join(format!("{site}.jsonl"))).unwrap();
     let expected: BTreeSet<Key> = jsonl(&expected_text).iter().map(key).collect();
+    // Front matter references are compared with their own ground truth below.
+    let got: Vec<Value> = got
+        .into_iter()
+        .filter(|v| !v["syntax"].as_str().unwrap().starts_with("frontmatter:"))
+        .collect();
     let got_keys: Vec<Key> = got.iter().map(key).collect();
     let got_set: BTreeSet<Key> = got_keys.iter().cloned().collect();
     assert_eq!(got_keys.len(), got_set.len(), "duplicate references");
@@ -443,5 +448,125 @@ fn hugo_languages_mounts_and_base_url() {
             ),
             row("docs/install.md", "/y.png", "shared-images/y.png", true)
         ]
+    );
+}
+
+/// Front matter images against `expected/<site>.frontmatter.jsonl` (a careful reader's list):
+/// every entry whose value is an image path is found with the same resolution. Values that
+/// are page paths (linkerd's `feature: /blog/...`) are not images and are not reported.
+fn corpus_front_matter_agrees(site: &str, with_config: bool) {
+    let Some(corpus) = corpus() else { return };
+    let root = corpus.join("sites").join(site);
+    let cfg = format!("{}/tests/corpus/{site}.yaml", env!("CARGO_MANIFEST_DIR"));
+    let extra: Vec<&str> = if with_config {
+        vec!["--config", &cfg]
+    } else {
+        vec![]
+    };
+    let (got, _, code) = scan_jsonl(&root, &extra);
+    assert_eq!(code, 0);
+    let got: Vec<(String, String, String, Option<bool>)> = got
+        .iter()
+        .filter_map(|v| {
+            let key = v["syntax"].as_str().unwrap().strip_prefix("frontmatter:")?;
+            Some((
+                v["page"].as_str().unwrap().into(),
+                key.into(),
+                v["src"].as_str().unwrap().into(),
+                v["exists"].as_bool(),
+            ))
+        })
+        .collect();
+    let text = std::fs::read_to_string(
+        corpus
+            .join("expected")
+            .join(format!("{site}.frontmatter.jsonl")),
+    )
+    .unwrap();
+    let is_image = |s: &str| {
+        [".jpg", ".jpeg", ".png", ".gif", ".svg", ".webp"]
+            .iter()
+            .any(|e| s.to_lowercase().ends_with(e))
+    };
+    let expected: Vec<(String, String, String, Option<bool>)> = jsonl(&text)
+        .iter()
+        .filter(|v| is_image(v["src"].as_str().unwrap()))
+        .map(|v| {
+            (
+                v["page"].as_str().unwrap().into(),
+                v["key"].as_str().unwrap().into(),
+                v["src"].as_str().unwrap().into(),
+                v["exists"].as_bool(),
+            )
+        })
+        .collect();
+    let mut a = got.clone();
+    let mut b = expected.clone();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "{site}");
+}
+
+#[test]
+fn corpus_linkerd_front_matter_images_agree_with_no_config() {
+    corpus_front_matter_agrees("linkerd", false);
+}
+
+#[test]
+fn corpus_istio_front_matter_images_agree() {
+    corpus_front_matter_agrees("istio", true);
+}
+
+#[test]
+fn permalinks_slug_and_url_map_links_to_their_bundles() {
+    let site = SiteBuilder::new()
+        .page("config/_default/permalinks.yaml", "page:\n  blog: /:year/:month/:day/:slug/\n")
+        .page("content/blog/2023/0621-roundup/index.md", "---\ndate: 2023-06-21T00:00:00Z\nslug: the-roundup\n---\n![c](cover.jpg)\n")
+        .image("content/blog/2023/0621-roundup/cover.jpg", 8, 8)
+        .page("content/docs/moved/index.md", "---\nurl: /elsewhere/page/\n---\n")
+        .image("content/docs/moved/d.png", 8, 8)
+        .page(
+            "content/blog/2024/later/index.md",
+            "---\ndate: 2024-01-01\nparams:\n  cover: /2023/06/21/the-roundup/cover.jpg\nimages: [/elsewhere/page/d.png]\n---\n![x](/2023/06/21/the-roundup/cover.jpg)\n",
+        )
+        .build();
+    let rows = scan_rows(site.root());
+    let later: Vec<_> = rows
+        .iter()
+        .filter(|r| r.0 == "content/blog/2024/later/index.md")
+        .cloned()
+        .collect();
+    assert_eq!(
+        later,
+        vec![
+            row(
+                "content/blog/2024/later/index.md",
+                "/2023/06/21/the-roundup/cover.jpg",
+                "content/blog/2023/0621-roundup/cover.jpg",
+                true
+            ),
+            row(
+                "content/blog/2024/later/index.md",
+                "/elsewhere/page/d.png",
+                "content/docs/moved/d.png",
+                true
+            ),
+            row(
+                "content/blog/2024/later/index.md",
+                "/2023/06/21/the-roundup/cover.jpg",
+                "content/blog/2023/0621-roundup/cover.jpg",
+                true
+            ),
+        ]
+    );
+    let (got, _, _) = scan_jsonl(site.root(), &[]);
+    let syntaxes: Vec<&str> = got
+        .iter()
+        .filter(|v| v["page"] == "content/blog/2024/later/index.md")
+        .map(|v| v["syntax"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        syntaxes,
+        vec!["frontmatter:params.cover", "frontmatter:images", "markdown"]
     );
 }
