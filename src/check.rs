@@ -172,6 +172,13 @@ fn check_ref(
             Diagnostic::error("outside-root", format!("image path leaves the site root: {}", src.text))
                 .with_help("copy the image into the site (the page bundle, static/ or assets/) and link to it there"),
         )),
+        Resolution::Missing { link_outside: None, link_ignored: Some(link), .. } => out.push(at(
+            site,
+            r,
+            src,
+            Diagnostic::error("missing-image", format!("image is a symbolic link in content, which Hugo never publishes: {link}"))
+                .with_help("replace the link with a copy of the file"),
+        )),
         Resolution::Missing { link_outside: Some(link), .. } => out.push(at(
             site,
             r,

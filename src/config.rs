@@ -59,6 +59,12 @@ pub struct ShortcodeRule {
     pub link: LinkRule,
     /// Where the file is looked for, in order.
     pub lookup: Vec<Lookup>,
+    /// Look the source up as this glob among the page's resources, case-insensitively, `{}`
+    /// standing for the source (Docsy's `imgproc`: `**{}*`, like `.Resources.GetMatch`).
+    pub glob: Option<String>,
+    /// A parameter holding a glob of page resources that are all shown (a gallery's
+    /// `match="photos/*"`): one reference per matching file.
+    pub set: Option<String>,
 }
 
 /// One content directory and the URL prefix of its language.
@@ -73,6 +79,10 @@ pub struct ContentDir {
     /// Where the folder is mounted in the content tree (Hugo's mount target below
     /// `content`), `/`-separated; empty for the root.
     pub mount: String,
+    /// Globs (relative to `dir`) of the files the mount takes; empty takes all.
+    pub include: Vec<String>,
+    /// Globs (relative to `dir`) of the files the mount leaves out.
+    pub exclude: Vec<String>,
 }
 
 /// Metadata kept in outputs.
@@ -195,6 +205,8 @@ fn rule(
         caption: Some(s("caption")),
         link: LinkRule::Hugo,
         lookup: lookup.to_vec(),
+        glob: None,
+        set: None,
     }
 }
 
@@ -214,6 +226,22 @@ fn builtin_shortcodes() -> BTreeMap<String, ShortcodeRule> {
     );
     // `img` (Hugo's documentation site): page resource, then global resource, nothing else.
     m.insert(s("img"), rule(&["src"], Some(0), false, &[Page, Assets]));
+    // Docsy's `imgproc NAME Fill "400x450"`: `.Resources.GetMatch (printf "**%s*" NAME)`.
+    m.insert(
+        s("imgproc"),
+        ShortcodeRule {
+            glob: Some(s("**{}*")),
+            ..rule(&["src"], Some(0), false, &[Page])
+        },
+    );
+    // A gallery of the page's resources: `{{< gallery match="photos/*" >}}`.
+    m.insert(
+        s("gallery"),
+        ShortcodeRule {
+            set: Some(s("match")),
+            ..rule(&[], None, false, &[Page])
+        },
+    );
     m
 }
 
@@ -225,6 +253,8 @@ impl Default for Config {
                 lang: s("en"),
                 url_prefix: String::new(),
                 mount: String::new(),
+                include: Vec::new(),
+                exclude: Vec::new(),
             }],
             default_language: s("en"),
             static_dirs: vec![s("static")],
@@ -344,6 +374,8 @@ struct RawContentDirFull {
     lang: Option<String>,
     url_prefix: Option<String>,
     mount: Option<String>,
+    include: Option<Vec<String>>,
+    exclude: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -365,6 +397,8 @@ struct RawShortcode {
     caption: Option<String>,
     link: Option<LinkRule>,
     lookup: Option<Vec<Lookup>>,
+    glob: Option<String>,
+    set: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -460,6 +494,8 @@ impl Config {
                         lang: c.default_language.clone(),
                         url_prefix: String::new(),
                         mount: String::new(),
+                        include: Vec::new(),
+                        exclude: Vec::new(),
                     },
                     RawContentDir::Full(f) => ContentDir {
                         dir: clean_dir(&f.dir),
@@ -471,6 +507,8 @@ impl Config {
                             .unwrap_or("")
                             .trim_matches('/')
                             .to_string(),
+                        include: f.include.unwrap_or_default(),
+                        exclude: f.exclude.unwrap_or_default(),
                     },
                 })
                 .collect();
@@ -523,6 +561,8 @@ impl Config {
                     caption: r.caption.or(base.caption),
                     link: r.link.unwrap_or(base.link),
                     lookup: r.lookup.unwrap_or(base.lookup),
+                    glob: r.glob.or(base.glob),
+                    set: r.set.or(base.set),
                 };
                 if merged.lookup.is_empty() {
                     return Err(invalid(

@@ -253,6 +253,8 @@ pub fn from_value(doc: &Value, files: &str) -> Config {
                 lang: lang.clone(),
                 url_prefix: prefix_of(lang),
                 mount: String::new(),
+                include: Vec::new(),
+                exclude: Vec::new(),
             })
             .collect()
     } else {
@@ -261,6 +263,8 @@ pub fn from_value(doc: &Value, files: &str) -> Config {
             lang: c.default_language.clone(),
             url_prefix: prefix_of(&c.default_language),
             mount: String::new(),
+            include: Vec::new(),
+            exclude: Vec::new(),
         }]
     };
     if let Some(s) = strings(doc.get("staticdir")) {
@@ -295,20 +299,29 @@ pub fn from_value(doc: &Value, files: &str) -> Config {
                     .map(str::to_string)
             })
             .unwrap_or_else(|| c.default_language.clone());
-        let has_filters = m.get("files").is_some()
-            || m.get("includefiles").is_some()
-            || m.get("excludefiles").is_some();
-        if has_filters {
-            notes.push(format!(
-                "the `files` filters of the mount {source} -> {target} are not applied"
-            ));
+        // `files: ["**.md", "! drafts/**"]`, or the older includeFiles / excludeFiles.
+        let mut include = strings(m.get("includefiles")).unwrap_or_default();
+        let mut exclude = strings(m.get("excludefiles")).unwrap_or_default();
+        for f in strings(m.get("files")).unwrap_or_default() {
+            match f.trim().strip_prefix('!') {
+                Some(x) => exclude.push(x.trim().to_string()),
+                None => include.push(f.trim().to_string()),
+            }
         }
+        let trim = |v: Vec<String>| {
+            v.into_iter()
+                .map(|g| g.trim_start_matches('/').to_string())
+                .collect::<Vec<_>>()
+        };
+        let (include, exclude) = (trim(include), trim(exclude));
         match component {
             "content" => content.push(ContentDir {
                 dir: clean(source),
                 url_prefix: prefix_of(&lang),
                 lang,
                 mount: below.to_string(),
+                include,
+                exclude,
             }),
             "static" if below.is_empty() => stat.push(clean(source)),
             "assets" if below.is_empty() => assets.push(clean(source)),

@@ -100,10 +100,61 @@ fn page_inventory(i: usize, page: &Page, site: &Site, config: &Config, rules: &R
         return inv;
     };
     for image in ex.refs {
+        let pos = page.lines.line_col(&page.text, image.span.start);
+        if let Some(glob) = image.glob.clone() {
+            // Looked up by pattern among the page's resources.
+            let found = resolve::resolve_glob(&glob.text, &info, config, &site.assets);
+            let is_set = match &image.syntax {
+                Syntax::Shortcode(n) => config.shortcodes.get(n).is_some_and(|r| r.set.is_some()),
+                _ => false,
+            };
+            let bundle = if info.resource_dir.is_empty() {
+                info.content.dir.clone()
+            } else {
+                format!("{}/{}", info.content.dir, info.resource_dir)
+            };
+            if found.is_empty() {
+                let resolution = Resolution::Missing {
+                    primary: format!("{bundle}/{}", glob.text),
+                    tried: vec![],
+                    link_outside: None,
+                    link_ignored: None,
+                };
+                inv.refs.push(Reference {
+                    page_index: i,
+                    page: page.path.clone(),
+                    pos,
+                    image,
+                    resolution,
+                });
+                continue;
+            }
+            let take = if is_set { found.len() } else { 1 };
+            for path in found.into_iter().take(take) {
+                let mut one = image.clone();
+                if is_set {
+                    one.src.text = path
+                        .strip_prefix(&format!("{bundle}/"))
+                        .unwrap_or(&path)
+                        .to_string();
+                }
+                let resolution = Resolution::Found {
+                    path,
+                    via: Lookup::Page,
+                };
+                inv.refs.push(Reference {
+                    page_index: i,
+                    page: page.path.clone(),
+                    pos,
+                    image: one,
+                    resolution,
+                });
+            }
+            continue;
+        }
         let (link, lookup) = rule_for(&image.syntax, config);
         let resolution =
             resolve::resolve(&image.src.text, link, &lookup, &info, config, &site.assets);
-        let pos = page.lines.line_col(&page.text, image.span.start);
         inv.refs.push(Reference {
             page_index: i,
             page: page.path.clone(),
@@ -129,6 +180,8 @@ struct JsonRef<'a> {
     alt: Option<&'a str>,
     title: Option<&'a str>,
     caption: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    glob: Option<&'a str>,
     resolved: Option<&'a str>,
     exists: Option<bool>,
 }
@@ -152,6 +205,7 @@ pub fn to_jsonl(refs: &[Reference]) -> String {
             alt: v(&r.image.alt),
             title: v(&r.image.title),
             caption: v(&r.image.caption),
+            glob: v(&r.image.glob),
             resolved: r.resolution.resolved(),
             exists: r.resolution.exists(),
         };

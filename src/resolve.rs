@@ -23,6 +23,8 @@ pub enum Entry {
     },
     /// A symbolic link whose target leaves the site root (or is broken): never read.
     LinkOutside,
+    /// A symbolic link inside a content folder: Hugo ignores it, so it is never published.
+    LinkInContent,
 }
 
 /// The files present under the site's content, static and assets folders.
@@ -46,6 +48,77 @@ impl AssetIndex {
     /// The entry at `path`.
     pub fn get(&self, path: &str) -> Option<&Entry> {
         self.entries.get(path)
+    }
+
+    /// Whether `dir` holds a page bundle (`index.md` or `_index.md`).
+    pub fn is_bundle_dir(&self, dir: &str) -> bool {
+        ["index.md", "_index.md", "index.markdown", "_index.markdown"]
+            .iter()
+            .any(|f| self.entries.contains_key(&join(dir, f)))
+    }
+
+    /// Whether `path` (below the bundle folder `dir`) lies inside a nested bundle.
+    pub fn in_nested_bundle(&self, dir: &str, path: &str) -> bool {
+        let mut at = path;
+        while let Some(i) = at.rfind('/') {
+            at = &at[..i];
+            if at.len() <= dir.len() {
+                return false;
+            }
+            if self.is_bundle_dir(at) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The resources of the bundle in folder `dir`, as Hugo gives them to `.Resources`: the
+    /// files in it and below, but not pages, and not inside a nested bundle.
+    pub fn resources_of(&self, dir: &str) -> Vec<&str> {
+        let prefix = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
+        self.entries
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(k, _)| k.as_str())
+            .filter(|k| !crate::scan::is_page_file(k) && !self.in_nested_bundle(dir, k))
+            .collect()
+    }
+
+    /// A page resource as `.Resources.Get` finds it: `rel` inside the bundle at `dir`,
+    /// whatever its case.
+    pub fn resource(&self, dir: &str, rel: &str) -> Option<String> {
+        let exact = join(dir, rel);
+        if self.entries.contains_key(&exact) {
+            return (!self.in_nested_bundle(dir, &exact)).then_some(exact);
+        }
+        let want = exact.to_lowercase();
+        self.resources_of(dir)
+            .into_iter()
+            .find(|k| k.to_lowercase() == want)
+            .map(str::to_string)
+    }
+
+    /// The page resources of the bundle at `dir` that match `glob` (case-insensitive, `**`
+    /// crossing folders), sorted.
+    pub fn resources_matching(&self, dir: &str, glob: &str) -> Vec<String> {
+        let Ok(g) = globset::GlobBuilder::new(glob)
+            .case_insensitive(true)
+            .literal_separator(true)
+            .build()
+        else {
+            return Vec::new();
+        };
+        let m = g.compile_matcher();
+        let n = if dir.is_empty() { 0 } else { dir.len() + 1 };
+        self.resources_of(dir)
+            .into_iter()
+            .filter(|k| m.is_match(&k[n..]))
+            .map(str::to_string)
+            .collect()
     }
     /// Files directly inside folder `dir` (site-relative, no trailing slash).
     pub fn files_in<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = &'a str> + 'a {
@@ -74,6 +147,9 @@ pub struct PageInfo {
     pub dir: String,
     /// Its folder relative to its content folder on disk (mount not included).
     pub source_dir: String,
+    /// The folder (relative to its content folder) whose files are its resources: a bundle's
+    /// own folder, or a leaf page `x.md`'s sibling folder `x/`.
+    pub resource_dir: String,
     /// Whether it is a page bundle (`index.md` or `_index.md`).
     pub is_bundle: bool,
     /// Whether it is a branch bundle (`_index.md`: a section's page).
@@ -110,12 +186,43 @@ impl PageInfo {
         Some(PageInfo {
             content: cd.clone(),
             dir: dir.to_string(),
+            resource_dir: if is_bundle {
+                source_dir.clone()
+            } else {
+                join(&source_dir, stem)
+            },
             source_dir,
             is_bundle,
             is_branch: stem == "_index",
             url_dir,
         })
     }
+}
+
+/// Resolve a glob over the page's resources (`.Resources.Match`): every matching file of the
+/// page's bundle, or of the default language's when the page's own has none.
+pub fn resolve_glob(
+    glob: &str,
+    page: &PageInfo,
+    config: &Config,
+    index: &AssetIndex,
+) -> Vec<String> {
+    let own = join(&page.content.dir, &page.resource_dir);
+    let found = index.resources_matching(&own, glob);
+    if !found.is_empty() {
+        return found;
+    }
+    for c in config
+        .content
+        .iter()
+        .filter(|c| c.lang == config.default_language && c.dir != page.content.dir)
+    {
+        let found = index.resources_matching(&join(&c.dir, &page.resource_dir), glob);
+        if !found.is_empty() {
+            return found;
+        }
+    }
+    Vec::new()
 }
 
 /// Hugo's `urlize` for a path segment: lower case, spaces to `-`, punctuation dropped.
@@ -228,6 +335,8 @@ pub enum Resolution {
         tried: Vec<String>,
         /// A candidate that is a symbolic link leaving the site root.
         link_outside: Option<String>,
+        /// A candidate that is a symbolic link in a content folder, which Hugo ignores.
+        link_ignored: Option<String>,
     },
 }
 
@@ -330,23 +439,38 @@ pub fn resolve(
     // is published, then a global resource.)
     let mut candidates: Vec<(String, u8)> = Vec::new();
     let mut escaped = false;
-    let content_path = |rel: &str| join(&page.content.dir, rel);
     for l in lookup {
         match l {
             Lookup::Page => {
-                if !page.is_bundle || absolute {
+                if absolute {
                     continue;
                 }
                 let rel = p.trim_start_matches("./");
-                match normalize(&join(&page.source_dir, rel)) {
-                    Some(n)
-                        if page.source_dir.is_empty()
-                            || n.starts_with(&format!("{}/", page.source_dir)) =>
-                    {
-                        candidates.push((content_path(&n), 0));
+                let Some(rel) = normalize(rel).filter(|r| !r.is_empty()) else {
+                    escaped |= normalize(rel).is_none();
+                    continue;
+                };
+                // The page's own bundle (a leaf page's sibling folder), then the same folder of
+                // the default language: translations share the bundle's files.
+                let mut folders = vec![join(&page.content.dir, &page.resource_dir)];
+                for c in config
+                    .content
+                    .iter()
+                    .filter(|c| c.lang == config.default_language && c.dir != page.content.dir)
+                {
+                    folders.push(join(&c.dir, &page.resource_dir));
+                }
+                for (k, folder) in folders.iter().enumerate() {
+                    let rank = if k == 0 { 0 } else { 9 };
+                    let exact = join(folder, &rel);
+                    match index.resource(folder, &rel) {
+                        Some(found) => candidates.push((found, rank)),
+                        // A file of a nested bundle is not this page's resource.
+                        None if !index.in_nested_bundle(folder, &exact) => {
+                            candidates.push((exact, rank))
+                        }
+                        None => {}
                     }
-                    Some(_) => {}
-                    None => escaped = true,
                 }
             }
             Lookup::Assets => {
@@ -409,10 +533,12 @@ pub fn resolve(
                 primary: p.trim_start_matches('/').to_string(),
                 tried: vec![],
                 link_outside: None,
+                link_ignored: None,
             }
         };
     }
     let mut link_outside = None;
+    let mut link_ignored = None;
     for (c, _) in &candidates {
         match index.get(c) {
             Some(Entry::File { .. } | Entry::LinkInside { .. }) => {
@@ -423,6 +549,7 @@ pub fn resolve(
                 };
             }
             Some(Entry::LinkOutside) if link_outside.is_none() => link_outside = Some(c.clone()),
+            Some(Entry::LinkInContent) if link_ignored.is_none() => link_ignored = Some(c.clone()),
             _ => {}
         }
     }
@@ -441,6 +568,7 @@ pub fn resolve(
         primary,
         tried,
         link_outside,
+        link_ignored,
     }
 }
 

@@ -50,6 +50,53 @@ pub enum ScanError {
     },
 }
 
+/// The `files` filters of content mounts: which files of a mounted folder the site sees.
+struct MountFilters {
+    dirs: Vec<(String, Option<globset::GlobSet>, Option<globset::GlobSet>)>,
+}
+
+impl MountFilters {
+    fn new(config: &Config) -> Self {
+        let set = |globs: &[String]| -> Option<globset::GlobSet> {
+            if globs.is_empty() {
+                return None;
+            }
+            let mut b = globset::GlobSetBuilder::new();
+            for g in globs {
+                if let Ok(glob) = globset::GlobBuilder::new(g)
+                    .literal_separator(false)
+                    .build()
+                {
+                    b.add(glob);
+                }
+            }
+            b.build().ok()
+        };
+        MountFilters {
+            dirs: config
+                .content
+                .iter()
+                .map(|c| (c.dir.clone(), set(&c.include), set(&c.exclude)))
+                .collect(),
+        }
+    }
+
+    /// Whether the site-relative file `rel` is seen through its content mount.
+    fn allows(&self, rel: &str) -> bool {
+        for (dir, inc, exc) in &self.dirs {
+            let Some(r) = rel.strip_prefix(&format!("{dir}/")) else {
+                continue;
+            };
+            if inc.as_ref().is_some_and(|s| !s.is_match(r))
+                || exc.as_ref().is_some_and(|s| s.is_match(r))
+            {
+                return false;
+            }
+        }
+        true
+    }
+}
+
 /// Whether `name` is a Markdown page file.
 pub fn is_page_file(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
@@ -98,6 +145,7 @@ pub fn scan(root: &Path, config: &Config) -> Result<Site, ScanError> {
     dirs.extend(config.assets_dirs.iter());
     dirs.sort();
     dirs.dedup();
+    let filters = MountFilters::new(config);
     let mut page_paths: Vec<(String, PathBuf)> = Vec::new();
     for d in dirs {
         let base = root.join(d);
@@ -144,6 +192,8 @@ pub fn scan(root: &Path, config: &Config) -> Result<Site, ScanError> {
                     .and_then(|t| std::fs::metadata(&t).ok())
                     .filter(|m| m.is_file());
                 let e = match inside {
+                    // Hugo ignores symbolic links inside content.
+                    Some(_) if is_content => Entry::LinkInContent,
                     Some(m) => Entry::LinkInside { bytes: m.len() },
                     None => Entry::LinkOutside,
                 };
@@ -151,6 +201,9 @@ pub fn scan(root: &Path, config: &Config) -> Result<Site, ScanError> {
                 continue;
             }
             if !ft.is_file() {
+                continue;
+            }
+            if !filters.allows(&rel) {
                 continue;
             }
             let bytes = entry.metadata().map(|m| m.len()).unwrap_or(0);

@@ -74,6 +74,9 @@ pub struct ImageRef {
     pub caption: Option<Value>,
     /// `srcset` of an `<img>`.
     pub srcset: Option<Value>,
+    /// The source is a glob over the page's resources (a gallery's `match`, or a shortcode
+    /// that looks its image up by pattern): the pattern to match.
+    pub glob: Option<Value>,
 }
 
 /// Something in the page that could not be read as the author meant.
@@ -194,6 +197,7 @@ pub fn extract(text: &str, rules: &Rules) -> Extraction {
                 title: None,
                 caption: None,
                 srcset: None,
+                glob: None,
             });
         }
     }
@@ -439,6 +443,7 @@ fn scan_document(
             }),
             caption: None,
             srcset: None,
+            glob: None,
         });
     }
     for tag in md.html.imgs {
@@ -473,6 +478,7 @@ fn scan_document(
             title: val("title"),
             caption: None,
             srcset: val("srcset"),
+            glob: None,
         });
     }
     for (region, inner, ix) in children {
@@ -500,6 +506,7 @@ fn shift_ref(mut r: ImageRef, by: usize) -> ImageRef {
         &mut r.title,
         &mut r.caption,
         &mut r.srcset,
+        &mut r.glob,
     ]
     .into_iter()
     .flatten()
@@ -518,11 +525,26 @@ fn shortcode_ref(t: &shortcode::Tag, rule: &ShortcodeRule) -> Option<ImageRef> {
             name: p.name.clone().unwrap_or_default(),
         })
     };
+    let set = rule.set.as_ref().and_then(|n| t.named(n));
     let src = rule
         .src
         .iter()
         .find_map(|n| t.named(n))
-        .or_else(|| rule.positional_src.and_then(|i| t.positional(i)))?;
+        .or_else(|| rule.positional_src.and_then(|i| t.positional(i)))
+        .or(set)?;
+    let glob = match (set, &rule.glob) {
+        (Some(p), _) => Some(Value {
+            text: p.value.clone(),
+            span: p.span,
+            name: p.name.clone().unwrap_or_default(),
+        }),
+        (None, Some(tpl)) => Some(Value {
+            text: tpl.replace("{}", &src.value),
+            span: src.span,
+            name: "glob".into(),
+        }),
+        _ => None,
+    };
     Some(ImageRef {
         syntax: Syntax::Shortcode(t.name.to_ascii_lowercase()),
         span: t.span,
@@ -538,6 +560,7 @@ fn shortcode_ref(t: &shortcode::Tag, rule: &ShortcodeRule) -> Option<ImageRef> {
         title: named(&rule.title),
         caption: named(&rule.caption),
         srcset: named(&Some("srcset".to_string())),
+        glob,
     })
 }
 

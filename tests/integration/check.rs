@@ -38,7 +38,13 @@ fn codes(diags: &[Value]) -> Vec<(String, i64, String)> {
 
 #[test]
 fn missing_image_points_at_the_attribute_and_suggests_the_case() {
+    // istio.io's `image` links to the URL (a page resource lookup ignores case, as Hugo's
+    // .Resources.Get does, and works on Linux).
     let site = SiteBuilder::new()
+        .page(
+            "pixpipe.yaml",
+            "shortcodes:\n  image: {link: page-dir, lookup: [url]}\n",
+        )
         .page(
             "content/events/spring-fair/index.md",
             "# Fair\n\n{{< image width=\"40%\"\n    link=\"./stage.jpg\"\n    >}}\n",

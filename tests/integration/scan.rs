@@ -12,6 +12,9 @@ fn scan_jsonl(root: &std::path::Path, extra: &[&str]) -> (Vec<Value>, String, i3
     (jsonl(&run.stdout), run.stderr, run.code)
 }
 
+/// (syntax, src, glob, resolved, exists)
+type GlobRow = (String, String, Option<String>, Option<String>, Option<bool>);
+
 type Row = (
     String,
     i64,
@@ -568,5 +571,137 @@ fn permalinks_slug_and_url_map_links_to_their_bundles() {
     assert_eq!(
         syntaxes,
         vec!["frontmatter:params.cover", "frontmatter:images", "markdown"]
+    );
+}
+
+#[test]
+fn hugo_resource_rules_for_shortcodes_that_look_up_page_resources() {
+    let site = SiteBuilder::new()
+        // Docsy's imgproc finds `**flux*` among the page's resources, case-insensitively.
+        .page("content/blog/flux/index.md", "{{< imgproc flux Fill \"400x450\" >}}Flux{{< /imgproc >}}\n\n{{< imgproc nothing Fit \"10x10\" >}}x{{< /imgproc >}}\n")
+        .image("content/blog/flux/Flux+OCI-featured.png", 8, 8)
+        // A gallery shows every file its pattern matches: one reference each.
+        .page("content/events/day/index.md", "{{< gallery match=\"photos/*\" >}}\n")
+        .image("content/events/day/photos/b.jpg", 8, 8)
+        .image("content/events/day/photos/a.jpg", 8, 8)
+        // figure uses .Resources.Get: case-insensitive. A nested bundle's file is not a
+        // resource of the outer page: img (page resource, then assets/) does not find it.
+        .page("content/docs/index.md", "{{< figure src=\"PIC.png\" >}}\n\n{{< img src=\"sub/inner.png\" >}}\n")
+        .image("content/docs/pic.png", 8, 8)
+        .page("content/docs/sub/index.md", "inner\n")
+        .image("content/docs/sub/inner.png", 8, 8)
+        // A leaf page `guide.md` owns its sibling folder `guide/`.
+        .page("content/docs/guide.md", "{{< figure src=\"shot.png\" >}}\n")
+        .image("content/docs/guide/shot.png", 8, 8)
+        .build();
+    let (got, stderr, code) = scan_jsonl(site.root(), &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let rows: Vec<GlobRow> = got
+        .iter()
+        .map(|v| {
+            (
+                v["syntax"].as_str().unwrap().into(),
+                v["src"].as_str().unwrap().into(),
+                v["glob"].as_str().map(str::to_string),
+                v["resolved"].as_str().map(str::to_string),
+                v["exists"].as_bool(),
+            )
+        })
+        .collect();
+    let s = |x: &str| x.to_string();
+    assert_eq!(
+        rows,
+        vec![
+            (
+                s("shortcode:imgproc"),
+                s("flux"),
+                Some(s("**flux*")),
+                Some(s("content/blog/flux/Flux+OCI-featured.png")),
+                Some(true)
+            ),
+            (
+                s("shortcode:imgproc"),
+                s("nothing"),
+                Some(s("**nothing*")),
+                Some(s("content/blog/flux/**nothing*")),
+                Some(false)
+            ),
+            (
+                s("shortcode:figure"),
+                s("shot.png"),
+                None,
+                Some(s("content/docs/guide/shot.png")),
+                Some(true)
+            ),
+            (
+                s("shortcode:figure"),
+                s("PIC.png"),
+                None,
+                Some(s("content/docs/pic.png")),
+                Some(true)
+            ),
+            (
+                s("shortcode:img"),
+                s("sub/inner.png"),
+                None,
+                Some(s("assets/sub/inner.png")),
+                Some(false)
+            ),
+            (
+                s("shortcode:gallery"),
+                s("photos/a.jpg"),
+                Some(s("photos/*")),
+                Some(s("content/events/day/photos/a.jpg")),
+                Some(true)
+            ),
+            (
+                s("shortcode:gallery"),
+                s("photos/b.jpg"),
+                Some(s("photos/*")),
+                Some(s("content/events/day/photos/b.jpg")),
+                Some(true)
+            ),
+        ]
+    );
+}
+
+#[test]
+fn translations_share_bundle_files_and_symlinks_in_content_are_ignored() {
+    let site = SiteBuilder::new()
+        .page("hugo.toml", "defaultContentLanguage = 'en'\n[languages.en]\ncontentDir = 'content/en'\n[languages.fr]\ncontentDir = 'content/fr'\n")
+        .page("content/en/p/index.md", "{{< figure src=\"a.png\" >}}\n\n![l](linked.png)\n")
+        .page("content/fr/p/index.md", "{{< figure src=\"a.png\" >}}\n")
+        .image("content/en/p/a.png", 8, 8)
+        .image("content/en/p/real.png", 8, 8)
+        .symlink("content/en/p/linked.png", "real.png")
+        .build();
+    assert_eq!(
+        scan_rows(site.root()),
+        vec![
+            row("content/en/p/index.md", "a.png", "content/en/p/a.png", true),
+            row(
+                "content/en/p/index.md",
+                "linked.png",
+                "content/en/p/linked.png",
+                false
+            ),
+            row("content/fr/p/index.md", "a.png", "content/en/p/a.png", true),
+        ]
+    );
+    let run = pixpipe(&["check", site.root().to_str().unwrap()]);
+    assert!(run.stdout.contains("error[missing-image]: image is a symbolic link in content, which Hugo never publishes: content/en/p/linked.png"), "{}", run.stdout);
+}
+
+#[test]
+fn mount_file_filters_decide_what_the_site_sees() {
+    let site = SiteBuilder::new()
+        .page("hugo.yaml", "module:\n  mounts:\n    - source: content\n      target: content\n      files: ['**', '! drafts/**']\n")
+        .page("content/a/index.md", "![x](x.png)\n")
+        .page("content/drafts/d/index.md", "![y](y.png)\n")
+        .image("content/a/x.png", 8, 8)
+        .build();
+    assert_eq!(
+        scan_rows(site.root()),
+        vec![row("content/a/index.md", "x.png", "content/a/x.png", true)]
     );
 }
