@@ -173,6 +173,8 @@ impl PageInfo {
             None => ("", rel),
         };
         let stem = file.rsplit_once('.').map(|(s, _)| s).unwrap_or(file);
+        // Translation by file name: `index.fr.md` is the French page of the bundle.
+        let stem = stem.split_once('.').map(|(s, _)| s).unwrap_or(stem);
         let is_bundle = stem == "index" || stem == "_index";
         let source_dir = dir.to_string();
         let dir = &join(&cd.mount, dir);
@@ -698,6 +700,14 @@ mod tests {
             &[Lookup::Url],
         );
         assert_eq!(r.resolved(), Some("static/img/y.png"));
+    }
+
+    #[test]
+    fn a_translated_index_file_is_still_the_bundle() {
+        let c = Config::default();
+        let idx = index(&["content/a/x.png"]);
+        let r = res("x.png", "content/a/index.fr.md", &c, &idx, LinkRule::Hugo, &[Lookup::Page]);
+        assert_eq!(r.exists(), Some(true));
     }
 
     #[test]
