@@ -57,6 +57,8 @@ demo: deps-build $(PIXPIPE) ## Build pixpipe and run it on the demo site in asse
 	$(PIXPIPE) check $(DEMO)
 	@echo; echo "== pixpipe build $(DEMO)"
 	$(PIXPIPE) build $(DEMO)
+	@echo; echo "== pixpipe gallery $(DEMO)/events/istio-day-2023"
+	$(PIXPIPE) gallery $(DEMO)/events/istio-day-2023 --out $(DEMO)/.pixpipe/gallery --cache $(DEMO)/.pixpipe/cache
 	@if hugo version >/dev/null 2>&1; then \
 		echo; echo "== hugo (with pixpipe's templates and the optimised mirror)"; \
 		cd $(DEMO) && hugo --quiet --config hugo.toml,.pixpipe/site/hugo-mounts.toml -d .pixpipe/public && \
@@ -64,6 +66,7 @@ demo: deps-build $(PIXPIPE) ## Build pixpipe and run it on the demo site in asse
 	else echo "(install Hugo >= 0.146 to render the site: make deps-test)"; fi
 	@echo; echo "rewritten pages and images: $(DEMO)/.pixpipe/site/content"
 	@echo "manifest:                   $(DEMO)/.pixpipe/site/data/pixpipe.yaml"
+	@echo "gallery (open in a browser): $(DEMO)/.pixpipe/gallery/index.html"
 
 clean-demo: ## Remove the demo's generated images and outputs
 	find $(DEMO) \( -name '*.jpg' -o -name '*.png' \) -delete

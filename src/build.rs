@@ -106,7 +106,7 @@ fn werr(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {
 }
 
 /// Characters kept in output names; others become `-` (names end up in URLs and Markdown).
-fn clean_stem(stem: &str) -> String {
+pub fn clean_stem(stem: &str) -> String {
     let s: String = stem
         .chars()
         .map(|c| {
@@ -124,7 +124,7 @@ fn clean_stem(stem: &str) -> String {
     }
 }
 
-fn short_hash(bytes: &[u8]) -> String {
+pub fn short_hash(bytes: &[u8]) -> String {
     blake3::hash(bytes).to_hex()[..10].to_string()
 }
 

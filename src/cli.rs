@@ -21,6 +21,51 @@ pub enum Command {
     Check(CheckArgs),
     /// Resize every referenced image to its declared widths, hash it, rewrite the references.
     Build(BuildArgs),
+    /// Turn a folder of event photos into a gallery page (standalone HTML or a Hugo bundle).
+    Gallery(GalleryArgs),
+}
+
+/// Output of `gallery`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GalleryFormatArg {
+    /// index.html with its CSS and JS, standalone.
+    Html,
+    /// A Hugo page bundle: index.md with one shortcode per photo, next to the images.
+    Hugo,
+}
+
+/// `pixpipe gallery`.
+#[derive(Debug, clap::Args)]
+pub struct GalleryArgs {
+    /// The folder of photos (with an optional gallery.yaml).
+    pub photo_dir: PathBuf,
+    /// Output folder. Default: PHOTO_DIR-gallery next to the photo folder.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = GalleryFormatArg::Html)]
+    pub format: GalleryFormatArg,
+    /// Also publish each original (full size, upright, without metadata or GPS).
+    #[arg(long)]
+    pub originals: bool,
+    /// The site's image shortcode for --format hugo.
+    #[arg(long, default_value = "image")]
+    pub shortcode: String,
+    /// Configuration file (content_width, quality, shortcode parameter names).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Cache folder. Default: PHOTO_DIR/.pixpipe/cache.
+    #[arg(long)]
+    pub cache: Option<PathBuf>,
+    /// Worker threads. Default: the number of cores.
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Memory budget for decoded images, in MiB.
+    #[arg(long, default_value_t = 1024)]
+    pub memory: u64,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Manifest file formats.

@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod emit;
 pub mod extract;
+pub mod gallery;
 pub mod hugo_config;
 pub mod inventory;
 pub mod manifest;

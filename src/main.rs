@@ -5,13 +5,16 @@ use clap::Parser;
 use pixpipe::build::{self, BuildOptions, Output};
 use pixpipe::check::{self, CheckOptions};
 use pixpipe::cli::{
-    BuildArgs, CheckArgs, CheckFormat, Cli, Command, ManifestFormatArg, ScanArgs, ScanFormat,
+    BuildArgs, CheckArgs, CheckFormat, Cli, Command, GalleryArgs, GalleryFormatArg,
+    ManifestFormatArg, ScanArgs, ScanFormat,
 };
+use pixpipe::gallery::{self, GalleryFormat, GalleryOptions};
 use pixpipe::manifest::ManifestFormat;
 use pixpipe::report;
 use pixpipe::report::Progress;
 use pixpipe::{inventory, scan, Config};
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
 // mimalloc: extraction and planning allocate many small strings; measured 12 % faster
@@ -25,6 +28,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => run_scan(args),
         Command::Check(args) => run_check(args),
         Command::Build(args) => run_build(args),
+        Command::Gallery(args) => run_gallery(args),
     };
     match result {
         Ok(code) => code,
@@ -130,6 +134,78 @@ impl Progress for Bar {
     }
 }
 
+fn progress_bar(quiet: bool, template: &str) -> Bar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return Bar(None);
+    }
+    let b = indicatif::ProgressBar::new(0);
+    b.set_style(
+        indicatif::ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    Bar(Some(b))
+}
+
+fn run_gallery(args: GalleryArgs) -> anyhow::Result<ExitCode> {
+    let config = match &args.config {
+        Some(c) => Config::load(Path::new("."), Some(c))?,
+        None => Config::default(),
+    };
+    let name = args
+        .photo_dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("photos")
+        .to_string();
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| args.photo_dir.with_file_name(format!("{name}-gallery")));
+    let opts = GalleryOptions {
+        out,
+        format: match args.format {
+            GalleryFormatArg::Html => GalleryFormat::Html,
+            GalleryFormatArg::Hugo => GalleryFormat::Hugo,
+        },
+        originals: args.originals,
+        cache_dir: args
+            .cache
+            .clone()
+            .unwrap_or_else(|| args.photo_dir.join(".pixpipe/cache")),
+        jobs: args.jobs.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        }),
+        memory_bytes: args.memory.max(16) << 20,
+        shortcode: args.shortcode.to_ascii_lowercase(),
+    };
+    let bar = progress_bar(
+        args.quiet,
+        "{msg:>9} [{bar:30}] {pos}/{len} photos, {eta} left",
+    );
+    let started = std::time::Instant::now();
+    let report = gallery::gallery(&args.photo_dir, &config, &opts, &bar)?;
+    print_diagnostics(&report.diagnostics);
+    eprintln!(
+        "gallery: {} photos ({} with neither caption nor alt text), {} variants ({} made, {} reused), {:.2} s; open {}",
+        report.photos,
+        report.without_text,
+        report.made + report.reused,
+        report.made,
+        report.reused,
+        started.elapsed().as_secs_f64(),
+        report.page.display()
+    );
+    let errors = report::count(&report.diagnostics).errors;
+    Ok(if errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 fn megabytes(b: u64) -> String {
     format!("{:.1} MB", b as f64 / 1e6)
 }
@@ -164,19 +240,10 @@ fn run_build(args: BuildArgs) -> anyhow::Result<ExitCode> {
         memory_bytes: args.memory.max(16) << 20,
         prune_cache: args.prune_cache,
     };
-    let bar = if !args.quiet && std::io::stderr().is_terminal() {
-        let b = indicatif::ProgressBar::new(0);
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{msg:>9} [{bar:30}] {pos}/{len} variants, {eta} left",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        Bar(Some(b))
-    } else {
-        Bar(None)
-    };
+    let bar = progress_bar(
+        args.quiet,
+        "{msg:>9} [{bar:30}] {pos}/{len} variants, {eta} left",
+    );
     let report = build::build(&args.site, &config, &opts, &bar)?;
     print_diagnostics(&report.diagnostics);
     let counts = report::count(&report.diagnostics);

@@ -706,7 +706,14 @@ mod tests {
     fn a_translated_index_file_is_still_the_bundle() {
         let c = Config::default();
         let idx = index(&["content/a/x.png"]);
-        let r = res("x.png", "content/a/index.fr.md", &c, &idx, LinkRule::Hugo, &[Lookup::Page]);
+        let r = res(
+            "x.png",
+            "content/a/index.fr.md",
+            &c,
+            &idx,
+            LinkRule::Hugo,
+            &[Lookup::Page],
+        );
         assert_eq!(r.exists(), Some(true));
     }
 

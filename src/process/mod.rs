@@ -29,7 +29,7 @@ pub fn icc_profile(bytes: &[u8], info: &ImageInfo) -> Option<Vec<u8>> {
 }
 
 /// The source's EXIF (TIFF) bytes, if any.
-fn exif_of(bytes: &[u8], info: &ImageInfo) -> Option<Vec<u8>> {
+pub fn exif_of(bytes: &[u8], info: &ImageInfo) -> Option<Vec<u8>> {
     let fmt = info.format.image_format()?;
     let mut dec = image::ImageReader::with_format(Cursor::new(bytes), fmt)
         .into_decoder()

@@ -5,5 +5,6 @@ mod support;
 
 mod build;
 mod check;
+mod gallery;
 mod hugo;
 mod scan;

@@ -1,0 +1,813 @@
+//! Gallery: a folder of event photos → a gallery page, standalone HTML or a Hugo page bundle.
+//!
+//! Photos are ordered (gallery.yaml's `order`, then capture time from EXIF with its offset,
+//! then name), captioned (gallery.yaml, else EXIF ImageDescription) and made through the same
+//! pipeline, cache and naming as `build`: upright, sRGB, no metadata. `plan_gallery` and the
+//! page renderers are pure; `gallery` does the I/O.
+
+use crate::build::{short_hash, variant_name};
+use crate::cache::{job_key, Cache};
+use crate::config::Config;
+use crate::emit::write_atomic;
+use crate::plan::{formats_for, OutFormat, Variant};
+use crate::probe::{self, ImageInfo, ProbeOptions};
+use crate::process::{self, Budget};
+use crate::report::{Diagnostic, Progress};
+use rayon::prelude::*;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Width of a grid thumbnail in CSS pixels (made at 1x and 2x).
+pub const THUMB_WIDTH: u32 = 400;
+/// Widths made for the lightbox (never above the photo's own).
+pub const DISPLAY_WIDTHS: [u32; 3] = [1280, 1920, 2560];
+
+/// `gallery.yaml`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// Page title. Default: the folder's name.
+    pub title: Option<String>,
+    /// Event date, as written (`2023-04-18`).
+    pub date: Option<String>,
+    /// A sentence under the title.
+    pub description: Option<String>,
+    /// The photo for the page's cover.
+    pub cover: Option<String>,
+    /// Per-photo settings by file name.
+    #[serde(default)]
+    pub photos: BTreeMap<String, PhotoSpec>,
+    /// These first, in this order; the rest by capture time, then name.
+    #[serde(default)]
+    pub order: Vec<String>,
+    /// Left out.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+/// One photo's settings in `gallery.yaml`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PhotoSpec {
+    /// Caption.
+    pub caption: Option<String>,
+    /// Alt text (the caption when absent).
+    pub alt: Option<String>,
+}
+
+/// Output of the gallery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GalleryFormat {
+    /// `index.html` + CSS + JS, standalone.
+    Html,
+    /// A Hugo page bundle: `index.md` with one shortcode per photo.
+    Hugo,
+}
+
+/// How `gallery` runs.
+#[derive(Debug, Clone)]
+pub struct GalleryOptions {
+    /// Output folder.
+    pub out: PathBuf,
+    /// Output kind.
+    pub format: GalleryFormat,
+    /// Also publish each original, without metadata (GPS included).
+    pub originals: bool,
+    /// Cache folder.
+    pub cache_dir: PathBuf,
+    /// Worker threads.
+    pub jobs: usize,
+    /// Decoded-pixel budget in bytes.
+    pub memory_bytes: u64,
+    /// The site's image shortcode for `hugo` (its parameter names come from the config).
+    pub shortcode: String,
+}
+
+/// One photo as the gallery shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Photo {
+    /// File name in the photo folder.
+    pub name: String,
+    /// `photo-<stem>`, for deep links.
+    pub id: String,
+    /// Caption.
+    pub caption: Option<String>,
+    /// Alt text.
+    pub alt: Option<String>,
+    /// Capture time, as `YYYY:MM:DD HH:MM:SS` normalised to UTC when an offset is known.
+    pub taken: Option<String>,
+    /// Probe of the file.
+    pub info: ImageInfo,
+    /// blake3 of the file.
+    pub hash: String,
+}
+
+/// A made file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Output {
+    /// The variant.
+    pub variant: Variant,
+    /// File name in the output's image folder.
+    pub name: String,
+}
+
+/// What `gallery` did.
+#[derive(Debug, Default)]
+pub struct GalleryReport {
+    /// Problems and notes.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Photos shown.
+    pub photos: usize,
+    /// Photos with neither alt text nor caption.
+    pub without_text: usize,
+    /// Variants encoded now.
+    pub made: usize,
+    /// Variants from the cache.
+    pub reused: usize,
+    /// The page written.
+    pub page: PathBuf,
+}
+
+/// A gallery that could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum GalleryError {
+    /// The folder could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// What.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// gallery.yaml is invalid.
+    #[error("{path}:{line}:{column}: {message}")]
+    Spec {
+        /// The file.
+        path: String,
+        /// Line.
+        line: usize,
+        /// Column.
+        column: usize,
+        /// What.
+        message: String,
+    },
+    /// Writing failed.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// What.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Parse `gallery.yaml`.
+pub fn parse_spec(text: &str, path: &str) -> Result<Spec, GalleryError> {
+    if text.trim().is_empty() {
+        return Ok(Spec::default());
+    }
+    serde_yaml::from_str(text).map_err(|e| {
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((0, 0));
+        let msg = e.to_string();
+        let msg = msg
+            .find(" at line ")
+            .map(|i| msg[..i].to_string())
+            .unwrap_or(msg);
+        GalleryError::Spec {
+            path: path.to_string(),
+            line,
+            column,
+            message: msg,
+        }
+    })
+}
+
+/// Capture time (UTC when the offset is known), caption from EXIF.
+pub fn exif_facts(tiff: Vec<u8>) -> (Option<String>, Option<String>) {
+    let Ok(exif) = exif::Reader::new().read_raw(tiff) else {
+        return (None, None);
+    };
+    let ascii = |tag| {
+        exif.fields()
+            .find(|f| f.tag == tag)
+            .and_then(|f| match &f.value {
+                exif::Value::Ascii(v) => v.first().map(|b| {
+                    String::from_utf8_lossy(b)
+                        .trim_matches(['\0', ' '])
+                        .to_string()
+                }),
+                _ => None,
+            })
+    };
+    let taken = ascii(exif::Tag::DateTimeOriginal)
+        .filter(|s| s.len() >= 19)
+        .map(|t| match ascii(exif::Tag::OffsetTimeOriginal) {
+            Some(off) => to_utc(&t, &off).unwrap_or(t),
+            None => t,
+        });
+    let description = ascii(exif::Tag::ImageDescription).filter(|s| !s.is_empty());
+    (taken, description)
+}
+
+/// `2023:04:18 09:00:00` at offset `+02:00` → `2023:04:18 07:00:00` (same format, UTC).
+fn to_utc(t: &str, off: &str) -> Option<String> {
+    let n = |s: &str| s.parse::<i64>().ok();
+    let (y, mo, d) = (n(&t[0..4])?, n(&t[5..7])?, n(&t[8..10])?);
+    let (h, mi, s) = (n(&t[11..13])?, n(&t[14..16])?, n(&t[17..19])?);
+    let sign = if off.starts_with('-') { -1 } else { 1 };
+    let oh = n(off.get(1..3)?)?;
+    let om = n(off.get(4..6)?)?;
+    // Days since the epoch (civil calendar), then back.
+    let days = {
+        let (y, m) = if mo <= 2 {
+            (y - 1, mo + 9)
+        } else {
+            (y, mo - 3)
+        };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let doy = (153 * m + 2) / 5 + d - 1;
+        era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468
+    };
+    let secs = days * 86400 + h * 3600 + mi * 60 + s - sign * (oh * 3600 + om * 60);
+    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    Some(format!(
+        "{y:04}:{m:02}:{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    ))
+}
+
+/// Order photos: `order` first, then by capture time, then by name.
+pub fn order(mut photos: Vec<Photo>, spec: &Spec) -> Vec<Photo> {
+    photos.retain(|p| !spec.exclude.contains(&p.name));
+    photos.sort_by(|a, b| {
+        let ka = (
+            spec.order
+                .iter()
+                .position(|n| *n == a.name)
+                .unwrap_or(usize::MAX),
+            a.taken.is_none(),
+            &a.taken,
+            &a.name,
+        );
+        let kb = (
+            spec.order
+                .iter()
+                .position(|n| *n == b.name)
+                .unwrap_or(usize::MAX),
+            b.taken.is_none(),
+            &b.taken,
+            &b.name,
+        );
+        ka.cmp(&kb)
+    });
+    photos
+}
+
+/// The variants a photo gets: thumbnails at 1x and 2x, display sizes, never upscaled.
+pub fn variants_for(info: &ImageInfo, config: &Config, format: GalleryFormat) -> Vec<Variant> {
+    let (w, h) = info.display_size();
+    let widths: Vec<u32> = match format {
+        // The site's own build makes the responsive sizes from one large image.
+        GalleryFormat::Hugo => vec![w.min(DISPLAY_WIDTHS[2])],
+        GalleryFormat::Html => {
+            let mut v: Vec<u32> = [THUMB_WIDTH, THUMB_WIDTH * 2]
+                .into_iter()
+                .chain(DISPLAY_WIDTHS)
+                .map(|x| x.min(w))
+                .collect();
+            v.sort();
+            v.dedup();
+            v
+        }
+    };
+    let formats: Vec<OutFormat> = match format {
+        GalleryFormat::Hugo => vec![formats_for(info, config)[0]],
+        GalleryFormat::Html => formats_for(info, config),
+    };
+    let mut out = Vec::new();
+    for f in formats {
+        for &width in &widths {
+            let height = ((width as f64 * h as f64 / w.max(1) as f64).round() as u32).max(1);
+            let quality = if f == OutFormat::Png {
+                0
+            } else {
+                config.quality.get(f.name()).copied().unwrap_or(80)
+            };
+            out.push(Variant {
+                width,
+                height,
+                format: f,
+                quality,
+            });
+        }
+    }
+    out
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn photo_id(name: &str) -> String {
+    let stem = name.rsplit_once('.').map(|(s, _)| s).unwrap_or(name);
+    format!(
+        "photo-{}",
+        crate::resolve::urlize(stem).replace(['/', '.'], "-")
+    )
+}
+
+/// The standalone page.
+pub fn render_html(spec: &Spec, title: &str, photos: &[(Photo, Vec<Output>, String)]) -> String {
+    let mut grid = String::new();
+    for (p, outs, colour) in photos {
+        let primary = outs[0].variant.format;
+        let of = |f: OutFormat| outs.iter().filter(move |o| o.variant.format == f);
+        let set = |ws: &mut dyn Iterator<Item = &Output>| {
+            ws.map(|o| format!("images/{} {}w", o.name, o.variant.width))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let thumbs: Vec<&Output> = of(primary)
+            .filter(|o| o.variant.width <= THUMB_WIDTH * 2)
+            .collect();
+        let thumb = thumbs.first().copied().unwrap_or(&outs[0]);
+        let display: Vec<&Output> = of(primary).collect();
+        let largest = display.last().copied().unwrap_or(&outs[0]);
+        let webp_display: Vec<&Output> = of(OutFormat::Webp).collect();
+        let lightbox_set = if !webp_display.is_empty() && primary != OutFormat::Webp {
+            &webp_display
+        } else {
+            &display
+        };
+        let alt = p
+            .alt
+            .clone()
+            .or_else(|| p.caption.clone())
+            .unwrap_or_default();
+        grid.push_str(&format!(
+            "<li id=\"{id}\"><a href=\"images/{big}\" data-srcset=\"{lset}\" data-sizes=\"92vw\" data-width=\"{bw}\" data-height=\"{bh}\" data-caption=\"{cap}\" aria-label=\"Open photo: {label}\"><img src=\"images/{src}\" srcset=\"{tset}\" sizes=\"(max-width: 600px) 100vw, 400px\" width=\"{tw}\" height=\"{th}\" alt=\"{alt}\" loading=\"lazy\" decoding=\"async\" style=\"background-color: {colour}\"></a>{caption}</li>\n",
+            id = p.id,
+            big = largest.name,
+            lset = set(&mut lightbox_set.iter().copied()),
+            bw = largest.variant.width,
+            bh = largest.variant.height,
+            cap = html_escape(p.caption.as_deref().unwrap_or("")),
+            label = html_escape(if alt.is_empty() { &p.name } else { &alt }),
+            src = thumb.name,
+            tset = set(&mut thumbs.iter().copied()),
+            tw = thumb.variant.width,
+            th = thumb.variant.height,
+            alt = html_escape(&alt),
+            caption = p.caption.as_ref().map(|c| format!("<p class=\"pp-caption\">{}</p>", html_escape(c))).unwrap_or_default(),
+        ));
+    }
+    let meta: Vec<String> = [spec.date.clone(), spec.description.clone()]
+        .into_iter()
+        .flatten()
+        .map(|s| html_escape(&s))
+        .collect();
+    format!(
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{t}</title>\n<link rel=\"stylesheet\" href=\"gallery.css\">\n</head>\n<body>\n<main class=\"pp-gallery\">\n<h1>{t}</h1>\n<p class=\"pp-meta\">{meta}</p>\n<ul class=\"pp-grid\">\n{grid}</ul>\n</main>\n<div class=\"pp-lightbox\" role=\"dialog\" aria-modal=\"true\" aria-label=\"Photo viewer\" hidden>\n<span class=\"pp-count\" aria-live=\"polite\"></span>\n<button type=\"button\" class=\"pp-close\" aria-label=\"Close (Esc)\">&times;</button>\n<button type=\"button\" class=\"pp-prev\" aria-label=\"Previous photo (left arrow)\">&lsaquo;</button>\n<figure><img alt=\"\"><figcaption></figcaption></figure>\n<button type=\"button\" class=\"pp-next\" aria-label=\"Next photo (right arrow)\">&rsaquo;</button>\n</div>\n<script src=\"gallery.js\"></script>\n</body>\n</html>\n",
+        t = html_escape(title),
+        meta = meta.join(" · "),
+    )
+}
+
+/// The Hugo page bundle's `index.md`.
+pub fn render_hugo(
+    spec: &Spec,
+    title: &str,
+    photos: &[(Photo, Vec<Output>, String)],
+    config: &Config,
+    shortcode: &str,
+) -> String {
+    let rule = config.shortcodes.get(shortcode);
+    let name = |f: &Option<String>, d: &str| f.clone().unwrap_or_else(|| d.to_string());
+    let src_param = rule
+        .and_then(|r| r.src.first().cloned())
+        .unwrap_or_else(|| "src".into());
+    let (width_p, ratio_p, caption_p, alt_p) = match rule {
+        Some(r) => (
+            name(&r.width, "width"),
+            r.ratio.clone(),
+            name(&r.caption, "caption"),
+            name(&r.alt, "alt"),
+        ),
+        None => ("width".into(), None, "caption".into(), "alt".into()),
+    };
+    let q = |s: &str| s.replace('"', "\\\"");
+    let mut out = String::from("---\n");
+    out.push_str(&format!("title: \"{}\"\n", q(title)));
+    if let Some(d) = &spec.date {
+        out.push_str(&format!("date: {d}\n"));
+    }
+    if let Some(d) = &spec.description {
+        out.push_str(&format!("description: \"{}\"\n", q(d)));
+    }
+    let cover = spec
+        .cover
+        .as_ref()
+        .and_then(|c| photos.iter().find(|(p, _, _)| &p.name == c))
+        .or(photos.first());
+    if let Some((_, outs, _)) = cover {
+        out.push_str(&format!("cover: {}\n", outs[0].name));
+    }
+    out.push_str("---\n");
+    for (p, outs, _) in photos {
+        let o = &outs[0];
+        let (w, h) = (o.variant.width, o.variant.height);
+        // The whole column when the photo is wide enough, else its own width in pixels.
+        let width = if w >= config.content_width {
+            "100%".to_string()
+        } else {
+            w.to_string()
+        };
+        out.push_str(&format!(
+            "\n{{{{< {shortcode} {src_param}=\"./{}\" {width_p}=\"{width}\"",
+            o.name
+        ));
+        if let Some(r) = &ratio_p {
+            let ratio = format!("{:.2}", h as f64 * 100.0 / w as f64);
+            out.push_str(&format!(
+                " {r}=\"{}%\"",
+                ratio.trim_end_matches('0').trim_end_matches('.')
+            ));
+        }
+        if let Some(c) = &p.caption {
+            out.push_str(&format!(
+                "\n    {caption_p}=\"{}\"",
+                q(c.trim_end_matches('.'))
+            ));
+        }
+        if let Some(a) = p.alt.as_ref().or(p.caption.as_ref()) {
+            out.push_str(&format!("\n    {alt_p}=\"{}\"", q(a)));
+        }
+        out.push_str(" >}}\n");
+    }
+    out
+}
+
+/// Per photo: its outputs and how many were made and reused, or why it has none.
+type Made = Result<(Vec<Output>, usize, usize), Diagnostic>;
+
+/// Make the gallery of `dir`.
+// A photo's failure is a whole Diagnostic, made once per broken photo: size is no concern.
+#[allow(clippy::result_large_err)]
+pub fn gallery(
+    dir: &Path,
+    config: &Config,
+    opts: &GalleryOptions,
+    progress: &dyn Progress,
+) -> Result<GalleryReport, GalleryError> {
+    let mut report = GalleryReport::default();
+    let rd = std::fs::read_dir(dir).map_err(|source| GalleryError::Read {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let spec_path = dir.join("gallery.yaml");
+    let spec = match std::fs::read_to_string(&spec_path) {
+        Ok(t) => parse_spec(&t, &spec_path.display().to_string())?,
+        Err(_) => Spec::default(),
+    };
+    let mut names: Vec<String> = rd
+        .flatten()
+        .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .collect();
+    names.sort();
+    let mut files: Vec<String> = Vec::new();
+    for n in names {
+        if n == "gallery.yaml" || n.starts_with('.') {
+            continue;
+        }
+        match probe::Format::from_extension(&n) {
+            Some(probe::Format::Jpeg | probe::Format::Png | probe::Format::WebP) => files.push(n),
+            _ => report.diagnostics.push(
+                Diagnostic::note(
+                    "skipped",
+                    format!("{n}: not a JPEG, PNG or WebP photo; skipped"),
+                )
+                .in_file(n.clone()),
+            ),
+        }
+    }
+    for (what, list) in [("order", &spec.order), ("exclude", &spec.exclude)] {
+        for n in list {
+            if !files.contains(n) {
+                report.diagnostics.push(
+                    Diagnostic::warning(
+                        "gallery-spec",
+                        format!("gallery.yaml names {n} in `{what}`, but there is no such photo"),
+                    )
+                    .in_file("gallery.yaml"),
+                );
+            }
+        }
+    }
+    let popts = ProbeOptions {
+        max_pixels: config.max_pixels,
+        deep: false,
+    };
+    let probed: Vec<Result<(Photo, Vec<u8>), Diagnostic>> = files
+        .par_iter()
+        .map(|n| {
+            let bytes = std::fs::read(dir.join(n)).map_err(|e| {
+                Diagnostic::error("unreadable", format!("{n}: {e}")).in_file(n.clone())
+            })?;
+            let p = probe::probe_bytes(n, &bytes, popts);
+            if let Some(f) = p
+                .findings
+                .iter()
+                .find(|f| f.severity == crate::report::Severity::Error)
+            {
+                return Err(
+                    Diagnostic::error(f.code, format!("{n}: {}; skipped", f.message))
+                        .in_file(n.clone()),
+                );
+            }
+            let info = p.info.ok_or_else(|| {
+                Diagnostic::error("undecodable", format!("{n}: unreadable; skipped"))
+                    .in_file(n.clone())
+            })?;
+            let (taken, description) = process::exif_of(&bytes, &info)
+                .map(exif_facts)
+                .unwrap_or((None, None));
+            let s = spec.photos.get(n).cloned().unwrap_or_default();
+            let hash = blake3::hash(&bytes).to_hex().to_string();
+            Ok((
+                Photo {
+                    name: n.clone(),
+                    id: photo_id(n),
+                    caption: s.caption.or(description),
+                    alt: s.alt,
+                    taken,
+                    info,
+                    hash,
+                },
+                bytes,
+            ))
+        })
+        .collect();
+    let mut photos = Vec::new();
+    for r in probed {
+        match r {
+            Ok((p, _)) => photos.push(p),
+            Err(d) => report.diagnostics.push(d),
+        }
+    }
+    let photos = order(photos, &spec);
+    report.photos = photos.len();
+    report.without_text = photos
+        .iter()
+        .filter(|p| p.caption.is_none() && p.alt.is_none())
+        .count();
+
+    // Make (or reuse) every variant, largest photos first, memory bounded.
+    let cache = Cache::open(&opts.cache_dir);
+    let budget = Budget::new(opts.memory_bytes);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs.max(1))
+        .build()
+        .map_err(|e| GalleryError::Write {
+            path: "threads".into(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    let image_dir = match opts.format {
+        GalleryFormat::Html => opts.out.join("images"),
+        GalleryFormat::Hugo => opts.out.clone(),
+    };
+    progress.start("gallery", photos.len() as u64);
+    let made: Vec<Made> = pool.install(|| {
+        photos
+            .par_iter()
+            .map(|p| {
+                let vs = variants_for(&p.info, config, opts.format);
+                let mut outs = Vec::new();
+                let mut missing = Vec::new();
+                for v in &vs {
+                    match cache.get(&job_key(&p.hash, v, config.metadata)) {
+                        Some(e) => outs.push((*v, e.hash)),
+                        None => missing.push(*v),
+                    }
+                }
+                let made_now = missing.len();
+                if !missing.is_empty() {
+                    let _lease = budget.take(process::decoded_bytes(&p.info, &missing));
+                    let bytes = std::fs::read(dir.join(&p.name))
+                        .map_err(|e| Diagnostic::error("unreadable", format!("{}: {e}", p.name)))?;
+                    let encoded = process::make_variants(
+                        &bytes,
+                        &p.info,
+                        &missing,
+                        config.max_pixels,
+                        config.metadata,
+                    )
+                    .map_err(|e| {
+                        Diagnostic::error(
+                            "undecodable",
+                            format!("{}: cannot be processed: {e}", p.name),
+                        )
+                        .in_file(p.name.clone())
+                    })?;
+                    for (v, b) in missing.iter().zip(encoded) {
+                        let h = short_hash(&b);
+                        cache
+                            .put(&job_key(&p.hash, v, config.metadata), &b, &h)
+                            .map_err(|e| Diagnostic::error("cache", e.to_string()))?;
+                        outs.push((*v, h));
+                    }
+                }
+                outs.sort_by_key(|(v, _)| (v.format, v.width));
+                let mut result = Vec::new();
+                for (v, h) in outs {
+                    let name = variant_name(&p.name, &v, &h);
+                    let dest = image_dir.join(&name);
+                    if !dest.exists() {
+                        let key = job_key(&p.hash, &v, config.metadata);
+                        let bytes = cache
+                            .read(&key)
+                            .map_err(|e| Diagnostic::error("cache", e.to_string()))?;
+                        write_atomic(&dest, &bytes).map_err(|e| {
+                            Diagnostic::error("write", format!("{}: {e}", dest.display()))
+                        })?;
+                    }
+                    result.push(Output { variant: v, name });
+                }
+                progress.advance(1);
+                Ok((result, made_now, vs.len() - made_now))
+            })
+            .collect()
+    });
+    progress.finish();
+    let mut shown: Vec<(Photo, Vec<Output>, String)> = Vec::new();
+    for (p, r) in photos.into_iter().zip(made) {
+        match r {
+            Ok((outs, m, u)) => {
+                report.made += m;
+                report.reused += u;
+                let colour = dominant_colour(&image_dir, &outs);
+                shown.push((p, outs, colour));
+            }
+            Err(d) => report.diagnostics.push(d),
+        }
+    }
+    if opts.originals {
+        for (p, _, _) in &shown {
+            // The original without metadata: the largest size, re-encoded losslessly enough.
+            let v = Variant {
+                width: p.info.display_size().0,
+                height: p.info.display_size().1,
+                format: formats_for(&p.info, config)[0],
+                quality: 95,
+            };
+            let key = job_key(&p.hash, &v, config.metadata);
+            let bytes = match cache.read(&key) {
+                Ok(b) if cache.get(&key).is_some() => b,
+                _ => {
+                    let src =
+                        std::fs::read(dir.join(&p.name)).map_err(|source| GalleryError::Read {
+                            path: p.name.clone(),
+                            source,
+                        })?;
+                    let b = process::make_variants(
+                        &src,
+                        &p.info,
+                        &[v],
+                        config.max_pixels,
+                        config.metadata,
+                    )
+                    .ok()
+                    .and_then(|mut x| x.pop())
+                    .unwrap_or_default();
+                    let _ = cache.put(&key, &b, &short_hash(&b));
+                    b
+                }
+            };
+            let stem = p.name.rsplit_once('.').map(|(s, _)| s).unwrap_or(&p.name);
+            let dest = opts.out.join("originals").join(format!(
+                "{}.{}",
+                crate::build::clean_stem(stem),
+                v.format.extension()
+            ));
+            write_atomic(&dest, &bytes).map_err(|source| GalleryError::Write {
+                path: dest.display().to_string(),
+                source,
+            })?;
+        }
+    }
+    let title = spec.title.clone().unwrap_or_else(|| {
+        dir.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("Gallery")
+            .to_string()
+    });
+    let write = |path: PathBuf, text: &str| {
+        write_atomic(&path, text.as_bytes()).map_err(|source| GalleryError::Write {
+            path: path.display().to_string(),
+            source,
+        })
+    };
+    match opts.format {
+        GalleryFormat::Html => {
+            write(
+                opts.out.join("gallery.css"),
+                include_str!("../assets/gallery/gallery.css"),
+            )?;
+            write(
+                opts.out.join("gallery.js"),
+                include_str!("../assets/gallery/gallery.js"),
+            )?;
+            report.page = opts.out.join("index.html");
+            write(report.page.clone(), &render_html(&spec, &title, &shown))?;
+        }
+        GalleryFormat::Hugo => {
+            report.page = opts.out.join("index.md");
+            write(
+                report.page.clone(),
+                &render_hugo(&spec, &title, &shown, config, &opts.shortcode),
+            )?;
+        }
+    }
+    let live = std::collections::BTreeSet::new();
+    cache
+        .save(false, &live)
+        .map_err(|source| GalleryError::Write {
+            path: opts.cache_dir.display().to_string(),
+            source,
+        })?;
+    crate::report::sort(&mut report.diagnostics);
+    Ok(report)
+}
+
+/// The average colour of a photo's smallest output, as a CSS colour (the placeholder shown
+/// until the thumbnail loads).
+fn dominant_colour(dir: &Path, outs: &[Output]) -> String {
+    let smallest = outs.iter().min_by_key(|o| o.variant.width);
+    let img = smallest
+        .and_then(|o| std::fs::read(dir.join(&o.name)).ok())
+        .and_then(|b| image::load_from_memory(&b).ok());
+    let Some(img) = img else { return "#ddd".into() };
+    let small = img.thumbnail(16, 16).to_rgb8();
+    let n = (small.width() * small.height()).max(1) as u64;
+    let mut sum = [0u64; 3];
+    for p in small.pixels() {
+        for (s, v) in sum.iter_mut().zip(p.0) {
+            *s += v as u64;
+        }
+    }
+    format!("#{:02x}{:02x}{:02x}", sum[0] / n, sum[1] / n, sum[2] / n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capture_times_are_compared_in_utc() {
+        assert_eq!(
+            to_utc("2023:04:18 09:00:00", "+02:00").unwrap(),
+            "2023:04:18 07:00:00"
+        );
+        assert_eq!(
+            to_utc("2023:01:01 01:30:00", "+03:00").unwrap(),
+            "2022:12:31 22:30:00"
+        );
+        assert_eq!(
+            to_utc("2023:12:31 23:00:00", "-05:00").unwrap(),
+            "2024:01:01 04:00:00"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_in_gallery_yaml_are_errors_with_a_position() {
+        let e = parse_spec(
+            "title: x\nphotos:\n  a.jpg:\n    captoin: y\n",
+            "gallery.yaml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("gallery.yaml:4:5: photos.a.jpg: unknown field `captoin`"),
+            "{e}"
+        );
+    }
+}

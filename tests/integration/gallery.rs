@@ -1,0 +1,211 @@
+//! `pixpipe gallery`: order, captions, excludes, orientation, metadata, the Hugo bundle, cache.
+
+use crate::support::exif::Exif;
+use crate::support::{
+    jpeg_bytes, photo, pixpipe, quadrants, stored_for_orientation, Run, SiteBuilder,
+};
+use std::path::Path;
+
+fn shot(when: &str, offset: &str, description: Option<&str>, orientation: u16) -> Exif {
+    Exif {
+        orientation: Some(orientation),
+        description: description.map(str::to_string),
+        date_time_original: Some(when.into()),
+        offset_time_original: Some(offset.into()),
+        gps: Some((52.34, 4.89)),
+        ..Exif::default()
+    }
+}
+
+fn gallery(dir: &Path, extra: &[&str]) -> Run {
+    let mut args = vec!["gallery", dir.to_str().unwrap(), "--quiet"];
+    args.extend_from_slice(extra);
+    pixpipe(&args)
+}
+
+fn event() -> crate::support::Site {
+    SiteBuilder::new()
+        // 10:00 in Amsterdam (+02:00) is 08:00 UTC: earlier than 09:00 UTC in London.
+        .photo_with_exif("photos/b-london.jpg", 900, 600, &shot("2023:04:18 10:00:00", "+01:00", Some("From London"), 1))
+        .photo_with_exif("photos/a-amsterdam.jpg", 900, 600, &shot("2023:04:18 10:00:00", "+02:00", Some("From Amsterdam"), 1))
+        .photo_with_exif("photos/c-first.jpg", 900, 600, &shot("2023:04:19 12:00:00", "+00:00", None, 1))
+        .photo_with_exif("photos/d-blurry.jpg", 900, 600, &shot("2023:04:17 08:00:00", "+00:00", None, 1))
+        .image("photos/e-undated.png", 500, 500)
+        .page("photos/notes.txt", "not a photo")
+        .page(
+            "photos/gallery.yaml",
+            "title: Istio Day\ndate: 2023-04-18\ncover: a-amsterdam.jpg\norder: [c-first.jpg]\nexclude: [d-blurry.jpg]\nphotos:\n  c-first.jpg:\n    caption: The first talk\n    alt: A speaker at a lectern\n",
+        )
+        .build()
+}
+
+#[test]
+fn photos_are_ordered_captioned_and_excluded_as_asked() {
+    let site = event();
+    let out = site.path("out");
+    let run = gallery(&site.path("photos"), &["--out", out.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("note[skipped]: notes.txt: not a JPEG, PNG or WebP photo; skipped"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("gallery: 4 photos (1 with neither caption nor alt text)"),
+        "{}",
+        run.stderr
+    );
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    let ids: Vec<&str> = html
+        .match_indices("<li id=\"")
+        .map(|(i, _)| &html[i + 8..i + 8 + html[i + 8..].find('"').unwrap()])
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            "photo-c-first",
+            "photo-a-amsterdam",
+            "photo-b-london",
+            "photo-e-undated"
+        ]
+    );
+    assert!(
+        html.contains("alt=\"A speaker at a lectern\""),
+        "alt from gallery.yaml"
+    );
+    assert!(
+        html.contains("data-caption=\"From Amsterdam\""),
+        "caption from EXIF"
+    );
+    assert!(
+        html.contains("alt=\"From London\""),
+        "the caption is the alt text when there is none"
+    );
+    assert!(!html.contains("d-blurry"), "excluded");
+    // Every grid image has its size (no layout shift) and loads lazily.
+    for tag in html.split("<img ").skip(1).take(4) {
+        assert!(
+            tag.contains("width=\"")
+                && tag.contains("height=\"")
+                && tag.contains("loading=\"lazy\""),
+            "{tag}"
+        );
+    }
+    assert!(out.join("gallery.js").is_file() && out.join("gallery.css").is_file());
+}
+
+#[test]
+fn outputs_are_upright_and_carry_no_metadata() {
+    let upright = quadrants(120, 80);
+    let stored = stored_for_orientation(&upright, 6);
+    let site = SiteBuilder::new()
+        .bytes(
+            "photos/turned.jpg",
+            shot("2023:04:18 10:00:00", "+02:00", Some("Turned"), 6)
+                .insert_into_jpeg(&jpeg_bytes(&stored)),
+        )
+        .build();
+    let out = site.path("out");
+    assert_eq!(
+        gallery(
+            &site.path("photos"),
+            &["--out", out.to_str().unwrap(), "--originals"]
+        )
+        .code,
+        0
+    );
+    let mut seen = 0;
+    for dir in ["images", "originals"] {
+        for e in std::fs::read_dir(out.join(dir)).unwrap() {
+            let bytes = std::fs::read(e.unwrap().path()).unwrap();
+            assert!(
+                !bytes.windows(6).any(|w| w == b"Exif\0\0")
+                    && !bytes.windows(4).any(|w| w == b"EXIF"),
+                "metadata survived"
+            );
+            let img = image::load_from_memory(&bytes).unwrap().to_rgb8();
+            assert_eq!(
+                img.width() * 2,
+                img.height() * 3,
+                "upright: wider than tall"
+            );
+            let tl = img.get_pixel(img.width() / 8, img.height() / 8).0;
+            assert!(tl[0] > 150 && tl[2] < 100, "top-left is red: {tl:?}");
+            seen += 1;
+        }
+    }
+    assert!(seen >= 3, "{seen}");
+}
+
+#[test]
+fn the_hugo_bundle_passes_check_with_no_finding() {
+    let site = event();
+    let bundle = site.path("site/content/events/istio-day");
+    std::fs::create_dir_all(site.path("site/content")).unwrap();
+    std::fs::write(
+        site.path("site/pixpipe.yaml"),
+        "content_width: 1200\nlint: {caption_period: error}\n",
+    )
+    .unwrap();
+    let run = gallery(
+        &site.path("photos"),
+        &["--format", "hugo", "--out", bundle.to_str().unwrap()],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let md = std::fs::read_to_string(bundle.join("index.md")).unwrap();
+    assert!(
+        md.starts_with("---\ntitle: \"Istio Day\"\ndate: 2023-04-18\ncover: a-amsterdam-900w."),
+        "{md}"
+    );
+    assert_eq!(md.matches("{{< image link=\"./").count(), 4, "{md}");
+    assert!(md.contains("width=\"900\" ratio=\"66.67%\"\n    caption=\"The first talk\"\n    alt=\"A speaker at a lectern\" >}}"), "{md}");
+    let check = pixpipe(&[
+        "check",
+        site.path("site").to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(check.code, 0, "{}", check.stdout);
+    assert_eq!(check.stdout.trim(), "[]", "{}", check.stdout);
+}
+
+#[test]
+fn adding_one_photo_processes_only_that_photo() {
+    let site = event();
+    let out = site.path("out");
+    let first = gallery(&site.path("photos"), &["--out", out.to_str().unwrap()]);
+    assert!(
+        first.stderr.contains("(") && first.stderr.contains("made, 0 reused"),
+        "{}",
+        first.stderr
+    );
+    std::fs::write(
+        site.path("photos/f-new.jpg"),
+        jpeg_bytes(&photo(900, 600, 42)),
+    )
+    .unwrap();
+    let second = gallery(&site.path("photos"), &["--out", out.to_str().unwrap()]);
+    // 900 px wide: 400, 800 and 900 in JPEG and WebP = 6 variants for the new photo.
+    assert!(second.stderr.contains("(6 made, "), "{}", second.stderr);
+}
+
+#[test]
+fn a_typo_in_gallery_yaml_is_an_error_with_its_position() {
+    let site = SiteBuilder::new()
+        .image("photos/a.jpg", 100, 80)
+        .page("photos/gallery.yaml", "title: x\nordr: [a.jpg]\n")
+        .build();
+    let run = gallery(
+        &site.path("photos"),
+        &["--out", site.path("out").to_str().unwrap()],
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("gallery.yaml:2:1: unknown field `ordr`"),
+        "{}",
+        run.stderr
+    );
+}
