@@ -527,7 +527,7 @@ pub fn gallery(
         max_pixels: config.max_pixels,
         deep: false,
     };
-    let probed: Vec<Result<(Photo, Vec<u8>), Diagnostic>> = files
+    let probed: Vec<Result<Photo, Diagnostic>> = files
         .par_iter()
         .map(|n| {
             let bytes = std::fs::read(dir.join(n)).map_err(|e| {
@@ -553,24 +553,21 @@ pub fn gallery(
                 .unwrap_or((None, None));
             let s = spec.photos.get(n).cloned().unwrap_or_default();
             let hash = blake3::hash(&bytes).to_hex().to_string();
-            Ok((
-                Photo {
-                    name: n.clone(),
-                    id: photo_id(n),
-                    caption: s.caption.or(description),
-                    alt: s.alt,
-                    taken,
-                    info,
-                    hash,
-                },
-                bytes,
-            ))
+            Ok(Photo {
+                name: n.clone(),
+                id: photo_id(n),
+                caption: s.caption.or(description),
+                alt: s.alt,
+                taken,
+                info,
+                hash,
+            })
         })
         .collect();
     let mut photos = Vec::new();
     for r in probed {
         match r {
-            Ok((p, _)) => photos.push(p),
+            Ok(p) => photos.push(p),
             Err(d) => report.diagnostics.push(d),
         }
     }
