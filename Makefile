@@ -4,7 +4,7 @@ CARGO ?= cargo
 DEMO := assets/demo
 PIXPIPE := target/release/pixpipe
 
-.PHONY: help test lint bench-check demo ci deps deps-build deps-test clean-demo
+.PHONY: help test lint bench-check bench-peers demo ci deps deps-build deps-test clean-demo
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -56,6 +56,21 @@ deps-test: ## Install the tools the tests use (Hugo, Chromium, playwright-core),
 lint: ## rustfmt and clippy, warnings denied
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# The standard job of ../shared/bench, pixpipe beside sharp and vipsthumbnail, interleaved.
+BENCH_FORMAT ?= jpeg
+BENCH_ROUNDS ?= 5
+BENCH_PEERS ?= sharp vips
+BENCH_DEBS := libvips-tools imagemagick libjpeg-turbo-progs webp time
+
+bench-peers: deps-build $(PIXPIPE) ## Compare pixpipe with sharp and libvips on ../shared/corpus/bench (wall, CPU, RSS, bytes, DSSIM)
+	@missing=""; for p in $(BENCH_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
+	@python3 -c 'import PIL' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check pillow
+	SKIP_APT=1 bash ../shared/bench/setup.sh
+	EXTRA='pixpipe=$(CURDIR)/benches/peers/pixpipe-job.sh $(CURDIR)/$(PIXPIPE) {photos} {out} $(BENCH_FORMAT) 2' \
+	PEERS="$(BENCH_PEERS)" FORMAT=$(BENCH_FORMAT) SCORE=1 \
+	bash ../shared/bench/peers.sh ../shared/corpus/bench target/bench-peers $(BENCH_ROUNDS)
 
 bench-check: ## Compile the benchmarks without running them
 	$(CARGO) bench --no-run

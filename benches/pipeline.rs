@@ -1,0 +1,123 @@
+//! The build pipeline stage by stage, on generated photos: decode (full and DCT-scaled),
+//! resize, orient, encode (JPEG, WebP, PNG), hash, and planning a 1,000-reference site.
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use image::{ImageEncoder, RgbImage};
+use pixpipe::plan::{OutFormat, Variant};
+use pixpipe::probe::{probe_bytes, ProbeOptions};
+use pixpipe::process::{self, codec, resize};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// A camera-like 4000x3000 photo: gradients, edges and noise (compresses like a real one).
+fn photo(w: u32, h: u32) -> RgbImage {
+    RgbImage::from_fn(w, h, |x, y| {
+        let n = ((x.wrapping_mul(2654435761) ^ y.wrapping_mul(40503)) >> 13) % 24;
+        let stripe = if (x / 23 + y / 41) % 2 == 0 { 18 } else { 0 };
+        image::Rgb([
+            (x * 255 / w + n).min(255) as u8,
+            (y * 255 / h + stripe).min(255) as u8,
+            (128 + n * 3) as u8,
+        ])
+    })
+}
+
+fn jpeg(img: &RgbImage) -> Vec<u8> {
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+        .write_image(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            image::ExtendedColorType::Rgb8,
+        )
+        .unwrap();
+    out
+}
+
+fn bench_stages(c: &mut Criterion) {
+    let src = jpeg(&photo(4000, 3000));
+    let info = probe_bytes(
+        "p.jpg",
+        &src,
+        ProbeOptions {
+            max_pixels: u64::MAX,
+            deep: false,
+        },
+    )
+    .info
+    .unwrap();
+    let mut g = c.benchmark_group("stage");
+    g.sample_size(10);
+    g.bench_function("decode/4000x3000_full", |b| {
+        b.iter(|| {
+            codec::decode(&src, info.format, false, 4000, 3000, u64::MAX)
+                .unwrap()
+                .width
+        })
+    });
+    g.bench_function("decode/4000x3000_scaled_for_1920", |b| {
+        b.iter(|| {
+            codec::decode(&src, info.format, false, 1920, 1440, u64::MAX)
+                .unwrap()
+                .width
+        })
+    });
+    let full = codec::decode(&src, info.format, false, 4000, 3000, u64::MAX).unwrap();
+    let half = codec::decode(&src, info.format, false, 1920, 1440, u64::MAX).unwrap();
+    g.bench_function("resize/4000x3000_to_960", |b| {
+        b.iter(|| resize::resize(&full, 960, 720).unwrap().width)
+    });
+    g.bench_function("resize/2000x1500_to_1920", |b| {
+        b.iter(|| resize::resize(&half, 1920, 1440).unwrap().width)
+    });
+    let p1920 = resize::resize(&half, 1920, 1440).unwrap();
+    g.bench_function("orient/1920x1440_rotate90", |b| {
+        b.iter_batched(
+            || p1920.clone(),
+            |p| resize::orient(p, 6).width,
+            BatchSize::LargeInput,
+        )
+    });
+    g.bench_function("encode/jpeg_q80_1920x1440", |b| {
+        b.iter(|| codec::encode(&p1920, OutFormat::Jpeg, 80).unwrap().len())
+    });
+    g.bench_function("encode/webp_q80_1920x1440", |b| {
+        b.iter(|| codec::encode(&p1920, OutFormat::Webp, 80).unwrap().len())
+    });
+    g.bench_function("encode/png_1920x1440", |b| {
+        b.iter(|| codec::encode(&p1920, OutFormat::Png, 0).unwrap().len())
+    });
+    let variants: Vec<Variant> = [480u32, 960, 1920]
+        .iter()
+        .map(|&w| Variant {
+            width: w,
+            height: w * 3 / 4,
+            format: OutFormat::Jpeg,
+            quality: 80,
+        })
+        .collect();
+    g.bench_function("make_variants/4000x3000_to_480_960_1920_jpeg", |b| {
+        b.iter(|| {
+            process::make_variants(
+                &src,
+                &info,
+                &variants,
+                u64::MAX,
+                pixpipe::config::Metadata::Strip,
+            )
+            .unwrap()
+            .len()
+        })
+    });
+    g.finish();
+
+    let mut h = c.benchmark_group("hash");
+    h.throughput(Throughput::Bytes(src.len() as u64));
+    h.bench_function("blake3/source_jpeg", |b| b.iter(|| blake3::hash(&src)));
+    h.finish();
+}
+
+criterion_group!(benches, bench_stages);
+criterion_main!(benches);
