@@ -68,14 +68,22 @@ pub fn make_variants(
     sizes.sort_by(|a, b| b.cmp(a));
     sizes.dedup();
     let mut out: Vec<Option<Vec<u8>>> = vec![None; variants.len()];
+    // The largest output is made from the decode, turned upright and converted to sRGB; each
+    // smaller one is resized from the previous output, already upright and in sRGB.
     let mut prev: Pixels = decoded;
+    let mut first = true;
     for (w, h) in sizes {
-        let (sw, sh) = stored(w, h);
-        let resized = resize::resize(&prev, sw, sh)?;
-        let mut upright = resize::orient(resized.clone(), info.orientation);
-        if let Some(t) = &to_srgb {
-            t.apply(&mut upright)?;
-        }
+        let upright = if first {
+            let (sw, sh) = stored(w, h);
+            let mut p = resize::orient(resize::resize(&prev, sw, sh)?, info.orientation);
+            if let Some(t) = &to_srgb {
+                t.apply(&mut p)?;
+            }
+            first = false;
+            p
+        } else {
+            resize::resize(&prev, w, h)?
+        };
         for (i, v) in variants.iter().enumerate() {
             if (v.width, v.height) == (w, h) {
                 let encoded = codec::encode(&upright, v.format, v.quality)?;
@@ -85,7 +93,7 @@ pub fn make_variants(
                 });
             }
         }
-        prev = resized;
+        prev = upright;
     }
     Ok(out.into_iter().map(Option::unwrap_or_default).collect())
 }

@@ -7,7 +7,7 @@
 //! with moxcms, after resizing, for the same reason.
 
 use super::codec::Pixels;
-use fast_image_resize::images::Image;
+use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 
 /// Resize `src` to `w` x `h`.
@@ -20,8 +20,8 @@ pub fn resize(src: &Pixels, w: u32, h: u32) -> Result<Pixels, String> {
     } else {
         PixelType::U8x3
     };
-    let from = Image::from_vec_u8(src.width, src.height, src.data.clone(), pt)
-        .map_err(|e| e.to_string())?;
+    // Borrow the source: a copy of a full-size decode costs a memcpy and fresh pages.
+    let from = ImageRef::new(src.width, src.height, &src.data, pt).map_err(|e| e.to_string())?;
     let mut to = Image::new(w, h, pt);
     let opts = ResizeOptions::new()
         .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
