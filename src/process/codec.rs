@@ -89,7 +89,7 @@ fn decode_jpeg_turbo(bytes: &[u8], min_w: u32, min_h: u32) -> Result<Option<Pixe
     }
     d.set_scaling_factor(scale).map_err(|e| e.to_string())?;
     let (w, h) = (scale.scale(header.width), scale.scale(header.height));
-    let mut data = vec![0u8; w * h * 3];
+    let mut data = take_buffer(w * h * 3);
     let image = turbojpeg::Image {
         pixels: data.as_mut_slice(),
         width: w,
@@ -104,6 +104,30 @@ fn decode_jpeg_turbo(bytes: &[u8], min_w: u32, min_h: u32) -> Result<Option<Pixe
         channels: 3,
         data,
     }))
+}
+
+thread_local! {
+    /// The decode buffer of this worker, kept between images: a fresh multi-megabyte buffer
+    /// per photo costs page faults and lets the allocator's footprint grow.
+    static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A buffer of `len` bytes (contents unspecified), reusing this thread's when it is free.
+fn take_buffer(len: usize) -> Vec<u8> {
+    let mut v = BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()));
+    v.clear();
+    v.resize(len, 0);
+    v
+}
+
+/// Give a decode buffer back for the next image on this thread.
+pub fn give_back(buf: Vec<u8>) {
+    BUFFER.with(|b| {
+        let mut slot = b.borrow_mut();
+        if buf.capacity() > slot.capacity() {
+            *slot = buf;
+        }
+    });
 }
 
 /// Encode `p` as `format` at `quality` (ignored for PNG).

@@ -70,19 +70,18 @@ pub fn make_variants(
     let mut out: Vec<Option<Vec<u8>>> = vec![None; variants.len()];
     // The largest output is made from the decode, turned upright and converted to sRGB; each
     // smaller one is resized from the previous output, already upright and in sRGB.
-    let mut prev: Pixels = decoded;
-    let mut first = true;
+    let mut prev: Option<Pixels> = None;
     for (w, h) in sizes {
-        let upright = if first {
-            let (sw, sh) = stored(w, h);
-            let mut p = resize::orient(resize::resize(&prev, sw, sh)?, info.orientation);
-            if let Some(t) = &to_srgb {
-                t.apply(&mut p)?;
+        let upright = match &prev {
+            None => {
+                let (sw, sh) = stored(w, h);
+                let mut p = resize::orient(resize::resize(&decoded, sw, sh)?, info.orientation);
+                if let Some(t) = &to_srgb {
+                    t.apply(&mut p)?;
+                }
+                p
             }
-            first = false;
-            p
-        } else {
-            resize::resize(&prev, w, h)?
+            Some(p) => resize::resize(p, w, h)?,
         };
         for (i, v) in variants.iter().enumerate() {
             if (v.width, v.height) == (w, h) {
@@ -93,8 +92,9 @@ pub fn make_variants(
                 });
             }
         }
-        prev = upright;
+        prev = Some(upright);
     }
+    codec::give_back(decoded.data);
     Ok(out.into_iter().map(Option::unwrap_or_default).collect())
 }
 
