@@ -166,6 +166,30 @@ fn mtime_ns(m: &std::fs::Metadata) -> u128 {
         .unwrap_or(0)
 }
 
+/// Whether `path` (site-relative, from a manifest) is a safe thing to delete: normalised,
+/// inside a content, static or assets folder, and named like an output of ours
+/// (`<stem>-<width>w.<10 hex>.<ext>` or `<stem>.<10 hex>.<ext>`).
+fn is_our_output_path(path: &str, config: &Config) -> bool {
+    if crate::resolve::normalize(path).as_deref() != Some(path) || path.starts_with('/') {
+        return false;
+    }
+    let in_site = config
+        .content
+        .iter()
+        .map(|c| &c.dir)
+        .chain(&config.static_dirs)
+        .chain(&config.assets_dirs)
+        .any(|d| d != "." && path.starts_with(&format!("{d}/")));
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let parts: Vec<&str> = name.rsplitn(3, '.').collect();
+    let hashed = parts.len() == 3
+        && parts[1].len() == 10
+        && parts[1]
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+    in_site && hashed
+}
+
 /// A source path and the variants it needs.
 type Member<'a> = (&'a String, Vec<Variant>);
 
@@ -224,15 +248,26 @@ fn build_in_pool(
     let site = scan::scan(root, config)?;
     let mut inv = inventory::take(&site, config);
     let previous_outputs = previous.outputs();
-    for r in &mut inv.refs {
+    // Every file a page points at now is kept, whatever happens to its source.
+    let referenced: BTreeSet<String> = inv
+        .refs
+        .iter()
+        .filter_map(|r| r.resolution.resolved().map(str::to_string))
+        .collect();
+    let mut frozen: BTreeSet<usize> = BTreeSet::new();
+    for (i, r) in inv.refs.iter_mut().enumerate() {
         if let Resolution::Found { path, .. } = &mut r.resolution {
             if let Some(src) = previous_outputs.get(path.as_str()) {
                 if site.assets.is_file(src) {
                     *path = src.to_string();
+                } else {
+                    // The original is gone: the output stays as it is (never re-encoded).
+                    frozen.insert(i);
                 }
             }
         }
     }
+
     let files: Vec<String> = inv
         .refs
         .iter()
@@ -252,7 +287,27 @@ fn build_in_pool(
         },
     );
     report.diagnostics = check::check(&site, &inv, config, &probes);
-    let plan = plan::plan(&inv, &probes, config);
+    let plan = {
+        // Frozen references are not planned: they keep pointing at their output.
+        let refs = inv
+            .refs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let mut r = r.clone();
+                if frozen.contains(&i) {
+                    // Planned as nothing: a template value is left as written.
+                    r.resolution = Resolution::Template;
+                }
+                r
+            })
+            .collect();
+        let visible = crate::inventory::Inventory {
+            refs,
+            ..Default::default()
+        };
+        plan::plan(&visible, &probes, config)
+    };
 
     // Hash the sources (a stat match in the cache's index skips the read).
     let cache = Cache::open(&opts.cache_dir);
@@ -565,7 +620,16 @@ fn build_in_pool(
     }
 
     // The manifest, last.
-    let manifest = make_manifest(&plan, &made, &hashes);
+    let mut manifest = make_manifest(&plan, &made, &hashes);
+    // Outputs that pages still use although their source could not be made this time (broken
+    // or deleted) stay in the manifest, so that a later build still recognises them.
+    for (src, img) in &previous.images {
+        if !manifest.images.contains_key(src)
+            && img.variants.iter().any(|v| referenced.contains(&v.path))
+        {
+            manifest.images.insert(src.clone(), img.clone());
+        }
+    }
     let text = manifest.to_string(opts.manifest_format);
     if std::fs::read_to_string(&manifest_path).ok().as_deref() != Some(text.as_str()) {
         write_atomic(&manifest_path, text.as_bytes()).map_err(werr(&manifest_path))?;
@@ -591,6 +655,14 @@ fn build_in_pool(
         Output::InPlace => {
             let mut n = 0;
             for out in previous_outputs.keys() {
+                // A manifest is a file a user can edit: only ever delete what is plainly one of
+                // our outputs, inside the site's folders, and no longer used by any page.
+                if !is_our_output_path(out, config)
+                    || referenced.contains(*out)
+                    || plan.sources.contains_key(*out)
+                {
+                    continue;
+                }
                 let p = out_root.join(out);
                 if !expected.contains(&p) && std::fs::remove_file(&p).is_ok() {
                     n += 1;
@@ -794,6 +866,23 @@ fn hugo_mounts(root: &Path, dir: &Path, config: &Config) -> String {
     s
 }
 
+/// `p` made absolute and normalised without touching the filesystem (it may not exist yet),
+/// then with symbolic links resolved for the part that exists.
+pub(crate) fn absolute(p: &Path) -> PathBuf {
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut clean = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                clean.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => clean.push(other),
+        }
+    }
+    clean.canonicalize().unwrap_or(clean)
+}
+
 /// Name of the file that marks a folder as a pixpipe mirror (and so safe to prune).
 pub const MIRROR_MARK: &str = ".pixpipe-mirror";
 
@@ -803,14 +892,24 @@ fn claim_mirror(root: &Path, dir: &Path, config: &Config) -> Result<(), BuildErr
         path: dir.display().to_string(),
         source: std::io::Error::other(msg),
     };
-    let abs = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
-    let d = abs(dir);
-    for c in &config.content {
-        let cd = abs(&root.join(&c.dir));
-        if d.starts_with(&cd) {
+    let d = absolute(dir);
+    let r = absolute(root);
+    if d == r {
+        return Err(bad(
+            "the output folder is the site itself; choose another --out (or use --in-place)".into(),
+        ));
+    }
+    let site_dirs = config
+        .content
+        .iter()
+        .map(|c| c.dir.clone())
+        .chain(config.static_dirs.iter().cloned())
+        .chain(config.assets_dirs.iter().cloned())
+        .chain(["data".to_string(), "layouts".to_string()]);
+    for sd in site_dirs {
+        if sd != "." && d.starts_with(absolute(&root.join(&sd))) {
             return Err(bad(format!(
-                "the output folder is inside the content folder {}; choose another --out",
-                c.dir
+                "the output folder is inside the site's {sd}/ folder; choose another --out"
             )));
         }
     }
@@ -833,6 +932,8 @@ fn claim_mirror(root: &Path, dir: &Path, config: &Config) -> Result<(), BuildErr
 
 fn prune_mirror(dir: &Path, expected: &BTreeSet<PathBuf>, cache_dir: &Path) -> usize {
     let mut n = 0;
+    // Compare absolute paths: --manifest or --out may be spelled relative to the caller.
+    let expected: BTreeSet<PathBuf> = expected.iter().map(|p| absolute(p)).collect();
     let cache = cache_dir.canonicalize().ok();
     for e in walkdir::WalkDir::new(dir)
         .contents_first(true)
@@ -852,7 +953,7 @@ fn prune_mirror(dir: &Path, expected: &BTreeSet<PathBuf>, cache_dir: &Path) -> u
             if p != dir {
                 let _ = std::fs::remove_dir(p); // only succeeds when empty
             }
-        } else if !expected.contains(p) && std::fs::remove_file(p).is_ok() {
+        } else if !expected.contains(&absolute(p)) && std::fs::remove_file(p).is_ok() {
             n += 1;
         }
     }

@@ -591,6 +591,13 @@ impl Config {
             c.densities = d;
         }
         if let Some(f) = raw.formats {
+            if f.is_empty() {
+                return Err(invalid(
+                    0,
+                    0,
+                    "`formats` lists no format (use auto, jpeg, png or webp)".into(),
+                ));
+            }
             for x in &f {
                 if !matches!(x.as_str(), "auto" | "jpeg" | "png" | "webp") {
                     return Err(invalid(

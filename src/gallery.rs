@@ -215,6 +215,9 @@ pub fn exif_facts(tiff: Vec<u8>) -> (Option<String>, Option<String>) {
 
 /// `2023:04:18 09:00:00` at offset `+02:00` → `2023:04:18 07:00:00` (same format, UTC).
 fn to_utc(t: &str, off: &str) -> Option<String> {
+    if !t.is_ascii() || !off.is_ascii() || t.len() < 19 {
+        return None;
+    }
     let n = |s: &str| s.parse::<i64>().ok();
     let (y, mo, d) = (n(&t[0..4])?, n(&t[5..7])?, n(&t[8..10])?);
     let (h, mi, s) = (n(&t[11..13])?, n(&t[14..16])?, n(&t[17..19])?);
@@ -466,6 +469,39 @@ pub fn render_hugo(
     out
 }
 
+/// The file that marks a folder as written by `pixpipe gallery` (so it may be rewritten).
+pub const GALLERY_MARK: &str = ".pixpipe-gallery";
+
+/// Refuse an output folder that is the photo folder, or that holds files pixpipe did not
+/// write: a gallery never overwrites someone's page.
+fn claim_output(photos: &Path, out: &Path) -> Result<(), GalleryError> {
+    let bad = |msg: &str| GalleryError::Write {
+        path: out.display().to_string(),
+        source: std::io::Error::other(msg.to_string()),
+    };
+    let (p, o) = (crate::build::absolute(photos), crate::build::absolute(out));
+    if o == p || p.starts_with(&o) {
+        return Err(bad(
+            "the output folder would hold the photos themselves; choose another --out",
+        ));
+    }
+    let mark = out.join(GALLERY_MARK);
+    let empty = std::fs::read_dir(out)
+        .map(|mut r| r.next().is_none())
+        .unwrap_or(true);
+    if !empty && !mark.exists() {
+        return Err(bad("the output folder is not empty and was not made by pixpipe gallery; choose an empty or new folder"));
+    }
+    write_atomic(
+        &mark,
+        b"Written by pixpipe gallery; its files are replaced on the next run.\n",
+    )
+    .map_err(|source| GalleryError::Write {
+        path: mark.display().to_string(),
+        source,
+    })
+}
+
 /// Per photo: its outputs and how many were made and reused, or why it has none.
 type Made = Result<(Vec<Output>, usize, usize), Diagnostic>;
 
@@ -479,6 +515,7 @@ pub fn gallery(
     progress: &dyn Progress,
 ) -> Result<GalleryReport, GalleryError> {
     let mut report = GalleryReport::default();
+    claim_output(dir, &opts.out)?;
     let rd = std::fs::read_dir(dir).map_err(|source| GalleryError::Read {
         path: dir.display().to_string(),
         source,

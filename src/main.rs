@@ -152,8 +152,14 @@ fn run_gallery(args: GalleryArgs) -> anyhow::Result<ExitCode> {
         Some(c) => Config::load(Path::new("."), Some(c))?,
         None => Config::default(),
     };
-    let name = args
-        .photo_dir
+    // Default: PHOTO_DIR-gallery beside the photo folder (from its absolute path, so that
+    // `pixpipe gallery .` does not write into the photos).
+    let abs = std::path::absolute(&args.photo_dir).unwrap_or_else(|_| args.photo_dir.clone());
+    let abs: std::path::PathBuf = abs
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect();
+    let name = abs
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("photos")
@@ -161,7 +167,7 @@ fn run_gallery(args: GalleryArgs) -> anyhow::Result<ExitCode> {
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| args.photo_dir.with_file_name(format!("{name}-gallery")));
+        .unwrap_or_else(|| abs.with_file_name(format!("{name}-gallery")));
     let opts = GalleryOptions {
         out,
         format: match args.format {

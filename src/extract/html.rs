@@ -176,7 +176,12 @@ pub fn decode_entities(s: &str) -> String {
     while let Some(p) = rest.find('&') {
         out.push_str(&rest[..p]);
         rest = &rest[p..];
-        let Some(semi) = rest[..rest.len().min(12)].find(';') else {
+        let Some(semi) = rest
+            .char_indices()
+            .take(12)
+            .find(|(_, c)| *c == ';')
+            .map(|(i, _)| i)
+        else {
             out.push('&');
             rest = &rest[1..];
             continue;
@@ -255,6 +260,15 @@ mod tests {
             .map(|i| i.attr("src").unwrap().value.clone())
             .collect();
         assert_eq!(srcs, vec!["c.png"]);
+    }
+
+    #[test]
+    fn an_unfinished_entity_before_multibyte_text_is_kept() {
+        assert_eq!(decode_entities("&aaaaaaaaaaé x"), "&aaaaaaaaaaé x");
+        assert_eq!(
+            decode_entities("Tom & Jérôme’s café"),
+            "Tom & Jérôme’s café"
+        );
     }
 
     #[test]

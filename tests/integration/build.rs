@@ -607,3 +607,128 @@ fn the_same_photo_under_two_names_is_decoded_once() {
         variants_of(&m, "content/b/copy-of-a.jpg")
     );
 }
+
+// Found in review: a manifest is a file users can edit, and a cache is restored from CI.
+
+#[test]
+fn in_place_never_deletes_what_a_tampered_manifest_lists() {
+    let site = SiteBuilder::new()
+        .page("content/post/index.md", "![p](photo.jpg)\n")
+        .image("content/post/photo.jpg", 900, 600)
+        .page("hugo-backup.toml", "keep")
+        .build();
+    assert_eq!(build(site.root(), &["--in-place"]).code, 0);
+    let outside = site
+        .dir
+        .path()
+        .parent()
+        .unwrap()
+        .join(format!("victim-{}.txt", std::process::id()));
+    std::fs::write(&outside, "keep").unwrap();
+    let manifest = site.path("data/pixpipe.yaml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let evil = format!(
+        "{text}  content/other.jpg:\n    width: 1\n    height: 1\n    format: jpeg\n    hash: '0000000000'\n    bytes: 1\n    treatment: resized\n    variants:\n    - {{path: ../{}, width: 1, height: 1, format: jpeg, bytes: 1, hash: '0000000000'}}\n    - {{path: hugo-backup.toml, width: 1, height: 1, format: jpeg, bytes: 1, hash: '0000000000'}}\n    - {{path: content/post/photo.jpg, width: 1, height: 1, format: jpeg, bytes: 1, hash: '0000000000'}}\n",
+        outside.file_name().unwrap().to_str().unwrap()
+    );
+    std::fs::write(&manifest, evil).unwrap();
+    assert_eq!(build(site.root(), &["--in-place"]).code, 0);
+    assert!(
+        outside.exists()
+            && site.path("hugo-backup.toml").exists()
+            && site.path("content/post/photo.jpg").exists()
+    );
+    std::fs::remove_file(outside).unwrap();
+}
+
+#[test]
+fn in_place_keeps_outputs_a_page_uses_when_their_source_breaks_or_goes() {
+    let good = jpeg_bytes(&photo(900, 600, 3));
+    let site = SiteBuilder::new()
+        .page("content/post/index.md", "![p](photo.jpg)\n")
+        .bytes("content/post/photo.jpg", good.clone())
+        .build();
+    assert_eq!(build(site.root(), &["--in-place"]).code, 0);
+    let page = site.read("content/post/index.md");
+    let used = page
+        .trim()
+        .trim_start_matches("![p](")
+        .trim_end_matches(')')
+        .to_string();
+    // A cut-short upload: the page keeps its working image, the build says what is wrong.
+    std::fs::write(site.path("content/post/photo.jpg"), &good[..3000]).unwrap();
+    assert_eq!(build(site.root(), &["--in-place"]).code, 1);
+    assert_eq!(site.read("content/post/index.md"), page);
+    assert!(site.path(&format!("content/post/{used}")).is_file());
+    // The original back: the same outputs again.
+    std::fs::write(site.path("content/post/photo.jpg"), &good).unwrap();
+    assert_eq!(build(site.root(), &["--in-place"]).code, 0);
+    assert_eq!(site.read("content/post/index.md"), page);
+    // The original deleted: the page and its output stay exactly as they are, run after run.
+    std::fs::remove_file(site.path("content/post/photo.jpg")).unwrap();
+    for _ in 0..2 {
+        assert_eq!(build(site.root(), &["--in-place"]).code, 0);
+        assert_eq!(site.read("content/post/index.md"), page);
+        assert!(site.path(&format!("content/post/{used}")).is_file());
+    }
+}
+
+#[test]
+fn a_tampered_cache_index_is_not_trusted() {
+    let site = SiteBuilder::new()
+        .page("content/post/index.md", "![p](photo.jpg)\n")
+        .image("content/post/photo.jpg", 900, 600)
+        .build();
+    assert_eq!(build(site.root(), &[]).code, 0);
+    let index = site.path(".pixpipe/cache/index.json");
+    let text = std::fs::read_to_string(&index).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut v = v.clone();
+    for (_, e) in v["outputs"].as_object_mut().unwrap() {
+        e["hash"] = serde_json::json!("/../../../../../../../../tmp/pixpipe-victim");
+    }
+    for (_, st) in v["stats"].as_object_mut().unwrap() {
+        st["hash"] = serde_json::json!("abc");
+    }
+    std::fs::write(&index, v.to_string()).unwrap();
+    std::fs::remove_dir_all(site.path(".pixpipe/site")).unwrap();
+    let run = build(site.root(), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!Path::new("/tmp/pixpipe-victim.jpg").exists());
+    assert!(site
+        .read(".pixpipe/site/content/post/index.md")
+        .starts_with("![p](photo-900w."));
+}
+
+#[test]
+fn out_inside_the_sites_own_folders_is_refused_and_a_manifest_inside_the_mirror_stays() {
+    let site = SiteBuilder::new()
+        .page("content/post/index.md", "![p](photo.jpg)\n")
+        .image("content/post/photo.jpg", 300, 200)
+        .page("static/favicon.ico", "icon")
+        .build();
+    for out in ["content/mirror", "static", "."] {
+        let run = crate::support::pixpipe_in(Some(site.root()), &["build", ".", "--out", out]);
+        assert_eq!(run.code, 2, "--out {out}: {}", run.stderr);
+    }
+    assert!(!site.path("content/mirror").exists() && site.path("static/favicon.ico").exists());
+    let out = tempfile::tempdir().unwrap();
+    let mirror = out.path().join("m");
+    let manifest = mirror.join("manifest.yaml");
+    let run = pixpipe(&[
+        "build",
+        site.root().to_str().unwrap(),
+        "--out",
+        mirror.to_str().unwrap(),
+        "--manifest",
+        manifest.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(manifest.is_file(), "the manifest was pruned");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&manifest).unwrap().permissions().mode() & 0o777,
+        0o644,
+        "published files are readable"
+    );
+}

@@ -209,3 +209,22 @@ fn a_typo_in_gallery_yaml_is_an_error_with_its_position() {
         run.stderr
     );
 }
+
+#[test]
+fn a_gallery_never_overwrites_someone_elses_folder() {
+    let site = event();
+    let taken = site.path("existing");
+    std::fs::create_dir_all(&taken).unwrap();
+    std::fs::write(taken.join("index.md"), "mine").unwrap();
+    let run = gallery(&site.path("photos"), &["--out", taken.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(taken.join("index.md")).unwrap(),
+        "mine"
+    );
+    let run = gallery(
+        &site.path("photos"),
+        &["--out", site.path("photos").to_str().unwrap()],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+}
