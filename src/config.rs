@@ -180,6 +180,21 @@ pub struct Config {
     pub explain: Vec<(String, String)>,
 }
 
+/// A YAML error's 1-based line and column (0 when unknown) and its message without the
+/// " at line L column C" that serde_yaml appends.
+pub fn yaml_error(e: &serde_yaml::Error) -> (usize, usize, String) {
+    let (line, column) = e
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((0, 0));
+    let msg = e.to_string();
+    let msg = msg
+        .find(" at line ")
+        .map(|i| msg[..i].to_string())
+        .unwrap_or(msg);
+    (line, column, msg)
+}
+
 /// libvips' and sharp's default pixel limit (0x3FFF × 0x3FFF).
 pub const DEFAULT_MAX_PIXELS: u64 = 268_402_689;
 
@@ -457,17 +472,8 @@ impl Config {
             RawConfig::default()
         } else {
             serde_yaml::from_str(text).map_err(|e| {
-                let (line, column) = e
-                    .location()
-                    .map(|l| (l.line(), l.column()))
-                    .unwrap_or((0, 0));
-                let msg = e.to_string();
-                // serde_yaml appends " at line L column C"; the location is given separately.
-                let msg = match msg.find(" at line ") {
-                    Some(i) => msg[..i].to_string(),
-                    None => msg,
-                };
-                invalid(line, column, msg)
+                let (line, column, message) = yaml_error(&e);
+                invalid(line, column, message)
             })?
         };
         let base_origin = self.origin.clone();

@@ -168,20 +168,12 @@ pub fn parse_spec(text: &str, path: &str) -> Result<Spec, GalleryError> {
         return Ok(Spec::default());
     }
     serde_yaml::from_str(text).map_err(|e| {
-        let (line, column) = e
-            .location()
-            .map(|l| (l.line(), l.column()))
-            .unwrap_or((0, 0));
-        let msg = e.to_string();
-        let msg = msg
-            .find(" at line ")
-            .map(|i| msg[..i].to_string())
-            .unwrap_or(msg);
+        let (line, column, message) = crate::config::yaml_error(&e);
         GalleryError::Spec {
             path: path.to_string(),
             line,
             column,
-            message: msg,
+            message,
         }
     })
 }

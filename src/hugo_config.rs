@@ -101,11 +101,8 @@ pub fn parse(text: &str, shown: &str) -> Result<Value, ConfigError> {
         Value::Object(Map::new())
     } else {
         serde_yaml::from_str(text).map_err(|e| {
-            let (l, c) = e
-                .location()
-                .map(|l| (l.line(), l.column()))
-                .unwrap_or((0, 0));
-            invalid(l, c, e.to_string())
+            let (l, c, message) = crate::config::yaml_error(&e);
+            invalid(l, c, message)
         })?
     };
     Ok(lower_keys(v))
