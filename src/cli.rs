@@ -57,15 +57,9 @@ pub struct GalleryArgs {
     /// Cache folder. Default: PHOTO_DIR/.pixpipe/cache.
     #[arg(long)]
     pub cache: Option<PathBuf>,
-    /// Worker threads. Default: the number of cores.
-    #[arg(long)]
-    pub jobs: Option<usize>,
-    /// Memory budget for decoded images, in MiB.
-    #[arg(long, default_value_t = 1024)]
-    pub memory: u64,
-    /// No progress bar.
-    #[arg(long, short)]
-    pub quiet: bool,
+    /// Threads, memory and progress.
+    #[command(flatten)]
+    pub work: WorkArgs,
 }
 
 /// Manifest file formats.
@@ -104,15 +98,9 @@ pub struct BuildArgs {
     /// Remove cache entries this build did not use.
     #[arg(long)]
     pub prune_cache: bool,
-    /// Worker threads. Default: the number of cores.
-    #[arg(long)]
-    pub jobs: Option<usize>,
-    /// Memory budget for decoded images, in MiB.
-    #[arg(long, default_value_t = 1024)]
-    pub memory: u64,
-    /// No progress bar.
-    #[arg(long, short)]
-    pub quiet: bool,
+    /// Threads, memory and progress.
+    #[command(flatten)]
+    pub work: WorkArgs,
 }
 
 /// Output formats of `check`.
@@ -178,4 +166,33 @@ pub struct ScanArgs {
     /// came from, instead of scanning.
     #[arg(long)]
     pub explain_config: bool,
+}
+
+/// How image work runs (`build` and `gallery`).
+#[derive(Debug, clap::Args)]
+pub struct WorkArgs {
+    /// Worker threads. Default: the number of cores.
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Memory budget for decoded images, in MiB.
+    #[arg(long, default_value_t = 1024)]
+    pub memory: u64,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl WorkArgs {
+    /// Worker threads to use.
+    pub fn threads(&self) -> usize {
+        self.jobs.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        })
+    }
+    /// The memory budget in bytes (at least 16 MiB).
+    pub fn memory_bytes(&self) -> u64 {
+        self.memory.max(16) << 20
+    }
 }

@@ -101,69 +101,80 @@ fn page_inventory(i: usize, page: &Page, site: &Site, config: &Config, rules: &R
     };
     for image in ex.refs {
         let pos = page.lines.line_col(&page.text, image.span.start);
-        if let Some(glob) = image.glob.clone() {
-            // Looked up by pattern among the page's resources.
-            let found = resolve::resolve_glob(&glob.text, &info, config, &site.assets);
-            let is_set = match &image.syntax {
-                Syntax::Shortcode(n) => config.shortcodes.get(n).is_some_and(|r| r.set.is_some()),
-                _ => false,
-            };
-            let bundle = if info.resource_dir.is_empty() {
-                info.content.dir.clone()
-            } else {
-                format!("{}/{}", info.content.dir, info.resource_dir)
-            };
-            if found.is_empty() {
-                let resolution = Resolution::Missing {
-                    primary: format!("{bundle}/{}", glob.text),
-                    tried: vec![],
-                    link_outside: None,
-                    link_ignored: None,
-                };
-                inv.refs.push(Reference {
-                    page_index: i,
-                    page: page.path.clone(),
-                    pos,
-                    image,
-                    resolution,
-                });
-                continue;
+        let resolved = match image.glob.clone() {
+            Some(glob) => glob_references(image, &glob.text, &info, config, site),
+            None => {
+                let (link, lookup) = rule_for(&image.syntax, config);
+                let resolution =
+                    resolve::resolve(&image.src.text, link, &lookup, &info, config, &site.assets);
+                vec![(image, resolution)]
             }
-            let take = if is_set { found.len() } else { 1 };
-            for path in found.into_iter().take(take) {
-                let mut one = image.clone();
-                if is_set {
-                    one.src.text = path
-                        .strip_prefix(&format!("{bundle}/"))
-                        .unwrap_or(&path)
-                        .to_string();
-                }
-                let resolution = Resolution::Found {
-                    path,
-                    via: Lookup::Page,
-                };
-                inv.refs.push(Reference {
-                    page_index: i,
-                    page: page.path.clone(),
-                    pos,
-                    image: one,
-                    resolution,
-                });
-            }
-            continue;
+        };
+        for (image, resolution) in resolved {
+            inv.refs.push(Reference {
+                page_index: i,
+                page: page.path.clone(),
+                pos,
+                image,
+                resolution,
+            });
         }
-        let (link, lookup) = rule_for(&image.syntax, config);
-        let resolution =
-            resolve::resolve(&image.src.text, link, &lookup, &info, config, &site.assets);
-        inv.refs.push(Reference {
-            page_index: i,
-            page: page.path.clone(),
-            pos,
-            image,
-            resolution,
-        });
     }
     inv
+}
+
+/// A reference whose source is a pattern among the page's resources: the first match (or,
+/// for a shortcode that shows a set, one reference per match), or a missing one.
+fn glob_references(
+    image: ImageRef,
+    glob: &str,
+    info: &PageInfo,
+    config: &Config,
+    site: &Site,
+) -> Vec<(ImageRef, Resolution)> {
+    let found = resolve::resolve_glob(glob, info, config, &site.assets);
+    let is_set = match &image.syntax {
+        Syntax::Shortcode(n) => config.shortcodes.get(n).is_some_and(|r| r.set.is_some()),
+        _ => false,
+    };
+    let bundle = if info.resource_dir.is_empty() {
+        info.content.dir.clone()
+    } else {
+        format!("{}/{}", info.content.dir, info.resource_dir)
+    };
+    if found.is_empty() {
+        let primary = format!("{bundle}/{glob}");
+        return vec![(
+            image,
+            Resolution::Missing {
+                primary,
+                tried: vec![],
+                link_outside: None,
+                link_ignored: None,
+            },
+        )];
+    }
+    let take = if is_set { found.len() } else { 1 };
+    found
+        .into_iter()
+        .take(take)
+        .map(|path| {
+            let mut one = image.clone();
+            if is_set {
+                one.src.text = path
+                    .strip_prefix(&format!("{bundle}/"))
+                    .unwrap_or(&path)
+                    .to_string();
+            }
+            (
+                one,
+                Resolution::Found {
+                    path,
+                    via: Lookup::Page,
+                },
+            )
+        })
+        .collect()
 }
 
 /// One line of `scan --format jsonl`.

@@ -179,16 +179,12 @@ fn run_gallery(args: GalleryArgs) -> anyhow::Result<ExitCode> {
             .cache
             .clone()
             .unwrap_or_else(|| args.photo_dir.join(".pixpipe/cache")),
-        jobs: args.jobs.unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
-        }),
-        memory_bytes: args.memory.max(16) << 20,
+        jobs: args.work.threads(),
+        memory_bytes: args.work.memory_bytes(),
         shortcode: args.shortcode.to_ascii_lowercase(),
     };
     let bar = progress_bar(
-        args.quiet,
+        args.work.quiet,
         "{msg:>9} [{bar:30}] {pos}/{len} photos, {eta} left",
     );
     let started = std::time::Instant::now();
@@ -238,16 +234,12 @@ fn run_build(args: BuildArgs) -> anyhow::Result<ExitCode> {
             .cache
             .clone()
             .unwrap_or_else(|| args.site.join(".pixpipe/cache")),
-        jobs: args.jobs.unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
-        }),
-        memory_bytes: args.memory.max(16) << 20,
+        jobs: args.work.threads(),
+        memory_bytes: args.work.memory_bytes(),
         prune_cache: args.prune_cache,
     };
     let bar = progress_bar(
-        args.quiet,
+        args.work.quiet,
         "{msg:>9} [{bar:30}] {pos}/{len} variants, {eta} left",
     );
     let report = build::build(&args.site, &config, &opts, &bar)?;

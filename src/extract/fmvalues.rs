@@ -190,18 +190,7 @@ mod tests {
     use crate::extract::frontmatter::detect;
 
     fn keys() -> Vec<String> {
-        [
-            "images",
-            "image",
-            "cover",
-            "thumbnail",
-            "feature",
-            "featured_image",
-            "social_image",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+        crate::config::Config::default().front_matter_keys
     }
 
     #[test]
