@@ -41,6 +41,16 @@ fn has_image_extension(s: &str) -> bool {
 
 /// Image references in the front matter of `text`. `keys` are the key names that hold images.
 pub fn images(text: &str, fm: &FrontMatter, keys: &[String]) -> Vec<FmImage> {
+    // Most front matter names no image: parse it only when a key or a Markdown image occurs.
+    let inner = &text.as_bytes()[fm.inner.start..fm.inner.end];
+    let names = |k: &String| {
+        inner
+            .windows(k.len().max(1))
+            .any(|w| w.eq_ignore_ascii_case(k.as_bytes()))
+    };
+    if !inner.windows(2).any(|w| w == b"![") && !keys.iter().any(names) {
+        return Vec::new();
+    }
     let Some(v) = parse(text, fm) else {
         return Vec::new();
     };

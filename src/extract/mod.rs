@@ -223,7 +223,7 @@ pub fn extract(text: &str, rules: &Rules) -> Extraction {
         &mut ex,
     );
     for r in ex.refs.iter_mut().skip(fm_refs) {
-        *r = shift_ref(r.clone(), body_start);
+        shift_ref(r, body_start);
     }
     for p in &mut ex.problems {
         if p.code != "bad-front-matter" {
@@ -276,24 +276,26 @@ impl Dedent {
     }
 }
 
-/// The index of the tag closing `tags[i]`, counting nested tags of the same name.
-fn closing_index(tags: &[shortcode::Tag], i: usize) -> Option<usize> {
-    let name = tags[i].name.to_ascii_lowercase();
-    let mut depth = 0;
-    for (j, u) in tags.iter().enumerate().skip(i + 1) {
-        if u.name.to_ascii_lowercase() != name {
-            continue;
-        }
-        if u.closing {
-            if depth == 0 {
-                return Some(j);
+/// For each tag, the index of the tag closing it (same name, nesting counted), in one pass.
+fn closings(tags: &[shortcode::Tag]) -> Vec<Option<usize>> {
+    let mut out = vec![None; tags.len()];
+    let mut open: BTreeMap<std::borrow::Cow<str>, Vec<usize>> = BTreeMap::new();
+    for (j, t) in tags.iter().enumerate() {
+        // Names are nearly always lowercase already: borrow them then.
+        let name: std::borrow::Cow<str> = if t.name.bytes().any(|b| b.is_ascii_uppercase()) {
+            t.name.to_ascii_lowercase().into()
+        } else {
+            t.name.as_str().into()
+        };
+        if t.closing {
+            if let Some(i) = open.get_mut(&name).and_then(Vec::pop) {
+                out[i] = Some(j);
             }
-            depth -= 1;
-        } else if !u.self_closing {
-            depth += 1;
+        } else if !t.self_closing {
+            open.entry(name).or_default().push(j);
         }
     }
-    None
+    out
 }
 
 /// One Markdown document: the page body, or the body of a paired `{{< >}}` shortcode, which
@@ -317,13 +319,14 @@ fn scan_document(
     let mut level: Vec<&shortcode::Tag> = Vec::new();
     let mut code_bodies: Vec<Span> = Vec::new();
     let mut children: Vec<(Span, Span, std::ops::Range<usize>)> = Vec::new();
+    let closes = closings(tags);
     let mut i = 0;
     while i < tags.len() {
         let t = &tags[i];
         level.push(t);
         let pairs =
             !t.closing && !t.self_closing && (is_code(t) || t.delim == shortcode::Delim::Angle);
-        if let Some(j) = pairs.then(|| closing_index(tags, i)).flatten() {
+        if let Some(j) = pairs.then(|| closes[i]).flatten() {
             let region = Span::new(t.span.start, tags[j].span.end);
             if is_code(t) {
                 code_bodies.push(region);
@@ -496,7 +499,7 @@ fn scan_document(
     }
 }
 
-fn shift_ref(mut r: ImageRef, by: usize) -> ImageRef {
+fn shift_ref(r: &mut ImageRef, by: usize) {
     r.span = r.span.shifted(by);
     for v in [
         &mut r.width,
@@ -514,7 +517,6 @@ fn shift_ref(mut r: ImageRef, by: usize) -> ImageRef {
         v.span = v.span.shifted(by);
     }
     r.src.span = r.src.span.shifted(by);
-    r
 }
 
 fn shortcode_ref(t: &shortcode::Tag, rule: &ShortcodeRule) -> Option<ImageRef> {
