@@ -553,10 +553,16 @@ fn build_in_pool(
     let mut final_texts: Vec<(String, String)> = Vec::new();
     for (pi, page) in site.pages.iter().enumerate() {
         let edits = page_edits.remove(&pi).unwrap_or_default();
-        final_texts.push((page.path.clone(), rewrite::apply(&page.text, edits.clone())));
+        let unchanged = edits.is_empty();
+        let text = if unchanged {
+            page.text.clone()
+        } else {
+            rewrite::apply(&page.text, edits)
+        };
+        final_texts.push((page.path.clone(), text));
         let dest = out_root.join(&page.path);
         expected.insert(dest.clone());
-        if edits.is_empty() {
+        if unchanged {
             if let Output::Mirror(_) = opts.output {
                 if emit::mirror_file(&root.join(&page.path), &dest).map_err(werr(&dest))? {
                     report.pages_written += 1;
@@ -564,10 +570,12 @@ fn build_in_pool(
             }
             continue;
         }
-        let mut text = rewrite::apply(&page.text, edits);
-        if page.bom {
-            text.insert(0, '\u{feff}');
-        }
+        let rewritten = &final_texts[final_texts.len() - 1].1;
+        let text = if page.bom {
+            format!("\u{feff}{rewritten}")
+        } else {
+            rewritten.clone()
+        };
         let current = std::fs::read(&dest).ok();
         if current.as_deref() == Some(text.as_bytes()) {
             continue;
