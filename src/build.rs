@@ -14,7 +14,7 @@ use crate::inventory::{self, Reference};
 use crate::manifest::{self, Manifest, ManifestFormat};
 use crate::plan::{self, OutFormat, Plan, Treatment, Variant};
 use crate::probe::{self, ProbeOptions};
-use crate::process::{self, Budget};
+use crate::process;
 use crate::report::{Diagnostic, Progress};
 use crate::resolve::Resolution;
 use crate::rewrite::{self, Target};
@@ -322,8 +322,11 @@ fn build_in_pool(
             let hash = match cache.known_hash(rel, size, mt) {
                 Some(h) => h,
                 None => {
-                    let bytes = std::fs::read(&p).ok()?;
-                    let h = blake3::hash(&bytes).to_hex().to_string();
+                    // Streamed: the whole file is read again when (if) it is decoded.
+                    let file = std::fs::File::open(&p).ok()?;
+                    let mut hasher = blake3::Hasher::new();
+                    hasher.update_reader(file).ok()?;
+                    let h = hasher.finalize().to_hex().to_string();
                     cache.remember_hash(rel, size, mt, &h);
                     h
                 }
@@ -395,17 +398,23 @@ fn build_in_pool(
         .map(|(all, m)| (m[0].0, all.into_iter().collect()))
         .collect();
 
-    // Encode, largest decode first so the two workers finish together; memory bounded.
-    let budget = Budget::new(opts.memory_bytes);
-    todo.sort_by_key(|(p, vs)| {
-        std::cmp::Reverse(process::decoded_bytes(&plan.sources[*p].info, vs))
-    });
+    // Make the variants, largest jobs first, within the memory budget.
+    let need = |path: &String, vs: &[Variant]| {
+        process::job_bytes(&plan.sources[path].info, vs, hashes[path].1)
+    };
     progress.start("resizing", todo.iter().map(|(_, v)| v.len() as u64).sum());
-    let results: Vec<(String, Result<Vec<Made>, String>)> = todo
-        .par_iter()
-        .map(|(path, vs)| {
+    let queue = process::Queue::new(
+        opts.memory_bytes,
+        process::resident_bytes(),
+        todo.iter()
+            .enumerate()
+            .map(|(order, job)| (need(job.0, &job.1), (order, job)))
+            .collect(),
+    );
+    let done = std::sync::Mutex::new(Vec::new());
+    rayon::broadcast(|_| {
+        while let Some(((order, (path, vs)), _lease)) = queue.next() {
             let info = &plan.sources[*path].info;
-            let _lease = budget.take(process::decoded_bytes(info, vs));
             let hash = &hashes[*path].0;
             let r = std::fs::read(root.join(path))
                 .map_err(|e| e.to_string())
@@ -435,12 +444,15 @@ fn build_in_pool(
                     Ok(m)
                 });
             progress.advance(vs.len() as u64);
-            ((*path).clone(), r)
-        })
-        .collect();
+            let made = (order, (*path).clone(), r);
+            done.lock().unwrap_or_else(|e| e.into_inner()).push(made);
+        }
+    });
     progress.finish();
+    let mut results = done.into_inner().unwrap_or_else(|e| e.into_inner());
+    results.sort_by_key(|r| r.0);
     let mut failed: BTreeSet<String> = BTreeSet::new();
-    for (path, r) in results {
+    for (_, path, r) in results {
         match r {
             Ok(m) => {
                 report.decoded += 1;

@@ -637,7 +637,8 @@ pub fn gallery(
                 }
                 let made_now = missing.len();
                 if !missing.is_empty() {
-                    let _lease = budget.take(process::decoded_bytes(&p.info, &missing));
+                    let file_len = std::fs::metadata(dir.join(&p.name)).map_or(0, |m| m.len());
+                    let _lease = budget.take(process::job_bytes(&p.info, &missing, file_len));
                     let bytes = std::fs::read(dir.join(&p.name))
                         .map_err(|e| Diagnostic::error("unreadable", format!("{}: {e}", p.name)))?;
                     let encoded = process::make_variants(

@@ -273,6 +273,7 @@ mod tests {
             alpha: false,
             gps: false,
             icc: false,
+            coefficient_bytes: 0,
         };
         let c = Config::default();
         assert_eq!(

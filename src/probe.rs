@@ -126,6 +126,9 @@ pub struct ImageInfo {
     pub gps: bool,
     /// Whether it embeds an ICC profile.
     pub icc: bool,
+    /// Bytes of DCT coefficients a decoder holds for the whole image: non-zero for a
+    /// progressive JPEG only (a baseline one is decoded a few rows at a time).
+    pub coefficient_bytes: u64,
 }
 
 impl ImageInfo {
@@ -422,7 +425,29 @@ fn info(format: Format, width: u32, height: u32) -> ImageInfo {
         alpha: false,
         gps: false,
         icc: false,
+        coefficient_bytes: 0,
     }
+}
+
+/// Bytes of the coefficient buffer for the frame header `seg` (SOFn without its length):
+/// 64 coefficients of 2 bytes per 8x8 block of each component, at its sampling.
+fn jpeg_coefficient_bytes(seg: &[u8], w: u32, h: u32) -> u64 {
+    let n = *seg.get(5).unwrap_or(&0) as usize;
+    let comps: Vec<(u64, u64)> = (0..n)
+        .filter_map(|c| seg.get(6 + c * 3 + 1))
+        .map(|s| ((s >> 4).max(1) as u64, (s & 15).max(1) as u64))
+        .collect();
+    let hmax = comps.iter().map(|c| c.0).max().unwrap_or(1);
+    let vmax = comps.iter().map(|c| c.1).max().unwrap_or(1);
+    comps
+        .iter()
+        .map(|&(hs, vs)| {
+            let cw = (w as u64 * hs).div_ceil(hmax);
+            let ch = (h as u64 * vs).div_ceil(vmax);
+            // libjpeg pads each component to whole MCUs.
+            cw.div_ceil(8 * hs) * hs * ch.div_ceil(8 * vs) * vs * 128
+        })
+        .sum()
 }
 
 fn be16(d: &[u8], i: usize) -> Option<u16> {
@@ -468,6 +493,7 @@ fn jpeg(d: &[u8]) -> Result<Parsed, Finding> {
     let f = Format::Jpeg;
     let mut i = 2;
     let mut size = None;
+    let mut coefficients = 0;
     let mut exif = None;
     let mut icc = false;
     let mut findings = Vec::new();
@@ -514,6 +540,9 @@ fn jpeg(d: &[u8]) -> Result<Parsed, Finding> {
                 }
                 let h = be16(seg, 1).unwrap_or(0) as u32;
                 let w = be16(seg, 3).unwrap_or(0) as u32;
+                if size.is_none() && matches!(m, 0xC2 | 0xC6 | 0xCA | 0xCE) {
+                    coefficients = jpeg_coefficient_bytes(seg, w, h);
+                }
                 size.get_or_insert((w, h));
             }
             0xE1 if seg.starts_with(b"Exif\0\0") && exif.is_none() => {
@@ -579,6 +608,7 @@ fn jpeg(d: &[u8]) -> Result<Parsed, Finding> {
     }
     let mut inf = info(f, w, h);
     inf.icc = icc;
+    inf.coefficient_bytes = coefficients;
     Ok(Parsed {
         info: inf,
         exif,
@@ -1020,14 +1050,31 @@ pub fn read_exif(tiff: Vec<u8>) -> Result<(u8, bool), String> {
     Ok((orientation, gps))
 }
 
+thread_local! {
+    /// Each worker reads every file into the same buffer: a fresh one per file would leave
+    /// the allocator holding as much as the files' sum, at the start of a build that then
+    /// needs the memory for pixels.
+    static READ: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn read_into(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    use std::io::Read;
+    buf.clear();
+    std::fs::File::open(path)?.read_to_end(buf).map(|_| ())
+}
+
 /// Probe the files at site-relative `paths` under `root`, in parallel; results by path.
 pub fn probe_files(root: &Path, paths: &[String], opts: ProbeOptions) -> BTreeMap<String, Probe> {
-    paths
+    let probes = paths
         .par_iter()
         .map(|rel| {
             let name = rel.rsplit('/').next().unwrap_or(rel);
-            let p = match std::fs::read(root.join(rel)) {
-                Ok(bytes) => probe_bytes(name, &bytes, opts),
+            let read = READ.with(|b| {
+                let mut buf = b.borrow_mut();
+                read_into(&root.join(rel), &mut buf).map(|()| probe_bytes(name, &buf, opts))
+            });
+            let p = match read {
+                Ok(probe) => probe,
                 Err(e) => Probe {
                     bytes: 0,
                     info: None,
@@ -1041,7 +1088,9 @@ pub fn probe_files(root: &Path, paths: &[String], opts: ProbeOptions) -> BTreeMa
             };
             (rel.clone(), p)
         })
-        .collect()
+        .collect();
+    rayon::broadcast(|_| READ.with(|b| *b.borrow_mut() = Vec::new()));
+    probes
 }
 
 #[cfg(test)]
@@ -1087,6 +1136,29 @@ mod tests {
             (p.info.as_ref().unwrap().width, p.info.unwrap().height),
             (30, 20)
         );
+    }
+
+    #[test]
+    fn a_progressive_jpeg_counts_its_coefficient_buffer() {
+        let img = RgbImage::from_fn(1601, 1200, |x, y| image::Rgb([x as u8, y as u8, 7]));
+        let encode = |progressive: bool| {
+            let mut c = turbojpeg::Compressor::new().unwrap();
+            c.set_subsamp(turbojpeg::Subsamp::Sub2x2).unwrap();
+            c.set_progressive(progressive).unwrap();
+            c.compress_to_vec(turbojpeg::Image {
+                pixels: img.as_raw().as_slice(),
+                width: 1601,
+                pitch: 1601 * 3,
+                height: 1200,
+                format: turbojpeg::PixelFormat::RGB,
+            })
+            .unwrap()
+        };
+        let baseline = probe_bytes("a.jpg", &encode(false), OPTS).info.unwrap();
+        assert_eq!(baseline.coefficient_bytes, 0);
+        let progressive = probe_bytes("a.jpg", &encode(true), OPTS).info.unwrap();
+        // 4:2:0 in whole 16x16 MCUs: 101 x 75 of them, 6 blocks each, 128 bytes a block.
+        assert_eq!(progressive.coefficient_bytes, 101 * 75 * 6 * 128);
     }
 
     #[test]

@@ -2,12 +2,14 @@
 //!
 //! `make_variants` is bytes in, encoded bytes out (no file I/O), so it is tested on generated
 //! images. The largest variant is made first and each smaller one from the previous output,
-//! which is cheaper and, for downscales of at least ~1.25x, indistinguishable. `Budget` bounds
-//! how many decoded pixels are in memory at once.
+//! which is cheaper and, for downscales of at least ~1.25x, indistinguishable. `job_bytes`
+//! says what one source needs in memory; `Queue` (build) and `Budget` (gallery) keep the sum
+//! of the running jobs' needs within the `--memory` budget.
 
 pub mod codec;
 pub mod metadata;
 pub mod resize;
+pub mod scratch;
 
 use crate::plan::Variant;
 use crate::probe::ImageInfo;
@@ -39,7 +41,20 @@ pub fn exif_of(bytes: &[u8], info: &ImageInfo) -> Option<Vec<u8>> {
 
 /// Make every variant of one source. Returns the encoded bytes in the order of `variants`.
 /// With `Metadata::KeepCopyright`, outputs carry the source's Artist and Copyright only.
+/// At most `job_bytes` are held meanwhile, and nothing once it returns.
 pub fn make_variants(
+    bytes: &[u8],
+    info: &ImageInfo,
+    variants: &[Variant],
+    max_pixels: u64,
+    keep: crate::config::Metadata,
+) -> Result<Vec<Vec<u8>>, String> {
+    let made = variants_of(bytes, info, variants, max_pixels, keep);
+    scratch::release();
+    made
+}
+
+fn variants_of(
     bytes: &[u8],
     info: &ImageInfo,
     variants: &[Variant],
@@ -92,59 +107,86 @@ pub fn make_variants(
                 });
             }
         }
-        prev = Some(upright);
+        if let Some(p) = prev.replace(upright) {
+            scratch::give(p.data);
+        }
     }
-    codec::give_back(decoded.data);
+    if let Some(p) = prev {
+        scratch::give(p.data);
+    }
+    scratch::give(decoded.data);
     Ok(out.into_iter().map(Option::unwrap_or_default).collect())
 }
 
-/// Bytes of decoded pixels a source needs while it is processed.
-pub fn decoded_bytes(info: &ImageInfo, variants: &[Variant]) -> u64 {
-    // A JPEG is decoded at the smallest DCT scale that still covers the largest output.
+/// Bytes one source needs at most while its variants are made from a file of `file_len`
+/// bytes: the file, a progressive JPEG's coefficient buffer, the decode (at the DCT scale
+/// `codec::decode` will pick), the resizer's intermediate (the output's width by the decode's
+/// height), and three copies of the largest output (resized, upright, sRGB) with its encoding.
+pub fn job_bytes(info: &ImageInfo, variants: &[Variant], file_len: u64) -> u64 {
+    let transposed = info.orientation >= 5;
     let (vw, vh) = variants
         .iter()
-        .map(|v| (v.width, v.height))
+        .map(|v| {
+            if transposed {
+                (v.height as u64, v.width as u64)
+            } else {
+                (v.width as u64, v.height as u64)
+            }
+        })
         .max()
         .unwrap_or((1, 1));
-    let (dw, dh) = info.display_size();
+    let (w, h) = (info.width as u64, info.height as u64);
+    let jpeg = info.format == crate::probe::Format::Jpeg;
     let mut scale = 1u64;
-    if info.format == crate::probe::Format::Jpeg {
+    if jpeg {
         for s in [8u64, 4, 2] {
-            if (dw as u64).div_ceil(s) >= vw as u64 && (dh as u64).div_ceil(s) >= vh as u64 {
+            if w.div_ceil(s) >= vw && h.div_ceil(s) >= vh {
                 scale = s;
                 break;
             }
         }
     }
-    let px = (dw as u64).div_ceil(scale) * (dh as u64).div_ceil(scale);
+    let (dw, dh) = (w.div_ceil(scale), h.div_ceil(scale));
     let ch = if info.alpha { 4 } else { 3 };
-    // The decode, one resized copy of it, and the image crate's intermediate for non-JPEG.
-    px * ch
-        * if info.format == crate::probe::Format::Jpeg {
-            2
-        } else {
-            3
-        }
+    // The image crate decodes at the file's own depth (up to 16-bit RGBA) before converting.
+    let decode = dw * dh * if jpeg { ch } else { ch + 8 };
+    let out = vw * vh * ch;
+    file_len + info.coefficient_bytes + decode + vw * dh * ch + 3 * out + out / 2 + (1 << 20)
 }
 
-/// A budget of bytes shared by workers: each takes what it needs before decoding and gives it
-/// back after. One job larger than the whole budget still runs, alone.
+/// A memory budget shared by workers, for the whole process's resident memory. What the
+/// process holds when the budget is made (code, the site's pages and plan) is counted once;
+/// then each job takes its `job_bytes` before it decodes and gives them back when done, and
+/// waits while they do not fit beside the running jobs'. A job runs alone whatever its need.
 pub struct Budget {
     limit: u64,
     used: Mutex<u64>,
     freed: Condvar,
 }
 
+/// The process's resident memory in bytes (0 where the system cannot tell).
+pub fn resident_bytes() -> u64 {
+    memory_stats::memory_stats()
+        .map(|m| m.physical_mem as u64)
+        .unwrap_or(0)
+}
+
 impl Budget {
-    /// A budget of `limit` bytes.
+    /// A budget of `limit` bytes of resident memory, less what the process holds now.
     pub fn new(limit: u64) -> Self {
+        Self::with_base(limit, resident_bytes())
+    }
+
+    /// A budget of `limit` bytes of which `base` are already held.
+    pub fn with_base(limit: u64, base: u64) -> Self {
         Budget {
-            limit,
+            limit: limit.saturating_sub(base),
             used: Mutex::new(0),
             freed: Condvar::new(),
         }
     }
-    /// Wait until `n` bytes fit, then take them.
+
+    /// Wait until `n` more bytes fit, then take them until the lease is dropped.
     pub fn take(&self, n: u64) -> Lease<'_> {
         let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
         while *used > 0 && *used + n > self.limit {
@@ -152,6 +194,63 @@ impl Budget {
         }
         *used += n;
         Lease { budget: self, n }
+    }
+}
+
+/// Jobs handed to workers within a memory budget: a worker takes the largest waiting job
+/// whose need fits beside the running ones' (so small photos go through while a large one
+/// holds memory, and the large ones start early, which keeps the workers finishing together),
+/// and waits while none fits. A job runs alone whatever its need. Which worker makes what
+/// never changes the outputs.
+pub struct Queue<T> {
+    limit: u64,
+    state: Mutex<(Vec<(u64, T)>, u64)>,
+    freed: Condvar,
+}
+
+impl<T> Queue<T> {
+    /// A queue of `(need, job)` under `limit` bytes, of which `base` are already held.
+    pub fn new(limit: u64, base: u64, mut jobs: Vec<(u64, T)>) -> Self {
+        jobs.sort_by_key(|j| std::cmp::Reverse(j.0));
+        Queue {
+            limit: limit.saturating_sub(base),
+            state: Mutex::new((jobs, 0)),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// The next job and its lease on the budget; `None` when every job has been handed out.
+    pub fn next(&self) -> Option<(T, QueueLease<'_, T>)> {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let (jobs, used) = &mut *st;
+            if jobs.is_empty() {
+                return None;
+            }
+            let fits = jobs
+                .iter()
+                .position(|(n, _)| *used == 0 || *used + n <= self.limit);
+            if let Some(i) = fits {
+                let (n, job) = jobs.remove(i);
+                *used += n;
+                return Some((job, QueueLease { queue: self, n }));
+            }
+            st = self.freed.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+/// Bytes a job holds from a `Queue`, given back on drop.
+pub struct QueueLease<'a, T> {
+    queue: &'a Queue<T>,
+    n: u64,
+}
+
+impl<T> Drop for QueueLease<'_, T> {
+    fn drop(&mut self) {
+        let mut st = self.queue.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.1 -= self.n;
+        self.queue.freed.notify_all();
     }
 }
 
@@ -337,8 +436,28 @@ mod tests {
     }
 
     #[test]
+    fn the_queue_hands_out_the_largest_job_that_fits() {
+        // 100 bytes, 15 held: 50 and 30 fit together (80 <= 85), 50 and 40 do not.
+        let q = Queue::new(100, 15, vec![(30, "c"), (50, "a"), (40, "b"), (20, "d")]);
+        let (a, la) = q.next().unwrap();
+        assert_eq!(a, "a", "largest first");
+        let (b, lb) = q.next().unwrap();
+        assert_eq!(b, "c", "40 does not fit beside 50, 30 does");
+        drop(la);
+        let (c, _lc) = q.next().unwrap();
+        assert_eq!(c, "b", "the 40 once 50 is back");
+        drop(lb);
+        let (d, _ld) = q.next().unwrap();
+        assert_eq!(d, "d");
+        assert!(q.next().is_none());
+        // One job larger than everything still runs, alone.
+        let q = Queue::new(10, 0, vec![(100, 1)]);
+        assert_eq!(q.next().map(|j| j.0), Some(1));
+    }
+
+    #[test]
     fn budget_lets_one_oversized_job_run_alone() {
-        let b = Budget::new(10);
+        let b = Budget::with_base(10, 0);
         let l = b.take(100);
         drop(l);
         let _a = b.take(6);
@@ -346,16 +465,51 @@ mod tests {
     }
 
     #[test]
-    fn decoded_bytes_counts_shrink_on_load() {
+    fn budget_counts_what_is_held_and_running_jobs() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        // 60 bytes held, 100 allowed: one 30-byte job fits, a second waits for it.
+        let b = Budget::with_base(100, 60);
+        let first = b.take(30);
+        let second_ran = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let _l = b.take(30);
+                second_ran.store(true, Ordering::SeqCst);
+            });
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            assert!(
+                !second_ran.load(Ordering::SeqCst),
+                "60 + 30 + 30 > 100: it waits"
+            );
+            drop(first);
+        });
+        assert!(
+            second_ran.load(Ordering::SeqCst),
+            "it runs once the first is done"
+        );
+    }
+
+    #[test]
+    fn job_bytes_counts_shrink_on_load_and_progressive_coefficients() {
         let src = jpeg(1600, 1200);
         let inf = info(&src, "a.jpg");
         assert_eq!(inf.format, Format::Jpeg);
+        assert_eq!(inf.coefficient_bytes, 0, "baseline");
         let small = [Variant {
             width: 400,
             height: 300,
             format: OutFormat::Jpeg,
             quality: 80,
         }];
-        assert_eq!(decoded_bytes(&inf, &small), 400 * 300 * 3 * 2);
+        let out = 400 * 300 * 3;
+        // Decoded at 1/4 scale (400x300): file + decode + intermediate + 3.5 outputs + 1 MiB.
+        let expected = src.len() as u64 + out + out + 3 * out + out / 2 + (1 << 20);
+        assert_eq!(job_bytes(&inf, &small, src.len() as u64), expected);
+        let mut progressive = inf.clone();
+        progressive.coefficient_bytes = 1600 * 1200 * 3;
+        assert_eq!(
+            job_bytes(&progressive, &small, src.len() as u64),
+            expected + 1600 * 1200 * 3
+        );
     }
 }

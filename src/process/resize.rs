@@ -1,19 +1,23 @@
 //! Resize, orient and colour-convert pixels: bytes in, bytes out.
 //!
-//! fast_image_resize (SIMD, Lanczos3) does the resizing; alpha is premultiplied while resizing
+//! fast_image_resize (SIMD convolution) does the resizing: Catmull-Rom for reductions of less
+//! than 2x, Lanczos3 for larger ones (see `filter_for`); alpha is premultiplied while resizing
 //! so edges get no dark fringe. fast_image_resize's rayon feature is off: pixpipe parallelises
 //! across images, and nested pools oversubscribe the cores. Orientation is applied to each
 //! output, which is much smaller than the source. Embedded ICC profiles are converted to sRGB
 //! with moxcms, after resizing, for the same reason.
 
 use super::codec::Pixels;
+use super::scratch;
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 
-/// Resize `src` to `w` x `h`.
+/// Resize `src` to `w` x `h`. The result's buffer comes from this thread's `scratch`.
 pub fn resize(src: &Pixels, w: u32, h: u32) -> Result<Pixels, String> {
     if (src.width, src.height) == (w, h) {
-        return Ok(src.clone());
+        let mut data = scratch::take(src.data.len());
+        data.copy_from_slice(&src.data);
+        return Ok(Pixels { data, ..*src });
     }
     let pt = if src.channels == 4 {
         PixelType::U8x4
@@ -22,12 +26,16 @@ pub fn resize(src: &Pixels, w: u32, h: u32) -> Result<Pixels, String> {
     };
     // Borrow the source: a copy of a full-size decode costs a memcpy and fresh pages.
     let from = ImageRef::new(src.width, src.height, &src.data, pt).map_err(|e| e.to_string())?;
-    let mut to = Image::new(w, h, pt);
+    let buf = scratch::take(w as usize * h as usize * src.channels as usize);
+    let mut to = Image::from_vec_u8(w, h, buf, pt).map_err(|e| e.to_string())?;
     let opts = ResizeOptions::new()
-        .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
+        .resize_alg(ResizeAlg::Convolution(filter_for(
+            src.width, src.height, w, h,
+        )))
         .use_alpha(src.channels == 4);
-    Resizer::new()
-        .resize(&from, &mut to, &opts)
+    // One resizer per worker: it keeps its intermediate buffer from step to step.
+    RESIZER
+        .with(|r| r.borrow_mut().resize(&from, &mut to, &opts))
         .map_err(|e| e.to_string())?;
     Ok(Pixels {
         width: w,
@@ -37,34 +45,99 @@ pub fn resize(src: &Pixels, w: u32, h: u32) -> Result<Pixels, String> {
     })
 }
 
-/// Apply EXIF orientation `o` (1–8): the result is upright.
+thread_local! {
+    static RESIZER: std::cell::RefCell<Resizer> = std::cell::RefCell::new(Resizer::new());
+}
+
+/// Free this thread's resizer's intermediate buffers.
+pub(super) fn release() {
+    RESIZER.with(|r| r.borrow_mut().reset_internal_buffers());
+}
+
+/// The filter for a reduction from `sw` x `sh` to `w` x `h`. Lanczos3's wide negative lobes pay
+/// off when many source pixels fall into one output pixel; for the small final step after a
+/// DCT-scaled decode (typically 2016 -> 1920 px) they only add ringing that costs bytes.
+/// Measured on the 32 bench photos (widths 480/960/1920, q80): Catmull-Rom below 2x and
+/// Lanczos3 above gave 25.68 MB at mean DSSIM 0.00142, Lanczos3 everywhere 26.23 MB at 0.00140.
+pub fn filter_for(sw: u32, sh: u32, w: u32, h: u32) -> FilterType {
+    let ratio = (sw as f64 / w.max(1) as f64).max(sh as f64 / h.max(1) as f64);
+    if ratio < 2.0 {
+        FilterType::CatmullRom
+    } else {
+        FilterType::Lanczos3
+    }
+}
+
+/// Apply EXIF orientation `o` (1–8): the result is upright. Flips and the half turn are done
+/// in place; quarter turns write into a `scratch` buffer and give the old one back.
 pub fn orient(p: Pixels, o: u8) -> Pixels {
     if o <= 1 || o > 8 {
         return p;
     }
-    let orientation = image::metadata::Orientation::from_exif(o)
-        .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut img = if p.channels == 4 {
-        image::DynamicImage::ImageRgba8(
-            image::RgbaImage::from_raw(p.width, p.height, p.data).unwrap_or_default(),
-        )
+    if p.channels == 4 {
+        orient_as::<image::Rgba<u8>>(p, o)
     } else {
-        image::DynamicImage::ImageRgb8(
-            image::RgbImage::from_raw(p.width, p.height, p.data).unwrap_or_default(),
-        )
+        orient_as::<image::Rgb<u8>>(p, o)
+    }
+}
+
+fn orient_as<P: image::Pixel<Subpixel = u8> + 'static>(p: Pixels, o: u8) -> Pixels {
+    use image::imageops;
+    let (w, h, channels) = (p.width, p.height, p.channels);
+    if p.data.len() != w as usize * h as usize * channels as usize {
+        return p;
+    }
+    let Some(mut img) = image::ImageBuffer::<P, Vec<u8>>::from_raw(w, h, p.data) else {
+        return Pixels {
+            width: w,
+            height: h,
+            channels,
+            data: Vec::new(),
+        };
     };
-    img.apply_orientation(orientation);
-    let (width, height) = (img.width(), img.height());
-    let data = if p.channels == 4 {
-        img.into_rgba8().into_raw()
-    } else {
-        img.into_rgb8().into_raw()
+    let img = match o {
+        2 => {
+            imageops::flip_horizontal_in_place(&mut img);
+            img
+        }
+        3 => {
+            imageops::rotate180_in_place(&mut img);
+            img
+        }
+        4 => {
+            imageops::flip_vertical_in_place(&mut img);
+            img
+        }
+        _ => {
+            let quarter = |img: &image::ImageBuffer<P, Vec<u8>>| {
+                let buf = scratch::take(img.as_raw().len());
+                let mut out = image::ImageBuffer::<P, Vec<u8>>::from_raw(h, w, buf)?;
+                let turned = if matches!(o, 5 | 6) {
+                    imageops::rotate90_in(img, &mut out)
+                } else {
+                    imageops::rotate270_in(img, &mut out)
+                };
+                turned.ok().map(|()| out)
+            };
+            let mut out = quarter(&img).unwrap_or_else(|| {
+                if matches!(o, 5 | 6) {
+                    imageops::rotate90(&img)
+                } else {
+                    imageops::rotate270(&img)
+                }
+            });
+            if matches!(o, 5 | 7) {
+                imageops::flip_horizontal_in_place(&mut out);
+            }
+            scratch::give(img.into_raw());
+            out
+        }
     };
     Pixels {
-        width,
-        height,
-        channels: p.channels,
-        data,
+        width: img.width(),
+        height: img.height(),
+        channels,
+        data: img.into_raw(),
     }
 }
 
@@ -98,14 +171,66 @@ impl ToSrgb {
 
     /// Convert `p` in place.
     pub fn apply(&self, p: &mut Pixels) -> Result<(), String> {
-        let mut out = vec![0u8; p.data.len()];
+        let mut out = scratch::take(p.data.len());
         let t = if p.channels == 4 {
             &self.rgba
         } else {
             &self.rgb
         };
         t.transform(&p.data, &mut out).map_err(|e| e.to_string())?;
-        p.data = out;
+        scratch::give(std::mem::replace(&mut p.data, out));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orient_matches_the_image_crate_for_all_eight_orientations() {
+        for channels in [3u8, 4] {
+            let (w, h) = (5u32, 3u32);
+            let data: Vec<u8> = (0..w * h * channels as u32).map(|i| i as u8).collect();
+            for o in 1..=8u8 {
+                let p = Pixels {
+                    width: w,
+                    height: h,
+                    channels,
+                    data: data.clone(),
+                };
+                let mut expected = if channels == 4 {
+                    image::DynamicImage::ImageRgba8(
+                        image::RgbaImage::from_raw(w, h, data.clone()).unwrap(),
+                    )
+                } else {
+                    image::DynamicImage::ImageRgb8(
+                        image::RgbImage::from_raw(w, h, data.clone()).unwrap(),
+                    )
+                };
+                expected.apply_orientation(image::metadata::Orientation::from_exif(o).unwrap());
+                let got = orient(p, o);
+                assert_eq!(
+                    (got.width, got.height),
+                    (expected.width(), expected.height()),
+                    "{o}"
+                );
+                assert_eq!(
+                    got.data,
+                    expected.as_bytes(),
+                    "orientation {o}, {channels} channels"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn small_reductions_use_catmull_rom_and_large_ones_lanczos3() {
+        // The step after a 1/2-scale decode of a 4032 px photo, and the cascade steps.
+        assert_eq!(filter_for(2016, 1512, 1920, 1440), FilterType::CatmullRom);
+        assert_eq!(filter_for(1920, 1440, 960, 720), FilterType::Lanczos3);
+        assert_eq!(filter_for(4000, 3000, 480, 360), FilterType::Lanczos3);
+        // Portrait: the larger ratio of the two axes decides.
+        assert_eq!(filter_for(1512, 2016, 1080, 1440), FilterType::CatmullRom);
     }
 }
