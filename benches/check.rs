@@ -7,7 +7,7 @@ use pixpipe::Config;
 use std::path::Path;
 
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: pixpipe::alloc::Split = pixpipe::alloc::Split;
 
 fn bench_check(c: &mut Criterion) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/sites/linkerd");

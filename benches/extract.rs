@@ -8,7 +8,7 @@ use std::path::Path;
 
 // The same allocator as the pixpipe binary, so the numbers are the ones users get.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: pixpipe::alloc::Split = pixpipe::alloc::Split;
 
 /// A page like the real ones: front matter, prose, lists with indented shortcodes, Markdown
 /// images, a fenced code block with escaped shortcodes, a table.

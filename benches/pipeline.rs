@@ -8,7 +8,7 @@ use pixpipe::probe::{probe_bytes, ProbeOptions};
 use pixpipe::process::{self, codec, resize};
 
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: pixpipe::alloc::Split = pixpipe::alloc::Split;
 
 /// A camera-like 4000x3000 photo: gradients, edges and noise (compresses like a real one).
 fn photo(w: u32, h: u32) -> RgbImage {

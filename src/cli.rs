@@ -174,8 +174,9 @@ pub struct WorkArgs {
     /// Worker threads. Default: the number of cores.
     #[arg(long)]
     pub jobs: Option<usize>,
-    /// Memory budget for decoded images, in MiB.
-    #[arg(long, default_value_t = 1024)]
+    /// Memory budget in MiB: the resident memory the process keeps under while it makes
+    /// images (an image that alone needs more runs alone).
+    #[arg(long, default_value_t = 256)]
     pub memory: u64,
     /// No progress bar.
     #[arg(long, short)]

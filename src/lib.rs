@@ -8,6 +8,7 @@
 //! stages marked as such. The library never prints: commands return a report and
 //! the binary decides what to show and which exit code to use.
 
+pub mod alloc;
 pub mod build;
 pub mod cache;
 pub mod check;
