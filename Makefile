@@ -4,7 +4,7 @@ CARGO ?= cargo
 DEMO := assets/demo
 PIXPIPE := target/release/pixpipe
 
-.PHONY: help test lint bench-check bench-peers demo ci deps deps-build deps-test clean-demo
+.PHONY: help test lint bench-check bench-peers bench-memory demo ci deps deps-build deps-test clean-demo
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -71,6 +71,13 @@ bench-peers: deps-build $(PIXPIPE) ## Compare pixpipe with sharp and libvips on 
 	EXTRA='pixpipe=$(CURDIR)/benches/peers/pixpipe-job.sh $(CURDIR)/$(PIXPIPE) {photos} {out} $(BENCH_FORMAT) 2' \
 	PEERS="$(BENCH_PEERS)" FORMAT=$(BENCH_FORMAT) SCORE=1 \
 	bash ../shared/bench/peers.sh ../shared/corpus/bench target/bench-peers $(BENCH_ROUNDS)
+
+# Peak RSS under several --memory budgets (50 generated 24 MP photos), and time/RSS at 8, 16 and
+# 32 bench photos. Knobs: COUNT, SIZE, BUDGETS, BENCH_ROUNDS.
+bench-memory: deps-build $(PIXPIPE) ## Peak RSS vs --memory on 50 generated 24 MP photos, and the 8/16/32-photo scaling table
+	@dpkg -s time >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends time >/dev/null; }
+	@python3 -c 'import PIL' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check pillow
+	bash benches/peers/memory.sh $(PIXPIPE) ../shared/corpus/bench $(BENCH_ROUNDS)
 
 bench-check: ## Compile the benchmarks without running them
 	$(CARGO) bench --no-run

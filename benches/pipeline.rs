@@ -1,5 +1,6 @@
 //! The build pipeline stage by stage, on generated photos: decode (full and DCT-scaled),
 //! resize, orient, encode (JPEG, WebP, PNG), hash, and planning a 1,000-reference site.
+//! Run: `cargo bench --bench pipeline`.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use image::{ImageEncoder, RgbImage};
@@ -119,5 +120,51 @@ fn bench_stages(c: &mut Criterion) {
     h.finish();
 }
 
-criterion_group!(benches, bench_stages);
+/// Planning a site of 250 bundles with 4 references each (1,000 images at 40 % of the content
+/// column, densities 1x and 2x, JPEG + WebP): every variant, name and use decided.
+fn bench_plan(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for p in 0..250 {
+        let bundle = dir.path().join(format!("content/post-{p}"));
+        std::fs::create_dir_all(&bundle).unwrap();
+        let mut page = String::from("---\ntitle: post\n---\n");
+        for k in 0..4 {
+            page.push_str(&format!(
+                "{{{{< image width=\"40%\" link=\"./photo-{k}.jpg\" caption=\"Photo {k}\" >}}}}\n\n"
+            ));
+            // The plan reads the probe, not the file: an empty file resolves.
+            std::fs::write(bundle.join(format!("photo-{k}.jpg")), b"").unwrap();
+        }
+        std::fs::write(bundle.join("index.md"), page).unwrap();
+    }
+    let config = pixpipe::Config::default();
+    let site = pixpipe::scan::scan(dir.path(), &config).expect("scan");
+    let inv = pixpipe::inventory::take(&site, &config);
+    let header = jpeg(&photo(64, 48));
+    let mut probe = probe_bytes(
+        "p.jpg",
+        &header,
+        ProbeOptions {
+            max_pixels: u64::MAX,
+            deep: false,
+        },
+    );
+    if let Some(info) = probe.info.as_mut() {
+        (info.width, info.height) = (4000, 3000);
+    }
+    let probes: std::collections::BTreeMap<String, _> = inv
+        .refs
+        .iter()
+        .filter_map(|r| r.resolution.resolved())
+        .map(|p| (p.to_string(), probe.clone()))
+        .collect();
+    assert_eq!(probes.len(), 1000, "every reference resolves");
+    let mut g = c.benchmark_group("plan");
+    g.bench_function("1000_references", |b| {
+        b.iter(|| pixpipe::plan::plan(&inv, &probes, &config).sources.len())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_stages, bench_plan);
 criterion_main!(benches);
