@@ -22,6 +22,7 @@ use std::process::ExitCode;
 static GLOBAL: pixpipe::alloc::Split = pixpipe::alloc::Split;
 
 fn main() -> ExitCode {
+    pixpipe::alloc::tune();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => run_scan(args),
