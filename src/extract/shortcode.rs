@@ -128,8 +128,7 @@ pub fn lex(text: &str) -> Lexed {
     let b = text.as_bytes();
     let mut out = Lexed::default();
     let mut from = 0;
-    while let Some(rel) = memfind(&b[from..], b"{{") {
-        let start = from + rel;
+    while let Some(start) = next_open(b, from) {
         let delim = match b.get(start + 2) {
             Some(b'<') => Delim::Angle,
             Some(b'%') => Delim::Percent,
@@ -160,6 +159,20 @@ enum TagResult {
     Tag(Tag),
     Escaped(Span),
     Problem(LexProblem, usize),
+}
+
+/// The first `{{` at or after `from`. `memchr` on `{` rather than `memmem::find`: a page has
+/// few braces, and building a two-byte searcher for every tag cost more than the search.
+fn next_open(b: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    while let Some(rel) = memchr::memchr(b'{', b.get(at..)?) {
+        let i = at + rel;
+        if b.get(i + 1) == Some(&b'{') {
+            return Some(i);
+        }
+        at = i + 1;
+    }
+    None
 }
 
 fn memfind(h: &[u8], n: &[u8]) -> Option<usize> {
