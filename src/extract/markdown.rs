@@ -105,12 +105,22 @@ pub fn scan(text: &str) -> MdScan {
     out
 }
 
-/// Find the destination as written inside an inline image's text: after the last `](`.
+/// Find the destination as written inside an inline image's text: its first occurrence after
+/// the last `](`. It nearly always starts right there or after a `<`, so those two places
+/// are tried before a search (building a substring searcher per image cost 3 % of extraction
+/// time, measured in benches/extract.rs).
 fn find_dest(text: &str, span: Span, dest: &str) -> Option<Span> {
-    let s = &text[span.start..span.end];
-    let paren = s.rfind("](")? + 2;
+    let s = &text.as_bytes()[span.start..span.end];
+    let paren = s.windows(2).rposition(|w| w == b"](")? + 2;
     let tail = &s[paren..];
-    let off = tail.find(dest)?;
+    let d = dest.as_bytes();
+    let off = if tail.starts_with(d) {
+        0
+    } else if tail.first() == Some(&b'<') && tail[1..].starts_with(d) {
+        1
+    } else {
+        memchr::memmem::find(tail, d)?
+    };
     let start = span.start + paren + off;
     Some(Span::new(start, start + dest.len()))
 }
