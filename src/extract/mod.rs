@@ -140,22 +140,71 @@ fn inside(spans: &[Span], at: usize) -> bool {
     spans.iter().any(|s| s.start <= at && at < s.end)
 }
 
-/// Replace the bytes of `span` with letters, keeping line breaks and the indentation that
-/// starts each continued line: the content disappears as behind one of Hugo's placeholders
-/// (no spaces inside, so a masked tag in a link destination is still one word), while the
-/// lines keep their indentation for the block structure around them.
-fn mask(bytes: &mut [u8], span: Span) {
+/// A copy of `text` with the bytes of `spans` replaced by letters, keeping line breaks and the
+/// indentation that starts each continued line: the content disappears as behind one of
+/// Hugo's placeholders (no spaces inside, so a masked tag in a link destination is still one
+/// word), while the lines keep their indentation for the block structure around them.
+///
+/// Every span starts at a shortcode's `{{`, so whether a blank is indentation depends on the
+/// text only, and overlapping spans are masked as their union. The copy is built run by run
+/// as a `String`, so it needs no UTF-8 check afterwards.
+fn masked_copy(text: &str, spans: &mut [Span]) -> String {
+    spans.sort_unstable_by_key(|s| s.start);
+    let mut out = String::with_capacity(text.len());
+    let mut done = 0;
     let mut line_start = false;
-    for b in &mut bytes[span.start..span.end] {
-        match *b {
-            b'\n' | b'\r' => line_start = true,
-            b' ' | b'\t' if line_start => {}
-            _ => {
-                line_start = false;
-                *b = b'x';
+    for s in spans.iter() {
+        if s.end <= done {
+            continue;
+        }
+        if s.start > done {
+            out.push_str(&text[done..s.start]);
+            line_start = false;
+        }
+        line_start = mask_into(&mut out, &text[s.start.max(done)..s.end], line_start);
+        done = s.end;
+    }
+    out.push_str(&text[done..]);
+    out
+}
+
+/// Append `masked` with every byte turned into `x`, except line breaks and the blanks that
+/// start a line (`line_start`: what comes before ended a line). Returns whether its end is
+/// still at the start of a line (after a break and blanks only). Whole runs are copied, not
+/// single bytes.
+fn mask_into(out: &mut String, masked: &str, mut line_start: bool) -> bool {
+    const XS: &str = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+    let is_break = |c: u8| c == b'\n' || c == b'\r';
+    let is_blank = |c: u8| c == b' ' || c == b'\t';
+    // The end of the run of bytes from `from` that `keep` accepts.
+    fn run_end(b: &[u8], from: usize, keep: impl Fn(u8) -> bool) -> usize {
+        from + b[from..]
+            .iter()
+            .position(|&c| !keep(c))
+            .unwrap_or(b.len() - from)
+    }
+    let b = masked.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if is_break(b[i]) || (line_start && is_blank(b[i])) {
+            let j = if is_break(b[i]) {
+                run_end(b, i, is_break)
+            } else {
+                run_end(b, i, is_blank)
+            };
+            line_start = true;
+            out.push_str(&masked[i..j]);
+            i = j;
+        } else {
+            let j = run_end(b, i, |c| !is_break(c));
+            for n in (i..j).step_by(XS.len()) {
+                out.push_str(&XS[..(j - n).min(XS.len())]);
             }
+            line_start = false;
+            i = j;
         }
     }
+    line_start
 }
 
 /// Find every image reference in a page's text (BOM already removed).
@@ -345,20 +394,14 @@ fn scan_document(
     let masked: &str = if level.is_empty() {
         local
     } else {
-        let mut m = local.as_bytes().to_vec();
-        let spans = level
+        let mut spans: Vec<Span> = level
             .iter()
             .map(|t| t.span)
             .chain(code_bodies.iter().copied())
-            .chain(children.iter().map(|c| c.0));
-        for s in spans {
-            mask(
-                &mut m,
-                Span::new(s.start - range.start, s.end - range.start),
-            );
-        }
-        // Masking replaced whole bytes with ASCII letters, so the text stays valid UTF-8.
-        masked_owned = String::from_utf8(m).unwrap_or_default();
+            .chain(children.iter().map(|c| c.0))
+            .map(|s| Span::new(s.start - range.start, s.end - range.start))
+            .collect();
+        masked_owned = masked_copy(local, &mut spans);
         &masked_owned
     };
     // The body of a shortcode indented in a list item is read without that indentation, as
@@ -760,8 +803,50 @@ mod tests {
             ]
         }
 
+        /// Each span masked on its own, one after the other: what `masked_copy` must equal.
+        fn mask_each(text: &str, spans: &[Span]) -> String {
+            let mut b = text.as_bytes().to_vec();
+            for s in spans {
+                let mut line_start = false;
+                for c in &mut b[s.start..s.end] {
+                    match *c {
+                        b'\n' | b'\r' => line_start = true,
+                        b' ' | b'\t' if line_start => {}
+                        _ => {
+                            line_start = false;
+                            *c = b'x';
+                        }
+                    }
+                }
+            }
+            String::from_utf8(b).unwrap()
+        }
+
         proptest! {
             #![proptest_config(ProptestConfig::with_cases(2000))]
+            #[test]
+            fn overlapping_spans_are_masked_as_each_on_its_own(
+                text in "[{aé \t\n\r]{0,40}",
+                picks in proptest::collection::vec((0usize..40, 0usize..40), 0..6),
+            ) {
+                // Spans start at a `{`, as every tag does, and end anywhere after it.
+                let opens: Vec<usize> = text.match_indices('{').map(|(i, _)| i).collect();
+                let spans: Vec<Span> = picks
+                    .iter()
+                    .filter(|_| !opens.is_empty())
+                    .map(|&(o, len)| {
+                        let start = opens[o % opens.len()];
+                        let mut end = (start + 1 + len).min(text.len());
+                        while !text.is_char_boundary(end) {
+                            end += 1;
+                        }
+                        Span::new(start, end)
+                    })
+                    .collect();
+                let mut sorted = spans.clone();
+                prop_assert_eq!(masked_copy(&text, &mut sorted), mask_each(&text, &spans));
+            }
+
             #[test]
             fn never_panics_and_every_span_is_inside_the_text(parts in proptest::collection::vec(fragment(), 0..24)) {
                 let text: String = parts.concat();
