@@ -6,7 +6,7 @@
 //! multi-megabyte buffers per photo, where mimalloc keeps freed memory committed for reuse:
 //! on the 32 bench photos its resident memory stayed at 310-370 MB whatever `--memory` said.
 //! glibc gives large blocks back to the system when they are freed, so resident memory follows
-//! what the workers hold (240-260 MB with the default budget, 142-147 MB with `--memory 128`),
+//! what the workers hold (240-260 MB with a 256 MiB budget, 142-147 MB with `--memory 128`),
 //! and the memory budget means what it says.
 //!
 //! `tune` then sets glibc to one arena, blocks under 32 MiB from the heap (not a fresh mapping

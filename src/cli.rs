@@ -176,7 +176,7 @@ pub struct WorkArgs {
     pub jobs: Option<usize>,
     /// Memory budget in MiB: the resident memory the process keeps under while it makes
     /// images (an image that alone needs more runs alone).
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 320)]
     pub memory: u64,
     /// No progress bar.
     #[arg(long, short)]
