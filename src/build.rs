@@ -536,7 +536,8 @@ fn build_in_pool(
                 None => std::fs::read(root.join(src)),
             }
             .map_err(werr(&dest))?;
-            write_atomic(&dest, &bytes).map_err(werr(&dest))?;
+            // Checked by size above on every build, so not flushed (the manifest is).
+            emit::write_rebuildable(&dest, &bytes).map_err(werr(&dest))?;
         }
     }
 

@@ -118,7 +118,8 @@ impl Cache {
 
     /// Store an output.
     pub fn put(&self, key: &str, bytes: &[u8], hash: &str) -> std::io::Result<()> {
-        crate::emit::write_atomic(&self.object_path(key), bytes)?;
+        // `get` checks the size: an object a power cut left empty is a miss, not a wrong hit.
+        crate::emit::write_rebuildable(&self.object_path(key), bytes)?;
         if let Ok(mut o) = self.outputs.lock() {
             o.insert(
                 key.to_string(),
