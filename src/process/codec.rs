@@ -3,7 +3,7 @@
 //! JPEG goes through libjpeg-turbo (the turbojpeg crate builds it from source), which can
 //! decode at 1/2, 1/4 or 1/8 scale in the DCT domain ("shrink on load") when the largest
 //! output still fits; other formats go through the `image` crate. Encoders: libjpeg-turbo
-//! (4:2:0, baseline, standard Huffman tables), libwebp (the webp crate), and the png crate.
+//! (4:2:0, baseline, standard Huffman tables), libwebp (libwebp-sys), and the png crate.
 //!
 //! Why no Huffman optimisation: on the 32 bench photos (widths 480/960/1920, q80) it saved
 //! 1.1 % of the bytes for 19 % more CPU time for the whole build (its statistics pass is plain C
@@ -135,21 +135,7 @@ pub fn encode(p: &Pixels, format: OutFormat, quality: u8) -> Result<Vec<u8>, Str
             };
             c.compress_to_vec(image).map_err(|e| e.to_string())
         }
-        OutFormat::Webp => {
-            let enc = if p.channels == 4 {
-                webp::Encoder::from_rgba(&p.data, p.width, p.height)
-            } else {
-                webp::Encoder::from_rgb(&p.data, p.width, p.height)
-            };
-            let mut config =
-                webp::WebPConfig::new().map_err(|_| "libwebp configuration failed".to_string())?;
-            config.quality = quality as f32;
-            config.method = 4;
-            let mem = enc
-                .encode_advanced(&config)
-                .map_err(|e| format!("libwebp: {e:?}"))?;
-            Ok(mem.to_vec())
-        }
+        OutFormat::Webp => encode_webp(p, quality),
         OutFormat::Png => {
             let mut out = Vec::new();
             let ct = if p.channels == 4 {
@@ -167,6 +153,45 @@ pub fn encode(p: &Pixels, format: OutFormat, quality: u8) -> Result<Vec<u8>, Str
             Ok(out)
         }
     }
+}
+
+/// Lossy WebP through libwebp's one-call API: default preset, method 4, `quality`. It imports
+/// the pixels straight into YUV; the webp crate's encoder goes through an ARGB copy first
+/// (`use_argb`), which cost an extra pass and buffer per output for the same bytes.
+fn encode_webp(p: &Pixels, quality: u8) -> Result<Vec<u8>, String> {
+    let ch = p.channels as usize;
+    let (w, h) = (p.width as usize, p.height as usize);
+    if !(ch == 3 || ch == 4) || p.data.len() != w * h * ch || w == 0 || h == 0 {
+        return Err(format!(
+            "cannot encode a {w}x{h} image with {ch} channels as WebP"
+        ));
+    }
+    let (wi, hi, stride) = (
+        i32::try_from(w).map_err(|e| e.to_string())?,
+        i32::try_from(h).map_err(|e| e.to_string())?,
+        i32::try_from(w * ch).map_err(|e| e.to_string())?,
+    );
+    let mut out: *mut u8 = std::ptr::null_mut();
+    // SAFETY: `data` holds exactly h rows of `stride` bytes (checked above); libwebp only reads
+    // them and returns a buffer it allocated (or null and 0), which is freed below.
+    let len = unsafe {
+        if ch == 4 {
+            libwebp_sys::WebPEncodeRGBA(p.data.as_ptr(), wi, hi, stride, quality as f32, &mut out)
+        } else {
+            libwebp_sys::WebPEncodeRGB(p.data.as_ptr(), wi, hi, stride, quality as f32, &mut out)
+        }
+    };
+    if out.is_null() || len == 0 {
+        return Err("libwebp could not encode the image".into());
+    }
+    // SAFETY: libwebp returned `len` initialised bytes at `out`; they are copied, then freed
+    // with libwebp's own deallocator, once.
+    let bytes = unsafe {
+        let v = std::slice::from_raw_parts(out, len).to_vec();
+        libwebp_sys::WebPFree(out.cast());
+        v
+    };
+    Ok(bytes)
 }
 
 fn drop_alpha(rgba: &[u8]) -> Vec<u8> {
