@@ -71,6 +71,15 @@ pub fn decode(
     })
 }
 
+/// The DCT scale (1, 2, 4 or 8: decode at 1/n) at which a `w` x `h` JPEG still covers
+/// `min_w` x `min_h`: the smallest, as libjpeg-turbo rounds scaled sizes up.
+pub fn dct_denominator(w: u64, h: u64, min_w: u32, min_h: u32) -> u64 {
+    [8u64, 4, 2]
+        .into_iter()
+        .find(|&s| w.div_ceil(s) >= min_w as u64 && h.div_ceil(s) >= min_h as u64)
+        .unwrap_or(1)
+}
+
 fn decode_jpeg_turbo(bytes: &[u8], min_w: u32, min_h: u32) -> Result<Option<Pixels>, String> {
     let mut d = turbojpeg::Decompressor::new().map_err(|e| e.to_string())?;
     let header = d.read_header(bytes).map_err(|e| e.to_string())?;
@@ -80,17 +89,8 @@ fn decode_jpeg_turbo(bytes: &[u8], min_w: u32, min_h: u32) -> Result<Option<Pixe
     ) {
         return Ok(None);
     }
-    let mut scale = turbojpeg::ScalingFactor::ONE;
-    for f in [
-        turbojpeg::ScalingFactor::ONE_EIGHTH,
-        turbojpeg::ScalingFactor::ONE_QUARTER,
-        turbojpeg::ScalingFactor::ONE_HALF,
-    ] {
-        if f.scale(header.width) >= min_w as usize && f.scale(header.height) >= min_h as usize {
-            scale = f;
-            break;
-        }
-    }
+    let denom = dct_denominator(header.width as u64, header.height as u64, min_w, min_h);
+    let scale = turbojpeg::ScalingFactor::new(1, denom as usize);
     d.set_scaling_factor(scale).map_err(|e| e.to_string())?;
     let (w, h) = (scale.scale(header.width), scale.scale(header.height));
     let mut data = super::scratch::take(w * h * 3);

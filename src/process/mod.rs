@@ -152,15 +152,11 @@ pub fn job_bytes(info: &ImageInfo, variants: &[Variant], file_len: u64) -> u64 {
         .unwrap_or((1, 1));
     let (w, h) = (info.width as u64, info.height as u64);
     let jpeg = info.format == crate::probe::Format::Jpeg;
-    let mut scale = 1u64;
-    if jpeg {
-        for s in [8u64, 4, 2] {
-            if w.div_ceil(s) >= vw && h.div_ceil(s) >= vh {
-                scale = s;
-                break;
-            }
-        }
-    }
+    let scale = if jpeg {
+        codec::dct_denominator(w, h, vw as u32, vh as u32)
+    } else {
+        1
+    };
     let (dw, dh) = (w.div_ceil(scale), h.div_ceil(scale));
     let ch = if info.alpha { 4 } else { 3 };
     // The image crate decodes at the file's own depth (up to 16-bit RGBA) before converting.

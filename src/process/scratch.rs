@@ -38,7 +38,6 @@ pub fn take(len: usize) -> Vec<u8> {
         }
     });
     v.resize(len, 0);
-    v.truncate(len);
     v
 }
 
@@ -71,7 +70,8 @@ pub fn release() {
 }
 
 /// Bytes this thread keeps.
-pub fn kept() -> usize {
+#[cfg(test)]
+fn kept() -> usize {
     FREE.with(|f| f.borrow().iter().map(Vec::capacity).sum())
 }
 
