@@ -302,6 +302,20 @@ mod tests {
     use crate::probe::{probe_bytes, Format, ProbeOptions};
     use image::{ImageEncoder, RgbImage};
 
+    /// Decodes a WebP file with libwebp itself: (width, height, RGB bytes).
+    fn libwebp_rgb(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
+        let (mut w, mut h) = (0, 0);
+        // SAFETY: libwebp reads `bytes.len()` bytes and returns either null or a buffer of
+        // w*h*3 bytes, copied here and freed once with libwebp's deallocator.
+        unsafe {
+            let p = libwebp_sys::WebPDecodeRGB(bytes.as_ptr(), bytes.len(), &mut w, &mut h);
+            assert!(!p.is_null(), "libwebp could not decode our WebP");
+            let rgb = std::slice::from_raw_parts(p, (w * h * 3) as usize).to_vec();
+            libwebp_sys::WebPFree(p.cast());
+            (w as u32, h as u32, rgb)
+        }
+    }
+
     fn jpeg(w: u32, h: u32) -> Vec<u8> {
         let img = RgbImage::from_fn(w, h, |x, y| {
             // Red top-left quadrant, blue bottom-right: orientation shows in the pixels.
@@ -369,8 +383,9 @@ mod tests {
             assert_eq!((img.width(), img.height()), (v.width, v.height), "{v:?}");
             if v.format == OutFormat::Webp {
                 // libwebp must read our WebP files as the image crate does.
-                let lib = webp::Decoder::new(bytes).decode().unwrap();
-                assert_eq!((lib.width(), lib.height()), (v.width, v.height));
+                let lib = libwebp_rgb(bytes);
+                assert_eq!((lib.0, lib.1), (v.width, v.height));
+                let lib = lib.2;
                 let a = img.to_rgb8();
                 let max_diff = a
                     .as_raw()
