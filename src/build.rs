@@ -406,51 +406,104 @@ fn build_in_pool(
     let queue = process::Queue::new(
         opts.memory_bytes,
         process::resident_bytes(),
+        rayon::current_num_threads(),
         todo.iter()
             .enumerate()
-            .map(|(order, job)| (need(job.0, &job.1), (order, job)))
+            .map(|(order, job)| (need(job.0, &job.1), Work::Source(order, job)))
             .collect(),
     );
     let done = std::sync::Mutex::new(Vec::new());
+    // What a worker made of one source's variants, (index in its list, bytes), cached and
+    // named; a source's results may come in two parts (see `process::make_largest`).
+    let record = |path: &String, vs: &[Variant], outs: Vec<(usize, Vec<u8>)>| {
+        let hash = &hashes[path].0;
+        let mut m = Vec::new();
+        for (i, out) in outs {
+            let v = &vs[i];
+            let h = short_hash(&out);
+            let key = job_key(hash, v, config.metadata);
+            cache
+                .put(&key, &out, &h)
+                .map_err(|e| format!("cannot write to the cache: {e}"))?;
+            m.push(Made {
+                variant: *v,
+                path: join(dir_of(path), &variant_name(path, v, &h)),
+                hash: h,
+                bytes: out.len() as u64,
+                key: Some(key),
+            });
+        }
+        Ok::<_, String>(m)
+    };
+    let finish = |path: &String, vs: &[Variant], rest: process::Rest| {
+        let n = rest.len() as u64;
+        let r = rest.finish().and_then(|outs| record(path, vs, outs));
+        progress.advance(n);
+        r
+    };
     rayon::broadcast(|_| {
-        while let Some(((order, (path, vs)), _lease)) = queue.next() {
-            let info = &plan.sources[*path].info;
-            let hash = &hashes[*path].0;
-            let r = std::fs::read(root.join(path))
-                .map_err(|e| e.to_string())
-                .and_then(|bytes| {
-                    let outs = process::make_variants(
-                        &bytes,
-                        info,
-                        vs,
-                        config.max_pixels,
-                        config.metadata,
-                    )?;
-                    let mut m = Vec::new();
-                    for (v, out) in vs.iter().zip(outs) {
-                        let h = short_hash(&out);
-                        let key = job_key(hash, v, config.metadata);
-                        cache
-                            .put(&key, &out, &h)
-                            .map_err(|e| format!("cannot write to the cache: {e}"))?;
-                        m.push(Made {
-                            variant: *v,
-                            path: join(dir_of(path), &variant_name(path, v, &h)),
-                            hash: h,
-                            bytes: out.len() as u64,
-                            key: Some(key),
+        while let Some((work, _lease)) = queue.next() {
+            let (order, path, r) = match work {
+                Work::Source(order, job @ (path, vs)) => {
+                    let info = &plan.sources[*path].info;
+                    let made = std::fs::read(root.join(path))
+                        .map_err(|e| e.to_string())
+                        .and_then(|bytes| {
+                            process::make_largest(
+                                &bytes,
+                                info,
+                                vs,
+                                config.max_pixels,
+                                config.metadata,
+                            )
                         });
-                    }
-                    Ok(m)
-                });
-            progress.advance(vs.len() as u64);
+                    let r = match made {
+                        Ok((outs, rest)) => {
+                            progress.advance(outs.len() as u64);
+                            record(path, vs, outs).and_then(|mut m| {
+                                // Leave the smaller sizes for whichever worker is free first.
+                                let Some(rest) = rest else { return Ok(m) };
+                                let need = rest.bytes();
+                                if let Err(Work::Rest(_, _, rest)) =
+                                    queue.defer(need, Work::Rest(order, job, rest))
+                                {
+                                    m.extend(finish(path, vs, rest)?);
+                                }
+                                Ok(m)
+                            })
+                        }
+                        Err(e) => {
+                            progress.advance(vs.len() as u64);
+                            Err(e)
+                        }
+                    };
+                    (order, path, r)
+                }
+                Work::Rest(order, (path, vs), rest) => (order, path, finish(path, vs, rest)),
+            };
             let made = (order, (*path).clone(), r);
             done.lock().unwrap_or_else(|e| e.into_inner()).push(made);
         }
     });
     progress.finish();
-    let mut results = done.into_inner().unwrap_or_else(|e| e.into_inner());
-    results.sort_by_key(|r| r.0);
+    let mut parts = done.into_inner().unwrap_or_else(|e| e.into_inner());
+    parts.sort_by_key(|r| r.0);
+    // One result per source: its parts together, or its first error.
+    let mut results: Vec<(usize, String, Result<Vec<Made>, String>)> = Vec::new();
+    for (order, path, r) in parts {
+        match results.last_mut() {
+            Some(last) if last.0 == order => {
+                last.2 = match (std::mem::replace(&mut last.2, Ok(Vec::new())), r) {
+                    (Ok(mut a), Ok(b)) => {
+                        a.extend(b);
+                        Ok(a)
+                    }
+                    (Err(e), _) | (_, Err(e)) => Err(e),
+                };
+            }
+            _ => results.push((order, path, r)),
+        }
+    }
     let mut failed: BTreeSet<String> = BTreeSet::new();
     for (_, path, r) in results {
         match r {
@@ -708,6 +761,13 @@ fn build_in_pool(
     crate::report::sort(&mut report.diagnostics);
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// A build worker's unit of work: a source's largest size (and the rest, if it cannot be
+/// deferred), or a deferred rest, with the source's place in the job list.
+enum Work<J> {
+    Source(usize, J),
+    Rest(usize, J, process::Rest),
 }
 
 /// What each planned reference points at after the build.

@@ -49,18 +49,120 @@ pub fn make_variants(
     max_pixels: u64,
     keep: crate::config::Metadata,
 ) -> Result<Vec<Vec<u8>>, String> {
-    let made = variants_of(bytes, info, variants, max_pixels, keep);
-    scratch::release();
-    made
+    let mut out = vec![Vec::new(); variants.len()];
+    let (made, rest) = make_largest(bytes, info, variants, max_pixels, keep)?;
+    let rest = rest.map(Rest::finish).transpose()?;
+    for (i, b) in made.into_iter().chain(rest.into_iter().flatten()) {
+        out[i] = b;
+    }
+    Ok(out)
 }
 
-fn variants_of(
+/// The first part of `make_variants`: decode, make the variants of the largest size, and
+/// resize to the next size. Returns the variants made, as (index in `variants`, bytes), and
+/// what is left to make, if anything: a `Rest` holds only the next size's pixels (a quarter
+/// of the largest or less), so a worker can leave it for later, e.g. for an idle worker at
+/// the end of a build.
+pub fn make_largest(
     bytes: &[u8],
     info: &ImageInfo,
     variants: &[Variant],
     max_pixels: u64,
     keep: crate::config::Metadata,
-) -> Result<Vec<Vec<u8>>, String> {
+) -> Result<(Vec<(usize, Vec<u8>)>, Option<Rest>), String> {
+    let made = largest_of(bytes, info, variants, max_pixels, keep);
+    scratch::release();
+    made
+}
+
+/// What is left of a source's variants after `make_largest`: the pixels of the next size
+/// (upright, sRGB, not yet encoded) and the variants of that size and the smaller ones.
+pub struct Rest {
+    pixels: Pixels,
+    variants: Vec<(usize, Variant)>,
+    kept: Option<Vec<u8>>,
+}
+
+impl Rest {
+    /// Bytes this holds, and about what `finish` needs on top of them.
+    pub fn bytes(&self) -> u64 {
+        2 * self.pixels.data.len() as u64 + self.kept.as_ref().map_or(0, |k| k.len() as u64)
+    }
+
+    /// How many variants are left.
+    pub fn len(&self) -> usize {
+        self.variants.len()
+    }
+
+    /// Whether no variant is left (never, for a `Rest` from `make_largest`).
+    pub fn is_empty(&self) -> bool {
+        self.variants.is_empty()
+    }
+
+    /// Make the variants left: each size from the previous one.
+    pub fn finish(self) -> Result<Vec<(usize, Vec<u8>)>, String> {
+        let made = self.finish_here();
+        scratch::release();
+        made
+    }
+
+    fn finish_here(self) -> Result<Vec<(usize, Vec<u8>)>, String> {
+        let Rest {
+            pixels,
+            variants,
+            kept,
+        } = self;
+        let mut made = Vec::new();
+        let mut prev = pixels;
+        for (w, h) in sizes_of(variants.iter().map(|(_, v)| v)) {
+            if (prev.width, prev.height) != (w, h) {
+                let smaller = resize::resize(&prev, w, h)?;
+                scratch::give(std::mem::replace(&mut prev, smaller).data);
+            }
+            encode_size(&prev, &variants, kept.as_deref(), &mut made)?;
+        }
+        scratch::give(prev.data);
+        Ok(made)
+    }
+}
+
+/// The distinct output sizes of `variants`, largest first.
+fn sizes_of<'a>(variants: impl Iterator<Item = &'a Variant>) -> Vec<(u32, u32)> {
+    let mut sizes: Vec<(u32, u32)> = variants.map(|v| (v.width, v.height)).collect();
+    sizes.sort_by(|a, b| b.cmp(a));
+    sizes.dedup();
+    sizes
+}
+
+/// Encode `p` as each variant of its size, with the kept metadata, into `made`.
+fn encode_size(
+    p: &Pixels,
+    variants: &[(usize, Variant)],
+    kept: Option<&[u8]>,
+    made: &mut Vec<(usize, Vec<u8>)>,
+) -> Result<(), String> {
+    for (i, v) in variants {
+        if (v.width, v.height) == (p.width, p.height) {
+            let encoded = codec::encode(p, v.format, v.quality)?;
+            made.push((
+                *i,
+                match kept {
+                    Some(tiff) => metadata::embed(encoded, v.format, tiff),
+                    None => encoded,
+                },
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn largest_of(
+    bytes: &[u8],
+    info: &ImageInfo,
+    variants: &[Variant],
+    max_pixels: u64,
+    keep: crate::config::Metadata,
+) -> Result<(Vec<(usize, Vec<u8>)>, Option<Rest>), String> {
     let kept = match keep {
         crate::config::Metadata::Strip => None,
         crate::config::Metadata::KeepCopyright => exif_of(bytes, info).and_then(|t| {
@@ -70,63 +172,43 @@ fn variants_of(
     };
     let transposed = info.orientation >= 5;
     let stored = |w: u32, h: u32| if transposed { (h, w) } else { (w, h) };
-    let (max_w, max_h) = variants
-        .iter()
-        .map(|v| stored(v.width, v.height))
-        .max()
-        .unwrap_or((1, 1));
-    let alpha = info.alpha;
-    let mut decoded = Some(codec::decode(
-        bytes,
-        info.format,
-        alpha,
-        max_w,
-        max_h,
-        max_pixels,
-    )?);
+    let sizes = sizes_of(variants.iter());
+    let Some(&(w, h)) = sizes.first() else {
+        return Ok((Vec::new(), None));
+    };
+    let (sw, sh) = stored(w, h);
+    let decoded = codec::decode(bytes, info.format, info.alpha, sw, sh, max_pixels)?;
     let to_srgb = icc_profile(bytes, info).and_then(|icc| resize::ToSrgb::new(&icc));
-    // Distinct sizes, largest first.
-    let mut sizes: Vec<(u32, u32)> = variants.iter().map(|v| (v.width, v.height)).collect();
-    sizes.sort_by(|a, b| b.cmp(a));
-    sizes.dedup();
-    let mut out: Vec<Option<Vec<u8>>> = vec![None; variants.len()];
     // The largest output is made from the decode, turned upright and converted to sRGB; each
     // smaller one is resized from the previous output, already upright and in sRGB.
-    let mut prev: Option<Pixels> = None;
-    for (w, h) in sizes {
-        let upright = match (prev.take(), decoded.take()) {
-            (Some(p), _) => {
-                let smaller = resize::resize(&p, w, h)?;
-                scratch::give(p.data);
-                smaller
-            }
-            (None, Some(d)) => {
-                let (sw, sh) = stored(w, h);
-                let resized = resize::resize(&d, sw, sh)?;
-                // Neither the decode nor the resizer's rows are needed again: free them
-                // before the upright and sRGB copies are made (see `job_bytes`).
-                drop(d);
-                resize::release();
-                let mut p = resize::orient(resized, info.orientation);
-                if let Some(t) = &to_srgb {
-                    t.apply(&mut p)?;
-                }
-                p
-            }
-            (None, None) => break,
-        };
-        for (i, v) in variants.iter().enumerate() {
-            if (v.width, v.height) == (w, h) {
-                let encoded = codec::encode(&upright, v.format, v.quality)?;
-                out[i] = Some(match &kept {
-                    Some(tiff) => metadata::embed(encoded, v.format, tiff),
-                    None => encoded,
-                });
-            }
-        }
-        prev = Some(upright);
+    let resized = resize::resize(&decoded, sw, sh)?;
+    // Neither the decode nor the resizer's rows are needed again: free them before the
+    // upright and sRGB copies are made (see `job_bytes`).
+    drop(decoded);
+    resize::release();
+    let mut upright = resize::orient(resized, info.orientation);
+    if let Some(t) = &to_srgb {
+        t.apply(&mut upright)?;
     }
-    Ok(out.into_iter().map(Option::unwrap_or_default).collect())
+    let indexed: Vec<(usize, Variant)> = variants.iter().copied().enumerate().collect();
+    let mut made = Vec::new();
+    encode_size(&upright, &indexed, kept.as_deref(), &mut made)?;
+    let rest = match sizes.get(1) {
+        Some(&(nw, nh)) => {
+            let pixels = resize::resize(&upright, nw, nh)?;
+            Some(Rest {
+                pixels,
+                variants: indexed
+                    .into_iter()
+                    .filter(|(_, v)| (v.width, v.height) != (w, h))
+                    .collect(),
+                kept,
+            })
+        }
+        None => None,
+    };
+    scratch::give(upright.data);
+    Ok((made, rest))
 }
 
 /// Bytes one source needs at most while its variants are made from a file of `file_len`
@@ -227,56 +309,114 @@ impl Budget {
 /// Jobs handed to workers within a memory budget: a worker takes the largest waiting job
 /// whose need fits beside the running ones' (so small photos go through while a large one
 /// holds memory, and the large ones start early, which keeps the workers finishing together),
-/// and waits while none fits. A job runs alone whatever its need. Which worker makes what
-/// never changes the outputs.
+/// and waits while none fits. A job runs alone whatever its need.
+///
+/// Near the end, a job may also leave part of its work for later (`defer`), holding a
+/// little memory: a worker takes such parts when no job fits or none is left, so the
+/// workers share the last photos' small parts instead of one finishing the last photo alone.
+/// Which worker makes what never changes the outputs.
 pub struct Queue<T> {
     limit: u64,
-    state: Mutex<(Vec<(u64, T)>, u64)>,
+    /// The most the deferred parts may hold at once.
+    pool_limit: u64,
+    /// Work is deferred only when this few jobs are left: earlier, the parts would hold
+    /// memory for long for no gain.
+    tail: usize,
+    state: Mutex<QueueState<T>>,
     freed: Condvar,
 }
 
+struct QueueState<T> {
+    jobs: Vec<(u64, T)>,
+    deferred: std::collections::VecDeque<(u64, T)>,
+    /// Bytes held by running jobs, running deferred parts and waiting deferred parts.
+    used: u64,
+    /// Bytes held by waiting deferred parts.
+    pooled: u64,
+    /// Jobs handed out and not finished: they may still defer work.
+    running: usize,
+}
+
 impl<T> Queue<T> {
-    /// A queue of `(need, job)` under `limit` bytes, of which `base` are already held.
-    pub fn new(limit: u64, base: u64, mut jobs: Vec<(u64, T)>) -> Self {
+    /// A queue of `(need, job)` for `workers` under `limit` bytes, of which `base` are
+    /// already held.
+    pub fn new(limit: u64, base: u64, workers: usize, mut jobs: Vec<(u64, T)>) -> Self {
         jobs.sort_by_key(|j| std::cmp::Reverse(j.0));
+        let limit = for_jobs(limit, base);
         Queue {
-            limit: for_jobs(limit, base),
-            state: Mutex::new((jobs, 0)),
+            limit,
+            pool_limit: limit / 16,
+            tail: 2 * workers,
+            state: Mutex::new(QueueState {
+                jobs,
+                deferred: Default::default(),
+                used: 0,
+                pooled: 0,
+                running: 0,
+            }),
             freed: Condvar::new(),
         }
     }
 
-    /// The next job and its lease on the budget; `None` when every job has been handed out.
+    /// The next job or deferred part, and its lease on the budget; `None` once everything
+    /// has been handed out and no running job can defer more.
     pub fn next(&self) -> Option<(T, QueueLease<'_, T>)> {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            let (jobs, used) = &mut *st;
-            if jobs.is_empty() {
-                return None;
-            }
-            let fits = jobs
+            let used = st.used;
+            let fits = st
+                .jobs
                 .iter()
-                .position(|(n, _)| *used == 0 || *used + n <= self.limit);
+                .position(|(n, _)| used == 0 || used + n <= self.limit);
             if let Some(i) = fits {
-                let (n, job) = jobs.remove(i);
-                *used += n;
-                return Some((job, QueueLease { queue: self, n }));
+                let (n, job) = st.jobs.remove(i);
+                st.used += n;
+                st.running += 1;
+                return Some((job, QueueLease { queue: self, n, job: true }));
+            }
+            if let Some((n, part)) = st.deferred.pop_front() {
+                st.pooled -= n;
+                return Some((part, QueueLease { queue: self, n, job: false }));
+            }
+            if st.jobs.is_empty() && st.running == 0 {
+                return None;
             }
             st = self.freed.wait(st).unwrap_or_else(|e| e.into_inner());
         }
     }
+
+    /// Leave `part`, which holds `need` bytes, for a worker to take later; it is given back
+    /// when the deferred parts already hold their share of the budget or it does not fit.
+    pub fn defer(&self, need: u64, part: T) -> Result<(), T> {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if st.jobs.len() > self.tail
+            || st.pooled + need > self.pool_limit
+            || st.used + need > self.limit
+        {
+            return Err(part);
+        }
+        st.used += need;
+        st.pooled += need;
+        st.deferred.push_back((need, part));
+        self.freed.notify_all();
+        Ok(())
+    }
 }
 
-/// Bytes a job holds from a `Queue`, given back on drop.
+/// Bytes a job or deferred part holds from a `Queue`, given back on drop.
 pub struct QueueLease<'a, T> {
     queue: &'a Queue<T>,
     n: u64,
+    job: bool,
 }
 
 impl<T> Drop for QueueLease<'_, T> {
     fn drop(&mut self) {
         let mut st = self.queue.state.lock().unwrap_or_else(|e| e.into_inner());
-        st.1 -= self.n;
+        st.used -= self.n;
+        if self.job {
+            st.running -= 1;
+        }
         self.queue.freed.notify_all();
     }
 }
@@ -480,21 +620,63 @@ mod tests {
     #[test]
     fn the_queue_hands_out_the_largest_job_that_fits() {
         // 100 bytes less a tenth, 5 held: 50 and 30 fit together (80 <= 85), 50 and 40 do not.
-        let q = Queue::new(100, 5, vec![(30, "c"), (50, "a"), (40, "b"), (20, "d")]);
+        let q = Queue::new(100, 5, 2, vec![(30, "c"), (50, "a"), (40, "b"), (20, "d")]);
         let (a, la) = q.next().unwrap();
         assert_eq!(a, "a", "largest first");
         let (b, lb) = q.next().unwrap();
         assert_eq!(b, "c", "40 does not fit beside 50, 30 does");
         drop(la);
-        let (c, _lc) = q.next().unwrap();
+        let (c, lc) = q.next().unwrap();
         assert_eq!(c, "b", "the 40 once 50 is back");
         drop(lb);
-        let (d, _ld) = q.next().unwrap();
+        let (d, ld) = q.next().unwrap();
         assert_eq!(d, "d");
-        assert!(q.next().is_none());
+        drop((lc, ld));
+        assert!(q.next().is_none(), "nothing left and nothing running");
         // One job larger than everything still runs, alone.
-        let q = Queue::new(10, 0, vec![(100, 1)]);
+        let q = Queue::new(10, 0, 2, vec![(100, 1)]);
         assert_eq!(q.next().map(|j| j.0), Some(1));
+    }
+
+    #[test]
+    fn deferred_parts_come_after_the_jobs_that_fit_and_only_near_the_end() {
+        // Limit 1440 (a tenth off), deferred parts may hold 90, one worker: tail of 2 jobs.
+        let q = Queue::new(1600, 0, 1, vec![(100, "a"), (100, "b"), (100, "c"), (90, "d")]);
+        let (a, la) = q.next().unwrap();
+        assert_eq!(a, "a");
+        assert_eq!(q.defer(50, "a-rest"), Err("a-rest"), "3 jobs wait: too early");
+        drop(la);
+        let (b, lb) = q.next().unwrap();
+        assert_eq!(b, "b");
+        assert_eq!(q.defer(50, "b-rest"), Ok(()));
+        assert_eq!(q.defer(50, "x"), Err("x"), "the deferred parts' share (90) is full");
+        drop(lb);
+        let (c, lc) = q.next().unwrap();
+        assert_eq!(c, "c", "a job that fits goes before a deferred part");
+        drop(lc);
+        let (d, ld) = q.next().unwrap();
+        assert_eq!(d, "d");
+        let (rest, lr) = q.next().unwrap();
+        assert_eq!(rest, "b-rest");
+        drop((ld, lr));
+        assert!(q.next().is_none());
+    }
+
+    #[test]
+    fn an_idle_worker_waits_for_what_a_running_job_defers() {
+        let q = Queue::new(1000, 0, 2, vec![(100, "a")]);
+        let (a, la) = q.next().unwrap();
+        assert_eq!(a, "a");
+        std::thread::scope(|s| {
+            // No job is left, but "a" runs and may still leave work: the worker must wait.
+            let idle = s.spawn(|| q.next().map(|(part, _lease)| part));
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            assert!(!idle.is_finished(), "returned while a job could still defer work");
+            assert_eq!(q.defer(40, "a-rest"), Ok(()));
+            drop(la);
+            assert_eq!(idle.join().unwrap(), Some("a-rest"));
+        });
+        assert!(q.next().is_none());
     }
 
     #[test]
