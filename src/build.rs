@@ -995,10 +995,7 @@ fn claim_mirror(root: &Path, dir: &Path, config: &Config) -> Result<(), BuildErr
         }
     }
     let mark = dir.join(MIRROR_MARK);
-    let empty = std::fs::read_dir(dir)
-        .map(|mut r| r.next().is_none())
-        .unwrap_or(true);
-    if !empty && !mark.exists() {
+    if !mark.exists() && !emit::is_empty_but_leftovers(dir) {
         return Err(bad("the output folder is not empty and was not made by pixpipe; choose an empty or new folder".into()));
     }
     if !mark.exists() {

@@ -10,6 +10,25 @@ use std::path::Path;
 /// Prefix of pixpipe's temporary files.
 pub const TEMP_PREFIX: &str = ".pixpipe-tmp-";
 
+/// Whether `dir` is missing or holds nothing but the temporary files of a killed pixpipe;
+/// those leftovers are removed. An output folder in that state is a new one, not someone's.
+pub fn is_empty_but_leftovers(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return true;
+    };
+    let mut leftovers = Vec::new();
+    for e in entries.flatten() {
+        if !e.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+            return false;
+        }
+        leftovers.push(e.path());
+    }
+    for p in leftovers {
+        let _ = std::fs::remove_file(p);
+    }
+    true
+}
+
 /// Write `bytes` to `path` atomically, creating folders as needed, and flush them to disk
 /// before the rename, so that not even a power cut leaves an empty file in its place.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -73,4 +92,28 @@ pub fn mirror_file(src: &Path, dest: &Path) -> std::io::Result<bool> {
     }
     std::fs::rename(&tmp, dest)?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_temporary_files_make_a_folder_empty_but_leftovers() {
+        let t = tempfile::tempdir().unwrap();
+        assert!(is_empty_but_leftovers(&t.path().join("missing")));
+        assert!(is_empty_but_leftovers(t.path()));
+        let leftover = t.path().join(format!("{TEMP_PREFIX}x1"));
+        std::fs::write(&leftover, b"half").unwrap();
+        assert!(is_empty_but_leftovers(t.path()));
+        assert!(!leftover.exists(), "the leftover is removed");
+        std::fs::write(&leftover, b"half").unwrap();
+        std::fs::write(t.path().join("index.html"), b"mine").unwrap();
+        assert!(!is_empty_but_leftovers(t.path()));
+        assert!(
+            leftover.exists(),
+            "nothing is removed from someone's folder"
+        );
+        assert_eq!(std::fs::read(t.path().join("index.html")).unwrap(), b"mine");
+    }
 }

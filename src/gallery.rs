@@ -8,7 +8,7 @@
 use crate::build::{short_hash, variant_name};
 use crate::cache::{job_key, Cache};
 use crate::config::Config;
-use crate::emit::write_atomic;
+use crate::emit::{self, write_atomic};
 use crate::plan::{formats_for, OutFormat, Variant};
 use crate::probe::{self, ImageInfo, ProbeOptions};
 use crate::process::{self, Budget};
@@ -478,10 +478,7 @@ fn claim_output(photos: &Path, out: &Path) -> Result<(), GalleryError> {
         ));
     }
     let mark = out.join(GALLERY_MARK);
-    let empty = std::fs::read_dir(out)
-        .map(|mut r| r.next().is_none())
-        .unwrap_or(true);
-    if !empty && !mark.exists() {
+    if !mark.exists() && !emit::is_empty_but_leftovers(out) {
         return Err(bad("the output folder is not empty and was not made by pixpipe gallery; choose an empty or new folder"));
     }
     write_atomic(

@@ -33,7 +33,9 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", report::clean(&format!("{e:#}")));
+            // Every error's message already ends with its cause: `{e}`, not the `{e:#}`
+            // chain, which would repeat it.
+            eprintln!("error: {}", report::clean(&e.to_string()));
             ExitCode::from(2)
         }
     }

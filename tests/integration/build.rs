@@ -413,7 +413,8 @@ fn a_build_killed_midway_then_rerun_equals_a_clean_build() {
         let _ = child.kill();
         let _ = child.wait();
     }
-    assert_eq!(build(killed.root(), &["--jobs", "2"]).code, 0);
+    let rerun = build(killed.root(), &["--jobs", "2"]);
+    assert_eq!(rerun.code, 0, "{}", rerun.stderr);
     assert_eq!(
         tree(&killed.path(".pixpipe/site")),
         tree(&clean.path(".pixpipe/site"))
@@ -456,13 +457,40 @@ fn output_folder_with_foreign_files_is_refused() {
         &["--out", site.path("public").to_str().unwrap()],
     );
     assert_eq!(run.code, 2);
-    assert!(
-        run.stderr
-            .contains("the output folder is not empty and was not made by pixpipe"),
-        "{}",
-        run.stderr
+    let line = format!(
+        "error: cannot write {}: the output folder is not empty and was not made by pixpipe; \
+         choose an empty or new folder\n",
+        site.path("public").display()
+    );
+    assert!(run.stderr.contains(&line), "{}", run.stderr);
+    assert_eq!(
+        run.stderr.matches("choose an empty").count(),
+        1,
+        "said once"
     );
     assert_eq!(site.read("public/index.html"), "mine");
+}
+
+#[test]
+fn an_output_folder_holding_only_a_killed_builds_temp_file_is_taken() {
+    // A build killed while it wrote its first file leaves only a temporary file behind: the
+    // folder is still pixpipe's to use, and the leftover goes.
+    let site = SiteBuilder::new()
+        .image("content/a/p.jpg", 640, 480)
+        .page("content/a/index.md", "![p](p.jpg)\n")
+        .page(".pixpipe/site/.pixpipe-tmp-Ab12Cd", "This folder is writ")
+        .build();
+    let run = build(site.root(), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!site.path(".pixpipe/site/.pixpipe-tmp-Ab12Cd").exists());
+    assert!(site.path(".pixpipe/site/.pixpipe-mirror").exists());
+    let page = site.read(".pixpipe/site/content/a/index.md");
+    let name = page
+        .strip_prefix("![p](")
+        .and_then(|r| r.strip_suffix(")\n"))
+        .unwrap_or_else(|| panic!("{page}"));
+    assert!(name.starts_with("p-640w."), "{page}");
+    assert!(site.path(".pixpipe/site/content/a").join(name).exists());
 }
 
 #[test]
