@@ -415,7 +415,7 @@ fn build_in_pool(
     let done = std::sync::Mutex::new(Vec::new());
     // What a worker made of one source's variants, (index in its list, bytes), cached and
     // named; a source's results may come in two parts (see `process::make_largest`).
-    let record = |path: &String, vs: &[Variant], outs: Vec<(usize, Vec<u8>)>| {
+    let record = |path: &String, vs: &[Variant], outs: process::Encoded| {
         let hash = &hashes[path].0;
         let mut m = Vec::new();
         for (i, out) in outs {

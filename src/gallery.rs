@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::emit::{self, write_atomic};
 use crate::plan::{formats_for, OutFormat, Variant};
 use crate::probe::{self, ImageInfo, ProbeOptions};
-use crate::process::{self, Budget};
+use crate::process;
 use crate::report::{Diagnostic, Progress};
 use rayon::prelude::*;
 use serde::Deserialize;
@@ -493,6 +493,8 @@ fn claim_output(photos: &Path, out: &Path) -> Result<(), GalleryError> {
 
 /// Per photo: its outputs and how many were made and reused, or why it has none.
 type Made = Result<(Vec<Output>, usize, usize), Diagnostic>;
+/// A photo's variants found in the cache, with their output hashes.
+type Cached = Vec<(Variant, String)>;
 
 /// Make the gallery of `dir`.
 // A photo's failure is a whole Diagnostic, made once per broken photo: size is no concern.
@@ -604,9 +606,9 @@ pub fn gallery(
         .filter(|p| p.caption.is_none() && p.alt.is_none())
         .count();
 
-    // Make (or reuse) every variant, largest photos first, memory bounded.
+    // Make (or reuse) every variant: the cached ones are reused, the largest photos are made
+    // first, and the photos being made at once stay within the memory budget.
     let cache = Cache::open(&opts.cache_dir);
-    let budget = Budget::new(opts.memory_bytes);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.max(1))
         .build()
@@ -618,69 +620,96 @@ pub fn gallery(
         GalleryFormat::Html => opts.out.join("images"),
         GalleryFormat::Hugo => opts.out.clone(),
     };
-    progress.start("gallery", photos.len() as u64);
-    let made: Vec<Made> = pool.install(|| {
-        photos
-            .par_iter()
-            .map(|p| {
-                let vs = variants_for(&p.info, config, opts.format);
-                let mut outs = Vec::new();
-                let mut missing = Vec::new();
-                for v in &vs {
-                    match cache.get(&job_key(&p.hash, v, config.metadata)) {
-                        Some(e) => outs.push((*v, e.hash)),
-                        None => missing.push(*v),
-                    }
+    // Per photo: its variants, those in the cache (with their hashes) and those to make.
+    let jobs: Vec<(Cached, Vec<Variant>)> = photos
+        .iter()
+        .map(|p| {
+            let mut cached = Vec::new();
+            let mut missing = Vec::new();
+            for v in variants_for(&p.info, config, opts.format) {
+                match cache.get(&job_key(&p.hash, &v, config.metadata)) {
+                    Some(e) => cached.push((v, e.hash)),
+                    None => missing.push(v),
                 }
-                let made_now = missing.len();
-                if !missing.is_empty() {
-                    let file_len = std::fs::metadata(dir.join(&p.name)).map_or(0, |m| m.len());
-                    let _lease = budget.take(process::job_bytes(&p.info, &missing, file_len));
-                    let bytes = std::fs::read(dir.join(&p.name))
-                        .map_err(|e| Diagnostic::error("unreadable", format!("{}: {e}", p.name)))?;
-                    let encoded = process::make_variants(
-                        &bytes,
-                        &p.info,
-                        &missing,
-                        config.max_pixels,
-                        config.metadata,
-                    )
-                    .map_err(|e| {
-                        Diagnostic::error(
-                            "undecodable",
-                            format!("{}: cannot be processed: {e}", p.name),
-                        )
-                        .in_file(p.name.clone())
-                    })?;
-                    for (v, b) in missing.iter().zip(encoded) {
-                        let h = short_hash(&b);
-                        cache
-                            .put(&job_key(&p.hash, v, config.metadata), &b, &h)
-                            .map_err(|e| Diagnostic::error("cache", e.to_string()))?;
-                        outs.push((*v, h));
-                    }
-                }
-                outs.sort_by_key(|(v, _)| (v.format, v.width));
-                let mut result = Vec::new();
-                for (v, h) in outs {
-                    let name = variant_name(&p.name, &v, &h);
-                    let dest = image_dir.join(&name);
-                    if !dest.exists() {
-                        let key = job_key(&p.hash, &v, config.metadata);
-                        let bytes = cache
-                            .read(&key)
-                            .map_err(|e| Diagnostic::error("cache", e.to_string()))?;
-                        write_atomic(&dest, &bytes).map_err(|e| {
-                            Diagnostic::error("write", format!("{}: {e}", dest.display()))
-                        })?;
-                    }
-                    result.push(Output { variant: v, name });
-                }
-                progress.advance(1);
-                Ok((result, made_now, vs.len() - made_now))
+            }
+            (cached, missing)
+        })
+        .collect();
+    let queue = process::Queue::new(
+        opts.memory_bytes,
+        process::resident_bytes(),
+        pool.current_num_threads(),
+        jobs.into_iter()
+            .enumerate()
+            .map(|(i, (cached, missing))| {
+                let need = if missing.is_empty() {
+                    0
+                } else {
+                    let file_len =
+                        std::fs::metadata(dir.join(&photos[i].name)).map_or(0, |m| m.len());
+                    process::job_bytes(&photos[i].info, &missing, file_len)
+                };
+                (need, (i, cached, missing))
             })
-            .collect()
+            .collect(),
+    );
+    let make = |p: &Photo, mut outs: Cached, missing: Vec<Variant>| -> Made {
+        let made_now = missing.len();
+        if !missing.is_empty() {
+            let bytes = std::fs::read(dir.join(&p.name))
+                .map_err(|e| Diagnostic::error("unreadable", format!("{}: {e}", p.name)))?;
+            let encoded = process::make_variants(
+                &bytes,
+                &p.info,
+                &missing,
+                config.max_pixels,
+                config.metadata,
+            )
+            .map_err(|e| {
+                Diagnostic::error(
+                    "undecodable",
+                    format!("{}: cannot be processed: {e}", p.name),
+                )
+                .in_file(p.name.clone())
+            })?;
+            for (v, b) in missing.iter().zip(encoded) {
+                let h = short_hash(&b);
+                cache
+                    .put(&job_key(&p.hash, v, config.metadata), &b, &h)
+                    .map_err(|e| Diagnostic::error("cache", e.to_string()))?;
+                outs.push((*v, h));
+            }
+        }
+        outs.sort_by_key(|(v, _)| (v.format, v.width));
+        let reused = outs.len() - made_now;
+        let mut result = Vec::new();
+        for (v, h) in outs {
+            let name = variant_name(&p.name, &v, &h);
+            let dest = image_dir.join(&name);
+            if !dest.exists() {
+                let key = job_key(&p.hash, &v, config.metadata);
+                let bytes = cache
+                    .read(&key)
+                    .map_err(|e| Diagnostic::error("cache", e.to_string()))?;
+                write_atomic(&dest, &bytes)
+                    .map_err(|e| Diagnostic::error("write", format!("{}: {e}", dest.display())))?;
+            }
+            result.push(Output { variant: v, name });
+        }
+        Ok((result, made_now, reused))
+    };
+    progress.start("gallery", photos.len() as u64);
+    let done = std::sync::Mutex::new(Vec::new());
+    pool.broadcast(|_| {
+        while let Some(((i, cached, missing), _lease)) = queue.next() {
+            let r = make(&photos[i], cached, missing);
+            progress.advance(1);
+            done.lock().unwrap_or_else(|e| e.into_inner()).push((i, r));
+        }
     });
+    let mut made = done.into_inner().unwrap_or_else(|e| e.into_inner());
+    made.sort_by_key(|(i, _)| *i);
+    let made = made.into_iter().map(|(_, r)| r);
     progress.finish();
     let mut shown: Vec<(Photo, Vec<Output>, String)> = Vec::new();
     for (p, r) in photos.into_iter().zip(made) {

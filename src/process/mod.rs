@@ -3,8 +3,8 @@
 //! `make_variants` is bytes in, encoded bytes out (no file I/O), so it is tested on generated
 //! images. The largest variant is made first and each smaller one from the previous output,
 //! which is cheaper and, for downscales of at least ~1.25x, indistinguishable. `job_bytes`
-//! says what one source needs in memory; `Queue` (build) and `Budget` (gallery) keep the sum
-//! of the running jobs' needs within the `--memory` budget.
+//! says what one source needs in memory; `Queue` hands the sources to the workers (of `build`
+//! and `gallery`) and keeps the sum of the running jobs' needs within the `--memory` budget.
 
 pub mod codec;
 pub mod metadata;
@@ -58,6 +58,9 @@ pub fn make_variants(
     Ok(out)
 }
 
+/// Variants made, as (index in the source's variant list, encoded bytes).
+pub type Encoded = Vec<(usize, Vec<u8>)>;
+
 /// The first part of `make_variants`: decode, make the variants of the largest size, and
 /// resize to the next size. Returns the variants made, as (index in `variants`, bytes), and
 /// what is left to make, if anything: a `Rest` holds only the next size's pixels (a quarter
@@ -69,7 +72,7 @@ pub fn make_largest(
     variants: &[Variant],
     max_pixels: u64,
     keep: crate::config::Metadata,
-) -> Result<(Vec<(usize, Vec<u8>)>, Option<Rest>), String> {
+) -> Result<(Encoded, Option<Rest>), String> {
     let made = largest_of(bytes, info, variants, max_pixels, keep);
     scratch::release();
     made
@@ -100,13 +103,13 @@ impl Rest {
     }
 
     /// Make the variants left: each size from the previous one.
-    pub fn finish(self) -> Result<Vec<(usize, Vec<u8>)>, String> {
+    pub fn finish(self) -> Result<Encoded, String> {
         let made = self.finish_here();
         scratch::release();
         made
     }
 
-    fn finish_here(self) -> Result<Vec<(usize, Vec<u8>)>, String> {
+    fn finish_here(self) -> Result<Encoded, String> {
         let Rest {
             pixels,
             variants,
@@ -139,7 +142,7 @@ fn encode_size(
     p: &Pixels,
     variants: &[(usize, Variant)],
     kept: Option<&[u8]>,
-    made: &mut Vec<(usize, Vec<u8>)>,
+    made: &mut Encoded,
 ) -> Result<(), String> {
     for (i, v) in variants {
         if (v.width, v.height) == (p.width, p.height) {
@@ -162,7 +165,7 @@ fn largest_of(
     variants: &[Variant],
     max_pixels: u64,
     keep: crate::config::Metadata,
-) -> Result<(Vec<(usize, Vec<u8>)>, Option<Rest>), String> {
+) -> Result<(Encoded, Option<Rest>), String> {
     let kept = match keep {
         crate::config::Metadata::Strip => None,
         crate::config::Metadata::KeepCopyright => exif_of(bytes, info).and_then(|t| {
@@ -256,16 +259,6 @@ pub fn job_bytes(info: &ImageInfo, variants: &[Variant], file_len: u64) -> u64 {
     file_len + info.coefficient_bytes + decode + vw * dh * ch + 2 * out + out / 2 + webp + (1 << 20)
 }
 
-/// A memory budget shared by workers, for the whole process's resident memory. What the
-/// process holds when the budget is made (code, the site's pages and plan) is counted once;
-/// then each job takes its `job_bytes` before it decodes and gives them back when done, and
-/// waits while they do not fit beside the running jobs'. A job runs alone whatever its need.
-pub struct Budget {
-    limit: u64,
-    used: Mutex<u64>,
-    freed: Condvar,
-}
-
 /// What jobs may take of a budget of `limit` bytes when `base` are held: a tenth is left for
 /// the allocators, which keep some freed memory for reuse (on the bench photos the largest
 /// overshoot without it was 1 MiB over 256).
@@ -278,32 +271,6 @@ pub fn resident_bytes() -> u64 {
     memory_stats::memory_stats()
         .map(|m| m.physical_mem as u64)
         .unwrap_or(0)
-}
-
-impl Budget {
-    /// A budget of `limit` bytes of resident memory, less what the process holds now.
-    pub fn new(limit: u64) -> Self {
-        Self::with_base(limit, resident_bytes())
-    }
-
-    /// A budget of `limit` bytes of which `base` are already held.
-    pub fn with_base(limit: u64, base: u64) -> Self {
-        Budget {
-            limit: for_jobs(limit, base),
-            used: Mutex::new(0),
-            freed: Condvar::new(),
-        }
-    }
-
-    /// Wait until `n` more bytes fit, then take them until the lease is dropped.
-    pub fn take(&self, n: u64) -> Lease<'_> {
-        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
-        while *used > 0 && *used + n > self.limit {
-            used = self.freed.wait(used).unwrap_or_else(|e| e.into_inner());
-        }
-        *used += n;
-        Lease { budget: self, n }
-    }
 }
 
 /// Jobs handed to workers within a memory budget: a worker takes the largest waiting job
@@ -372,11 +339,25 @@ impl<T> Queue<T> {
                 let (n, job) = st.jobs.remove(i);
                 st.used += n;
                 st.running += 1;
-                return Some((job, QueueLease { queue: self, n, job: true }));
+                return Some((
+                    job,
+                    QueueLease {
+                        queue: self,
+                        n,
+                        job: true,
+                    },
+                ));
             }
             if let Some((n, part)) = st.deferred.pop_front() {
                 st.pooled -= n;
-                return Some((part, QueueLease { queue: self, n, job: false }));
+                return Some((
+                    part,
+                    QueueLease {
+                        queue: self,
+                        n,
+                        job: false,
+                    },
+                ));
             }
             if st.jobs.is_empty() && st.running == 0 {
                 return None;
@@ -418,20 +399,6 @@ impl<T> Drop for QueueLease<'_, T> {
             st.running -= 1;
         }
         self.queue.freed.notify_all();
-    }
-}
-
-/// Bytes taken from a `Budget`, given back on drop.
-pub struct Lease<'a> {
-    budget: &'a Budget,
-    n: u64,
-}
-
-impl Drop for Lease<'_> {
-    fn drop(&mut self) {
-        let mut used = self.budget.used.lock().unwrap_or_else(|e| e.into_inner());
-        *used -= self.n;
-        self.budget.freed.notify_all();
     }
 }
 
@@ -641,15 +608,28 @@ mod tests {
     #[test]
     fn deferred_parts_come_after_the_jobs_that_fit_and_only_near_the_end() {
         // Limit 1440 (a tenth off), deferred parts may hold 90, one worker: tail of 2 jobs.
-        let q = Queue::new(1600, 0, 1, vec![(100, "a"), (100, "b"), (100, "c"), (90, "d")]);
+        let q = Queue::new(
+            1600,
+            0,
+            1,
+            vec![(100, "a"), (100, "b"), (100, "c"), (90, "d")],
+        );
         let (a, la) = q.next().unwrap();
         assert_eq!(a, "a");
-        assert_eq!(q.defer(50, "a-rest"), Err("a-rest"), "3 jobs wait: too early");
+        assert_eq!(
+            q.defer(50, "a-rest"),
+            Err("a-rest"),
+            "3 jobs wait: too early"
+        );
         drop(la);
         let (b, lb) = q.next().unwrap();
         assert_eq!(b, "b");
         assert_eq!(q.defer(50, "b-rest"), Ok(()));
-        assert_eq!(q.defer(50, "x"), Err("x"), "the deferred parts' share (90) is full");
+        assert_eq!(
+            q.defer(50, "x"),
+            Err("x"),
+            "the deferred parts' share (90) is full"
+        );
         drop(lb);
         let (c, lc) = q.next().unwrap();
         assert_eq!(c, "c", "a job that fits goes before a deferred part");
@@ -671,46 +651,15 @@ mod tests {
             // No job is left, but "a" runs and may still leave work: the worker must wait.
             let idle = s.spawn(|| q.next().map(|(part, _lease)| part));
             std::thread::sleep(std::time::Duration::from_millis(50));
-            assert!(!idle.is_finished(), "returned while a job could still defer work");
+            assert!(
+                !idle.is_finished(),
+                "returned while a job could still defer work"
+            );
             assert_eq!(q.defer(40, "a-rest"), Ok(()));
             drop(la);
             assert_eq!(idle.join().unwrap(), Some("a-rest"));
         });
         assert!(q.next().is_none());
-    }
-
-    #[test]
-    fn budget_lets_one_oversized_job_run_alone() {
-        let b = Budget::with_base(10, 0);
-        let l = b.take(100);
-        drop(l);
-        let _a = b.take(6);
-        assert_eq!(*b.used.lock().unwrap(), 6);
-    }
-
-    #[test]
-    fn budget_counts_what_is_held_and_running_jobs() {
-        use std::sync::atomic::{AtomicBool, Ordering};
-        // 60 bytes held, 100 allowed less a tenth: one 30-byte job fits, a second waits.
-        let b = Budget::with_base(100, 60);
-        let first = b.take(30);
-        let second_ran = AtomicBool::new(false);
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                let _l = b.take(30);
-                second_ran.store(true, Ordering::SeqCst);
-            });
-            std::thread::sleep(std::time::Duration::from_millis(50));
-            assert!(
-                !second_ran.load(Ordering::SeqCst),
-                "60 + 30 + 30 > 100: it waits"
-            );
-            drop(first);
-        });
-        assert!(
-            second_ran.load(Ordering::SeqCst),
-            "it runs once the first is done"
-        );
     }
 
     #[test]
