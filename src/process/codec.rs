@@ -171,6 +171,16 @@ fn encode_webp(p: &Pixels, quality: u8) -> Result<Vec<u8>, String> {
         i32::try_from(h).map_err(|e| e.to_string())?,
         i32::try_from(w * ch).map_err(|e| e.to_string())?,
     );
+    // libwebp is built with its SSE4.1 code (Cargo.toml): on an older x86-64 CPU it would
+    // stop the process with an illegal instruction, so the image gets an error instead.
+    #[cfg(target_arch = "x86_64")]
+    if !std::arch::is_x86_feature_detected!("sse4.1") {
+        return Err(
+            "WebP output needs a CPU with SSE4.1, which this one lacks; \
+                    use `formats: [jpeg]` on this machine"
+                .into(),
+        );
+    }
     let mut out: *mut u8 = std::ptr::null_mut();
     // SAFETY: `data` holds exactly h rows of `stride` bytes (checked above); libwebp only reads
     // them and returns a buffer it allocated (or null and 0), which is freed below.
