@@ -3,42 +3,20 @@
 //! Run: `cargo bench --bench pipeline`.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use image::{ImageEncoder, RgbImage};
 use pixpipe::plan::{OutFormat, Variant};
 use pixpipe::probe::{probe_bytes, ProbeOptions};
 use pixpipe::process::{self, codec, resize};
 
+/// The photo-like pictures the tests use (tests/support/pixels.rs).
+#[path = "../tests/support/pixels.rs"]
+mod pixels;
+use pixels::{jpeg_bytes as jpeg, photo};
+
 #[global_allocator]
 static GLOBAL: pixpipe::alloc::Split = pixpipe::alloc::Split;
 
-/// A camera-like 4000x3000 photo: gradients, edges and noise (compresses like a real one).
-fn photo(w: u32, h: u32) -> RgbImage {
-    RgbImage::from_fn(w, h, |x, y| {
-        let n = ((x.wrapping_mul(2654435761) ^ y.wrapping_mul(40503)) >> 13) % 24;
-        let stripe = if (x / 23 + y / 41) % 2 == 0 { 18 } else { 0 };
-        image::Rgb([
-            (x * 255 / w + n).min(255) as u8,
-            (y * 255 / h + stripe).min(255) as u8,
-            (128 + n * 3) as u8,
-        ])
-    })
-}
-
-fn jpeg(img: &RgbImage) -> Vec<u8> {
-    let mut out = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
-        .write_image(
-            img.as_raw(),
-            img.width(),
-            img.height(),
-            image::ExtendedColorType::Rgb8,
-        )
-        .unwrap();
-    out
-}
-
 fn bench_stages(c: &mut Criterion) {
-    let src = jpeg(&photo(4000, 3000));
+    let src = jpeg(&photo(4000, 3000, 1));
     let info = probe_bytes(
         "p.jpg",
         &src,
@@ -140,7 +118,7 @@ fn bench_plan(c: &mut Criterion) {
     let config = pixpipe::Config::default();
     let site = pixpipe::scan::scan(dir.path(), &config).expect("scan");
     let inv = pixpipe::inventory::take(&site, &config);
-    let header = jpeg(&photo(64, 48));
+    let header = jpeg(&photo(64, 48, 1));
     let mut probe = probe_bytes(
         "p.jpg",
         &header,
