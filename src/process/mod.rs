@@ -184,10 +184,17 @@ fn largest_of(
     let to_srgb = icc_profile(bytes, info).and_then(|icc| resize::ToSrgb::new(&icc));
     // The largest output is made from the decode, turned upright and converted to sRGB; each
     // smaller one is resized from the previous output, already upright and in sRGB.
-    let resized = resize::resize(&decoded, sw, sh)?;
-    // Neither the decode nor the resizer's rows are needed again: free them before the
-    // upright and sRGB copies are made (see `job_bytes`).
-    drop(decoded);
+    // At the decode's own size (a full-size original, or a photo no larger than its page
+    // asks for), the decode is the largest output: no copy.
+    let resized = if (decoded.width, decoded.height) == (sw, sh) {
+        decoded
+    } else {
+        let r = resize::resize(&decoded, sw, sh)?;
+        // Neither the decode nor the resizer's rows are needed again: free them before
+        // the upright and sRGB copies are made (see `job_bytes`).
+        drop(decoded);
+        r
+    };
     resize::release();
     let mut upright = resize::orient(resized, info.orientation);
     if let Some(t) = &to_srgb {
@@ -217,11 +224,12 @@ fn largest_of(
 /// Bytes one source needs at most while its variants are made from a file of `file_len`
 /// bytes: the file, a progressive JPEG's coefficient buffer, the decode (at the DCT scale
 /// `codec::decode` will pick), the resizer's intermediate (the output's width by the decode's
-/// height), two copies of the largest output (resized or upright, and its sRGB copy) with its
-/// encoding, and libwebp's working memory when a variant is WebP. Not all of these are held
-/// at once, but the allocators do not give back every freed block at once either: checked
-/// against the peak resident memory of each of the 32 bench photos built alone: the estimate
-/// was 3-87 % above it, never below.
+/// height; none when the largest output is the decode's own size), two copies of the largest
+/// output (resized or upright, and its sRGB copy) with its encoding, and libwebp's working
+/// memory for the largest WebP variant. Not all of these are held at once, but the
+/// allocators do not give back every freed block at once either: checked against the peak
+/// resident memory of each of the 32 bench photos built alone, the estimate was 3-87 % above
+/// it, and 15-141 % above it for each one's gallery with its full-size original; never below.
 pub fn job_bytes(info: &ImageInfo, variants: &[Variant], file_len: u64) -> u64 {
     let transposed = info.orientation >= 5;
     let (vw, vh) = variants
@@ -247,16 +255,23 @@ pub fn job_bytes(info: &ImageInfo, variants: &[Variant], file_len: u64) -> u64 {
     // The image crate decodes at the file's own depth (up to 16-bit RGBA) before converting.
     let decode = dw * dh * if jpeg { ch } else { ch + 8 };
     let out = vw * vh * ch;
-    // libwebp holds the picture as YUV (1.5 bytes a pixel) and its tokens (~3) while encoding.
-    let webp = if variants
-        .iter()
-        .any(|v| v.format == crate::plan::OutFormat::Webp)
-    {
-        5 * vw * vh
-    } else {
+    // Made at the decode's own size, the largest output is the decode itself: no resizer
+    // rows. (Its two copies stay counted: with the encoder's buffers and the next size
+    // resized from it, a full-size job held up to 16 % more than one copy fewer allowed.)
+    let rows = if (vw, vh) == (dw, dh) {
         0
+    } else {
+        vw * dh * ch
     };
-    file_len + info.coefficient_bytes + decode + vw * dh * ch + 2 * out + out / 2 + webp + (1 << 20)
+    // libwebp holds the picture as YUV (1.5 bytes a pixel) and its tokens (~3) while it
+    // encodes the largest WebP variant.
+    let webp = variants
+        .iter()
+        .filter(|v| v.format == crate::plan::OutFormat::Webp)
+        .map(|v| 5 * v.width as u64 * v.height as u64)
+        .max()
+        .unwrap_or(0);
+    file_len + info.coefficient_bytes + decode + rows + 2 * out + out / 2 + webp + (1 << 20)
 }
 
 /// What jobs may take of a budget of `limit` bytes when `base` are held: a tenth is left for
@@ -675,9 +690,35 @@ mod tests {
             quality: 80,
         }];
         let out = 400 * 300 * 3;
-        // Decoded at 1/4 scale (400x300): file, decode, intermediate, 2.5 outputs, 1 MiB.
-        let expected = src.len() as u64 + out + out + 2 * out + out / 2 + (1 << 20);
+        // Decoded at 1/4 scale, 400x300, the variant's own size: the decode is the output,
+        // so file, decode, two copies and half an output for the encoding, 1 MiB.
+        let expected = src.len() as u64 + out + 2 * out + out / 2 + (1 << 20);
         assert_eq!(job_bytes(&inf, &small, src.len() as u64), expected);
+        // 1000x750 needs the full decode, the resizer's rows (1000 x 1200), two copies of
+        // the output, and libwebp's memory for the largest WebP variant only (400x300).
+        let mixed = [
+            Variant {
+                width: 1000,
+                height: 750,
+                format: OutFormat::Jpeg,
+                quality: 80,
+            },
+            Variant {
+                format: OutFormat::Webp,
+                ..small[0]
+            },
+        ];
+        let big = 1000 * 750 * 3;
+        assert_eq!(
+            job_bytes(&inf, &mixed, src.len() as u64),
+            src.len() as u64
+                + 1600 * 1200 * 3
+                + 1000 * 1200 * 3
+                + 2 * big
+                + big / 2
+                + 5 * 400 * 300
+                + (1 << 20)
+        );
         let mut progressive = inf.clone();
         progressive.coefficient_bytes = 1600 * 1200 * 3;
         assert_eq!(
