@@ -15,7 +15,7 @@ use crate::process;
 use crate::report::{Diagnostic, Progress};
 use rayon::prelude::*;
 use serde::Deserialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Width of a grid thumbnail in CSS pixels (made at 1x and 2x).
@@ -101,6 +101,8 @@ pub struct Photo {
     pub info: ImageInfo,
     /// blake3 of the file.
     pub hash: String,
+    /// File name of its published original in `originals/` (with `--originals`).
+    pub original: Option<String>,
 }
 
 /// A made file.
@@ -125,6 +127,8 @@ pub struct GalleryReport {
     pub made: usize,
     /// Variants from the cache.
     pub reused: usize,
+    /// Files of the previous run removed because this one no longer writes them.
+    pub removed: usize,
     /// The page written.
     pub page: PathBuf,
 }
@@ -315,6 +319,37 @@ pub fn variants_for(info: &ImageInfo, config: &Config, format: GalleryFormat) ->
     out
 }
 
+/// The published original: full size, upright, in the source's family, quality 95.
+pub fn original_variant(info: &ImageInfo, config: &Config) -> Variant {
+    let (width, height) = info.display_size();
+    let format = formats_for(info, config)[0];
+    Variant {
+        width,
+        height,
+        format,
+        quality: if format == OutFormat::Png { 0 } else { 95 },
+    }
+}
+
+/// `welcome.jpg` -> `welcome.<hash>.jpg`: the original's name, made unique by its bytes.
+fn original_name_of(source: &str, v: &Variant, hash: &str) -> String {
+    let stem = source.rsplit_once('.').map(|(s, _)| s).unwrap_or(source);
+    format!(
+        "{}.{hash}.{}",
+        crate::build::clean_stem(stem),
+        v.format.extension()
+    )
+}
+
+/// One photo's work: the variants it shows, its original (with `--originals`), and of
+/// those the ones in the cache and the ones to make.
+struct Job {
+    shown: Vec<Variant>,
+    original: Option<Variant>,
+    cached: Cached,
+    missing: Vec<Variant>,
+}
+
 fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -358,8 +393,17 @@ pub fn render_html(spec: &Spec, title: &str, photos: &[(Photo, Vec<Output>, Stri
             .clone()
             .or_else(|| p.caption.clone())
             .unwrap_or_default();
+        // With --originals: the lightbox offers the original for download.
+        let original = p
+            .original
+            .as_ref()
+            .map(|o| {
+                let (w, h) = p.info.display_size();
+                format!(" data-original=\"originals/{o}\" data-original-size=\"{w} \u{d7} {h}\"")
+            })
+            .unwrap_or_default();
         grid.push_str(&format!(
-            "<li id=\"{id}\"><a href=\"images/{big}\" data-srcset=\"{lset}\" data-sizes=\"92vw\" data-width=\"{bw}\" data-height=\"{bh}\" data-caption=\"{cap}\" aria-label=\"Open photo: {label}\"><img src=\"images/{src}\" srcset=\"{tset}\" sizes=\"(max-width: 600px) 100vw, 400px\" width=\"{tw}\" height=\"{th}\" alt=\"{alt}\" loading=\"lazy\" decoding=\"async\" style=\"background-color: {colour}\"></a>{caption}</li>\n",
+            "<li id=\"{id}\"><a href=\"images/{big}\" data-srcset=\"{lset}\" data-sizes=\"92vw\" data-width=\"{bw}\" data-height=\"{bh}\" data-caption=\"{cap}\"{original} aria-label=\"Open photo: {label}\"><img src=\"images/{src}\" srcset=\"{tset}\" sizes=\"(max-width: 600px) 100vw, 400px\" width=\"{tw}\" height=\"{th}\" alt=\"{alt}\" loading=\"lazy\" decoding=\"async\" style=\"background-color: {colour}\"></a>{caption}</li>\n",
             id = p.id,
             big = largest.name,
             lset = set(&mut lightbox_set.iter().copied()),
@@ -375,15 +419,21 @@ pub fn render_html(spec: &Spec, title: &str, photos: &[(Photo, Vec<Output>, Stri
             caption = p.caption.as_ref().map(|c| format!("<p class=\"pp-caption\">{}</p>", html_escape(c))).unwrap_or_default(),
         ));
     }
+    let download = if photos.iter().any(|(p, _, _)| p.original.is_some()) {
+        "<a class=\"pp-original\" download hidden></a>"
+    } else {
+        ""
+    };
     let meta: Vec<String> = [spec.date.clone(), spec.description.clone()]
         .into_iter()
         .flatten()
         .map(|s| html_escape(&s))
         .collect();
     format!(
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{t}</title>\n<link rel=\"icon\" href=\"data:,\">\n<link rel=\"stylesheet\" href=\"gallery.css\">\n</head>\n<body>\n<main class=\"pp-gallery\">\n<h1>{t}</h1>\n<p class=\"pp-meta\">{meta}</p>\n<ul class=\"pp-grid\">\n{grid}</ul>\n</main>\n<div class=\"pp-lightbox\" role=\"dialog\" aria-modal=\"true\" aria-label=\"Photo viewer\" hidden>\n<span class=\"pp-count\" aria-live=\"polite\"></span>\n<button type=\"button\" class=\"pp-close\" aria-label=\"Close (Esc)\">&times;</button>\n<button type=\"button\" class=\"pp-prev\" aria-label=\"Previous photo (left arrow)\">&lsaquo;</button>\n<figure><img alt=\"\"><figcaption></figcaption></figure>\n<button type=\"button\" class=\"pp-next\" aria-label=\"Next photo (right arrow)\">&rsaquo;</button>\n</div>\n<script src=\"gallery.js\"></script>\n</body>\n</html>\n",
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{t}</title>\n<link rel=\"icon\" href=\"data:,\">\n<link rel=\"stylesheet\" href=\"gallery.css\">\n</head>\n<body>\n<main class=\"pp-gallery\">\n<h1>{t}</h1>\n<p class=\"pp-meta\">{meta}</p>\n<ul class=\"pp-grid\">\n{grid}</ul>\n</main>\n<div class=\"pp-lightbox\" role=\"dialog\" aria-modal=\"true\" aria-label=\"Photo viewer\" hidden>\n<span class=\"pp-count\" aria-live=\"polite\"></span>\n<button type=\"button\" class=\"pp-close\" aria-label=\"Close (Esc)\">&times;</button>\n<button type=\"button\" class=\"pp-prev\" aria-label=\"Previous photo (left arrow)\">&lsaquo;</button>\n<figure><img alt=\"\"><figcaption></figcaption>{download}</figure>\n<button type=\"button\" class=\"pp-next\" aria-label=\"Next photo (right arrow)\">&rsaquo;</button>\n</div>\n<script src=\"gallery.js\"></script>\n</body>\n</html>\n",
         t = html_escape(title),
         meta = meta.join(" · "),
+        download = download,
     )
 }
 
@@ -478,21 +528,86 @@ fn claim_output(photos: &Path, out: &Path) -> Result<(), GalleryError> {
         ));
     }
     let mark = out.join(GALLERY_MARK);
-    if !mark.exists() && !emit::is_empty_but_leftovers(out) {
+    if mark.exists() {
+        return Ok(());
+    }
+    if !emit::is_empty_but_leftovers(out) {
         return Err(bad("the output folder is not empty and was not made by pixpipe gallery; choose an empty or new folder"));
     }
-    write_atomic(
-        &mark,
-        b"Written by pixpipe gallery; its files are replaced on the next run.\n",
-    )
-    .map_err(|source| GalleryError::Write {
+    write_mark(out, &BTreeSet::new())
+}
+
+/// The mark's first lines; every other line names a file the gallery wrote.
+const MARK_HEADER: &str =
+    "# Written by pixpipe gallery. The next run replaces the files listed below and removes\n\
+     # those it no longer writes; it leaves every other file alone.\n";
+/// The whole mark of versions that listed nothing.
+const OLD_MARK: &str = "Written by pixpipe gallery; its files are replaced on the next run.";
+
+/// Write the mark of `out`, listing the files (relative to `out`) the gallery wrote.
+fn write_mark(out: &Path, files: &BTreeSet<PathBuf>) -> Result<(), GalleryError> {
+    let mut text = String::from(MARK_HEADER);
+    for f in files {
+        text.push_str(&f.to_string_lossy());
+        text.push('\n');
+    }
+    let mark = out.join(GALLERY_MARK);
+    write_atomic(&mark, text.as_bytes()).map_err(|source| GalleryError::Write {
         path: mark.display().to_string(),
         source,
     })
 }
 
-/// Per photo: its outputs and how many were made and reused, or why it has none.
-type Made = Result<(Vec<Output>, usize, usize), Diagnostic>;
+/// The files an earlier gallery's mark lists: plain relative paths only, so that an edited
+/// mark can never name a file outside the output folder.
+pub fn listed_files(mark: &str) -> BTreeSet<PathBuf> {
+    mark.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && *l != OLD_MARK)
+        .map(PathBuf::from)
+        .filter(|p| {
+            p.components().count() > 0
+                && p.components()
+                    .all(|c| matches!(c, std::path::Component::Normal(_)))
+                && p.as_os_str() != GALLERY_MARK
+        })
+        .collect()
+}
+
+/// After a run that wrote `written` into `out`: remove what the previous run (listed in the
+/// mark) wrote and this one did not (the images of photos since removed or changed, the
+/// originals when they are no longer asked for) and the temporary files of a killed run,
+/// then list `written` in the mark. Returns how many files were removed.
+fn tidy_output(out: &Path, written: &BTreeSet<PathBuf>) -> Result<usize, GalleryError> {
+    let before = std::fs::read_to_string(out.join(GALLERY_MARK))
+        .map(|t| listed_files(&t))
+        .unwrap_or_default();
+    let mut removed = 0;
+    for stale in before.difference(written) {
+        if std::fs::remove_file(out.join(stale)).is_ok() {
+            removed += 1;
+        }
+    }
+    for dir in [out.to_path_buf(), out.join("images"), out.join("originals")] {
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if e.file_name()
+                .to_string_lossy()
+                .starts_with(emit::TEMP_PREFIX)
+            {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    for dir in ["images", "originals"] {
+        // Gone when empty; kept when it holds anything.
+        let _ = std::fs::remove_dir(out.join(dir));
+    }
+    write_mark(out, written)?;
+    Ok(removed)
+}
+
+/// Per photo: its outputs, its original's file name (with `--originals`) and how many
+/// variants were made and reused, or why it has none.
+type Made = Result<(Vec<Output>, Option<String>, usize, usize), Diagnostic>;
 /// A photo's variants found in the cache, with their output hashes.
 type Cached = Vec<(Variant, String)>;
 
@@ -589,6 +704,7 @@ pub fn gallery(
                 taken,
                 info,
                 hash,
+                original: None,
             })
         })
         .collect();
@@ -620,19 +736,28 @@ pub fn gallery(
         GalleryFormat::Html => opts.out.join("images"),
         GalleryFormat::Hugo => opts.out.clone(),
     };
-    // Per photo: its variants, those in the cache (with their hashes) and those to make.
-    let jobs: Vec<(Cached, Vec<Variant>)> = photos
+    // Per photo: the variants it shows, its original (with --originals), and of those the
+    // ones in the cache (with their hashes) and the ones to make, all from one decode.
+    let jobs: Vec<Job> = photos
         .iter()
         .map(|p| {
+            let shown = variants_for(&p.info, config, opts.format);
+            let original = opts.originals.then(|| original_variant(&p.info, config));
             let mut cached = Vec::new();
             let mut missing = Vec::new();
-            for v in variants_for(&p.info, config, opts.format) {
+            let extra = original.filter(|o| !shown.contains(o));
+            for v in shown.iter().copied().chain(extra) {
                 match cache.get(&job_key(&p.hash, &v, config.metadata)) {
                     Some(e) => cached.push((v, e.hash)),
                     None => missing.push(v),
                 }
             }
-            (cached, missing)
+            Job {
+                shown,
+                original,
+                cached,
+                missing,
+            }
         })
         .collect();
     let queue = process::Queue::new(
@@ -641,19 +766,36 @@ pub fn gallery(
         pool.current_num_threads(),
         jobs.into_iter()
             .enumerate()
-            .map(|(i, (cached, missing))| {
-                let need = if missing.is_empty() {
+            .map(|(i, job)| {
+                let need = if job.missing.is_empty() {
                     0
                 } else {
                     let file_len =
                         std::fs::metadata(dir.join(&photos[i].name)).map_or(0, |m| m.len());
-                    process::job_bytes(&photos[i].info, &missing, file_len)
+                    process::job_bytes(&photos[i].info, &job.missing, file_len)
                 };
-                (need, (i, cached, missing))
+                (need, (i, job))
             })
             .collect(),
     );
-    let make = |p: &Photo, mut outs: Cached, missing: Vec<Variant>| -> Made {
+    // Copy a made file from the cache to `dest` unless it is there (names are hashes).
+    let place = |dest: &Path, key: &str| -> Result<(), Diagnostic> {
+        if dest.exists() {
+            return Ok(());
+        }
+        let bytes = cache
+            .read(key)
+            .map_err(|e| Diagnostic::error("cache", e.to_string()))?;
+        write_atomic(dest, &bytes)
+            .map_err(|e| Diagnostic::error("write", format!("{}: {e}", dest.display())))
+    };
+    let make = |p: &Photo, job: Job| -> Made {
+        let Job {
+            shown,
+            original,
+            cached: mut outs,
+            missing,
+        } = job;
         let made_now = missing.len();
         if !missing.is_empty() {
             let bytes = std::fs::read(dir.join(&p.name))
@@ -680,29 +822,30 @@ pub fn gallery(
                 outs.push((*v, h));
             }
         }
-        outs.sort_by_key(|(v, _)| (v.format, v.width));
+        outs.sort_by_key(|(v, _)| (v.format, v.width, v.quality));
         let reused = outs.len() - made_now;
         let mut result = Vec::new();
+        let mut original_name = None;
         for (v, h) in outs {
-            let name = variant_name(&p.name, &v, &h);
-            let dest = image_dir.join(&name);
-            if !dest.exists() {
-                let key = job_key(&p.hash, &v, config.metadata);
-                let bytes = cache
-                    .read(&key)
-                    .map_err(|e| Diagnostic::error("cache", e.to_string()))?;
-                write_atomic(&dest, &bytes)
-                    .map_err(|e| Diagnostic::error("write", format!("{}: {e}", dest.display())))?;
+            let key = job_key(&p.hash, &v, config.metadata);
+            if shown.contains(&v) {
+                let name = variant_name(&p.name, &v, &h);
+                place(&image_dir.join(&name), &key)?;
+                result.push(Output { variant: v, name });
             }
-            result.push(Output { variant: v, name });
+            if original == Some(v) {
+                let name = original_name_of(&p.name, &v, &h);
+                place(&opts.out.join("originals").join(&name), &key)?;
+                original_name = Some(name);
+            }
         }
-        Ok((result, made_now, reused))
+        Ok((result, original_name, made_now, reused))
     };
     progress.start("gallery", photos.len() as u64);
     let done = std::sync::Mutex::new(Vec::new());
     pool.broadcast(|_| {
-        while let Some(((i, cached, missing), _lease)) = queue.next() {
-            let r = make(&photos[i], cached, missing);
+        while let Some(((i, job), _lease)) = queue.next() {
+            let r = make(&photos[i], job);
             progress.advance(1);
             done.lock().unwrap_or_else(|e| e.into_inner()).push((i, r));
         }
@@ -711,60 +854,27 @@ pub fn gallery(
     made.sort_by_key(|(i, _)| *i);
     let made = made.into_iter().map(|(_, r)| r);
     progress.finish();
+    // What this run wrote, relative to the output folder: the mark lists it for the next run.
+    let mut written: BTreeSet<PathBuf> = BTreeSet::new();
+    let rel = |p: PathBuf| {
+        p.strip_prefix(&opts.out)
+            .map(Path::to_path_buf)
+            .unwrap_or(p)
+    };
     let mut shown: Vec<(Photo, Vec<Output>, String)> = Vec::new();
     for (p, r) in photos.into_iter().zip(made) {
         match r {
-            Ok((outs, m, u)) => {
+            Ok((outs, original, m, u)) => {
                 report.made += m;
                 report.reused += u;
                 let colour = dominant_colour(&image_dir, &outs);
-                shown.push((p, outs, colour));
+                written.extend(outs.iter().map(|o| rel(image_dir.join(&o.name))));
+                if let Some(name) = &original {
+                    written.insert(PathBuf::from("originals").join(name));
+                }
+                shown.push((Photo { original, ..p }, outs, colour));
             }
             Err(d) => report.diagnostics.push(d),
-        }
-    }
-    if opts.originals {
-        for (p, _, _) in &shown {
-            // The original without metadata: the largest size, re-encoded losslessly enough.
-            let v = Variant {
-                width: p.info.display_size().0,
-                height: p.info.display_size().1,
-                format: formats_for(&p.info, config)[0],
-                quality: 95,
-            };
-            let key = job_key(&p.hash, &v, config.metadata);
-            let bytes = match cache.read(&key) {
-                Ok(b) if cache.get(&key).is_some() => b,
-                _ => {
-                    let src =
-                        std::fs::read(dir.join(&p.name)).map_err(|source| GalleryError::Read {
-                            path: p.name.clone(),
-                            source,
-                        })?;
-                    let b = process::make_variants(
-                        &src,
-                        &p.info,
-                        &[v],
-                        config.max_pixels,
-                        config.metadata,
-                    )
-                    .ok()
-                    .and_then(|mut x| x.pop())
-                    .unwrap_or_default();
-                    let _ = cache.put(&key, &b, &short_hash(&b));
-                    b
-                }
-            };
-            let stem = p.name.rsplit_once('.').map(|(s, _)| s).unwrap_or(&p.name);
-            let dest = opts.out.join("originals").join(format!(
-                "{}.{}",
-                crate::build::clean_stem(stem),
-                v.format.extension()
-            ));
-            write_atomic(&dest, &bytes).map_err(|source| GalleryError::Write {
-                path: dest.display().to_string(),
-                source,
-            })?;
         }
     }
     let title = spec.title.clone().unwrap_or_else(|| {
@@ -773,7 +883,8 @@ pub fn gallery(
             .unwrap_or("Gallery")
             .to_string()
     });
-    let write = |path: PathBuf, text: &str| {
+    let mut write = |path: PathBuf, text: &str| {
+        written.insert(rel(path.clone()));
         write_atomic(&path, text.as_bytes()).map_err(|source| GalleryError::Write {
             path: path.display().to_string(),
             source,
@@ -800,7 +911,8 @@ pub fn gallery(
             )?;
         }
     }
-    let live = std::collections::BTreeSet::new();
+    report.removed = tidy_output(&opts.out, &written)?;
+    let live = BTreeSet::new();
     cache
         .save(false, &live)
         .map_err(|source| GalleryError::Write {
@@ -833,6 +945,27 @@ fn dominant_colour(dir: &Path, outs: &[Output]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mark_lists_only_plain_relative_paths() {
+        let mark = format!(
+            "{MARK_HEADER}images/a-400w.0123456789.jpg\n../outside.txt\n/etc/passwd\n\
+             images/../../x\n.pixpipe-gallery\n\nindex.html\n"
+        );
+        let files: Vec<PathBuf> = listed_files(&mark).into_iter().collect();
+        assert_eq!(
+            files,
+            vec![
+                PathBuf::from("images/a-400w.0123456789.jpg"),
+                PathBuf::from("index.html")
+            ]
+        );
+        // The mark of earlier versions lists nothing.
+        assert!(listed_files(
+            "Written by pixpipe gallery; its files are replaced on the next run.\n"
+        )
+        .is_empty());
+    }
 
     #[test]
     fn capture_times_are_compared_in_utc() {

@@ -193,12 +193,13 @@ fn run_gallery(args: GalleryArgs) -> anyhow::Result<ExitCode> {
     let report = gallery::gallery(&args.photo_dir, &config, &opts, &bar)?;
     print_diagnostics(&report.diagnostics);
     eprintln!(
-        "gallery: {} photos ({} with neither caption nor alt text), {} variants ({} made, {} reused), {:.2} s; open {}",
+        "gallery: {} photos ({} with neither caption nor alt text), {} variants ({} made, {} reused), {} stale files removed, {:.2} s; open {}",
         report.photos,
         report.without_text,
         report.made + report.reused,
         report.made,
         report.reused,
+        report.removed,
         started.elapsed().as_secs_f64(),
         report.page.display()
     );

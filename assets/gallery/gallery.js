@@ -9,6 +9,7 @@
   var img = box.querySelector("img");
   var caption = box.querySelector("figcaption");
   var count = box.querySelector(".pp-count");
+  var original = box.querySelector(".pp-original");
   var closeBtn = box.querySelector(".pp-close");
   var current = -1;
   var opener = null;
@@ -25,6 +26,16 @@
     img.setAttribute("height", a.getAttribute("data-height"));
     caption.textContent = a.getAttribute("data-caption") || "";
     count.textContent = (current + 1) + " / " + links.length;
+    if (original) {
+      var href = a.getAttribute("data-original");
+      original.hidden = !href;
+      if (href) {
+        original.setAttribute("href", href);
+        original.textContent = "Download original (" + a.getAttribute("data-original-size") + ")";
+      } else {
+        original.removeAttribute("href");
+      }
+    }
     var id = a.parentNode.id;
     if (id && history.replaceState) history.replaceState(null, "", "#" + id);
   }
@@ -63,7 +74,7 @@
     else if (e.key === "ArrowLeft") { e.preventDefault(); show(current - 1); }
     else if (e.key === "Tab") {
       // Keep focus inside the dialog.
-      var f = box.querySelectorAll("button");
+      var f = box.querySelectorAll("button, a[href]:not([hidden])");
       var first = f[0], last = f[f.length - 1];
       if (e.shiftKey && document.activeElement === first) { e.preventDefault(); last.focus(); }
       else if (!e.shiftKey && document.activeElement === last) { e.preventDefault(); first.focus(); }

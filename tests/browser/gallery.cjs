@@ -38,10 +38,16 @@ const { chromium } = require("playwright-core");
   const lb = () => page.evaluate(() => {
     const i = document.querySelector(".pp-lightbox img");
     return { hidden: document.querySelector(".pp-lightbox").hidden, currentSrc: i.currentSrc, complete: i.complete,
-      naturalWidth: i.naturalWidth, caption: document.querySelector(".pp-lightbox figcaption").textContent, hash: location.hash };
+      naturalWidth: i.naturalWidth, caption: document.querySelector(".pp-lightbox figcaption").textContent, hash: location.hash,
+      original: (() => { const o = document.querySelector(".pp-original");
+        return o ? { hidden: o.hidden, href: o.getAttribute("href"), text: o.textContent } : null; })() };
   });
   await page.waitForFunction(() => { const i = document.querySelector(".pp-lightbox img"); return i.complete && i.naturalWidth > 0; });
   const opened = await lb();
+  // The original offered for download is there to fetch.
+  if (opened.original && opened.original.href) {
+    opened.original.status = await page.evaluate(async (h) => (await fetch(h)).status, opened.original.href);
+  }
   await page.screenshot({ path: screenshot.replace(/\.png$/, "-lightbox.png") });
   await page.keyboard.press("ArrowRight");
   await page.waitForFunction((prev) => { const i = document.querySelector(".pp-lightbox img"); return i.currentSrc !== prev && i.complete && i.naturalWidth > 0; }, opened.currentSrc);

@@ -117,6 +117,7 @@ fn gallery_works_in_headless_chromium() {
         site.path("photos").to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
+        "--originals",
         "--quiet",
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -156,6 +157,16 @@ fn gallery_works_in_headless_chromium() {
     assert_eq!(r["opened"]["hidden"], false);
     assert_eq!(r["opened"]["caption"], "Photo number 1");
     assert_eq!(r["opened"]["hash"], "#photo-p0");
+    // --originals: the lightbox offers the full-size original, which the server has.
+    let original = &r["opened"]["original"];
+    assert_eq!(original["hidden"], false, "{original}");
+    assert_eq!(original["text"], "Download original (2400 \u{d7} 1600)");
+    assert_eq!(original["status"], 200, "{original}");
+    let href = original["href"].as_str().unwrap();
+    assert!(
+        href.starts_with("originals/p0.") && href.ends_with(".jpg"),
+        "{href}"
+    );
     let width_of = |src: &str| -> u32 {
         src.rsplit('-')
             .next()

@@ -228,3 +228,104 @@ fn a_gallery_never_overwrites_someone_elses_folder() {
     );
     assert_eq!(run.code, 2, "{}", run.stderr);
 }
+
+#[test]
+fn a_rerun_removes_what_it_no_longer_writes_and_nothing_else() {
+    let mut b = SiteBuilder::new();
+    for i in 0..3 {
+        b = b.bytes(
+            &format!("photos/p{i}.jpg"),
+            jpeg_bytes(&photo(1200, 800, i)),
+        );
+    }
+    let site = b.page("victim.txt", "not the gallery's").build();
+    let out = site.path("out");
+    let first = gallery(
+        &site.path("photos"),
+        &["--out", out.to_str().unwrap(), "--originals"],
+    );
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let names = |dir: &str| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(out.join(dir))
+            .map(|r| {
+                r.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    // 400, 800 and 1200 (the lightbox sizes, never upscaled) in JPEG and WebP, per photo.
+    assert_eq!(names("images").len(), 18, "{:?}", names("images"));
+    let originals = names("originals");
+    assert_eq!(originals.len(), 3, "{originals:?}");
+    assert!(originals[0].starts_with("p0.") && originals[0].ends_with(".jpg"));
+    let original =
+        image::load_from_memory(&std::fs::read(out.join("originals").join(&originals[0])).unwrap())
+            .unwrap();
+    assert_eq!((original.width(), original.height()), (1200, 800));
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(
+        html.contains(&format!(
+            "data-original=\"originals/{}\" data-original-size=\"1200 \u{d7} 800\"",
+            originals[0]
+        )),
+        "the lightbox offers the original"
+    );
+
+    // Someone's own file in the gallery folder, a killed run's leftover, and a mark edited
+    // to name a file outside the folder.
+    std::fs::write(out.join("README.txt"), "mine").unwrap();
+    std::fs::write(out.join("images/.pixpipe-tmp-Zz9"), "half").unwrap();
+    let mark = out.join(".pixpipe-gallery");
+    let listed = std::fs::read_to_string(&mark).unwrap();
+    assert!(listed.contains("\nimages/p2-400w."), "{listed}");
+    std::fs::write(&mark, format!("{listed}../victim.txt\n")).unwrap();
+
+    // p2 leaves the folder, and the originals are no longer asked for.
+    std::fs::remove_file(site.path("photos/p2.jpg")).unwrap();
+    let second = gallery(&site.path("photos"), &["--out", out.to_str().unwrap()]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert!(
+        second
+            .stderr
+            .contains("(0 made, 12 reused), 9 stale files removed"),
+        "{}",
+        second.stderr
+    );
+    let images = names("images");
+    assert_eq!(images.len(), 12, "{images:?}");
+    assert!(
+        !out.join("images/.pixpipe-tmp-Zz9").exists(),
+        "the leftover goes"
+    );
+    assert!(
+        images
+            .iter()
+            .all(|n| n.starts_with("p0-") || n.starts_with("p1-")),
+        "{images:?}"
+    );
+    assert!(
+        !out.join("originals").exists(),
+        "the emptied originals folder goes too"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("README.txt")).unwrap(),
+        "mine"
+    );
+    assert_eq!(
+        std::fs::read_to_string(site.path("victim.txt")).unwrap(),
+        "not the gallery's"
+    );
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(
+        !html.contains("p2") && !html.contains("pp-original"),
+        "no download link now"
+    );
+    // Every file the page uses is there.
+    for src in html.split("images/").skip(1) {
+        let name = &src[..src.find([' ', '"']).unwrap()];
+        assert!(out.join("images").join(name).is_file(), "{name}");
+    }
+}
