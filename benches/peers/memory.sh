@@ -10,25 +10,12 @@
 set -euo pipefail
 bin=$(realpath "$1"); photos=${2:-../shared/corpus/bench}; rounds=${3:-3}
 count=${COUNT:-50}; size=${SIZE:-6000x4000}; budgets=${BUDGETS:-"128 256 512 1024"}
+here=${BASH_SOURCE[0]%/*}; [ "$here" != "${BASH_SOURCE[0]}" ] || here=.
+source "$here/bench-site.sh"
 gen=target/bench-photos/$count-$size
 cargo run --quiet --release --example bench-photos -- "$gen" "$count" "$size" >&2
 work=$(mktemp -d "${TMPDIR:-/tmp}/pixpipe-mem.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-
-# site DIR FILES...: a page bundle referencing each photo at the three widths.
-site() {
-  local s=$1; shift
-  rm -rf "$s"; mkdir -p "$s/content/bench"
-  printf -- '---\ntitle: bench\n---\n' > "$s/content/bench/index.md"
-  for f in "$@"; do
-    local n; n=$(basename "$f")
-    ln "$f" "$s/content/bench/$n" 2>/dev/null || cp "$f" "$s/content/bench/$n"
-    for w in 480 960 1920; do
-      printf '{{< img src="%s" width="%s" >}}\n' "$n" "$w" >> "$s/content/bench/index.md"
-    done
-  done
-  printf 'densities: [1]\nformats: [jpeg]\nquality: {jpeg: 80}\n' > "$s/pixpipe.yaml"
-}
 
 # run SITE [FLAGS...]: prints "wall cpu rss_mb" of one cold build.
 run() {
@@ -53,7 +40,7 @@ row() {
   printf ' %s |\n' "$(cut -d' ' -f3 "$work/rows" | sort -n | tail -1)"
 }
 
-site "$work/gen" "$gen"/*.jpg
+bench_site "$work/gen" jpeg "$gen"/*.jpg
 mp=$(awk -v s="$size" -v n="$count" 'BEGIN { split(s, d, "x"); printf "%.0f", n * d[1] * d[2] / 1e6 }')
 echo "## $count generated photos of $size ($mp MP), median of $rounds"
 echo
@@ -68,7 +55,7 @@ echo "| photos | MP | wall s | CPU s | peak RSS MiB (median) | peak RSS MiB (max
 echo "|---|---:|---:|---:|---:|---:|"
 for n in 8 16 32; do
   [ "${#all[@]}" -ge "$n" ] || continue
-  site "$work/s$n" "${all[@]:0:$n}"
+  bench_site "$work/s$n" jpeg "${all[@]:0:$n}"
   mp=$(python3 -c 'import sys; from PIL import Image
 print(round(sum(Image.open(f).size[0] * Image.open(f).size[1] for f in sys.argv[1:]) / 1e6, 1))' "${all[@]:0:$n}")
   row "$n | $mp" "$work/s$n"

@@ -7,20 +7,15 @@
 # usage: pixpipe-job.sh PIXPIPE PHOTO_DIR OUT_DIR [jpeg|webp] [THREADS]
 set -euo pipefail
 bin=$1; photos=$2; out=$3; fmt=${4:-jpeg}; threads=${5:-2}
+here=${BASH_SOURCE[0]%/*}; [ "$here" != "${BASH_SOURCE[0]}" ] || here=.
+source "$here/bench-site.sh"
 site=$(mktemp -d "${TMPDIR:-/tmp}/pixpipe-job.XXXXXX")
 trap 'rm -rf "$site"' EXIT
-mkdir -p "$site/content/bench" "$out"
-page="$site/content/bench/index.md"
-printf -- '---\ntitle: bench\n---\n' > "$page"
-# One `ln` for all photos and no `basename`: a process per photo cost ~60 ms of the timed run.
 files=()
 for f in "$photos"/*; do
-  case "${f,,}" in *.jpg|*.jpeg) ;; *) continue ;; esac
-  files+=("$f")
-  name=${f##*/}
-  for w in 480 960 1920; do printf '{{< img src="%s" width="%s" >}}\n' "$name" "$w" >> "$page"; done
+  case "${f,,}" in *.jpg|*.jpeg) files+=("$f") ;; esac
 done
-ln -t "$site/content/bench" -- "${files[@]}" 2>/dev/null || cp -t "$site/content/bench" -- "${files[@]}"
-printf 'densities: [1]\nformats: [%s]\nquality: {jpeg: 80, webp: 80}\n' "$fmt" > "$site/pixpipe.yaml"
+bench_site "$site" "$fmt" "${files[@]}"
+mkdir -p "$out"
 "$bin" build "$site" --out "$site/out" --cache "$site/cache" --jobs "$threads" --quiet 2> "$site/log" || { cat "$site/log" >&2; exit 1; }
 find "$site/out/content/bench" -type f \( -name '*.jpg' -o -name '*.webp' \) -exec mv -t "$out" {} +
