@@ -546,16 +546,43 @@ const OLD_MARK: &str = "Written by pixpipe gallery; its files are replaced on th
 
 /// Write the mark of `out`, listing the files (relative to `out`) the gallery wrote.
 fn write_mark(out: &Path, files: &BTreeSet<PathBuf>) -> Result<(), GalleryError> {
+    let mark = out.join(GALLERY_MARK);
+    write_atomic(&mark, mark_text(files).as_bytes()).map_err(|source| GalleryError::Write {
+        path: mark.display().to_string(),
+        source,
+    })
+}
+
+fn mark_text(files: &BTreeSet<PathBuf>) -> String {
     let mut text = String::from(MARK_HEADER);
     for f in files {
         text.push_str(&f.to_string_lossy());
         text.push('\n');
     }
-    let mark = out.join(GALLERY_MARK);
-    write_atomic(&mark, text.as_bytes()).map_err(|source| GalleryError::Write {
-        path: mark.display().to_string(),
-        source,
-    })
+    text
+}
+
+/// The mark of an output folder while a run writes into it: what earlier runs listed plus
+/// every file this run is about to write, listed before the file exists, so that whatever
+/// moment the run is killed at, the next run knows every file that may be its to remove.
+struct Listing<'a> {
+    out: &'a Path,
+    files: std::sync::Mutex<BTreeSet<PathBuf>>,
+}
+
+impl Listing<'_> {
+    /// List `names` (relative to the output folder) before they are written.
+    fn add(&self, names: &[PathBuf]) -> std::io::Result<()> {
+        let mut files = self.files.lock().unwrap_or_else(|e| e.into_inner());
+        let before = files.len();
+        files.extend(names.iter().cloned());
+        if files.len() == before {
+            return Ok(());
+        }
+        // Without waiting for the disk: this guards against a killed run; the final mark
+        // is written with `write_atomic`.
+        emit::write_rebuildable(&self.out.join(GALLERY_MARK), mark_text(&files).as_bytes())
+    }
 }
 
 /// The files an earlier gallery's mark lists: plain relative paths only, so that an edited
@@ -573,16 +600,17 @@ pub fn listed_files(mark: &str) -> BTreeSet<PathBuf> {
         .collect()
 }
 
-/// After a run that wrote `written` into `out`: remove what the previous run (listed in the
-/// mark) wrote and this one did not (the images of photos since removed or changed, the
+/// After a run that wrote `written` into `out`: remove what the mark `listed` (what earlier
+/// runs wrote or were about to, and what this one was about to) and this run did not write (the images of photos since removed or changed, the
 /// originals when they are no longer asked for) and the temporary files of a killed run,
 /// then list `written` in the mark. Returns how many files were removed.
-fn tidy_output(out: &Path, written: &BTreeSet<PathBuf>) -> Result<usize, GalleryError> {
-    let before = std::fs::read_to_string(out.join(GALLERY_MARK))
-        .map(|t| listed_files(&t))
-        .unwrap_or_default();
+fn tidy_output(
+    out: &Path,
+    listed: &BTreeSet<PathBuf>,
+    written: &BTreeSet<PathBuf>,
+) -> Result<usize, GalleryError> {
     let mut removed = 0;
-    for stale in before.difference(written) {
+    for stale in listed.difference(written) {
         if std::fs::remove_file(out.join(stale)).is_ok() {
             removed += 1;
         }
@@ -778,6 +806,14 @@ pub fn gallery(
             })
             .collect(),
     );
+    let before = std::fs::read_to_string(opts.out.join(GALLERY_MARK))
+        .map(|t| listed_files(&t))
+        .unwrap_or_default();
+    let listing = Listing {
+        out: &opts.out,
+        files: std::sync::Mutex::new(before),
+    };
+    let rel = |p: &Path| p.strip_prefix(&opts.out).unwrap_or(p).to_path_buf();
     // Copy a made file from the cache to `dest` unless it is there (names are hashes).
     let place = |dest: &Path, key: &str| -> Result<(), Diagnostic> {
         if dest.exists() {
@@ -824,18 +860,29 @@ pub fn gallery(
         }
         outs.sort_by_key(|(v, _)| (v.format, v.width, v.quality));
         let reused = outs.len() - made_now;
-        let mut result = Vec::new();
-        let mut original_name = None;
+        // Where each goes: (variant, its folder, file name, shown in the page).
+        let mut dests = Vec::new();
         for (v, h) in outs {
-            let key = job_key(&p.hash, &v, config.metadata);
             if shown.contains(&v) {
-                let name = variant_name(&p.name, &v, &h);
-                place(&image_dir.join(&name), &key)?;
-                result.push(Output { variant: v, name });
+                dests.push((v, image_dir.clone(), variant_name(&p.name, &v, &h), true));
             }
             if original == Some(v) {
                 let name = original_name_of(&p.name, &v, &h);
-                place(&opts.out.join("originals").join(&name), &key)?;
+                dests.push((v, opts.out.join("originals"), name, false));
+            }
+        }
+        let names: Vec<PathBuf> = dests.iter().map(|d| rel(&d.1.join(&d.2))).collect();
+        listing.add(&names).map_err(|e| {
+            let mark = opts.out.join(GALLERY_MARK);
+            Diagnostic::error("write", format!("{}: {e}", mark.display()))
+        })?;
+        let mut result = Vec::new();
+        let mut original_name = None;
+        for (v, dir, name, in_page) in dests {
+            place(&dir.join(&name), &job_key(&p.hash, &v, config.metadata))?;
+            if in_page {
+                result.push(Output { variant: v, name });
+            } else {
                 original_name = Some(name);
             }
         }
@@ -856,11 +903,6 @@ pub fn gallery(
     progress.finish();
     // What this run wrote, relative to the output folder: the mark lists it for the next run.
     let mut written: BTreeSet<PathBuf> = BTreeSet::new();
-    let rel = |p: PathBuf| {
-        p.strip_prefix(&opts.out)
-            .map(Path::to_path_buf)
-            .unwrap_or(p)
-    };
     let mut shown: Vec<(Photo, Vec<Output>, String)> = Vec::new();
     for (p, r) in photos.into_iter().zip(made) {
         match r {
@@ -868,7 +910,7 @@ pub fn gallery(
                 report.made += m;
                 report.reused += u;
                 let colour = dominant_colour(&image_dir, &outs);
-                written.extend(outs.iter().map(|o| rel(image_dir.join(&o.name))));
+                written.extend(outs.iter().map(|o| rel(&image_dir.join(&o.name))));
                 if let Some(name) = &original {
                     written.insert(PathBuf::from("originals").join(name));
                 }
@@ -884,7 +926,7 @@ pub fn gallery(
             .to_string()
     });
     let mut write = |path: PathBuf, text: &str| {
-        written.insert(rel(path.clone()));
+        written.insert(rel(&path));
         write_atomic(&path, text.as_bytes()).map_err(|source| GalleryError::Write {
             path: path.display().to_string(),
             source,
@@ -911,7 +953,12 @@ pub fn gallery(
             )?;
         }
     }
-    report.removed = tidy_output(&opts.out, &written)?;
+    let listed = listing
+        .files
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    report.removed = tidy_output(&opts.out, &listed, &written)?;
     let live = BTreeSet::new();
     cache
         .save(false, &live)

@@ -2,35 +2,15 @@
 
 use crate::support::exif::Exif;
 use crate::support::{
-    corpus, jpeg_bytes, photo, photo_site, pixpipe, quadrants, stored_for_orientation, with_icc,
-    Run, SiteBuilder,
+    corpus, jpeg_bytes, photo, photo_site, pixpipe, quadrants, stored_for_orientation, tree,
+    with_icc, Run, SiteBuilder,
 };
-use std::collections::BTreeMap;
 use std::path::Path;
 
 fn build(root: &Path, extra: &[&str]) -> Run {
     let mut args = vec!["build", root.to_str().unwrap()];
     args.extend_from_slice(extra);
     pixpipe(&args)
-}
-
-/// Every file under `dir`, relative path → bytes.
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .flatten()
-        .filter(|e| e.file_type().is_file())
-        .map(|e| {
-            (
-                e.path()
-                    .strip_prefix(dir)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect()
 }
 
 fn manifest(root: &Path) -> serde_json::Value {

@@ -2,7 +2,7 @@
 
 use crate::support::exif::Exif;
 use crate::support::{
-    jpeg_bytes, photo, pixpipe, quadrants, stored_for_orientation, Run, SiteBuilder,
+    jpeg_bytes, photo, pixpipe, quadrants, stored_for_orientation, tree, Run, SiteBuilder,
 };
 use std::path::Path;
 
@@ -328,4 +328,81 @@ fn a_rerun_removes_what_it_no_longer_writes_and_nothing_else() {
         let name = &src[..src.find([' ', '"']).unwrap()];
         assert!(out.join("images").join(name).is_file(), "{name}");
     }
+}
+
+#[test]
+fn a_gallery_killed_midway_then_rerun_on_changed_photos_equals_a_clean_one() {
+    // Whatever moment a run is killed at, every file it may have written is listed in the
+    // mark first, so a rerun on changed photos leaves nothing of it behind.
+    let make = |n: u32| {
+        let mut b = SiteBuilder::new();
+        for i in 0..n {
+            b = b.bytes(
+                &format!("photos/p{i}.jpg"),
+                jpeg_bytes(&photo(1600, 1000, i)),
+            );
+        }
+        b.build()
+    };
+    // Every photo changes (and one goes): whatever the killed run placed is stale.
+    let change = |site: &crate::support::Site| {
+        std::fs::remove_file(site.path("photos/p0.jpg")).unwrap();
+        for i in 1..8 {
+            let p = site.path(&format!("photos/p{i}.jpg"));
+            std::fs::write(p, jpeg_bytes(&photo(1600, 1000, 100 + i))).unwrap();
+        }
+    };
+    let clean = make(8);
+    change(&clean);
+    let args = |s: &crate::support::Site| {
+        vec![
+            s.path("photos").to_str().unwrap().to_string(),
+            "--out".into(),
+            s.path("out").to_str().unwrap().to_string(),
+            "--cache".into(),
+            s.path("cache").to_str().unwrap().to_string(),
+            "--originals".into(),
+        ]
+    };
+    let a = args(&clean);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let run = gallery(Path::new(a[0]), &a[1..]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+
+    let killed = make(8);
+    let k = args(&killed);
+    // Killed as soon as its first images are in place.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pixpipe"))
+        .arg("gallery")
+        .args(&k)
+        .arg("--quiet")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let placed = || {
+        std::fs::read_dir(killed.path("out/images")).is_ok_and(|r| {
+            r.flatten()
+                .any(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        })
+    };
+    let started = std::time::Instant::now();
+    while !placed() && started.elapsed() < std::time::Duration::from_secs(120) {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(placed(), "the run placed images before it was killed");
+    change(&killed);
+    let k: Vec<&str> = k.iter().map(String::as_str).collect();
+    let rerun = gallery(Path::new(k[0]), &k[1..]);
+    assert_eq!(rerun.code, 0, "{}", rerun.stderr);
+    let (got, want) = (tree(&killed.path("out")), tree(&clean.path("out")));
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>()
+    );
+    assert!(got == want, "same bytes");
 }
