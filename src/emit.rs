@@ -10,7 +10,8 @@ use std::path::Path;
 /// Prefix of pixpipe's temporary files.
 pub const TEMP_PREFIX: &str = ".pixpipe-tmp-";
 
-/// Whether `dir` is missing or holds nothing but the temporary files of a killed pixpipe;
+/// Whether `dir` is missing or holds nothing but the temporary files of a killed pixpipe
+/// (plain files named with `TEMP_PREFIX`);
 /// those leftovers are removed. An output folder in that state is a new one, not someone's.
 pub fn is_empty_but_leftovers(dir: &Path) -> bool {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -18,7 +19,8 @@ pub fn is_empty_but_leftovers(dir: &Path) -> bool {
     };
     let mut leftovers = Vec::new();
     for e in entries.flatten() {
-        if !e.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+        let is_file = e.file_type().is_ok_and(|t| t.is_file());
+        if !is_file || !e.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
             return false;
         }
         leftovers.push(e.path());
@@ -115,5 +117,11 @@ mod tests {
             "nothing is removed from someone's folder"
         );
         assert_eq!(std::fs::read(t.path().join("index.html")).unwrap(), b"mine");
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join(format!("{TEMP_PREFIX}dir"))).unwrap();
+        assert!(
+            !is_empty_but_leftovers(d.path()),
+            "a folder is never a leftover"
+        );
     }
 }

@@ -571,17 +571,26 @@ struct Listing<'a> {
 }
 
 impl Listing<'_> {
-    /// List `names` (relative to the output folder) before they are written.
+    /// List `names` (relative to the output folder) before they are written: the new ones
+    /// are appended to the mark in one write, without waiting for the disk (this guards
+    /// against a killed run; the final mark is written with `write_atomic`).
     fn add(&self, names: &[PathBuf]) -> std::io::Result<()> {
+        use std::io::Write;
         let mut files = self.files.lock().unwrap_or_else(|e| e.into_inner());
-        let before = files.len();
-        files.extend(names.iter().cloned());
-        if files.len() == before {
+        let mut lines = String::new();
+        for n in names {
+            if files.insert(n.clone()) {
+                lines.push_str(&n.to_string_lossy());
+                lines.push('\n');
+            }
+        }
+        if lines.is_empty() {
             return Ok(());
         }
-        // Without waiting for the disk: this guards against a killed run; the final mark
-        // is written with `write_atomic`.
-        emit::write_rebuildable(&self.out.join(GALLERY_MARK), mark_text(&files).as_bytes())
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.out.join(GALLERY_MARK))?
+            .write_all(lines.as_bytes())
     }
 }
 
@@ -601,18 +610,39 @@ pub fn listed_files(mark: &str) -> BTreeSet<PathBuf> {
 }
 
 /// After a run that wrote `written` into `out`: remove what the mark `listed` (what earlier
-/// runs wrote or were about to, and what this one was about to) and this run did not write (the images of photos since removed or changed, the
-/// originals when they are no longer asked for) and the temporary files of a killed run,
-/// then list `written` in the mark. Returns how many files were removed.
+/// runs wrote or were about to, and what this one was about to) that this run did not write
+/// (the images of photos since removed or changed, the originals when they are no longer
+/// asked for) and the temporary files of a killed run, then list `written` in the mark.
+/// Returns how many files were removed.
 fn tidy_output(
     out: &Path,
     listed: &BTreeSet<PathBuf>,
     written: &BTreeSet<PathBuf>,
 ) -> Result<usize, GalleryError> {
+    use std::os::unix::fs::MetadataExt;
+    // On a case-insensitive file system a listed name can be a file this run kept under
+    // another spelling (a photo renamed IMG_1.JPG -> img_1.jpg): never remove those.
+    let kept: BTreeSet<(u64, u64)> = written
+        .iter()
+        .filter_map(|w| std::fs::metadata(out.join(w)).ok())
+        .map(|m| (m.dev(), m.ino()))
+        .collect();
     let mut removed = 0;
+    // What could not be removed stays listed, for the next run to try again.
+    let mut still = written.clone();
     for stale in listed.difference(written) {
-        if std::fs::remove_file(out.join(stale)).is_ok() {
-            removed += 1;
+        let path = out.join(stale);
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if kept.contains(&(m.dev(), m.ino())) => continue,
+            Ok(_) => {}
+            Err(_) => continue,
+        }
+        match std::fs::remove_file(&path) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(_) => {
+                still.insert(stale.clone());
+            }
         }
     }
     for dir in [out.to_path_buf(), out.join("images"), out.join("originals")] {
@@ -629,7 +659,7 @@ fn tidy_output(
         // Gone when empty; kept when it holds anything.
         let _ = std::fs::remove_dir(out.join(dir));
     }
-    write_mark(out, written)?;
+    write_mark(out, &still)?;
     Ok(removed)
 }
 
@@ -764,36 +794,45 @@ pub fn gallery(
         GalleryFormat::Html => opts.out.join("images"),
         GalleryFormat::Hugo => opts.out.clone(),
     };
-    // Per photo: the variants it shows, its original (with --originals), and of those the
-    // ones in the cache (with their hashes) and the ones to make, all from one decode.
-    let jobs: Vec<Job> = photos
-        .iter()
-        .map(|p| {
-            let shown = variants_for(&p.info, config, opts.format);
-            let original = opts.originals.then(|| original_variant(&p.info, config));
-            let mut cached = Vec::new();
-            let mut missing = Vec::new();
-            let extra = original.filter(|o| !shown.contains(o));
-            for v in shown.iter().copied().chain(extra) {
-                match cache.get(&job_key(&p.hash, &v, config.metadata)) {
-                    Some(e) => cached.push((v, e.hash)),
-                    None => missing.push(v),
-                }
+    // Per photo: a job for the variants it shows and, with --originals, one for its original
+    // (a job of its own: one decode for both would make the shown sizes from a full-size
+    // decode, so their bytes would depend on the flag), each with the variants in the cache
+    // (and their hashes) and those to make.
+    let job = |p: &Photo, shown: Vec<Variant>, original: Option<Variant>| {
+        let mut cached = Vec::new();
+        let mut missing = Vec::new();
+        let extra = original.filter(|o| !shown.contains(o));
+        for v in shown.iter().copied().chain(extra) {
+            match cache.get(&job_key(&p.hash, &v, config.metadata)) {
+                Some(e) => cached.push((v, e.hash)),
+                None => missing.push(v),
             }
-            Job {
-                shown,
-                original,
-                cached,
-                missing,
+        }
+        Job {
+            shown,
+            original,
+            cached,
+            missing,
+        }
+    };
+    let mut jobs: Vec<(usize, Job)> = Vec::new();
+    for (i, p) in photos.iter().enumerate() {
+        let shown = variants_for(&p.info, config, opts.format);
+        let original = opts.originals.then(|| original_variant(&p.info, config));
+        match original {
+            Some(o) if !shown.contains(&o) => {
+                jobs.push((i, job(p, shown, None)));
+                jobs.push((i, job(p, Vec::new(), Some(o))));
             }
-        })
-        .collect();
+            _ => jobs.push((i, job(p, shown, original))),
+        }
+    }
+    let job_count = jobs.len() as u64;
     let queue = process::Queue::new(
         opts.memory_bytes,
         process::resident_bytes(),
         pool.current_num_threads(),
         jobs.into_iter()
-            .enumerate()
             .map(|(i, job)| {
                 let need = if job.missing.is_empty() {
                     0
@@ -806,9 +845,17 @@ pub fn gallery(
             })
             .collect(),
     );
-    let before = std::fs::read_to_string(opts.out.join(GALLERY_MARK))
-        .map(|t| listed_files(&t))
-        .unwrap_or_default();
+    let mark = opts.out.join(GALLERY_MARK);
+    let before = match std::fs::read_to_string(&mark) {
+        Ok(t) => listed_files(&t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeSet::new(),
+        Err(source) => {
+            return Err(GalleryError::Read {
+                path: mark.display().to_string(),
+                source,
+            })
+        }
+    };
     let listing = Listing {
         out: &opts.out,
         files: std::sync::Mutex::new(before),
@@ -888,7 +935,7 @@ pub fn gallery(
         }
         Ok((result, original_name, made_now, reused))
     };
-    progress.start("gallery", photos.len() as u64);
+    progress.start("gallery", job_count);
     let done = std::sync::Mutex::new(Vec::new());
     pool.broadcast(|_| {
         while let Some(((i, job), _lease)) = queue.next() {
@@ -897,9 +944,22 @@ pub fn gallery(
             done.lock().unwrap_or_else(|e| e.into_inner()).push((i, r));
         }
     });
-    let mut made = done.into_inner().unwrap_or_else(|e| e.into_inner());
-    made.sort_by_key(|(i, _)| *i);
-    let made = made.into_iter().map(|(_, r)| r);
+    // One result per photo: its jobs' together, or its first error.
+    let mut per_photo: BTreeMap<usize, Made> = BTreeMap::new();
+    for (i, r) in done.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        let merged = match (per_photo.remove(&i), r) {
+            (None, r) => r,
+            (Some(Ok(a)), Ok(b)) => {
+                let (mut outs, original) = (a.0, a.1.or(b.1));
+                outs.extend(b.0);
+                outs.sort_by_key(|o| (o.variant.format, o.variant.width));
+                Ok((outs, original, a.2 + b.2, a.3 + b.3))
+            }
+            (Some(Err(e)), _) | (Some(Ok(_)), Err(e)) => Err(e),
+        };
+        per_photo.insert(i, merged);
+    }
+    let made = per_photo.into_values();
     progress.finish();
     // What this run wrote, relative to the output folder: the mark lists it for the next run.
     let mut written: BTreeSet<PathBuf> = BTreeSet::new();
@@ -926,11 +986,15 @@ pub fn gallery(
             .to_string()
     });
     let mut write = |path: PathBuf, text: &str| {
-        written.insert(rel(&path));
-        write_atomic(&path, text.as_bytes()).map_err(|source| GalleryError::Write {
-            path: path.display().to_string(),
-            source,
-        })
+        let name = rel(&path);
+        let listed = listing.add(std::slice::from_ref(&name));
+        written.insert(name);
+        listed
+            .and_then(|()| write_atomic(&path, text.as_bytes()))
+            .map_err(|source| GalleryError::Write {
+                path: path.display().to_string(),
+                source,
+            })
     };
     match opts.format {
         GalleryFormat::Html => {

@@ -281,7 +281,22 @@ fn a_rerun_removes_what_it_no_longer_writes_and_nothing_else() {
     let mark = out.join(".pixpipe-gallery");
     let listed = std::fs::read_to_string(&mark).unwrap();
     assert!(listed.contains("\nimages/p2-400w."), "{listed}");
-    std::fs::write(&mark, format!("{listed}../victim.txt\n")).unwrap();
+    // A listed name that is the same file as one this run keeps (as a differently spelt
+    // name is on a case-insensitive file system) is never removed.
+    let kept = names("images")
+        .into_iter()
+        .find(|n| n.starts_with("p1-400w."))
+        .unwrap();
+    std::fs::hard_link(
+        out.join("images").join(&kept),
+        out.join("images/P1-400W.same.jpg"),
+    )
+    .unwrap();
+    std::fs::write(
+        &mark,
+        format!("{listed}../victim.txt\nimages/P1-400W.same.jpg\n"),
+    )
+    .unwrap();
 
     // p2 leaves the folder, and the originals are no longer asked for.
     std::fs::remove_file(site.path("photos/p2.jpg")).unwrap();
@@ -294,7 +309,14 @@ fn a_rerun_removes_what_it_no_longer_writes_and_nothing_else() {
         "{}",
         second.stderr
     );
-    let images = names("images");
+    let images: Vec<String> = names("images")
+        .into_iter()
+        .filter(|n| n != "P1-400W.same.jpg")
+        .collect();
+    assert!(
+        out.join("images/P1-400W.same.jpg").exists(),
+        "same file as a kept one"
+    );
     assert_eq!(images.len(), 12, "{images:?}");
     assert!(
         !out.join("images/.pixpipe-tmp-Zz9").exists(),
@@ -405,4 +427,57 @@ fn a_gallery_killed_midway_then_rerun_on_changed_photos_equals_a_clean_one() {
         want.keys().collect::<Vec<_>>()
     );
     assert!(got == want, "same bytes");
+}
+
+#[test]
+fn switching_a_gallery_to_hugo_removes_the_html_pages_files() {
+    let site = SiteBuilder::new()
+        .bytes("photos/p0.jpg", jpeg_bytes(&photo(900, 600, 1)))
+        .build();
+    let out = site.path("out");
+    let o = out.to_str().unwrap();
+    assert_eq!(gallery(&site.path("photos"), &["--out", o]).code, 0);
+    assert!(out.join("index.html").is_file() && out.join("images").is_dir());
+    let run = gallery(&site.path("photos"), &["--out", o, "--format", "hugo"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut left: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left.len(), 3, "{left:?}");
+    assert_eq!(left[0], ".pixpipe-gallery");
+    assert_eq!(left[1], "index.md");
+    assert!(
+        left[2].starts_with("p0-900w.") && left[2].ends_with(".jpg"),
+        "{left:?}"
+    );
+}
+
+#[test]
+fn the_shown_sizes_are_the_same_bytes_with_or_without_originals() {
+    // 5200 px wide: the shown sizes (up to 2560) come from a half-scale decode, the original
+    // from a full one; asking for the original must not change the others.
+    let site = SiteBuilder::new()
+        .bytes("photos/wide.jpg", jpeg_bytes(&photo(5200, 1600, 3)))
+        .build();
+    let images = |extra: &[&str], name: &str| {
+        let out = site.path(name);
+        let cache = site.path(&format!("{name}-cache"));
+        let mut args = vec![
+            "--out",
+            out.to_str().unwrap(),
+            "--cache",
+            cache.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let run = gallery(&site.path("photos"), &args);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        tree(&out.join("images"))
+    };
+    let with = images(&["--originals"], "with");
+    let without = images(&[], "without");
+    assert_eq!(with.len(), 10, "{:?}", with.keys());
+    assert!(with == without, "{:?} vs {:?}", with.keys(), without.keys());
 }
