@@ -83,6 +83,7 @@ fn bench_stages(c: &mut Criterion) {
                 &src,
                 &info,
                 &variants,
+                &variants,
                 u64::MAX,
                 pixpipe::config::Metadata::Strip,
             )

@@ -337,6 +337,22 @@ fn build_in_pool(
         .into_iter()
         .collect();
 
+    // The variants each source's bytes need, over every name they go by. A variant's bytes
+    // depend on the larger sizes of that set (see `job_key`), so a job passes through all of
+    // its sizes, whichever variants it encodes: what a build makes never depends on what
+    // earlier builds left in the cache.
+    let mut sets: BTreeMap<&str, BTreeSet<Variant>> = BTreeMap::new();
+    for (path, sp) in &plan.sources {
+        if let (Some((hash, _)), Treatment::Resize(vs)) = (hashes.get(path), &sp.treatment) {
+            sets.entry(hash.as_str())
+                .or_default()
+                .extend(vs.iter().copied());
+        }
+    }
+    let sets: BTreeMap<&str, Vec<Variant>> = sets
+        .into_iter()
+        .map(|(h, vs)| (h, vs.into_iter().collect()))
+        .collect();
     // Decide what must be encoded: every variant whose key the cache does not have.
     let mut todo: Vec<(&String, Vec<Variant>)> = Vec::new();
     let mut made: BTreeMap<String, Vec<Made>> = BTreeMap::new();
@@ -363,9 +379,10 @@ fn build_in_pool(
                 });
             }
             Treatment::Resize(vs) => {
+                let all = &sets[hash.as_str()];
                 let mut missing = Vec::new();
                 for v in vs {
-                    let key = job_key(hash, v, config.metadata);
+                    let key = job_key(hash, v, all, config.metadata);
                     match cache.get(&key) {
                         Some(e) => made.entry(path.clone()).or_default().push(Made {
                             variant: *v,
@@ -399,9 +416,10 @@ fn build_in_pool(
         .collect();
 
     // Make the variants, largest jobs first, within the memory budget.
-    let need = |path: &String, vs: &[Variant]| {
-        process::job_bytes(&plan.sources[path].info, vs, hashes[path].1)
-    };
+    // A source's whole set of variants: the sizes its job passes through.
+    let all_of = |path: &String| &sets[hashes[path].0.as_str()];
+    let need =
+        |path: &String| process::job_bytes(&plan.sources[path].info, all_of(path), hashes[path].1);
     progress.start("resizing", todo.iter().map(|(_, v)| v.len() as u64).sum());
     let queue = process::Queue::new(
         opts.memory_bytes,
@@ -409,7 +427,7 @@ fn build_in_pool(
         rayon::current_num_threads(),
         todo.iter()
             .enumerate()
-            .map(|(order, job)| (need(job.0, &job.1), Work::Source(order, job)))
+            .map(|(order, job)| (need(job.0), Work::Source(order, job)))
             .collect(),
     );
     let done = std::sync::Mutex::new(Vec::new());
@@ -421,7 +439,7 @@ fn build_in_pool(
         for (i, out) in outs {
             let v = &vs[i];
             let h = short_hash(&out);
-            let key = job_key(hash, v, config.metadata);
+            let key = job_key(hash, v, all_of(path), config.metadata);
             cache
                 .put(&key, &out, &h)
                 .map_err(|e| format!("cannot write to the cache: {e}"))?;
@@ -453,6 +471,7 @@ fn build_in_pool(
                                 &bytes,
                                 info,
                                 vs,
+                                all_of(path),
                                 config.max_pixels,
                                 config.metadata,
                             )

@@ -53,14 +53,31 @@ pub struct Cache {
     used: Mutex<BTreeSet<String>>,
 }
 
-/// The key of `variant` of the source whose bytes hash to `source_hash`.
-pub fn job_key(source_hash: &str, v: &Variant, metadata: crate::config::Metadata) -> String {
+/// The key of `v`, one of the variants `all` made together from the source whose bytes hash
+/// to `source_hash`. Each size is resized from the next larger one and the largest sets the
+/// decode's DCT scale, so a variant's bytes depend on the larger sizes made with it: they are
+/// part of its key, and the same variant made beside other sizes is another output.
+pub fn job_key(
+    source_hash: &str,
+    v: &Variant,
+    all: &[Variant],
+    metadata: crate::config::Metadata,
+) -> String {
+    let mut larger: Vec<(u32, u32)> = all
+        .iter()
+        .map(|x| (x.width, x.height))
+        .filter(|s| *s > (v.width, v.height))
+        .collect();
+    larger.sort_by(|a, b| b.cmp(a));
+    larger.dedup();
+    let after: Vec<String> = larger.iter().map(|(w, h)| format!("{w}x{h}")).collect();
     let canonical = format!(
-        "{PIPELINE_VERSION}|src={source_hash}|w={}|h={}|fmt={}|q={}|meta={metadata:?}|srgb",
+        "{PIPELINE_VERSION}|src={source_hash}|w={}|h={}|fmt={}|q={}|meta={metadata:?}|srgb|after={}",
         v.width,
         v.height,
         v.format.name(),
-        v.quality
+        v.quality,
+        after.join(",")
     );
     blake3::hash(canonical.as_bytes()).to_hex().to_string()
 }

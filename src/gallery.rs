@@ -346,6 +346,8 @@ fn original_name_of(source: &str, v: &Variant, hash: &str) -> String {
 struct Job {
     shown: Vec<Variant>,
     original: Option<Variant>,
+    /// Every variant the job makes (their keys depend on each other: see `job_key`).
+    all: Vec<Variant>,
     cached: Cached,
     missing: Vec<Variant>,
 }
@@ -799,18 +801,20 @@ pub fn gallery(
     // decode, so their bytes would depend on the flag), each with the variants in the cache
     // (and their hashes) and those to make.
     let job = |p: &Photo, shown: Vec<Variant>, original: Option<Variant>| {
+        let extra = original.filter(|o| !shown.contains(o));
+        let all: Vec<Variant> = shown.iter().copied().chain(extra).collect();
         let mut cached = Vec::new();
         let mut missing = Vec::new();
-        let extra = original.filter(|o| !shown.contains(o));
-        for v in shown.iter().copied().chain(extra) {
-            match cache.get(&job_key(&p.hash, &v, config.metadata)) {
-                Some(e) => cached.push((v, e.hash)),
-                None => missing.push(v),
+        for v in &all {
+            match cache.get(&job_key(&p.hash, v, &all, config.metadata)) {
+                Some(e) => cached.push((*v, e.hash)),
+                None => missing.push(*v),
             }
         }
         Job {
             shown,
             original,
+            all,
             cached,
             missing,
         }
@@ -839,7 +843,7 @@ pub fn gallery(
                 } else {
                     let file_len =
                         std::fs::metadata(dir.join(&photos[i].name)).map_or(0, |m| m.len());
-                    process::job_bytes(&photos[i].info, &job.missing, file_len)
+                    process::job_bytes(&photos[i].info, &job.all, file_len)
                 };
                 (need, (i, job))
             })
@@ -876,6 +880,7 @@ pub fn gallery(
         let Job {
             shown,
             original,
+            all,
             cached: mut outs,
             missing,
         } = job;
@@ -887,6 +892,7 @@ pub fn gallery(
                 &bytes,
                 &p.info,
                 &missing,
+                &all,
                 config.max_pixels,
                 config.metadata,
             )
@@ -900,7 +906,7 @@ pub fn gallery(
             for (v, b) in missing.iter().zip(encoded) {
                 let h = short_hash(&b);
                 cache
-                    .put(&job_key(&p.hash, v, config.metadata), &b, &h)
+                    .put(&job_key(&p.hash, v, &all, config.metadata), &b, &h)
                     .map_err(|e| Diagnostic::error("cache", e.to_string()))?;
                 outs.push((*v, h));
             }
@@ -926,7 +932,10 @@ pub fn gallery(
         let mut result = Vec::new();
         let mut original_name = None;
         for (v, dir, name, in_page) in dests {
-            place(&dir.join(&name), &job_key(&p.hash, &v, config.metadata))?;
+            place(
+                &dir.join(&name),
+                &job_key(&p.hash, &v, &all, config.metadata),
+            )?;
             if in_page {
                 result.push(Output { variant: v, name });
             } else {

@@ -39,18 +39,20 @@ pub fn exif_of(bytes: &[u8], info: &ImageInfo) -> Option<Vec<u8>> {
     dec.exif_metadata().ok().flatten()
 }
 
-/// Make every variant of one source. Returns the encoded bytes in the order of `variants`.
-/// With `Metadata::KeepCopyright`, outputs carry the source's Artist and Copyright only.
-/// At most `job_bytes` are held meanwhile, and nothing once it returns.
+/// Make `variants` of one source, passing through every size of `all` (the source's whole
+/// set: see `make_largest`). Returns the encoded bytes in the order of `variants`. With
+/// `Metadata::KeepCopyright`, outputs carry the source's Artist and Copyright only. At most
+/// `job_bytes` of `all` are held meanwhile, and nothing once it returns.
 pub fn make_variants(
     bytes: &[u8],
     info: &ImageInfo,
     variants: &[Variant],
+    all: &[Variant],
     max_pixels: u64,
     keep: crate::config::Metadata,
 ) -> Result<Vec<Vec<u8>>, String> {
     let mut out = vec![Vec::new(); variants.len()];
-    let (made, rest) = make_largest(bytes, info, variants, max_pixels, keep)?;
+    let (made, rest) = make_largest(bytes, info, variants, all, max_pixels, keep)?;
     let rest = rest.map(Rest::finish).transpose()?;
     for (i, b) in made.into_iter().chain(rest.into_iter().flatten()) {
         out[i] = b;
@@ -66,14 +68,20 @@ pub type Encoded = Vec<(usize, Vec<u8>)>;
 /// what is left to make, if anything: a `Rest` holds only the next size's pixels (a quarter
 /// of the largest or less), so a worker can leave it for later, e.g. for an idle worker at
 /// the end of a build.
+///
+/// The pixels pass through every size of `all` (the source's whole set, of which `variants`
+/// are the ones to encode now): each size is resized from the next larger one and the
+/// largest sets the decode's scale, so a variant comes out the same bytes whichever others
+/// are made with it (see `cache::job_key`).
 pub fn make_largest(
     bytes: &[u8],
     info: &ImageInfo,
     variants: &[Variant],
+    all: &[Variant],
     max_pixels: u64,
     keep: crate::config::Metadata,
 ) -> Result<(Encoded, Option<Rest>), String> {
-    let made = largest_of(bytes, info, variants, max_pixels, keep);
+    let made = largest_of(bytes, info, variants, all, max_pixels, keep);
     scratch::release();
     made
 }
@@ -82,6 +90,8 @@ pub fn make_largest(
 /// (upright, sRGB, not yet encoded) and the variants of that size and the smaller ones.
 pub struct Rest {
     pixels: Pixels,
+    /// The sizes to pass through, the pixels' own first.
+    sizes: Vec<(u32, u32)>,
     variants: Vec<(usize, Variant)>,
     kept: Option<Vec<u8>>,
 }
@@ -112,12 +122,13 @@ impl Rest {
     fn finish_here(self) -> Result<Encoded, String> {
         let Rest {
             pixels,
+            sizes,
             variants,
             kept,
         } = self;
         let mut made = Vec::new();
         let mut prev = pixels;
-        for (w, h) in sizes_of(variants.iter().map(|(_, v)| v)) {
+        for (w, h) in sizes {
             if (prev.width, prev.height) != (w, h) {
                 let smaller = resize::resize(&prev, w, h)?;
                 scratch::give(std::mem::replace(&mut prev, smaller).data);
@@ -163,6 +174,7 @@ fn largest_of(
     bytes: &[u8],
     info: &ImageInfo,
     variants: &[Variant],
+    all: &[Variant],
     max_pixels: u64,
     keep: crate::config::Metadata,
 ) -> Result<(Encoded, Option<Rest>), String> {
@@ -175,10 +187,13 @@ fn largest_of(
     };
     let transposed = info.orientation >= 5;
     let stored = |w: u32, h: u32| if transposed { (h, w) } else { (w, h) };
-    let sizes = sizes_of(variants.iter());
-    let Some(&(w, h)) = sizes.first() else {
+    // Every size down to the smallest one to encode.
+    let Some(smallest) = sizes_of(variants.iter()).last().copied() else {
         return Ok((Vec::new(), None));
     };
+    let mut sizes = sizes_of(all.iter().chain(variants));
+    sizes.retain(|s| *s >= smallest);
+    let (w, h) = sizes[0];
     let (sw, sh) = stored(w, h);
     let decoded = codec::decode(bytes, info.format, info.alpha, sw, sh, max_pixels)?;
     let to_srgb = icc_profile(bytes, info).and_then(|icc| resize::ToSrgb::new(&icc));
@@ -208,6 +223,7 @@ fn largest_of(
             let pixels = resize::resize(&upright, nw, nh)?;
             Some(Rest {
                 pixels,
+                sizes: sizes[1..].to_vec(),
                 variants: indexed
                     .into_iter()
                     .filter(|(_, v)| (v.width, v.height) != (w, h))
@@ -499,7 +515,15 @@ mod tests {
                 quality: 0,
             },
         ];
-        let out = make_variants(&src, &inf, &vs, u64::MAX, crate::config::Metadata::Strip).unwrap();
+        let out = make_variants(
+            &src,
+            &inf,
+            &vs,
+            &vs,
+            u64::MAX,
+            crate::config::Metadata::Strip,
+        )
+        .unwrap();
         for (v, bytes) in vs.iter().zip(&out) {
             let img = image::load_from_memory(bytes).unwrap();
             assert_eq!((img.width(), img.height()), (v.width, v.height), "{v:?}");
@@ -569,6 +593,7 @@ mod tests {
             &src,
             &inf,
             &vs,
+            &vs,
             u64::MAX,
             crate::config::Metadata::KeepCopyright,
         )
@@ -591,6 +616,7 @@ mod tests {
         let stripped = make_variants(
             &src,
             &inf,
+            &vs[..1],
             &vs[..1],
             u64::MAX,
             crate::config::Metadata::Strip,
@@ -675,6 +701,34 @@ mod tests {
             assert_eq!(idle.join().unwrap(), Some("a-rest"));
         });
         assert!(q.next().is_none());
+    }
+
+    #[test]
+    fn a_variant_is_the_same_bytes_whichever_others_are_encoded_with_it() {
+        let src = jpeg(1600, 1200);
+        let inf = info(&src, "a.jpg");
+        let v = |width, height, format| Variant {
+            width,
+            height,
+            format,
+            quality: 80,
+        };
+        let all = [
+            v(1200, 900, OutFormat::Jpeg),
+            v(600, 450, OutFormat::Jpeg),
+            v(200, 150, OutFormat::Jpeg),
+            v(200, 150, OutFormat::Webp),
+        ];
+        let strip = crate::config::Metadata::Strip;
+        let whole = make_variants(&src, &inf, &all, &all, u64::MAX, strip).unwrap();
+        // Only the small ones, passing through the larger sizes of the set.
+        let part = make_variants(&src, &inf, &all[2..], &all, u64::MAX, strip).unwrap();
+        assert_eq!(part, whole[2..].to_vec());
+        // Alone, the 200 px one is made from a smaller decode: other bytes, the same size.
+        let alone = make_variants(&src, &inf, &all[2..3], &all[2..3], u64::MAX, strip).unwrap();
+        assert_ne!(alone[0], whole[2]);
+        let img = image::load_from_memory(&alone[0]).unwrap();
+        assert_eq!((img.width(), img.height()), (200, 150));
     }
 
     #[test]

@@ -740,3 +740,43 @@ fn out_inside_the_sites_own_folders_is_refused_and_a_manifest_inside_the_mirror_
         "published files are readable"
     );
 }
+
+#[test]
+fn a_build_on_a_warm_cache_equals_a_clean_build_when_widths_come_and_go() {
+    // Each size is made from the next larger one and the largest sets the decode's scale,
+    // so a width added or removed on one page changes the bytes of the smaller sizes: the
+    // cache must never serve the old ones.
+    let page = |widths: &[u32]| {
+        let mut p = String::new();
+        for w in widths {
+            p.push_str(&format!("{{{{< img src=\"p.jpg\" width=\"{w}\" >}}}}\n"));
+        }
+        p
+    };
+    let site = |widths: &[u32]| {
+        SiteBuilder::new()
+            .bytes("content/a/p.jpg", jpeg_bytes(&photo(2400, 1600, 5)))
+            .page("content/a/index.md", &page(widths))
+            .page("pixpipe.yaml", "densities: [1]\nformats: [jpeg]\n")
+            .build()
+    };
+    let warm = site(&[300]);
+    assert_eq!(build(warm.root(), &[]).code, 0);
+    for widths in [&[300u32, 1200][..], &[300][..], &[300, 600, 1200][..]] {
+        std::fs::write(warm.path("content/a/index.md"), page(widths)).unwrap();
+        let run = build(warm.root(), &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let clean = site(widths);
+        assert_eq!(build(clean.root(), &[]).code, 0);
+        let (got, want) = (
+            tree(&warm.path(".pixpipe/site")),
+            tree(&clean.path(".pixpipe/site")),
+        );
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            want.keys().collect::<Vec<_>>(),
+            "widths {widths:?}"
+        );
+        assert!(got == want, "widths {widths:?}: same bytes");
+    }
+}
