@@ -401,7 +401,17 @@ pub fn render_html(spec: &Spec, title: &str, photos: &[(Photo, Vec<Output>, Stri
             .as_ref()
             .map(|o| {
                 let (w, h) = p.info.display_size();
-                format!(" data-original=\"originals/{o}\" data-original-size=\"{w} \u{d7} {h}\"")
+                // Saved as NAME.EXT, without the hash that keeps the URL fresh.
+                let mut parts = o.rsplitn(3, '.');
+                let (ext, _hash, stem) = (parts.next(), parts.next(), parts.next());
+                let save_as = match (stem, ext) {
+                    (Some(s), Some(e)) => format!("{s}.{e}"),
+                    _ => o.clone(),
+                };
+                format!(
+                    " data-original=\"originals/{o}\" data-original-name=\"{}\" data-original-size=\"{w} \u{d7} {h}\"",
+                    html_escape(&save_as)
+                )
             })
             .unwrap_or_default();
         grid.push_str(&format!(

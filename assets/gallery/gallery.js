@@ -31,6 +31,7 @@
       original.hidden = !href;
       if (href) {
         original.setAttribute("href", href);
+        original.setAttribute("download", a.getAttribute("data-original-name") || "");
         original.textContent = "Download original (" + a.getAttribute("data-original-size") + ")";
       } else {
         original.removeAttribute("href");

@@ -40,7 +40,7 @@ const { chromium } = require("playwright-core");
     return { hidden: document.querySelector(".pp-lightbox").hidden, currentSrc: i.currentSrc, complete: i.complete,
       naturalWidth: i.naturalWidth, caption: document.querySelector(".pp-lightbox figcaption").textContent, hash: location.hash,
       original: (() => { const o = document.querySelector(".pp-original");
-        return o ? { hidden: o.hidden, href: o.getAttribute("href"), text: o.textContent } : null; })() };
+        return o ? { hidden: o.hidden, href: o.getAttribute("href"), download: o.getAttribute("download"), text: o.textContent } : null; })() };
   });
   await page.waitForFunction(() => { const i = document.querySelector(".pp-lightbox img"); return i.complete && i.naturalWidth > 0; });
   const opened = await lb();

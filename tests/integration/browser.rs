@@ -162,6 +162,7 @@ fn gallery_works_in_headless_chromium() {
     assert_eq!(original["hidden"], false, "{original}");
     assert_eq!(original["text"], "Download original (2400 \u{d7} 1600)");
     assert_eq!(original["status"], 200, "{original}");
+    assert_eq!(original["download"], "p0.jpg", "saved without the hash");
     let href = original["href"].as_str().unwrap();
     assert!(
         href.starts_with("originals/p0.") && href.ends_with(".jpg"),

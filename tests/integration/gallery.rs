@@ -268,7 +268,7 @@ fn a_rerun_removes_what_it_no_longer_writes_and_nothing_else() {
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
     assert!(
         html.contains(&format!(
-            "data-original=\"originals/{}\" data-original-size=\"1200 \u{d7} 800\"",
+            "data-original=\"originals/{}\" data-original-name=\"p0.jpg\" data-original-size=\"1200 \u{d7} 800\"",
             originals[0]
         )),
         "the lightbox offers the original"
