@@ -63,14 +63,11 @@ pub fn job_key(
     all: &[Variant],
     metadata: crate::config::Metadata,
 ) -> String {
-    let mut larger: Vec<(u32, u32)> = all
-        .iter()
-        .map(|x| (x.width, x.height))
+    let after: Vec<String> = crate::process::sizes_of(all.iter())
+        .into_iter()
         .filter(|s| *s > (v.width, v.height))
+        .map(|(w, h)| format!("{w}x{h}"))
         .collect();
-    larger.sort_by(|a, b| b.cmp(a));
-    larger.dedup();
-    let after: Vec<String> = larger.iter().map(|(w, h)| format!("{w}x{h}")).collect();
     let canonical = format!(
         "{PIPELINE_VERSION}|src={source_hash}|w={}|h={}|fmt={}|q={}|meta={metadata:?}|srgb|after={}",
         v.width,

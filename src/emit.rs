@@ -10,24 +10,31 @@ use std::path::Path;
 /// Prefix of pixpipe's temporary files.
 pub const TEMP_PREFIX: &str = ".pixpipe-tmp-";
 
-/// Whether `dir` is missing or holds nothing but the temporary files of a killed pixpipe
-/// (plain files named with `TEMP_PREFIX`);
+/// Whether `e` is a temporary file a killed pixpipe left: a plain file named `TEMP_PREFIX*`.
+fn is_leftover(e: &std::fs::DirEntry) -> bool {
+    e.file_type().is_ok_and(|t| t.is_file())
+        && e.file_name().to_string_lossy().starts_with(TEMP_PREFIX)
+}
+
+/// Remove the temporary files a killed pixpipe left directly in `dir`.
+pub fn remove_leftovers(dir: &Path) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if is_leftover(&e) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Whether `dir` is missing or holds nothing but the temporary files of a killed pixpipe;
 /// those leftovers are removed. An output folder in that state is a new one, not someone's.
 pub fn is_empty_but_leftovers(dir: &Path) -> bool {
-    let Ok(entries) = std::fs::read_dir(dir) else {
+    let Ok(mut entries) = std::fs::read_dir(dir) else {
         return true;
     };
-    let mut leftovers = Vec::new();
-    for e in entries.flatten() {
-        let is_file = e.file_type().is_ok_and(|t| t.is_file());
-        if !is_file || !e.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
-            return false;
-        }
-        leftovers.push(e.path());
+    if !entries.all(|e| e.is_ok_and(|e| is_leftover(&e))) {
+        return false;
     }
-    for p in leftovers {
-        let _ = std::fs::remove_file(p);
-    }
+    remove_leftovers(dir);
     true
 }
 

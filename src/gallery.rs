@@ -658,14 +658,7 @@ fn tidy_output(
         }
     }
     for dir in [out.to_path_buf(), out.join("images"), out.join("originals")] {
-        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            if e.file_name()
-                .to_string_lossy()
-                .starts_with(emit::TEMP_PREFIX)
-            {
-                let _ = std::fs::remove_file(e.path());
-            }
-        }
+        emit::remove_leftovers(&dir);
     }
     for dir in ["images", "originals"] {
         // Gone when empty; kept when it holds anything.

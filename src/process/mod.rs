@@ -140,8 +140,8 @@ impl Rest {
     }
 }
 
-/// The distinct output sizes of `variants`, largest first.
-fn sizes_of<'a>(variants: impl Iterator<Item = &'a Variant>) -> Vec<(u32, u32)> {
+/// The distinct output sizes of `variants`, largest first: the order they are made in.
+pub(crate) fn sizes_of<'a>(variants: impl Iterator<Item = &'a Variant>) -> Vec<(u32, u32)> {
     let mut sizes: Vec<(u32, u32)> = variants.map(|v| (v.width, v.height)).collect();
     sizes.sort_by(|a, b| b.cmp(a));
     sizes.dedup();
