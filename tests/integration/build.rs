@@ -780,3 +780,81 @@ fn a_build_on_a_warm_cache_equals_a_clean_build_when_widths_come_and_go() {
         assert!(got == want, "widths {widths:?}: same bytes");
     }
 }
+
+#[test]
+fn a_source_that_fails_after_its_largest_size_was_made_leaves_no_output_behind() {
+    // In a mirror, a worker places each output as soon as it is made. If a later size of the
+    // same source then fails (here: its cache object cannot be written, because a folder
+    // stands in its place), the source is reported and nothing it made stays: not in the
+    // mirror, and in place (where outputs are placed only at the end) not in the site.
+    let bytes = jpeg_bytes(&photo(2400, 1600, 5));
+    let site = SiteBuilder::new()
+        .bytes("content/a/p.jpg", bytes.clone())
+        .page(
+            "content/a/index.md",
+            "{{< img src=\"p.jpg\" width=\"1200\" >}}\n{{< img src=\"p.jpg\" width=\"300\" >}}\n",
+        )
+        .page(
+            "pixpipe.yaml",
+            "densities: [1]\nformats: [jpeg]\nquality: {jpeg: 80}\n",
+        )
+        .build();
+    let variant = |width, height| pixpipe::plan::Variant {
+        width,
+        height,
+        format: pixpipe::plan::OutFormat::Jpeg,
+        quality: 80,
+    };
+    let all = [variant(300, 200), variant(1200, 800)];
+    let key = pixpipe::cache::job_key(
+        blake3::hash(&bytes).to_hex().as_str(),
+        &all[0],
+        &all,
+        pixpipe::config::Metadata::default(),
+    );
+    // A fresh cache for each build, so that each makes both sizes.
+    let blocked_cache = |name: &str| {
+        let cache = site.path(name);
+        std::fs::create_dir_all(cache.join("objects").join(&key[..2]).join(&key)).unwrap();
+        cache.to_str().unwrap().to_string()
+    };
+    let error = "content/a/index.md:1:14: error[undecodable]: content/a/p.jpg: cannot be processed: cannot write to the cache";
+
+    let run = build(site.root(), &["--cache", &blocked_cache("cache1")]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains(error), "{}", run.stderr);
+    let mirror = tree(&site.path(".pixpipe/site/content"));
+    assert_eq!(
+        mirror.keys().collect::<Vec<_>>(),
+        ["a/index.md", "a/p.jpg"],
+        "the original is published, no output of it"
+    );
+    assert_eq!(
+        mirror["a/index.md"],
+        std::fs::read(site.path("content/a/index.md")).unwrap()
+    );
+
+    let before = tree(&site.path("content"));
+    let run = build(
+        site.root(),
+        &["--in-place", "--cache", &blocked_cache("cache2")],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains(error), "{}", run.stderr);
+    assert!(
+        before == tree(&site.path("content")),
+        "the site is as it was"
+    );
+
+    // Once the cache can be written, the next build makes both sizes.
+    let run = build(
+        site.root(),
+        &["--cache", &site.path("cache3").to_string_lossy()],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let page = site.read(".pixpipe/site/content/a/index.md");
+    assert!(
+        page.contains("src=\"p-1200w.") && page.contains("src=\"p-300w."),
+        "{page}"
+    );
+}
