@@ -519,6 +519,14 @@ pub fn render_hugo(
             out.push_str(&format!("\n    {alt_p}=\"{}\"", q(a)));
         }
         out.push_str(" >}}\n");
+        // With --originals: a link to the original in the bundle, which Hugo publishes
+        // beside the page (bundle resources are published by default).
+        if let Some(o) = &p.original {
+            let (w, h) = p.info.display_size();
+            out.push_str(&format!(
+                "\n[Download original ({w} \u{d7} {h})](originals/{o})\n"
+            ));
+        }
     }
     out
 }

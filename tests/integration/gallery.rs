@@ -172,6 +172,61 @@ fn the_hugo_bundle_passes_check_with_no_finding() {
 }
 
 #[test]
+fn the_hugo_bundle_links_each_original_under_its_photo() {
+    let site = event();
+    let bundle = site.path("site/content/events/istio-day");
+    std::fs::create_dir_all(site.path("site/content")).unwrap();
+    let run = gallery(
+        &site.path("photos"),
+        &[
+            "--format",
+            "hugo",
+            "--originals",
+            "--out",
+            bundle.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let md = std::fs::read_to_string(bundle.join("index.md")).unwrap();
+    let links: Vec<&str> = md
+        .lines()
+        .filter(|l| l.starts_with("[Download original "))
+        .collect();
+    assert_eq!(links.len(), 4, "{md}");
+    // Each link follows its photo's shortcode, with the size shown and a file that is there.
+    for (stem, (w, h)) in [
+        ("c-first", (900, 600)),
+        ("a-amsterdam", (900, 600)),
+        ("b-london", (900, 600)),
+        ("e-undated", (500, 500)),
+    ] {
+        let line = links
+            .iter()
+            .find(|l| l.contains(&format!("](originals/{stem}.")))
+            .unwrap_or_else(|| panic!("no link to {stem}'s original: {md}"));
+        assert!(
+            line.starts_with(&format!("[Download original ({w} \u{d7} {h})](originals/")),
+            "{line}"
+        );
+        let file = &line[line.find("](").unwrap() + 2..line.len() - 1];
+        assert_eq!(
+            image::image_dimensions(bundle.join(file)).unwrap(),
+            (w, h),
+            "{file}"
+        );
+        let shortcode = md.find(&format!("link=\"./{stem}-")).unwrap();
+        assert!(md.find(*line).unwrap() > shortcode, "{md}");
+    }
+    let check = pixpipe(&[
+        "check",
+        site.path("site").to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(check.stdout.trim(), "[]", "{}", check.stdout);
+}
+
+#[test]
 fn adding_one_photo_processes_only_that_photo() {
     let site = event();
     let out = site.path("out");

@@ -203,3 +203,84 @@ fn hugo_publishes_only_hashed_variants_with_srcset_width_and_height() {
     // 4 photos in the post; on the docs page a Markdown image, a figure and a raw <img>.
     assert_eq!(images_seen, 7, "{pages:?}");
 }
+
+#[test]
+fn hugo_publishes_a_gallery_bundles_originals_where_its_page_links_them() {
+    let Some(hugo) = hugo() else { return };
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().join("site");
+    copy_tree(&repo.join("assets/demo/layouts"), &site.join("layouts"));
+    copy_tree(&repo.join("assets/hugo"), &tmp.path().join("hugo"));
+    std::fs::create_dir_all(site.join("content")).unwrap();
+    std::fs::copy(repo.join("assets/demo/hugo.toml"), site.join("hugo.toml")).unwrap();
+    std::fs::write(site.join("content/_index.md"), "---\ntitle: Home\n---\n").unwrap();
+    let photos = tmp.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    // Stored 1600x1200 with orientation 6: shown, and published, 1200x1600.
+    let turned = Exif {
+        orientation: Some(6),
+        ..Exif::default()
+    };
+    std::fs::write(
+        photos.join("turned.jpg"),
+        turned.insert_into_jpeg(&jpeg_bytes(&photo(1600, 1200, 4))),
+    )
+    .unwrap();
+    std::fs::write(photos.join("wide.jpg"), jpeg_bytes(&photo(900, 600, 5))).unwrap();
+    let bundle = site.join("content/events/day");
+    let run = pixpipe(&[
+        "gallery",
+        photos.to_str().unwrap(),
+        "--format",
+        "hugo",
+        "--originals",
+        "--out",
+        bundle.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = pixpipe(&["build", site.to_str().unwrap(), "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let public = tmp.path().join("public");
+    let out = Command::new(&hugo)
+        .current_dir(&site)
+        .args([
+            "--quiet",
+            "--config",
+            "hugo.toml,.pixpipe/site/hugo-mounts.toml",
+            "-d",
+        ])
+        .arg(&public)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "hugo failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = public.join("events/day");
+    let html = std::fs::read_to_string(page.join("index.html")).unwrap();
+    let mut links: Vec<String> = attrs(&html, "a", "href")
+        .into_iter()
+        .flatten()
+        .filter(|h| h.starts_with("originals/"))
+        .collect();
+    links.sort();
+    assert_eq!(links.len(), 2, "{html}");
+    for (href, size) in links.iter().zip([(1200, 1600), (900, 600)]) {
+        let text = format!(
+            "<a href=\"{href}\">Download original ({} \u{d7} {})</a>",
+            size.0, size.1
+        );
+        assert!(html.contains(&text), "{text} in {html}");
+        let published = page.join(href);
+        assert!(published.is_file(), "{href} is not published");
+        assert_eq!(image::image_dimensions(&published).unwrap(), size, "{href}");
+        assert_eq!(
+            std::fs::read(&published).unwrap(),
+            std::fs::read(bundle.join(href)).unwrap(),
+            "{href}: the bundle's bytes"
+        );
+    }
+}
