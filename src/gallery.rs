@@ -652,6 +652,12 @@ fn tidy_output(
     let mut still = written.clone();
     for stale in listed.difference(written) {
         let path = out.join(stale);
+        // Only through real folders: never into one that a symlink (images -> elsewhere)
+        // points at.
+        if !within_real_folders(out, stale) {
+            still.insert(stale.clone());
+            continue;
+        }
         match std::fs::symlink_metadata(&path) {
             Ok(m) if kept.contains(&(m.dev(), m.ino())) => continue,
             Ok(_) => {}
@@ -665,8 +671,11 @@ fn tidy_output(
             }
         }
     }
-    for dir in [out.to_path_buf(), out.join("images"), out.join("originals")] {
-        emit::remove_leftovers(&dir);
+    emit::remove_leftovers(out);
+    for dir in [Path::new("images"), Path::new("originals")] {
+        if within_real_folders(out, &dir.join("x")) {
+            emit::remove_leftovers(&out.join(dir));
+        }
     }
     for dir in ["images", "originals"] {
         // Gone when empty; kept when it holds anything.
@@ -674,6 +683,17 @@ fn tidy_output(
     }
     write_mark(out, &still)?;
     Ok(removed)
+}
+
+/// Whether every folder between `out` and `rel` (a plain relative path) is a real folder,
+/// not a symlink.
+fn within_real_folders(out: &Path, rel: &Path) -> bool {
+    let mut dir = out.to_path_buf();
+    let parts: Vec<_> = rel.components().collect();
+    parts[..parts.len().saturating_sub(1)].iter().all(|c| {
+        dir.push(c);
+        std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir())
+    })
 }
 
 /// Per photo: its outputs, its original's file name (with `--originals`) and how many

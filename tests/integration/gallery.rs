@@ -408,6 +408,35 @@ fn a_rerun_removes_what_it_no_longer_writes_and_nothing_else() {
 }
 
 #[test]
+fn a_rerun_never_removes_files_through_a_symlinked_folder() {
+    let site = SiteBuilder::new()
+        .bytes("photos/p0.jpg", jpeg_bytes(&photo(1200, 800, 7)))
+        .page("elsewhere/keep.txt", "someone's")
+        .build();
+    let out = site.path("out");
+    let o = out.to_str().unwrap();
+    let first = gallery(&site.path("photos"), &["--out", o, "--originals"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    // Someone moves the originals elsewhere and leaves a symlink in their place.
+    let elsewhere = site.path("elsewhere");
+    let mut moved = Vec::new();
+    for e in std::fs::read_dir(out.join("originals")).unwrap().flatten() {
+        std::fs::rename(e.path(), elsewhere.join(e.file_name())).unwrap();
+        moved.push(elsewhere.join(e.file_name()));
+    }
+    assert_eq!(moved.len(), 1);
+    std::fs::remove_dir(out.join("originals")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, out.join("originals")).unwrap();
+
+    // The originals are no longer asked for: the listed one is not removed through the link.
+    let second = gallery(&site.path("photos"), &["--out", o]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert!(moved[0].is_file(), "{} was removed", moved[0].display());
+    assert_eq!(site.read("elsewhere/keep.txt"), "someone's");
+    assert!(out.join("originals").is_symlink());
+}
+
+#[test]
 fn a_gallery_killed_midway_then_rerun_on_changed_photos_equals_a_clean_one() {
     // Whatever moment a run is killed at, every file it may have written is listed in the
     // mark first, so a rerun on changed photos leaves nothing of it behind.
