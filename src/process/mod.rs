@@ -238,14 +238,22 @@ fn largest_of(
 }
 
 /// Bytes one source needs at most while its variants are made from a file of `file_len`
-/// bytes: the file, a progressive JPEG's coefficient buffer, the decode (at the DCT scale
-/// `codec::decode` will pick), the resizer's intermediate (the output's width by the decode's
-/// height; none when the largest output is the decode's own size), two copies of the largest
-/// output (resized or upright, and its sRGB copy) with its encoding, and libwebp's working
-/// memory for the largest WebP variant. Not all of these are held at once, but the
-/// allocators do not give back every freed block at once either: checked against the peak
-/// resident memory of each of the 32 bench photos built alone, the estimate was 3-87 % above
-/// it, and 15-141 % above it for each one's gallery with its full-size original; never below.
+/// bytes. The most held at once is the largest of three stages, plus what is held throughout:
+/// - decoding: a progressive JPEG's coefficient buffer beside the decode (at the DCT scale
+///   `codec::decode` will pick);
+/// - resizing to the largest output: the decode, the resizer's intermediate (the output's
+///   width by the decode's height) and the output, and a quarter output more (none of this
+///   when the largest output is the decode's own size: then the decode is the output);
+/// - encoding the largest output: it and half of it again, and libwebp's working memory
+///   for the largest WebP variant;
+/// - throughout: the file, half an output of encoder buffers, and what the codecs and the
+///   allocators hold on top, three outputs' worth up to 20 MiB, and 1 MiB.
+///
+/// Checked against the peak resident memory of each of the 32 bench photos made alone (as
+/// the build's JPEG and WebP jobs, and as a gallery with and without its original): 5-103 %
+/// above it, 24 % in the median gallery job, never below. Summing the stages instead, as
+/// before, was 4-126 % above (48 % in the median gallery job), so that two 12 MP photos did
+/// not fit side by side in the default budget although both together peak at ~250 MB.
 pub fn job_bytes(info: &ImageInfo, variants: &[Variant], file_len: u64) -> u64 {
     let transposed = info.orientation >= 5;
     let (vw, vh) = variants
@@ -271,14 +279,7 @@ pub fn job_bytes(info: &ImageInfo, variants: &[Variant], file_len: u64) -> u64 {
     // The image crate decodes at the file's own depth (up to 16-bit RGBA) before converting.
     let decode = dw * dh * if jpeg { ch } else { ch + 8 };
     let out = vw * vh * ch;
-    // Made at the decode's own size, the largest output is the decode itself: no resizer
-    // rows. (Its two copies stay counted: with the encoder's buffers and the next size
-    // resized from it, a full-size job held up to 16 % more than one copy fewer allowed.)
-    let rows = if (vw, vh) == (dw, dh) {
-        0
-    } else {
-        vw * dh * ch
-    };
+    let at_decode_size = (vw, vh) == (dw, dh);
     // libwebp holds the picture as YUV (1.5 bytes a pixel) and its tokens (~3) while it
     // encodes the largest WebP variant.
     let webp = variants
@@ -287,7 +288,15 @@ pub fn job_bytes(info: &ImageInfo, variants: &[Variant], file_len: u64) -> u64 {
         .map(|v| 5 * v.width as u64 * v.height as u64)
         .max()
         .unwrap_or(0);
-    file_len + info.coefficient_bytes + decode + rows + 2 * out + out / 2 + webp + (1 << 20)
+    let decoding = info.coefficient_bytes + decode;
+    let resizing = if at_decode_size {
+        decode
+    } else {
+        decode + vw * dh * ch + out + out / 4
+    };
+    let encoding = out + out / 2 + webp;
+    let held = file_len + out / 2 + (3 * out).min(20 << 20) + (1 << 20);
+    held + decoding.max(resizing).max(encoding)
 }
 
 /// What jobs may take of a budget of `limit` bytes when `base` are held: a tenth is left for
@@ -734,6 +743,7 @@ mod tests {
     #[test]
     fn job_bytes_counts_shrink_on_load_and_progressive_coefficients() {
         let src = jpeg(1600, 1200);
+        let file = src.len() as u64;
         let inf = info(&src, "a.jpg");
         assert_eq!(inf.format, Format::Jpeg);
         assert_eq!(inf.coefficient_bytes, 0, "baseline");
@@ -744,12 +754,15 @@ mod tests {
             quality: 80,
         }];
         let out = 400 * 300 * 3;
+        // Held throughout: the file, half an output, three outputs (under 20 MiB), 1 MiB.
+        let held = |out: u64| file + out / 2 + (3 * out).min(20 << 20) + (1 << 20);
         // Decoded at 1/4 scale, 400x300, the variant's own size: the decode is the output,
-        // so file, decode, two copies and half an output for the encoding, 1 MiB.
-        let expected = src.len() as u64 + out + 2 * out + out / 2 + (1 << 20);
-        assert_eq!(job_bytes(&inf, &small, src.len() as u64), expected);
-        // 1000x750 needs the full decode, the resizer's rows (1000 x 1200), two copies of
-        // the output, and libwebp's memory for the largest WebP variant only (400x300).
+        // and encoding it (one and a half outputs) is the largest stage.
+        let expected = held(out) + out + out / 2;
+        assert_eq!(job_bytes(&inf, &small, file), expected);
+        // 1000x750 needs the full decode; resizing (the decode, the resizer's rows of
+        // 1000 x 1200, the output and a quarter) outweighs encoding, libwebp's memory for the
+        // largest WebP variant (400x300) included.
         let mixed = [
             Variant {
                 width: 1000,
@@ -763,21 +776,30 @@ mod tests {
             },
         ];
         let big = 1000 * 750 * 3;
-        assert_eq!(
-            job_bytes(&inf, &mixed, src.len() as u64),
-            src.len() as u64
-                + 1600 * 1200 * 3
-                + 1000 * 1200 * 3
-                + 2 * big
-                + big / 2
-                + 5 * 400 * 300
-                + (1 << 20)
-        );
+        let resizing = 1600 * 1200 * 3 + 1000 * 1200 * 3 + big + big / 4;
+        assert!(resizing > big + big / 2 + 5 * 400 * 300);
+        assert_eq!(job_bytes(&inf, &mixed, file), held(big) + resizing);
+        // A progressive file's coefficients come beside the decode: here the largest stage.
         let mut progressive = inf.clone();
         progressive.coefficient_bytes = 1600 * 1200 * 3;
         assert_eq!(
-            job_bytes(&progressive, &small, src.len() as u64),
-            expected + 1600 * 1200 * 3
+            job_bytes(&progressive, &small, file),
+            held(out) + 1600 * 1200 * 3 + out
         );
+        // A 6000x4000 photo to 2560 px WebP: decoded at 1/2 (3000x2000); the codecs' share is
+        // capped at 20 MiB, and resizing still outweighs encoding with libwebp's memory.
+        let mut large = inf.clone();
+        (large.width, large.height) = (6000, 4000);
+        let webp = [Variant {
+            width: 2560,
+            height: 1707,
+            format: OutFormat::Webp,
+            quality: 80,
+        }];
+        let out = 2560 * 1707 * 3;
+        let resizing = 3000 * 2000 * 3 + 2560 * 2000 * 3 + out + out / 4;
+        let encoding = out + out / 2 + 5 * 2560 * 1707;
+        assert!(encoding < resizing && 3 * out > 20 << 20);
+        assert_eq!(job_bytes(&large, &webp, file), held(out) + resizing);
     }
 }
