@@ -274,6 +274,7 @@ mod tests {
             gps: false,
             icc: false,
             coefficient_bytes: 0,
+            cmyk: false,
         };
         let c = Config::default();
         assert_eq!(

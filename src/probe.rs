@@ -129,6 +129,8 @@ pub struct ImageInfo {
     /// Bytes of DCT coefficients a decoder holds for the whole image: non-zero for a
     /// progressive JPEG only (a baseline one is decoded a few rows at a time).
     pub coefficient_bytes: u64,
+    /// A four-component (CMYK or YCCK) JPEG: decoded at full size, without DCT scaling.
+    pub cmyk: bool,
 }
 
 impl ImageInfo {
@@ -426,6 +428,7 @@ fn info(format: Format, width: u32, height: u32) -> ImageInfo {
         gps: false,
         icc: false,
         coefficient_bytes: 0,
+        cmyk: false,
     }
 }
 
@@ -494,6 +497,7 @@ fn jpeg(d: &[u8]) -> Result<Parsed, Finding> {
     let mut i = 2;
     let mut size = None;
     let mut coefficients = 0;
+    let mut cmyk = false;
     let mut exif = None;
     let mut icc = false;
     let mut findings = Vec::new();
@@ -542,6 +546,9 @@ fn jpeg(d: &[u8]) -> Result<Parsed, Finding> {
                 let w = be16(seg, 3).unwrap_or(0) as u32;
                 if size.is_none() && matches!(m, 0xC2 | 0xC6 | 0xCA | 0xCE) {
                     coefficients = jpeg_coefficient_bytes(seg, w, h);
+                }
+                if size.is_none() {
+                    cmyk = seg[5] == 4;
                 }
                 size.get_or_insert((w, h));
             }
@@ -609,6 +616,7 @@ fn jpeg(d: &[u8]) -> Result<Parsed, Finding> {
     let mut inf = info(f, w, h);
     inf.icc = icc;
     inf.coefficient_bytes = coefficients;
+    inf.cmyk = cmyk;
     Ok(Parsed {
         info: inf,
         exif,
@@ -1159,6 +1167,26 @@ mod tests {
         let progressive = probe_bytes("a.jpg", &encode(true), OPTS).info.unwrap();
         // 4:2:0 in whole 16x16 MCUs: 101 x 75 of them, 6 blocks each, 128 bytes a block.
         assert_eq!(progressive.coefficient_bytes, 101 * 75 * 6 * 128);
+        assert!(!baseline.cmyk && !progressive.cmyk);
+    }
+
+    #[test]
+    fn a_four_component_jpeg_is_known_as_cmyk() {
+        let pixels: Vec<u8> = (0..64 * 48 * 4).map(|i| (i * 7) as u8).collect();
+        let mut c = turbojpeg::Compressor::new().unwrap();
+        c.set_subsamp(turbojpeg::Subsamp::None).unwrap();
+        let cmyk = c
+            .compress_to_vec(turbojpeg::Image {
+                pixels: pixels.as_slice(),
+                width: 64,
+                pitch: 64 * 4,
+                height: 48,
+                format: turbojpeg::PixelFormat::CMYK,
+            })
+            .unwrap();
+        let info = probe_bytes("a.jpg", &cmyk, OPTS).info.unwrap();
+        assert!(info.cmyk);
+        assert_eq!((info.width, info.height), (64, 48));
     }
 
     #[test]

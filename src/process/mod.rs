@@ -268,7 +268,8 @@ pub fn job_bytes(info: &ImageInfo, variants: &[Variant], file_len: u64) -> u64 {
         .max()
         .unwrap_or((1, 1));
     let (w, h) = (info.width as u64, info.height as u64);
-    let jpeg = info.format == crate::probe::Format::Jpeg;
+    // A CMYK or YCCK JPEG goes to the image crate, at full size (see `codec::decode`).
+    let jpeg = info.format == crate::probe::Format::Jpeg && !info.cmyk;
     let scale = if jpeg {
         codec::dct_denominator(w, h, vw as u32, vh as u32)
     } else {
@@ -801,5 +802,11 @@ mod tests {
         let encoding = out + out / 2 + 5 * 2560 * 1707;
         assert!(encoding < resizing && 3 * out > 20 << 20);
         assert_eq!(job_bytes(&large, &webp, file), held(out) + resizing);
+        // A CMYK JPEG is decoded at full size by the image crate (up to 8 bytes a pixel
+        // more than the output's), whatever the output's size.
+        let mut cmyk = large.clone();
+        cmyk.cmyk = true;
+        let resizing = 6000 * 4000 * (3 + 8) + 2560 * 4000 * 3 + out + out / 4;
+        assert_eq!(job_bytes(&cmyk, &webp, file), held(out) + resizing);
     }
 }
