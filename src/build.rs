@@ -442,7 +442,8 @@ fn build_in_pool(
     // (on the bench job, 96 files took ~35 ms with one core idle). Only the source's own
     // variants: those it makes for other names with the same bytes come with theirs below.
     // What a source that fails in the end placed is not expected, so the mirror's prune
-    // removes it, as it removes what a killed build placed. In place, outputs are written
+    // removes it (this build's, or the next one's if this one stops on an error first), as
+    // it removes what a killed build placed. In place, outputs are written
     // only after all were made, so that a failed or killed build leaves the fewest files
     // in the site. Failing to place one early is not an error: the placement below retries
     // and reports it.

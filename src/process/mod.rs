@@ -206,7 +206,7 @@ fn largest_of(
     } else {
         let r = resize::resize(&decoded, sw, sh)?;
         // Neither the decode nor the resizer's rows are needed again: free them before
-        // the upright and sRGB copies are made (see `job_bytes`).
+        // the upright copy and the encoding (`job_bytes` counts these as separate stages).
         drop(decoded);
         r
     };

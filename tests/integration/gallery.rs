@@ -427,12 +427,15 @@ fn a_rerun_never_removes_files_through_a_symlinked_folder() {
     assert_eq!(moved.len(), 1);
     std::fs::remove_dir(out.join("originals")).unwrap();
     std::os::unix::fs::symlink(&elsewhere, out.join("originals")).unwrap();
+    // A file there named like a killed run's temporary file is not swept either.
+    std::fs::write(elsewhere.join(".pixpipe-tmp-Zz9"), "theirs").unwrap();
 
     // The originals are no longer asked for: the listed one is not removed through the link.
     let second = gallery(&site.path("photos"), &["--out", o]);
     assert_eq!(second.code, 0, "{}", second.stderr);
     assert!(moved[0].is_file(), "{} was removed", moved[0].display());
     assert_eq!(site.read("elsewhere/keep.txt"), "someone's");
+    assert_eq!(site.read("elsewhere/.pixpipe-tmp-Zz9"), "theirs");
     assert!(out.join("originals").is_symlink());
 }
 
