@@ -283,4 +283,38 @@ fn hugo_publishes_a_gallery_bundles_originals_where_its_page_links_them() {
             "{href}: the bundle's bytes"
         );
     }
+
+    // With Hugo's embedded link render hook (README), the link resolves to the resource's
+    // own URL, which also works where the page's content is shown elsewhere (feeds, lists).
+    std::fs::write(
+        site.join("links.toml"),
+        "[markup.goldmark.renderHooks.link]\nuseEmbedded = \"always\"\n",
+    )
+    .unwrap();
+    let public = tmp.path().join("public-resolved");
+    let out = Command::new(&hugo)
+        .current_dir(&site)
+        .args([
+            "--quiet",
+            "--config",
+            "hugo.toml,.pixpipe/site/hugo-mounts.toml,links.toml",
+            "-d",
+        ])
+        .arg(&public)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "hugo failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(public.join("events/day/index.html")).unwrap();
+    for href in &links {
+        let absolute = format!("/events/day/{href}");
+        assert!(
+            html.contains(&format!("<a href=\"{absolute}\">Download original")),
+            "{absolute} in {html}"
+        );
+        assert!(public.join(absolute.trim_start_matches('/')).is_file());
+    }
 }
