@@ -55,7 +55,7 @@ fn bench_stages(c: &mut Criterion) {
     g.bench_function("orient/1920x1440_rotate90", |b| {
         b.iter_batched(
             || p1920.clone(),
-            |p| resize::orient(p, 6).width,
+            |p| resize::orient(p, 6).unwrap().width,
             BatchSize::LargeInput,
         )
     });

@@ -211,7 +211,7 @@ fn largest_of(
         r
     };
     resize::release();
-    let mut upright = resize::orient(resized, info.orientation);
+    let mut upright = resize::orient(resized, info.orientation)?;
     if let Some(t) = &to_srgb {
         t.apply(&mut upright)?;
     }

@@ -69,76 +69,65 @@ pub fn filter_for(sw: u32, sh: u32, w: u32, h: u32) -> FilterType {
 }
 
 /// Apply EXIF orientation `o` (1–8): the result is upright. Flips and the half turn are done
-/// in place; quarter turns write into a `scratch` buffer and give the old one back.
-pub fn orient(p: Pixels, o: u8) -> Pixels {
+/// in place; quarter turns write into a `scratch` buffer and give the old one back. Pixels
+/// whose buffer does not hold `width` x `height` x `channels` bytes are an error.
+pub fn orient(p: Pixels, o: u8) -> Result<Pixels, String> {
     if o <= 1 || o > 8 {
-        return p;
+        return Ok(p);
     }
-    if p.channels == 4 {
-        orient_as::<image::Rgba<u8>>(p, o)
-    } else {
-        orient_as::<image::Rgb<u8>>(p, o)
-    }
-}
-
-fn orient_as<P: image::Pixel<Subpixel = u8> + 'static>(p: Pixels, o: u8) -> Pixels {
-    use image::imageops;
     let (w, h, channels) = (p.width, p.height, p.channels);
     if p.data.len() != w as usize * h as usize * channels as usize {
-        return p;
+        return Err(format!(
+            "a {w}x{h} image with {channels} channels has {} bytes of pixels",
+            p.data.len()
+        ));
     }
-    let Some(mut img) = image::ImageBuffer::<P, Vec<u8>>::from_raw(w, h, p.data) else {
-        return Pixels {
-            width: w,
-            height: h,
-            channels,
-            data: Vec::new(),
-        };
-    };
-    let img = match o {
-        2 => {
-            imageops::flip_horizontal_in_place(&mut img);
-            img
-        }
-        3 => {
-            imageops::rotate180_in_place(&mut img);
-            img
-        }
-        4 => {
-            imageops::flip_vertical_in_place(&mut img);
-            img
-        }
+    let data = match channels {
+        4 => orient_as::<image::Rgba<u8>>(w, h, p.data, o),
+        3 => orient_as::<image::Rgb<u8>>(w, h, p.data, o),
+        _ => None,
+    }
+    .ok_or_else(|| format!("cannot turn a {w}x{h} image with {channels} channels"))?;
+    let (width, height) = if o >= 5 { (h, w) } else { (w, h) };
+    Ok(Pixels {
+        width,
+        height,
+        channels,
+        data,
+    })
+}
+
+/// `data`, `w` x `h` pixels of `P` (its length checked by `orient`), in orientation `o`
+/// (2–8), turned upright; `None` if `data` does not hold them.
+fn orient_as<P: image::Pixel<Subpixel = u8> + 'static>(
+    w: u32,
+    h: u32,
+    data: Vec<u8>,
+    o: u8,
+) -> Option<Vec<u8>> {
+    use image::imageops;
+    let len = data.len();
+    let mut img = image::ImageBuffer::<P, Vec<u8>>::from_raw(w, h, data)?;
+    match o {
+        2 => imageops::flip_horizontal_in_place(&mut img),
+        3 => imageops::rotate180_in_place(&mut img),
+        4 => imageops::flip_vertical_in_place(&mut img),
         _ => {
-            let quarter = |img: &image::ImageBuffer<P, Vec<u8>>| {
-                let buf = scratch::take(img.as_raw().len());
-                let mut out = image::ImageBuffer::<P, Vec<u8>>::from_raw(h, w, buf)?;
-                let turned = if matches!(o, 5 | 6) {
-                    imageops::rotate90_in(img, &mut out)
-                } else {
-                    imageops::rotate270_in(img, &mut out)
-                };
-                turned.ok().map(|()| out)
-            };
-            let mut out = quarter(&img).unwrap_or_else(|| {
-                if matches!(o, 5 | 6) {
-                    imageops::rotate90(&img)
-                } else {
-                    imageops::rotate270(&img)
-                }
-            });
+            let mut out = image::ImageBuffer::<P, Vec<u8>>::from_raw(h, w, scratch::take(len))?;
+            if matches!(o, 5 | 6) {
+                imageops::rotate90_in(&img, &mut out)
+            } else {
+                imageops::rotate270_in(&img, &mut out)
+            }
+            .ok()?;
             if matches!(o, 5 | 7) {
                 imageops::flip_horizontal_in_place(&mut out);
             }
             scratch::give(img.into_raw());
-            out
+            return Some(out.into_raw());
         }
-    };
-    Pixels {
-        width: img.width(),
-        height: img.height(),
-        channels,
-        data: img.into_raw(),
     }
+    Some(img.into_raw())
 }
 
 /// A transform from an embedded ICC profile to sRGB, or `None` when the profile is sRGB
@@ -209,7 +198,7 @@ mod tests {
                     )
                 };
                 expected.apply_orientation(image::metadata::Orientation::from_exif(o).unwrap());
-                let got = orient(p, o);
+                let got = orient(p, o).unwrap();
                 assert_eq!(
                     (got.width, got.height),
                     (expected.width(), expected.height()),
@@ -222,6 +211,32 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_buffer_that_does_not_hold_its_pixels_is_an_error_not_a_wrong_image() {
+        let short = Pixels {
+            width: 4,
+            height: 3,
+            channels: 3,
+            data: vec![0; 4 * 3 * 3 - 1],
+        };
+        assert_eq!(
+            orient(short.clone(), 6).map(|p| p.width).unwrap_err(),
+            "a 4x3 image with 3 channels has 35 bytes of pixels"
+        );
+        // Upright already: nothing to turn, so nothing to check.
+        assert_eq!(orient(short, 1).unwrap().data.len(), 35);
+        let grey_alpha = Pixels {
+            width: 4,
+            height: 3,
+            channels: 2,
+            data: vec![0; 4 * 3 * 2],
+        };
+        assert_eq!(
+            orient(grey_alpha, 3).map(|p| p.width).unwrap_err(),
+            "cannot turn a 4x3 image with 2 channels"
+        );
     }
 
     #[test]
