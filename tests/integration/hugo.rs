@@ -260,6 +260,10 @@ fn hugo_publishes_a_gallery_bundles_originals_where_its_page_links_them() {
         String::from_utf8_lossy(&out.stderr)
     );
     let page = public.join("events/day");
+    assert!(
+        !page.join(".pixpipe-gallery").exists(),
+        "the gallery's mark is not published"
+    );
     let html = std::fs::read_to_string(page.join("index.html")).unwrap();
     let mut links: Vec<String> = attrs(&html, "a", "href")
         .into_iter()
