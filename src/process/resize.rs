@@ -69,8 +69,9 @@ pub fn filter_for(sw: u32, sh: u32, w: u32, h: u32) -> FilterType {
 }
 
 /// Apply EXIF orientation `o` (1–8): the result is upright. Flips and the half turn are done
-/// in place; quarter turns write into a `scratch` buffer and give the old one back. Pixels
-/// whose buffer does not hold `width` x `height` x `channels` bytes are an error.
+/// in place; quarter turns write into a `scratch` buffer and give the old one back. Pixels to
+/// turn whose buffer does not hold `width` x `height` x `channels` bytes are an error (one
+/// of pixpipe's: the decoders and the resizer always give whole RGB or RGBA buffers).
 pub fn orient(p: Pixels, o: u8) -> Result<Pixels, String> {
     if o <= 1 || o > 8 {
         return Ok(p);
@@ -78,7 +79,8 @@ pub fn orient(p: Pixels, o: u8) -> Result<Pixels, String> {
     let (w, h, channels) = (p.width, p.height, p.channels);
     if p.data.len() != w as usize * h as usize * channels as usize {
         return Err(format!(
-            "a {w}x{h} image with {channels} channels has {} bytes of pixels",
+            "internal error: a {w}x{h} image with {channels} channels has {} bytes of pixels \
+             (please report it)",
             p.data.len()
         ));
     }
@@ -87,7 +89,9 @@ pub fn orient(p: Pixels, o: u8) -> Result<Pixels, String> {
         3 => orient_as::<image::Rgb<u8>>(w, h, p.data, o),
         _ => None,
     }
-    .ok_or_else(|| format!("cannot turn a {w}x{h} image with {channels} channels"))?;
+    .ok_or_else(|| {
+        format!("internal error: cannot turn a {w}x{h} image with {channels} channels")
+    })?;
     let (width, height) = if o >= 5 { (h, w) } else { (w, h) };
     Ok(Pixels {
         width,
@@ -223,7 +227,7 @@ mod tests {
         };
         assert_eq!(
             orient(short.clone(), 6).map(|p| p.width).unwrap_err(),
-            "a 4x3 image with 3 channels has 35 bytes of pixels"
+            "internal error: a 4x3 image with 3 channels has 35 bytes of pixels (please report it)"
         );
         // Upright already: nothing to turn, so nothing to check.
         assert_eq!(orient(short, 1).unwrap().data.len(), 35);
@@ -235,7 +239,7 @@ mod tests {
         };
         assert_eq!(
             orient(grey_alpha, 3).map(|p| p.width).unwrap_err(),
-            "cannot turn a 4x3 image with 2 channels"
+            "internal error: cannot turn a 4x3 image with 2 channels"
         );
     }
 
