@@ -443,10 +443,10 @@ fn build_in_pool(
     // variants: those it makes for other names with the same bytes come with theirs below.
     // What a source that fails in the end placed is not expected, so the mirror's prune
     // removes it (this build's, or the next one's if this one stops on an error first), as
-    // it removes what a killed build placed. In place, outputs are written
-    // only after all were made, so that a failed or killed build leaves the fewest files
-    // in the site. Failing to place one early is not an error: the placement below retries
-    // and reports it.
+    // it removes what a killed build placed. In place, outputs are written only after all
+    // were made, so that a failed or killed build leaves the fewest files in the site.
+    // Failing to place one early is not an error: the placement below retries and reports
+    // it.
     let early = matches!(opts.output, Output::Mirror(_));
     let mine = |path: &String| -> &[Variant] {
         members

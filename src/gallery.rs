@@ -672,9 +672,11 @@ fn tidy_output(
         }
     }
     emit::remove_leftovers(out);
-    for dir in [Path::new("images"), Path::new("originals")] {
-        if within_real_folders(out, &dir.join("x")) {
-            emit::remove_leftovers(&out.join(dir));
+    for dir in ["images", "originals"] {
+        let dir = out.join(dir);
+        // Not in a folder a symlink points at.
+        if std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+            emit::remove_leftovers(&dir);
         }
     }
     for dir in ["images", "originals"] {
