@@ -26,6 +26,21 @@ fn hugo() -> Option<PathBuf> {
     found
 }
 
+/// Build `site` with Hugo into `public`, with the comma-separated `config` files.
+fn hugo_build(hugo: &Path, site: &Path, config: &str, public: &Path) {
+    let out = Command::new(hugo)
+        .current_dir(site)
+        .args(["--quiet", "--config", config, "-d"])
+        .arg(public)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "hugo failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn copy_tree(from: &Path, to: &Path) {
     for e in walkdir::WalkDir::new(from).into_iter().flatten() {
         let rel = e.path().strip_prefix(from).unwrap();
@@ -112,21 +127,11 @@ fn hugo_publishes_only_hashed_variants_with_srcset_width_and_height() {
     let run = pixpipe(&["build", site.to_str().unwrap(), "--quiet"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let public = tmp.path().join("public");
-    let out = Command::new(&hugo)
-        .current_dir(&site)
-        .args([
-            "--quiet",
-            "--config",
-            "hugo.toml,.pixpipe/site/hugo-mounts.toml",
-            "-d",
-        ])
-        .arg(&public)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "hugo failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    hugo_build(
+        &hugo,
+        &site,
+        "hugo.toml,.pixpipe/site/hugo-mounts.toml",
+        &public,
     );
 
     let originals = [
@@ -243,21 +248,11 @@ fn hugo_publishes_a_gallery_bundles_originals_where_its_page_links_them() {
     let run = pixpipe(&["build", site.to_str().unwrap(), "--quiet"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let public = tmp.path().join("public");
-    let out = Command::new(&hugo)
-        .current_dir(&site)
-        .args([
-            "--quiet",
-            "--config",
-            "hugo.toml,.pixpipe/site/hugo-mounts.toml",
-            "-d",
-        ])
-        .arg(&public)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "hugo failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    hugo_build(
+        &hugo,
+        &site,
+        "hugo.toml,.pixpipe/site/hugo-mounts.toml",
+        &public,
     );
     let page = public.join("events/day");
     assert!(bundle.join(".pixpipe-gallery").is_file());
@@ -308,21 +303,11 @@ fn hugo_publishes_a_gallery_bundles_originals_where_its_page_links_them() {
     )
     .unwrap();
     let public = tmp.path().join("public-resolved");
-    let out = Command::new(&hugo)
-        .current_dir(&site)
-        .args([
-            "--quiet",
-            "--config",
-            "hugo.toml,.pixpipe/site/hugo-mounts.toml,links.toml",
-            "-d",
-        ])
-        .arg(&public)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "hugo failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    hugo_build(
+        &hugo,
+        &site,
+        "hugo.toml,.pixpipe/site/hugo-mounts.toml,links.toml",
+        &public,
     );
     let html = std::fs::read_to_string(public.join("events/day/index.html")).unwrap();
     for href in &links {
