@@ -675,7 +675,7 @@ fn tidy_output(
     for dir in ["images", "originals"] {
         let dir = out.join(dir);
         // Not in a folder a symlink points at.
-        if std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+        if is_real_folder(&dir) {
             emit::remove_leftovers(&dir);
         }
     }
@@ -694,8 +694,13 @@ fn within_real_folders(out: &Path, rel: &Path) -> bool {
     let parts: Vec<_> = rel.components().collect();
     parts[..parts.len().saturating_sub(1)].iter().all(|c| {
         dir.push(c);
-        std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir())
+        is_real_folder(&dir)
     })
+}
+
+/// Whether `dir` is a folder itself, not a symlink to one.
+fn is_real_folder(dir: &Path) -> bool {
+    std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir())
 }
 
 /// Per photo: its outputs, its original's file name (with `--originals`) and how many
