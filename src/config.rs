@@ -324,7 +324,7 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The file is not valid for pixpipe.
-    #[error("{path}:{line}:{column}: {message}")]
+    #[error("{}", located(.path, *.line, *.column, .message))]
     Invalid {
         /// The file.
         path: String,
@@ -335,6 +335,26 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+}
+
+/// `path:line:column: message`, or `path: message` when the place is unknown (line 0).
+fn located(path: &str, line: usize, column: usize, message: &str) -> String {
+    if line == 0 {
+        format!("{path}: {message}")
+    } else {
+        format!("{path}:{line}:{column}: {message}")
+    }
+}
+
+/// Line and column (1-based) of the top-level `key:` in YAML `text`; (0, 0) when it is not
+/// written at the start of a line (e.g. in a flow mapping).
+fn key_position(text: &str, key: &str) -> (usize, usize) {
+    text.lines()
+        .position(|l| {
+            l.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
+        .map_or((0, 0), |i| (i + 1, 1))
 }
 
 #[derive(Deserialize, Default)]
@@ -468,6 +488,11 @@ impl Config {
             column,
             message,
         };
+        // A value that parses but cannot be used: reported at its key.
+        let invalid_at = |key: &str, message: String| {
+            let (line, column) = key_position(text, key);
+            invalid(line, column, message)
+        };
         let raw: RawConfig = if text.trim().is_empty() {
             RawConfig::default()
         } else {
@@ -490,7 +515,7 @@ impl Config {
         }
         if let Some(dirs) = raw.content {
             if dirs.is_empty() {
-                return Err(invalid(0, 0, "`content` lists no folder".into()));
+                return Err(invalid_at("content", "`content` lists no folder".into()));
             }
             c.content = dirs
                 .into_iter()
@@ -571,9 +596,8 @@ impl Config {
                     set: r.set.or(base.set),
                 };
                 if merged.lookup.is_empty() {
-                    return Err(invalid(
-                        0,
-                        0,
+                    return Err(invalid_at(
+                        "shortcodes",
                         format!("shortcode `{name}` has an empty `lookup`"),
                     ));
                 }
@@ -582,15 +606,17 @@ impl Config {
         }
         if let Some(w) = raw.content_width {
             if w == 0 {
-                return Err(invalid(0, 0, "`content_width` must be more than 0".into()));
+                return Err(invalid_at(
+                    "content_width",
+                    "`content_width` must be more than 0".into(),
+                ));
             }
             c.content_width = w;
         }
         if let Some(d) = raw.densities {
             if d.is_empty() || d.iter().any(|x| !(x.is_finite() && *x > 0.0 && *x <= 8.0)) {
-                return Err(invalid(
-                    0,
-                    0,
+                return Err(invalid_at(
+                    "densities",
                     "`densities` must list numbers between 0 and 8".into(),
                 ));
             }
@@ -598,17 +624,15 @@ impl Config {
         }
         if let Some(f) = raw.formats {
             if f.is_empty() {
-                return Err(invalid(
-                    0,
-                    0,
+                return Err(invalid_at(
+                    "formats",
                     "`formats` lists no format (use auto, jpeg, png or webp)".into(),
                 ));
             }
             for x in &f {
                 if !matches!(x.as_str(), "auto" | "jpeg" | "png" | "webp") {
-                    return Err(invalid(
-                        0,
-                        0,
+                    return Err(invalid_at(
+                        "formats",
                         format!("unknown format `{x}` in `formats` (use auto, jpeg, png or webp)"),
                     ));
                 }
@@ -618,7 +642,10 @@ impl Config {
         if let Some(q) = raw.quality {
             for (k, v) in q {
                 if !(1..=100).contains(&v) {
-                    return Err(invalid(0, 0, format!("quality for `{k}` must be 1 to 100")));
+                    return Err(invalid_at(
+                        "quality",
+                        format!("quality for `{k}` must be 1 to 100"),
+                    ));
                 }
                 c.quality.insert(k, v);
             }
@@ -749,6 +776,27 @@ mod tests {
         assert!(
             msg.starts_with("pixpipe.yaml:2:1: unknown field `densitys`"),
             "{msg}"
+        );
+    }
+
+    #[test]
+    fn an_unusable_value_is_reported_at_its_key() {
+        let e =
+            Config::from_yaml("densities: [1]\ncontent_width: 0\n", "pixpipe.yaml").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "pixpipe.yaml:2:1: `content_width` must be more than 0"
+        );
+        let e = Config::from_yaml("quality: {jpeg: 0}\n", "pixpipe.yaml").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "pixpipe.yaml:1:1: quality for `jpeg` must be 1 to 100"
+        );
+        // Written as one flow mapping, the key has no line of its own.
+        let e = Config::from_yaml("{content_width: 0}\n", "pixpipe.yaml").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "pixpipe.yaml: `content_width` must be more than 0"
         );
     }
 
