@@ -61,6 +61,9 @@ lint: ## rustfmt and clippy, warnings denied
 BENCH_FORMAT ?= jpeg
 BENCH_ROUNDS ?= 5
 BENCH_PEERS ?= sharp vips
+# More pixpipe rows at other libwebp efforts (0-6) in the WebP job, e.g.
+# `make bench-peers BENCH_FORMAT=webp BENCH_WEBP_EFFORTS="2 6"`.
+BENCH_WEBP_EFFORTS ?=
 BENCH_DEBS := libvips-tools imagemagick libjpeg-turbo-progs webp time
 
 bench-peers: deps-build $(PIXPIPE) ## Compare pixpipe with sharp and libvips on ../shared/corpus/bench (wall, CPU, RSS, bytes, DSSIM)
@@ -68,8 +71,15 @@ bench-peers: deps-build $(PIXPIPE) ## Compare pixpipe with sharp and libvips on 
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
 	@python3 -c 'import PIL' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check pillow
 	SKIP_APT=1 bash ../shared/bench/setup.sh
-	EXTRA='pixpipe=$(CURDIR)/benches/peers/pixpipe-job.sh $(CURDIR)/$(PIXPIPE) {photos} {out} $(BENCH_FORMAT) 2' \
-	PEERS="$(BENCH_PEERS)" FORMAT=$(BENCH_FORMAT) SCORE=1 \
+	job='$(CURDIR)/benches/peers/pixpipe-job.sh $(CURDIR)/$(PIXPIPE) {photos} {out} $(BENCH_FORMAT) 2'; \
+	extra="pixpipe=$$job"; \
+	rm -rf target/bench-peers/pixpipe-effort*; \
+	if [ -n "$(BENCH_WEBP_EFFORTS)" ] && [ "$(BENCH_FORMAT)" != webp ]; then \
+		echo "BENCH_WEBP_EFFORTS needs BENCH_FORMAT=webp; left out" >&2; \
+	else \
+		for e in $(BENCH_WEBP_EFFORTS); do extra+=$$'\n'"pixpipe-effort$$e=$$job $$e"; done; \
+	fi; \
+	EXTRA="$$extra" PEERS="$(BENCH_PEERS)" FORMAT=$(BENCH_FORMAT) SCORE=1 \
 	bash ../shared/bench/peers.sh ../shared/corpus/bench target/bench-peers $(BENCH_ROUNDS)
 
 # Peak RSS under several --memory budgets (50 generated 24 MP photos), and time/RSS at 8, 16 and

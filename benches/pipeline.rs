@@ -60,21 +60,33 @@ fn bench_stages(c: &mut Criterion) {
         )
     });
     g.bench_function("encode/jpeg_q80_1920x1440", |b| {
-        b.iter(|| codec::encode(&p1920, OutFormat::Jpeg, 80).unwrap().len())
+        b.iter(|| codec::encode(&p1920, OutFormat::Jpeg, 80, 0).unwrap().len())
     });
-    g.bench_function("encode/webp_q80_1920x1440", |b| {
-        b.iter(|| codec::encode(&p1920, OutFormat::Webp, 80).unwrap().len())
-    });
+    // Effort 4 (the default) keeps the name it had before efforts could be chosen.
+    for (effort, name) in [
+        (4u8, "encode/webp_q80_1920x1440"),
+        (2, "encode/webp_q80_effort2_1920x1440"),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                codec::encode(&p1920, OutFormat::Webp, 80, effort)
+                    .unwrap()
+                    .len()
+            })
+        });
+    }
     g.bench_function("encode/png_1920x1440", |b| {
-        b.iter(|| codec::encode(&p1920, OutFormat::Png, 0).unwrap().len())
+        b.iter(|| codec::encode(&p1920, OutFormat::Png, 0, 0).unwrap().len())
     });
     let variants: Vec<Variant> = [480u32, 960, 1920]
         .iter()
-        .map(|&w| Variant {
-            width: w,
-            height: w * 3 / 4,
-            format: OutFormat::Jpeg,
-            quality: 80,
+        .map(|&w| {
+            Variant::new(
+                w,
+                w * 3 / 4,
+                OutFormat::Jpeg,
+                &pixpipe::config::Config::default(),
+            )
         })
         .collect();
     g.bench_function("make_variants/4000x3000_to_480_960_1920_jpeg", |b| {

@@ -375,6 +375,7 @@ fn build_in_pool(
                     height: sp.info.display_size().1,
                     format: OutFormat::Png,
                     quality: 0,
+                    effort: 0,
                 };
                 made.entry(path.clone()).or_default().push(Made {
                     variant: v,

@@ -69,11 +69,17 @@ pub fn job_key(
         .map(|(w, h)| format!("{w}x{h}"))
         .collect();
     let canonical = format!(
-        "{PIPELINE_VERSION}|src={source_hash}|w={}|h={}|fmt={}|q={}|meta={metadata:?}|srgb|after={}",
+        "{PIPELINE_VERSION}|src={source_hash}|w={}|h={}|fmt={}|q={}{}|meta={metadata:?}|srgb|after={}",
         v.width,
         v.height,
         v.format.name(),
         v.quality,
+        // Only WebP has an effort: the other formats' keys (and caches) stay as they were.
+        if v.format == crate::plan::OutFormat::Webp {
+            format!("|e={}", v.effort)
+        } else {
+            String::new()
+        },
         after.join(",")
     );
     blake3::hash(canonical.as_bytes()).to_hex().to_string()

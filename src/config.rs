@@ -162,6 +162,9 @@ pub struct Config {
     pub formats: Vec<String>,
     /// Encoder quality per format. Default: jpeg 80, webp 80.
     pub quality: BTreeMap<String, u8>,
+    /// How hard libwebp searches (its `method`): 0 fastest to 6 smallest. Default: 4, as
+    /// cwebp's and sharp's.
+    pub webp_effort: u8,
     /// What metadata outputs keep: `strip` (nothing) or `keep-copyright` (Artist and
     /// Copyright). GPS never survives. Default: strip.
     pub metadata: Metadata,
@@ -298,6 +301,7 @@ impl Default for Config {
             densities: vec![1.0, 2.0],
             formats: vec![s("auto"), s("webp")],
             quality: [(s("jpeg"), 80u8), (s("webp"), 80u8)].into_iter().collect(),
+            webp_effort: 4,
             max_pixels: DEFAULT_MAX_PIXELS,
             metadata: Metadata::Strip,
             lint: Lints {
@@ -374,6 +378,7 @@ struct RawConfig {
     densities: Option<Vec<f64>>,
     formats: Option<Vec<String>>,
     quality: Option<BTreeMap<String, u8>>,
+    webp_effort: Option<u8>,
     max_pixels: Option<u64>,
     metadata: Option<Metadata>,
     lint: Option<RawLints>,
@@ -650,6 +655,15 @@ impl Config {
                 c.quality.insert(k, v);
             }
         }
+        if let Some(e) = raw.webp_effort {
+            if e > 6 {
+                return Err(invalid_at(
+                    "webp_effort",
+                    format!("`webp_effort` must be 0 to 6, not {e}"),
+                ));
+            }
+            c.webp_effort = e;
+        }
         if let Some(m) = raw.metadata {
             c.metadata = m;
         }
@@ -798,6 +812,23 @@ mod tests {
             e.to_string(),
             "pixpipe.yaml: `content_width` must be more than 0"
         );
+    }
+
+    #[test]
+    fn webp_effort_defaults_to_4_is_0_to_6_and_is_planned_for_webp_only() {
+        use crate::plan::{OutFormat, Variant};
+        let e =
+            Config::from_yaml("content_width: 800\nwebp_effort: 7\n", "pixpipe.yaml").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "pixpipe.yaml:2:1: `webp_effort` must be 0 to 6, not 7"
+        );
+        let d = Config::default();
+        assert_eq!(d.webp_effort, 4);
+        let c = Config::from_yaml("webp_effort: 2\n", "p").unwrap();
+        assert_eq!(Variant::new(100, 50, OutFormat::Webp, &c).effort, 2);
+        assert_eq!(Variant::new(100, 50, OutFormat::Jpeg, &c).effort, 0);
+        assert_eq!(Variant::new(100, 50, OutFormat::Png, &c).effort, 0);
     }
 
     #[test]

@@ -303,17 +303,7 @@ pub fn variants_for(info: &ImageInfo, config: &Config, format: GalleryFormat) ->
     for f in formats {
         for &width in &widths {
             let height = ((width as f64 * h as f64 / w.max(1) as f64).round() as u32).max(1);
-            let quality = if f == OutFormat::Png {
-                0
-            } else {
-                config.quality.get(f.name()).copied().unwrap_or(80)
-            };
-            out.push(Variant {
-                width,
-                height,
-                format: f,
-                quality,
-            });
+            out.push(Variant::new(width, height, f, config));
         }
     }
     out
@@ -324,10 +314,8 @@ pub fn original_variant(info: &ImageInfo, config: &Config) -> Variant {
     let (width, height) = info.display_size();
     let format = formats_for(info, config)[0];
     Variant {
-        width,
-        height,
-        format,
         quality: if format == OutFormat::Png { 0 } else { 95 },
+        ..Variant::new(width, height, format, config)
     }
 }
 

@@ -64,6 +64,8 @@ pub struct Variant {
     pub format: OutFormat,
     /// Encoder quality (0 for lossless).
     pub quality: u8,
+    /// Encoder effort: libwebp's method for WebP, 0 for the other formats.
+    pub effort: u8,
 }
 
 /// What happens to one source file.
@@ -174,10 +176,24 @@ pub fn formats_for(info: &ImageInfo, config: &Config) -> Vec<OutFormat> {
     out
 }
 
-fn quality(format: OutFormat, config: &Config) -> u8 {
-    match format {
-        OutFormat::Png => 0,
-        f => config.quality.get(f.name()).copied().unwrap_or(80),
+impl Variant {
+    /// A `width`x`height` output in `format`, encoded as `config` says.
+    pub fn new(width: u32, height: u32, format: OutFormat, config: &Config) -> Variant {
+        let (quality, effort) = match format {
+            OutFormat::Png => (0, 0),
+            OutFormat::Jpeg => (config.quality.get("jpeg").copied().unwrap_or(80), 0),
+            OutFormat::Webp => (
+                config.quality.get("webp").copied().unwrap_or(80),
+                config.webp_effort,
+            ),
+        };
+        Variant {
+            width,
+            height,
+            format,
+            quality,
+            effort,
+        }
     }
 }
 
@@ -219,12 +235,7 @@ pub fn plan(inv: &Inventory, probes: &BTreeMap<String, Probe>, config: &Config) 
         for &w in &widths {
             let h = ((w as f64 * dh as f64 / dw as f64).round() as u32).max(1);
             for &f in &formats {
-                set.insert(Variant {
-                    width: w,
-                    height: h,
-                    format: f,
-                    quality: quality(f, config),
-                });
+                set.insert(Variant::new(w, h, f, config));
             }
         }
         plan.sources

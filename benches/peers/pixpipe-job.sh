@@ -4,9 +4,9 @@
 # whose page references each photo at the three widths, densities [1], one format, an empty
 # cache. The outputs end up flat in OUT, named STEM-WIDTHw.HASH.EXT, as quality.py expects.
 #
-# usage: pixpipe-job.sh PIXPIPE PHOTO_DIR OUT_DIR [jpeg|webp] [THREADS]
+# usage: pixpipe-job.sh PIXPIPE PHOTO_DIR OUT_DIR [jpeg|webp] [THREADS] [WEBP_EFFORT]
 set -euo pipefail
-bin=$1; photos=$2; out=$3; fmt=${4:-jpeg}; threads=${5:-2}
+bin=$1; photos=$2; out=$3; fmt=${4:-jpeg}; threads=${5:-2}; WEBP_EFFORT=${6:-4}
 here=${BASH_SOURCE[0]%/*}; [ "$here" != "${BASH_SOURCE[0]}" ] || here=.
 source "$here/bench-site.sh"
 site=$(mktemp -d "${TMPDIR:-/tmp}/pixpipe-job.XXXXXX")

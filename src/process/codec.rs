@@ -110,8 +110,8 @@ fn decode_jpeg_turbo(bytes: &[u8], min_w: u32, min_h: u32) -> Result<Option<Pixe
     }))
 }
 
-/// Encode `p` as `format` at `quality` (ignored for PNG).
-pub fn encode(p: &Pixels, format: OutFormat, quality: u8) -> Result<Vec<u8>, String> {
+/// Encode `p` as `format` at `quality` (ignored for PNG) and `effort` (WebP only).
+pub fn encode(p: &Pixels, format: OutFormat, quality: u8, effort: u8) -> Result<Vec<u8>, String> {
     match format {
         OutFormat::Jpeg => {
             let rgb;
@@ -135,7 +135,7 @@ pub fn encode(p: &Pixels, format: OutFormat, quality: u8) -> Result<Vec<u8>, Str
             };
             c.compress_to_vec(image).map_err(|e| e.to_string())
         }
-        OutFormat::Webp => encode_webp(p, quality),
+        OutFormat::Webp => encode_webp(p, quality, effort),
         OutFormat::Png => {
             let mut out = Vec::new();
             let ct = if p.channels == 4 {
@@ -155,10 +155,12 @@ pub fn encode(p: &Pixels, format: OutFormat, quality: u8) -> Result<Vec<u8>, Str
     }
 }
 
-/// Lossy WebP through libwebp's one-call API: default preset, method 4, `quality`. It imports
-/// the pixels straight into YUV; the webp crate's encoder goes through an ARGB copy first
-/// (`use_argb`), which cost an extra pass and buffer per output for the same bytes.
-fn encode_webp(p: &Pixels, quality: u8) -> Result<Vec<u8>, String> {
+/// Lossy WebP through libwebp: default preset, `quality`, method `effort` (0-6; 4 is cwebp's
+/// and sharp's default). The pixels are imported straight into YUV; the webp crate's encoder
+/// goes through an ARGB copy first (`use_argb`), which cost an extra pass and buffer per output
+/// for the same bytes.
+fn encode_webp(p: &Pixels, quality: u8, effort: u8) -> Result<Vec<u8>, String> {
+    use libwebp_sys as webp;
     let ch = p.channels as usize;
     let (w, h) = (p.width as usize, p.height as usize);
     if !(ch == 3 || ch == 4) || p.data.len() != w * h * ch || w == 0 || h == 0 {
@@ -181,27 +183,45 @@ fn encode_webp(p: &Pixels, quality: u8) -> Result<Vec<u8>, String> {
                 .into(),
         );
     }
-    let mut out: *mut u8 = std::ptr::null_mut();
-    // SAFETY: `data` holds exactly h rows of `stride` bytes (checked above); libwebp only reads
-    // them and returns a buffer it allocated (or null and 0), which is freed below.
-    let len = unsafe {
-        if ch == 4 {
-            libwebp_sys::WebPEncodeRGBA(p.data.as_ptr(), wi, hi, stride, quality as f32, &mut out)
-        } else {
-            libwebp_sys::WebPEncodeRGB(p.data.as_ptr(), wi, hi, stride, quality as f32, &mut out)
-        }
-    };
-    if out.is_null() || len == 0 {
-        return Err("libwebp could not encode the image".into());
+    let mut config =
+        webp::WebPConfig::new_with_preset(webp::WebPPreset::WEBP_PRESET_DEFAULT, quality as f32)
+            .map_err(|()| format!("libwebp rejected quality {quality}"))?;
+    config.method = i32::from(effort);
+    // SAFETY: `config` was initialised by libwebp above.
+    if unsafe { webp::WebPValidateConfig(&config) } == 0 {
+        return Err(format!("libwebp rejected effort {effort} (use 0 to 6)"));
     }
-    // SAFETY: libwebp returned `len` initialised bytes at `out`; they are copied, then freed
-    // with libwebp's own deallocator, once.
-    let bytes = unsafe {
-        let v = std::slice::from_raw_parts(out, len).to_vec();
-        libwebp_sys::WebPFree(out.cast());
-        v
-    };
-    Ok(bytes)
+    let mut picture =
+        webp::WebPPicture::new().map_err(|()| "libwebp could not set up a picture".to_string())?;
+    picture.width = wi;
+    picture.height = hi;
+    picture.use_argb = 0;
+    // SAFETY: a zeroed writer is what WebPMemoryWriterInit makes; it is initialised before use.
+    let mut writer: webp::WebPMemoryWriter = unsafe { std::mem::zeroed() };
+    // SAFETY: `data` holds exactly h rows of `stride` bytes (checked above), which libwebp only
+    // reads into the picture's own YUV planes. The writer outlives the encode that appends to
+    // it. The picture's planes and the writer's buffer are freed once, below, whatever
+    // happened; the encoded bytes are copied out first.
+    unsafe {
+        webp::WebPMemoryWriterInit(&mut writer);
+        picture.writer = Some(webp::WebPMemoryWrite);
+        picture.custom_ptr = (&mut writer as *mut webp::WebPMemoryWriter).cast();
+        let imported = if ch == 4 {
+            webp::WebPPictureImportRGBA(&mut picture, p.data.as_ptr(), stride)
+        } else {
+            webp::WebPPictureImportRGB(&mut picture, p.data.as_ptr(), stride)
+        };
+        let encoded = imported != 0 && webp::WebPEncode(&config, &mut picture) != 0;
+        let error = picture.error_code;
+        webp::WebPPictureFree(&mut picture);
+        let bytes = if encoded && !writer.mem.is_null() && writer.size > 0 {
+            Ok(std::slice::from_raw_parts(writer.mem, writer.size).to_vec())
+        } else {
+            Err(format!("libwebp could not encode the image ({error:?})"))
+        };
+        webp::WebPMemoryWriterClear(&mut writer);
+        bytes
+    }
 }
 
 fn drop_alpha(rgba: &[u8]) -> Vec<u8> {
@@ -212,4 +232,109 @@ fn drop_alpha(rgba: &[u8]) -> Vec<u8> {
             [0, 1, 2].map(|i| ((px[i] as u32 * a + 255 * (255 - a) + 127) / 255) as u8)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A smooth gradient with some texture, `channels` 3 or 4 (alpha varying across).
+    fn pixels(width: u32, height: u32, channels: u8) -> Pixels {
+        let mut data = Vec::new();
+        for y in 0..height {
+            for x in 0..width {
+                let noise = ((x * 7919 + y * 104_729) % 23) as u8;
+                data.extend_from_slice(&[
+                    (x * 255 / width) as u8 ^ noise,
+                    (y * 255 / height) as u8,
+                    ((x + y) % 256) as u8,
+                ]);
+                if channels == 4 {
+                    data.push((x * 255 / width) as u8);
+                }
+            }
+        }
+        Pixels {
+            width,
+            height,
+            channels,
+            data,
+        }
+    }
+
+    #[test]
+    fn every_webp_effort_gives_a_webp_of_the_size_and_efforts_differ() {
+        let p = pixels(321, 157, 3);
+        let outs: Vec<Vec<u8>> = (0..=6)
+            .map(|e| encode(&p, OutFormat::Webp, 80, e).unwrap())
+            .collect();
+        for (e, bytes) in outs.iter().enumerate() {
+            let img = image::load_from_memory_with_format(bytes, image::ImageFormat::WebP)
+                .unwrap_or_else(|err| panic!("effort {e}: {err}"));
+            assert_eq!((img.width(), img.height()), (321, 157), "effort {e}");
+            assert!(!img.color().has_alpha(), "effort {e}");
+        }
+        assert_ne!(outs[0], outs[4]);
+        assert_ne!(outs[4], outs[6]);
+        // The same input and settings give the same bytes.
+        assert_eq!(encode(&p, OutFormat::Webp, 80, 4).unwrap(), outs[4]);
+    }
+
+    #[test]
+    fn webp_keeps_alpha_from_rgba_pixels() {
+        let p = pixels(200, 100, 4);
+        let bytes = encode(&p, OutFormat::Webp, 80, 4).unwrap();
+        let img = image::load_from_memory_with_format(&bytes, image::ImageFormat::WebP)
+            .unwrap()
+            .to_rgba8();
+        assert_eq!(img.dimensions(), (200, 100));
+        // Lossy, but alpha is coded losslessly at libwebp's default alpha quality (100).
+        assert_eq!(img.get_pixel(0, 50)[3], 0);
+        assert_eq!(img.get_pixel(199, 50)[3], (199 * 255 / 200) as u8);
+    }
+
+    #[test]
+    fn effort_4_gives_the_bytes_of_libwebps_one_call_encoder() {
+        for channels in [3, 4] {
+            let p = pixels(160, 90, channels);
+            let stride = 160 * i32::from(channels);
+            let mut out: *mut u8 = std::ptr::null_mut();
+            // SAFETY: `data` holds 90 rows of `stride` bytes; libwebp returns a buffer of
+            // `len` bytes that is copied, then freed once with its own deallocator.
+            let one_call = unsafe {
+                let len = if channels == 4 {
+                    libwebp_sys::WebPEncodeRGBA(p.data.as_ptr(), 160, 90, stride, 80.0, &mut out)
+                } else {
+                    libwebp_sys::WebPEncodeRGB(p.data.as_ptr(), 160, 90, stride, 80.0, &mut out)
+                };
+                assert!(len > 0 && !out.is_null());
+                let v = std::slice::from_raw_parts(out, len).to_vec();
+                libwebp_sys::WebPFree(out.cast());
+                v
+            };
+            assert_eq!(
+                encode(&p, OutFormat::Webp, 80, 4).unwrap(),
+                one_call,
+                "{channels} channels"
+            );
+        }
+    }
+
+    #[test]
+    fn an_effort_libwebp_does_not_have_is_an_error() {
+        assert_eq!(
+            encode(&pixels(16, 16, 3), OutFormat::Webp, 80, 7).unwrap_err(),
+            "libwebp rejected effort 7 (use 0 to 6)"
+        );
+    }
+
+    #[test]
+    fn a_buffer_that_does_not_hold_its_pixels_is_refused() {
+        let mut p = pixels(10, 10, 3);
+        p.data.pop();
+        assert_eq!(
+            encode(&p, OutFormat::Webp, 80, 4).unwrap_err(),
+            "cannot encode a 10x10 image with 3 channels as WebP"
+        );
+    }
 }

@@ -157,7 +157,7 @@ fn encode_size(
 ) -> Result<(), String> {
     for (i, v) in variants {
         if (v.width, v.height) == (p.width, p.height) {
-            let encoded = codec::encode(p, v.format, v.quality)?;
+            let encoded = codec::encode(p, v.format, v.quality, v.effort)?;
             made.push((
                 *i,
                 match kept {
@@ -448,6 +448,11 @@ mod tests {
     use super::*;
     use crate::plan::OutFormat;
     use crate::probe::{probe_bytes, Format, ProbeOptions};
+
+    /// A variant at the default quality and effort.
+    fn variant(width: u32, height: u32, format: OutFormat) -> Variant {
+        Variant::new(width, height, format, &crate::config::Config::default())
+    }
     use image::{ImageEncoder, RgbImage};
 
     /// Decodes a WebP file with libwebp itself: (width, height, RGB bytes).
@@ -500,30 +505,10 @@ mod tests {
         let src = jpeg(1600, 900);
         let inf = info(&src, "a.jpg");
         let vs = [
-            Variant {
-                width: 800,
-                height: 450,
-                format: OutFormat::Jpeg,
-                quality: 80,
-            },
-            Variant {
-                width: 400,
-                height: 225,
-                format: OutFormat::Jpeg,
-                quality: 80,
-            },
-            Variant {
-                width: 400,
-                height: 225,
-                format: OutFormat::Webp,
-                quality: 80,
-            },
-            Variant {
-                width: 100,
-                height: 56,
-                format: OutFormat::Png,
-                quality: 0,
-            },
+            variant(800, 450, OutFormat::Jpeg),
+            variant(400, 225, OutFormat::Jpeg),
+            variant(400, 225, OutFormat::Webp),
+            variant(100, 56, OutFormat::Png),
         ];
         let out = make_variants(
             &src,
@@ -580,24 +565,9 @@ mod tests {
         src.splice(2..2, seg);
         let inf = info(&src, "a.jpg");
         let vs = [
-            Variant {
-                width: 200,
-                height: 150,
-                format: OutFormat::Jpeg,
-                quality: 80,
-            },
-            Variant {
-                width: 200,
-                height: 150,
-                format: OutFormat::Webp,
-                quality: 80,
-            },
-            Variant {
-                width: 100,
-                height: 75,
-                format: OutFormat::Png,
-                quality: 0,
-            },
+            variant(200, 150, OutFormat::Jpeg),
+            variant(200, 150, OutFormat::Webp),
+            variant(100, 75, OutFormat::Png),
         ];
         let out = make_variants(
             &src,
@@ -717,12 +687,7 @@ mod tests {
     fn a_variant_is_the_same_bytes_whichever_others_are_encoded_with_it() {
         let src = jpeg(1600, 1200);
         let inf = info(&src, "a.jpg");
-        let v = |width, height, format| Variant {
-            width,
-            height,
-            format,
-            quality: 80,
-        };
+        let v = variant;
         let all = [
             v(1200, 900, OutFormat::Jpeg),
             v(600, 450, OutFormat::Jpeg),
@@ -748,12 +713,7 @@ mod tests {
         let inf = info(&src, "a.jpg");
         assert_eq!(inf.format, Format::Jpeg);
         assert_eq!(inf.coefficient_bytes, 0, "baseline");
-        let small = [Variant {
-            width: 400,
-            height: 300,
-            format: OutFormat::Jpeg,
-            quality: 80,
-        }];
+        let small = [variant(400, 300, OutFormat::Jpeg)];
         let out = 400 * 300 * 3;
         // Held throughout: the file, half an output, three outputs (under 20 MiB), 1 MiB.
         let held = |out: u64| file + out / 2 + (3 * out).min(20 << 20) + (1 << 20);
@@ -765,16 +725,8 @@ mod tests {
         // 1000 x 1200, the output and a quarter) outweighs encoding, libwebp's memory for the
         // largest WebP variant (400x300) included.
         let mixed = [
-            Variant {
-                width: 1000,
-                height: 750,
-                format: OutFormat::Jpeg,
-                quality: 80,
-            },
-            Variant {
-                format: OutFormat::Webp,
-                ..small[0]
-            },
+            variant(1000, 750, OutFormat::Jpeg),
+            variant(400, 300, OutFormat::Webp),
         ];
         let big = 1000 * 750 * 3;
         let resizing = 1600 * 1200 * 3 + 1000 * 1200 * 3 + big + big / 4;
@@ -791,12 +743,7 @@ mod tests {
         // capped at 20 MiB, and resizing still outweighs encoding with libwebp's memory.
         let mut large = inf.clone();
         (large.width, large.height) = (6000, 4000);
-        let webp = [Variant {
-            width: 2560,
-            height: 1707,
-            format: OutFormat::Webp,
-            quality: 80,
-        }];
+        let webp = [variant(2560, 1707, OutFormat::Webp)];
         let out = 2560 * 1707 * 3;
         let resizing = 3000 * 2000 * 3 + 2560 * 2000 * 3 + out + out / 4;
         let encoding = out + out / 2 + 5 * 2560 * 1707;

@@ -277,6 +277,51 @@ fn second_build_processes_nothing_and_changes_exactly_what_changed() {
         "{}",
         fifth.stderr
     );
+    // So does libwebp's effort: the WebP outputs are other bytes at the same size.
+    let webps = |m: &serde_json::Value| -> Vec<(u64, u64, String)> {
+        m["images"]
+            .as_object()
+            .unwrap()
+            .values()
+            .flat_map(|i| i["variants"].as_array().unwrap().clone())
+            .filter(|v| v["format"] == "webp")
+            .map(|v| {
+                let path = v["path"].as_str().unwrap().to_string();
+                let img = image::open(site.path(".pixpipe/site").join(&path)).unwrap();
+                assert_eq!(
+                    (u64::from(img.width()), u64::from(img.height())),
+                    (v["width"].as_u64().unwrap(), v["height"].as_u64().unwrap())
+                );
+                (
+                    v["width"].as_u64().unwrap(),
+                    v["height"].as_u64().unwrap(),
+                    path,
+                )
+            })
+            .collect()
+    };
+    let at_4 = webps(&manifest(site.root()));
+    std::fs::write(
+        site.path("pixpipe.yaml"),
+        "quality: {jpeg: 70}\nwebp_effort: 0\n",
+    )
+    .unwrap();
+    let sixth = build(site.root(), &[]);
+    assert_eq!(
+        (
+            count_in_summary(&sixth.stderr, "made"),
+            count_in_summary(&sixth.stderr, "reused")
+        ),
+        (2, 2),
+        "{}",
+        sixth.stderr
+    );
+    let at_0 = webps(&manifest(site.root()));
+    assert_eq!((at_4.len(), at_0.len()), (2, 2));
+    for (a, b) in at_4.iter().zip(&at_0) {
+        assert_eq!((a.0, a.1), (b.0, b.1));
+        assert_ne!(a.2, b.2, "the output's name follows its bytes");
+    }
 }
 
 #[test]
@@ -799,11 +844,13 @@ fn a_source_that_fails_after_its_largest_size_was_made_leaves_no_output_behind()
             "densities: [1]\nformats: [jpeg]\nquality: {jpeg: 80}\n",
         )
         .build();
-    let variant = |width, height| pixpipe::plan::Variant {
-        width,
-        height,
-        format: pixpipe::plan::OutFormat::Jpeg,
-        quality: 80,
+    let variant = |width, height| {
+        pixpipe::plan::Variant::new(
+            width,
+            height,
+            pixpipe::plan::OutFormat::Jpeg,
+            &pixpipe::config::Config::default(),
+        )
     };
     let all = [variant(300, 200), variant(1200, 800)];
     let key = pixpipe::cache::job_key(
