@@ -782,11 +782,16 @@ impl Config {
 mod tests {
     use super::*;
 
+    /// The message of the error `yaml` gives as `pixpipe.yaml`.
+    fn error_of(yaml: &str) -> String {
+        Config::from_yaml(yaml, "pixpipe.yaml")
+            .unwrap_err()
+            .to_string()
+    }
+
     #[test]
     fn unknown_key_is_an_error_with_line_and_column() {
-        let e =
-            Config::from_yaml("content_width: 800\ndensitys: [1]\n", "pixpipe.yaml").unwrap_err();
-        let msg = e.to_string();
+        let msg = error_of("content_width: 800\ndensitys: [1]\n");
         assert!(
             msg.starts_with("pixpipe.yaml:2:1: unknown field `densitys`"),
             "{msg}"
@@ -795,21 +800,17 @@ mod tests {
 
     #[test]
     fn an_unusable_value_is_reported_at_its_key() {
-        let e =
-            Config::from_yaml("densities: [1]\ncontent_width: 0\n", "pixpipe.yaml").unwrap_err();
         assert_eq!(
-            e.to_string(),
+            error_of("densities: [1]\ncontent_width: 0\n"),
             "pixpipe.yaml:2:1: `content_width` must be more than 0"
         );
-        let e = Config::from_yaml("quality: {jpeg: 0}\n", "pixpipe.yaml").unwrap_err();
         assert_eq!(
-            e.to_string(),
+            error_of("quality: {jpeg: 0}\n"),
             "pixpipe.yaml:1:1: quality for `jpeg` must be 1 to 100"
         );
         // Written as one flow mapping, the key has no line of its own.
-        let e = Config::from_yaml("{content_width: 0}\n", "pixpipe.yaml").unwrap_err();
         assert_eq!(
-            e.to_string(),
+            error_of("{content_width: 0}\n"),
             "pixpipe.yaml: `content_width` must be more than 0"
         );
     }
@@ -817,14 +818,11 @@ mod tests {
     #[test]
     fn webp_effort_defaults_to_4_is_0_to_6_and_is_planned_for_webp_only() {
         use crate::plan::{OutFormat, Variant};
-        let e =
-            Config::from_yaml("content_width: 800\nwebp_effort: 7\n", "pixpipe.yaml").unwrap_err();
         assert_eq!(
-            e.to_string(),
+            error_of("content_width: 800\nwebp_effort: 7\n"),
             "pixpipe.yaml:2:1: `webp_effort` must be 0 to 6, not 7"
         );
-        let d = Config::default();
-        assert_eq!(d.webp_effort, 4);
+        assert_eq!(Config::default().webp_effort, 4);
         let c = Config::from_yaml("webp_effort: 2\n", "p").unwrap();
         assert_eq!(Variant::new(100, 50, OutFormat::Webp, &c).effort, 2);
         assert_eq!(Variant::new(100, 50, OutFormat::Jpeg, &c).effort, 0);

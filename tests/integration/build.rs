@@ -33,6 +33,14 @@ fn variants_of(m: &serde_json::Value, src: &str) -> Vec<(u64, u64, String)> {
         .collect()
 }
 
+/// The summary's counts of variants made and reused.
+fn made_and_reused(run: &Run) -> (u64, u64) {
+    (
+        count_in_summary(&run.stderr, "made"),
+        count_in_summary(&run.stderr, "reused"),
+    )
+}
+
 fn count_in_summary(stderr: &str, what: &str) -> u64 {
     let line = stderr
         .lines()
@@ -233,15 +241,7 @@ fn second_build_processes_nothing_and_changes_exactly_what_changed() {
     )
     .unwrap();
     let third = build(site.root(), &[]);
-    assert_eq!(
-        (
-            count_in_summary(&third.stderr, "made"),
-            count_in_summary(&third.stderr, "reused")
-        ),
-        (2, 2),
-        "{}",
-        third.stderr
-    );
+    assert_eq!(made_and_reused(&third), (2, 2), "{}", third.stderr);
     assert!(
         count_in_summary(&third.stderr, "stale files removed") >= 2,
         "{}",
@@ -268,15 +268,7 @@ fn second_build_processes_nothing_and_changes_exactly_what_changed() {
     // A changed setting rebuilds the affected variants only (JPEG quality; WebP stays).
     std::fs::write(site.path("pixpipe.yaml"), "quality: {jpeg: 70}\n").unwrap();
     let fifth = build(site.root(), &[]);
-    assert_eq!(
-        (
-            count_in_summary(&fifth.stderr, "made"),
-            count_in_summary(&fifth.stderr, "reused")
-        ),
-        (2, 2),
-        "{}",
-        fifth.stderr
-    );
+    assert_eq!(made_and_reused(&fifth), (2, 2), "{}", fifth.stderr);
     // So does libwebp's effort: the WebP outputs are other bytes at the same size.
     let webps = |m: &serde_json::Value| -> Vec<(u64, u64, String)> {
         m["images"]
@@ -307,15 +299,7 @@ fn second_build_processes_nothing_and_changes_exactly_what_changed() {
     )
     .unwrap();
     let sixth = build(site.root(), &[]);
-    assert_eq!(
-        (
-            count_in_summary(&sixth.stderr, "made"),
-            count_in_summary(&sixth.stderr, "reused")
-        ),
-        (2, 2),
-        "{}",
-        sixth.stderr
-    );
+    assert_eq!(made_and_reused(&sixth), (2, 2), "{}", sixth.stderr);
     let at_0 = webps(&manifest(site.root()));
     assert_eq!((at_4.len(), at_0.len()), (2, 2));
     for (a, b) in at_4.iter().zip(&at_0) {
