@@ -713,7 +713,8 @@ impl Config {
         base.with_yaml(&text, &shown)
     }
 
-    /// The effective folders and languages, with where each came from, one per line.
+    /// The effective folders, languages and output settings, with where each came from, one
+    /// per line.
     pub fn explain_text(&self) -> String {
         let mut out = format!("configuration: {}\n", self.origin);
         for cd in &self.content {
@@ -749,9 +750,12 @@ impl Config {
             lookups(&self.markdown_lookup)
         ));
         for (name, r) in &self.shortcodes {
+            let source = match (&r.set, r.src.is_empty()) {
+                (Some(set), true) => format!("the files its `{set}` pattern matches"),
+                _ => r.src.join("|"),
+            };
             out.push_str(&format!(
-                "shortcode {name}: source {} ({}), {}\n",
-                r.src.join("|"),
+                "shortcode {name}: source {source} ({}), {}\n",
                 lookups(&r.lookup),
                 if r.link == LinkRule::PageDir {
                     "page-dir links"
@@ -760,6 +764,25 @@ impl Config {
                 }
             ));
         }
+        let densities: Vec<String> = self.densities.iter().map(|d| d.to_string()).collect();
+        let quality: Vec<String> = self
+            .quality
+            .iter()
+            .map(|(format, q)| format!("{format} {q}"))
+            .collect();
+        out.push_str(&format!(
+            "outputs: {} for a {} px column at densities {}; quality {}; webp effort {}; \
+             metadata {}\n",
+            self.formats.join(", "),
+            self.content_width,
+            densities.join(", "),
+            quality.join(", "),
+            self.webp_effort,
+            match self.metadata {
+                Metadata::Strip => "strip",
+                Metadata::KeepCopyright => "keep-copyright",
+            }
+        ));
         for (what, from) in &self.explain {
             out.push_str(&format!("from Hugo: {what}: {from}\n"));
         }
@@ -827,6 +850,31 @@ mod tests {
         assert_eq!(Variant::new(100, 50, OutFormat::Webp, &c).effort, 2);
         assert_eq!(Variant::new(100, 50, OutFormat::Jpeg, &c).effort, 0);
         assert_eq!(Variant::new(100, 50, OutFormat::Png, &c).effort, 0);
+    }
+
+    #[test]
+    fn explain_text_gives_the_output_settings_and_each_shortcodes_source() {
+        let c = Config::from_yaml(
+            "densities: [1, 1.5]\nformats: [jpeg, webp]\nquality: {webp: 70}\nwebp_effort: 2\n",
+            "p",
+        )
+        .unwrap();
+        assert!(
+            c.explain_text().contains(
+                "\nshortcode gallery: source the files its `match` pattern matches (page), \
+                 Hugo links\n"
+            ),
+            "{}",
+            c.explain_text()
+        );
+        assert!(
+            c.explain_text().contains(
+                "\noutputs: jpeg, webp for a 1200 px column at densities 1, 1.5; \
+                 quality jpeg 80, webp 70; webp effort 2; metadata strip\n"
+            ),
+            "{}",
+            c.explain_text()
+        );
     }
 
     #[test]

@@ -432,6 +432,14 @@ fn hugo_languages_mounts_and_base_url() {
         "{}",
         run.stdout
     );
+    assert!(
+        run.stdout.contains(
+            "outputs: auto, webp for a 1200 px column at densities 1, 2; \
+             quality jpeg 80, webp 80; webp effort 4; metadata strip\n"
+        ),
+        "{}",
+        run.stdout
+    );
 
     let mounted = SiteBuilder::new()
         .page("hugo.toml", "[[module.mounts]]\nsource = 'docs'\ntarget = 'content/guide'\n[[module.mounts]]\nsource = 'shared-images'\ntarget = 'static'\n")
