@@ -147,8 +147,8 @@ fn copy_name(source: &str, hash: &str) -> String {
 }
 
 /// Whether an output of `bytes` bytes is already at `dest` (outputs are named by a hash of
-/// their bytes, so the name and the size tell).
-fn is_placed(dest: &Path, bytes: u64) -> bool {
+/// their bytes, so the name and the size tell; a file a power cut left short is not).
+pub(crate) fn is_placed(dest: &Path, bytes: u64) -> bool {
     std::fs::metadata(dest).is_ok_and(|d| d.len() == bytes)
 }
 

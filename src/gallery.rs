@@ -5,7 +5,7 @@
 //! pipeline, cache and naming as `build`: upright, sRGB, no metadata. `plan_gallery` and the
 //! page renderers are pure; `gallery` does the I/O.
 
-use crate::build::{short_hash, variant_name};
+use crate::build::{is_placed, short_hash, variant_name};
 use crate::cache::{job_key, Cache};
 use crate::config::Config;
 use crate::emit::{self, write_atomic};
@@ -334,10 +334,12 @@ fn original_name_of(source: &str, v: &Variant, hash: &str) -> String {
 struct Job {
     shown: Vec<Variant>,
     original: Option<Variant>,
-    /// Every variant the job makes (their keys depend on each other: see `job_key`).
-    all: Vec<Variant>,
+    /// Every variant the job makes, with its cache key (the keys depend on each other: see
+    /// `job_key`).
+    all: Vec<(Variant, String)>,
     cached: Cached,
-    missing: Vec<Variant>,
+    /// The variants to make, with their keys.
+    missing: Vec<(Variant, String)>,
 }
 
 fn html_escape(s: &str) -> String {
@@ -694,8 +696,8 @@ fn is_real_folder(dir: &Path) -> bool {
 /// Per photo: its outputs, its original's file name (with `--originals`) and how many
 /// variants were made and reused, or why it has none.
 type Made = Result<(Vec<Output>, Option<String>, usize, usize), Diagnostic>;
-/// A photo's variants found in the cache, with their output hashes.
-type Cached = Vec<(Variant, String)>;
+/// A photo's variants found in the cache, with their keys and entries (output hash, size).
+type Cached = Vec<(Variant, String, crate::cache::Entry)>;
 
 /// Make the gallery of `dir`.
 // A photo's failure is a whole Diagnostic, made once per broken photo: size is no concern.
@@ -828,13 +830,17 @@ pub fn gallery(
     // (and their hashes) and those to make.
     let job = |p: &Photo, shown: Vec<Variant>, original: Option<Variant>| {
         let extra = original.filter(|o| !shown.contains(o));
-        let all: Vec<Variant> = shown.iter().copied().chain(extra).collect();
+        let variants: Vec<Variant> = shown.iter().copied().chain(extra).collect();
+        let all: Vec<(Variant, String)> = variants
+            .iter()
+            .map(|v| (*v, job_key(&p.hash, v, &variants, config.metadata)))
+            .collect();
         let mut cached = Vec::new();
         let mut missing = Vec::new();
-        for v in &all {
-            match cache.get(&job_key(&p.hash, v, &all, config.metadata)) {
-                Some(e) => cached.push((*v, e.hash)),
-                None => missing.push(*v),
+        for (v, key) in &all {
+            match cache.get(key) {
+                Some(e) => cached.push((*v, key.clone(), e)),
+                None => missing.push((*v, key.clone())),
             }
         }
         Job {
@@ -869,7 +875,8 @@ pub fn gallery(
                 } else {
                     let file_len =
                         std::fs::metadata(dir.join(&photos[i].name)).map_or(0, |m| m.len());
-                    process::job_bytes(&photos[i].info, &job.all, file_len)
+                    let all: Vec<Variant> = job.all.iter().map(|(v, _)| *v).collect();
+                    process::job_bytes(&photos[i].info, &all, file_len)
                 };
                 (need, (i, job))
             })
@@ -891,15 +898,24 @@ pub fn gallery(
         files: std::sync::Mutex::new(before),
     };
     let rel = |p: &Path| p.strip_prefix(&opts.out).unwrap_or(p).to_path_buf();
-    // Copy a made file from the cache to `dest` unless it is there (names are hashes).
-    let place = |dest: &Path, key: &str| -> Result<(), Diagnostic> {
-        if dest.exists() {
+    // Write an output to `dest` unless it is there (names are hashes, and the size tells a
+    // file a power cut left short): the bytes just made, or else the cache's copy. Like the
+    // build's outputs, without waiting for the disk: a rerun checks them before it trusts them.
+    let place = |dest: &Path, entry: &crate::cache::Entry, key: &str, fresh: Option<&Vec<u8>>| {
+        if is_placed(dest, entry.bytes) {
             return Ok(());
         }
-        let bytes = cache
-            .read(key)
-            .map_err(|e| Diagnostic::error("cache", e.to_string()))?;
-        write_atomic(dest, &bytes)
+        let read;
+        let bytes = match fresh {
+            Some(b) => b,
+            None => {
+                read = cache
+                    .read(key)
+                    .map_err(|e| Diagnostic::error("cache", e.to_string()))?;
+                &read
+            }
+        };
+        emit::write_rebuildable(dest, bytes)
             .map_err(|e| Diagnostic::error("write", format!("{}: {e}", dest.display())))
     };
     let make = |p: &Photo, job: Job| -> Made {
@@ -911,14 +927,18 @@ pub fn gallery(
             missing,
         } = job;
         let made_now = missing.len();
+        // What this job encodes, kept until it is placed.
+        let mut fresh: BTreeMap<Variant, Vec<u8>> = BTreeMap::new();
         if !missing.is_empty() {
             let bytes = std::fs::read(dir.join(&p.name))
                 .map_err(|e| Diagnostic::error("unreadable", format!("{}: {e}", p.name)))?;
+            let variants: Vec<Variant> = all.iter().map(|(v, _)| *v).collect();
+            let to_make: Vec<Variant> = missing.iter().map(|(v, _)| *v).collect();
             let encoded = process::make_variants(
                 &bytes,
                 &p.info,
-                &missing,
-                &all,
+                &to_make,
+                &variants,
                 config.max_pixels,
                 config.metadata,
             )
@@ -929,39 +949,42 @@ pub fn gallery(
                 )
                 .in_file(p.name.clone())
             })?;
-            for (v, b) in missing.iter().zip(encoded) {
-                let h = short_hash(&b);
+            for ((v, key), b) in missing.into_iter().zip(encoded) {
+                let hash = short_hash(&b);
                 cache
-                    .put(&job_key(&p.hash, v, &all, config.metadata), &b, &h)
+                    .put(&key, &b, &hash)
                     .map_err(|e| Diagnostic::error("cache", e.to_string()))?;
-                outs.push((*v, h));
+                let entry = crate::cache::Entry {
+                    hash,
+                    bytes: b.len() as u64,
+                };
+                outs.push((v, key, entry));
+                fresh.insert(v, b);
             }
         }
-        outs.sort_by_key(|(v, _)| (v.format, v.width, v.quality));
+        outs.sort_by_key(|(v, _, _)| (v.format, v.width, v.quality));
         let reused = outs.len() - made_now;
-        // Where each goes: (variant, its folder, file name, shown in the page).
+        // Where each goes: (variant, key, entry, its folder, file name, shown in the page).
         let mut dests = Vec::new();
-        for (v, h) in outs {
-            if shown.contains(&v) {
-                dests.push((v, image_dir.clone(), variant_name(&p.name, &v, &h), true));
+        for (v, key, e) in &outs {
+            if shown.contains(v) {
+                let name = variant_name(&p.name, v, &e.hash);
+                dests.push((*v, key, e, image_dir.clone(), name, true));
             }
-            if original == Some(v) {
-                let name = original_name_of(&p.name, &v, &h);
-                dests.push((v, opts.out.join("originals"), name, false));
+            if original == Some(*v) {
+                let name = original_name_of(&p.name, v, &e.hash);
+                dests.push((*v, key, e, opts.out.join("originals"), name, false));
             }
         }
-        let names: Vec<PathBuf> = dests.iter().map(|d| rel(&d.1.join(&d.2))).collect();
+        let names: Vec<PathBuf> = dests.iter().map(|d| rel(&d.3.join(&d.4))).collect();
         listing.add(&names).map_err(|e| {
             let mark = opts.out.join(GALLERY_MARK);
             Diagnostic::error("write", format!("{}: {e}", mark.display()))
         })?;
         let mut result = Vec::new();
         let mut original_name = None;
-        for (v, dir, name, in_page) in dests {
-            place(
-                &dir.join(&name),
-                &job_key(&p.hash, &v, &all, config.metadata),
-            )?;
+        for (v, key, entry, dir, name, in_page) in dests {
+            place(&dir.join(&name), entry, key, fresh.get(&v))?;
             if in_page {
                 result.push(Output { variant: v, name });
             } else {
