@@ -826,8 +826,8 @@ pub fn gallery(
     };
     // Per photo: a job for the variants it shows and, with --originals, one for its original
     // (a job of its own: one decode for both would make the shown sizes from a full-size
-    // decode, so their bytes would depend on the flag), each with the variants in the cache
-    // (and their hashes) and those to make.
+    // decode, so their bytes would depend on the flag), each with every variant's cache key,
+    // the variants in the cache (and their entries) and those to make.
     let job = |p: &Photo, shown: Vec<Variant>, original: Option<Variant>| {
         let extra = original.filter(|o| !shown.contains(o));
         let variants: Vec<Variant> = shown.iter().copied().chain(extra).collect();
@@ -899,8 +899,11 @@ pub fn gallery(
     };
     let rel = |p: &Path| p.strip_prefix(&opts.out).unwrap_or(p).to_path_buf();
     // Write an output to `dest` unless it is there (names are hashes, and the size tells a
-    // file a power cut left short): the bytes just made, or else the cache's copy. Like the
-    // build's outputs, without waiting for the disk: a rerun checks them before it trusts them.
+    // file a power cut left short): the bytes just made, or else the cache's copy. An HTML
+    // gallery's images are written like the build's outputs, without waiting for the disk (a
+    // rerun checks them before it trusts them); a Hugo bundle's are the site's sources, read
+    // by `pixpipe build` and Hugo and often committed, so they wait for the disk.
+    let durable = opts.format == GalleryFormat::Hugo;
     let place = |dest: &Path, entry: &crate::cache::Entry, key: &str, fresh: Option<&Vec<u8>>| {
         if is_placed(dest, entry.bytes) {
             return Ok(());
@@ -915,8 +918,12 @@ pub fn gallery(
                 &read
             }
         };
-        emit::write_rebuildable(dest, bytes)
-            .map_err(|e| Diagnostic::error("write", format!("{}: {e}", dest.display())))
+        if durable {
+            write_atomic(dest, bytes)
+        } else {
+            emit::write_rebuildable(dest, bytes)
+        }
+        .map_err(|e| Diagnostic::error("write", format!("{}: {e}", dest.display())))
     };
     let make = |p: &Photo, job: Job| -> Made {
         let Job {
