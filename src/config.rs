@@ -646,6 +646,14 @@ impl Config {
         }
         if let Some(q) = raw.quality {
             for (k, v) in q {
+                if !matches!(k.as_str(), "jpeg" | "webp") {
+                    return Err(invalid_at(
+                        "quality",
+                        format!(
+                            "unknown format `{k}` in `quality` (use jpeg or webp; PNG is lossless)"
+                        ),
+                    ));
+                }
                 if !(1..=100).contains(&v) {
                     return Err(invalid_at(
                         "quality",
@@ -750,12 +758,27 @@ impl Config {
             lookups(&self.markdown_lookup)
         ));
         for (name, r) in &self.shortcodes {
-            let source = match (&r.set, r.src.is_empty()) {
-                (Some(set), true) => format!("the files its `{set}` pattern matches"),
-                _ => r.src.join("|"),
+            // In the order extraction tries them.
+            let mut ways = Vec::new();
+            if let Some(set) = &r.set {
+                ways.push(format!("the files its `{set}` pattern matches"));
+            }
+            if !r.src.is_empty() {
+                ways.push(r.src.join("|"));
+            }
+            if let Some(i) = r.positional_src {
+                ways.push(format!("positional {i}"));
+            }
+            let mut source = if ways.is_empty() {
+                "none".to_string()
+            } else {
+                ways.join(", else ")
             };
+            if let Some(glob) = &r.glob {
+                source.push_str(&format!(", as `{glob}` among the page's resources"));
+            }
             out.push_str(&format!(
-                "shortcode {name}: source {source} ({}), {}\n",
+                "shortcode {name}: source {source}; lookup {}; {}\n",
                 lookups(&r.lookup),
                 if r.link == LinkRule::PageDir {
                     "page-dir links"
@@ -765,15 +788,22 @@ impl Config {
             ));
         }
         let densities: Vec<String> = self.densities.iter().map(|d| d.to_string()).collect();
-        let quality: Vec<String> = self
-            .quality
-            .iter()
-            .map(|(format, q)| format!("{format} {q}"))
+        use crate::plan::{OutFormat, Variant};
+        let quality: Vec<String> = [OutFormat::Jpeg, OutFormat::Webp]
+            .into_iter()
+            .map(|f| format!("{} {}", f.name(), Variant::new(1, 1, f, self).quality))
             .collect();
         out.push_str(&format!(
             "outputs: {} for a {} px column at densities {}; quality {}; webp effort {}; \
              metadata {}\n",
-            self.formats.join(", "),
+            self.formats
+                .iter()
+                .map(|f| match f.as_str() {
+                    "auto" => "auto (the source's family)",
+                    f => f,
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
             self.content_width,
             densities.join(", "),
             quality.join(", "),
@@ -831,6 +861,10 @@ mod tests {
             error_of("quality: {jpeg: 0}\n"),
             "pixpipe.yaml:1:1: quality for `jpeg` must be 1 to 100"
         );
+        assert_eq!(
+            error_of("densities: [1]\nquality:\n  jpg: 90\n"),
+            "pixpipe.yaml:2:1: unknown format `jpg` in `quality` (use jpeg or webp; PNG is lossless)"
+        );
         // Written as one flow mapping, the key has no line of its own.
         assert_eq!(
             error_of("{content_width: 0}\n"),
@@ -861,8 +895,16 @@ mod tests {
         .unwrap();
         assert!(
             c.explain_text().contains(
-                "\nshortcode gallery: source the files its `match` pattern matches (page), \
+                "\nshortcode gallery: source the files its `match` pattern matches; lookup page; \
                  Hugo links\n"
+            ),
+            "{}",
+            c.explain_text()
+        );
+        assert!(
+            c.explain_text().contains(
+                "\nshortcode imgproc: source src, else positional 0, as `**{}*` among the \
+                 page's resources; lookup page; Hugo links\n"
             ),
             "{}",
             c.explain_text()

@@ -434,7 +434,7 @@ fn hugo_languages_mounts_and_base_url() {
     );
     assert!(
         run.stdout.contains(
-            "outputs: auto, webp for a 1200 px column at densities 1, 2; \
+            "outputs: auto (the source's family), webp for a 1200 px column at densities 1, 2; \
              quality jpeg 80, webp 80; webp effort 4; metadata strip\n"
         ),
         "{}",
