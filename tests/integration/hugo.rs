@@ -41,6 +41,16 @@ fn hugo_build(hugo: &Path, site: &Path, config: &str, public: &Path) {
     );
 }
 
+/// Hugo's configuration files for a site built through pixpipe's mirror.
+const THROUGH_MIRROR: &str = "hugo.toml,.pixpipe/site/hugo-mounts.toml";
+
+/// Run `pixpipe build` on `site`, then Hugo through the mirror into `public`.
+fn pixpipe_then_hugo(hugo: &Path, site: &Path, public: &Path) {
+    let run = pixpipe(&["build", site.to_str().unwrap(), "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    hugo_build(hugo, site, THROUGH_MIRROR, public);
+}
+
 fn copy_tree(from: &Path, to: &Path) {
     for e in walkdir::WalkDir::new(from).into_iter().flatten() {
         let rel = e.path().strip_prefix(from).unwrap();
@@ -124,15 +134,8 @@ fn hugo_publishes_only_hashed_variants_with_srcset_width_and_height() {
     )
     .unwrap();
 
-    let run = pixpipe(&["build", site.to_str().unwrap(), "--quiet"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
     let public = tmp.path().join("public");
-    hugo_build(
-        &hugo,
-        &site,
-        "hugo.toml,.pixpipe/site/hugo-mounts.toml",
-        &public,
-    );
+    pixpipe_then_hugo(&hugo, &site, &public);
 
     let originals = [
         "istio-day-welcome.jpg",
@@ -245,15 +248,8 @@ fn hugo_publishes_a_gallery_bundles_originals_where_its_page_links_them() {
         "--quiet",
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let run = pixpipe(&["build", site.to_str().unwrap(), "--quiet"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
     let public = tmp.path().join("public");
-    hugo_build(
-        &hugo,
-        &site,
-        "hugo.toml,.pixpipe/site/hugo-mounts.toml",
-        &public,
-    );
+    pixpipe_then_hugo(&hugo, &site, &public);
     let page = public.join("events/day");
     assert!(bundle.join(".pixpipe-gallery").is_file());
     assert!(
@@ -306,7 +302,7 @@ fn hugo_publishes_a_gallery_bundles_originals_where_its_page_links_them() {
     hugo_build(
         &hugo,
         &site,
-        "hugo.toml,.pixpipe/site/hugo-mounts.toml,links.toml",
+        &format!("{THROUGH_MIRROR},links.toml"),
         &public,
     );
     let html = std::fs::read_to_string(public.join("events/day/index.html")).unwrap();
