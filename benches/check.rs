@@ -2,7 +2,8 @@
 //! resolve, probe headers in parallel, diagnostics), when `../shared/corpus` is present.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use pixpipe::check::{self, CheckOptions};
+use pixpipe::analyze;
+use pixpipe::check::CheckOptions;
 use pixpipe::Config;
 use std::path::Path;
 
@@ -20,7 +21,7 @@ fn bench_check(c: &mut Criterion) {
     g.sample_size(20);
     g.bench_function("linkerd_end_to_end", |b| {
         b.iter(|| {
-            check::run(&root, &config, CheckOptions::default())
+            analyze::check_site(&root, &config, CheckOptions::default())
                 .expect("check")
                 .diagnostics
                 .len()

@@ -1,25 +1,28 @@
 //! Build: resize every referenced image to its declared widths, name each output by the hash
 //! of its bytes, rewrite the references, write the manifest.
 //!
-//! This is the command's I/O shell around the pure stages: scan → inventory → probe/check →
-//! plan → (cache) → process → rewrite → emit. Outputs go next to their source in the output
-//! tree (a mirror of the site under `--out`, or the site itself with `--in-place`), so a
-//! rewritten reference resolves exactly as the original did. The manifest is written last.
+//! The command's shell calls the stages in order: `analyze` (scan → inventory → probe →
+//! check), `plan`, `jobs` (cache lookup, then the variants to make), placement, `rewrite`,
+//! the manifest, pruning. Outputs go next to their source in the output tree (a mirror of
+//! the site under `--out`, owned through `output::OwnedDir`, or the site itself with
+//! `--in-place`), so a rewritten reference resolves exactly as the original did. The
+//! manifest is written last.
 
-use crate::cache::{job_key, Cache};
-use crate::check;
+use crate::analyze::{self, Analysis};
+use crate::cache::{Cache, StatScope};
 use crate::config::Config;
 use crate::emit::{self, write_atomic, TEMP_PREFIX};
-use crate::inventory::{self, Reference};
+use crate::inventory::{self, Inventory, Reference};
+use crate::jobs::{self, Job, JobError, Made, RunOptions};
 use crate::manifest::{self, Manifest, ManifestFormat};
+use crate::naming::{copy_name, file_name, variant_name};
+use crate::output::{self, is_placed, Kind, OutputError, OwnedDir};
 use crate::plan::{self, OutFormat, Plan, Treatment, Variant};
-use crate::probe::{self, ProbeOptions};
-use crate::process;
+use crate::process::ProcessError;
 use crate::report::{Diagnostic, Progress};
 use crate::resolve::Resolution;
 use crate::rewrite::{self, Target};
-use crate::scan::{self, ScanError};
-use rayon::prelude::*;
+use crate::scan::{ScanError, Site};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -65,6 +68,8 @@ pub struct BuildReport {
     pub reused: usize,
     /// Sources decoded in this run.
     pub decoded: usize,
+    /// Sources whose bytes were read to hash them (the others' size and mtime were known).
+    pub hashed: usize,
     /// Bytes of the sources.
     pub bytes_in: u64,
     /// Bytes of the outputs.
@@ -85,6 +90,9 @@ pub enum BuildError {
     /// The site could not be read.
     #[error(transparent)]
     Scan(#[from] ScanError),
+    /// Writing failed, or the output folder is not pixpipe's.
+    #[error(transparent)]
+    Output(#[from] OutputError),
     /// Writing failed.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -93,9 +101,17 @@ pub enum BuildError {
         /// Why.
         source: std::io::Error,
     },
+    /// The previous manifest of an in-place build cannot be read.
+    #[error("cannot read the manifest {path}: {message}")]
+    Manifest {
+        /// The file.
+        path: String,
+        /// Why.
+        message: String,
+    },
     /// The worker pool could not start.
-    #[error("cannot start {0} worker threads")]
-    Threads(usize),
+    #[error(transparent)]
+    Pool(#[from] jobs::PoolError),
 }
 
 fn werr(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {
@@ -103,53 +119,6 @@ fn werr(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {
         path: path.display().to_string(),
         source,
     }
-}
-
-/// Characters kept in output names; others become `-` (names end up in URLs and Markdown).
-pub fn clean_stem(stem: &str) -> String {
-    let s: String = stem
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    if s.is_empty() {
-        "image".into()
-    } else {
-        s
-    }
-}
-
-pub fn short_hash(bytes: &[u8]) -> String {
-    blake3::hash(bytes).to_hex()[..10].to_string()
-}
-
-/// `<stem>-<width>w.<hash>.<ext>` for a variant of the source at `source`.
-pub fn variant_name(source: &str, v: &Variant, hash: &str) -> String {
-    let file = source.rsplit('/').next().unwrap_or(source);
-    let stem = file.rsplit_once('.').map(|(s, _)| s).unwrap_or(file);
-    format!(
-        "{}-{}w.{hash}.{}",
-        clean_stem(stem),
-        v.width,
-        v.format.extension()
-    )
-}
-
-fn copy_name(source: &str, hash: &str) -> String {
-    let file = source.rsplit('/').next().unwrap_or(source);
-    let (stem, ext) = file.rsplit_once('.').unwrap_or((file, "bin"));
-    format!("{}.{hash}.{}", clean_stem(stem), ext.to_ascii_lowercase())
-}
-
-/// Whether an output of `bytes` bytes is already at `dest` (outputs are named by a hash of
-/// their bytes, so the name and the size tell; a file a power cut left short is not).
-pub(crate) fn is_placed(dest: &Path, bytes: u64) -> bool {
-    std::fs::metadata(dest).is_ok_and(|d| d.len() == bytes)
 }
 
 fn dir_of(path: &str) -> &str {
@@ -164,17 +133,721 @@ fn join(dir: &str, name: &str) -> String {
     }
 }
 
-fn mtime_ns(m: &std::fs::Metadata) -> u128 {
-    m.modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_nanos())
-        .unwrap_or(0)
+/// One output file of the build, under one source's name.
+#[derive(Debug, Clone)]
+struct Published {
+    variant: Variant,
+    /// Site-relative path in the output tree.
+    path: String,
+    hash: String,
+    bytes: u64,
+    /// Where its bytes are: a job's output, or (None) the source itself, copied.
+    made: Option<Made>,
+}
+
+/// Run a build of the site at `root`.
+pub fn build(
+    root: &Path,
+    config: &Config,
+    opts: &BuildOptions,
+    progress: &dyn Progress,
+) -> Result<BuildReport, BuildError> {
+    jobs::in_pool(opts.jobs, || build_in_pool(root, config, opts, progress))?
+}
+
+fn build_in_pool(
+    root: &Path,
+    config: &Config,
+    opts: &BuildOptions,
+    progress: &dyn Progress,
+) -> Result<BuildReport, BuildError> {
+    let started = Instant::now();
+    let mut report = BuildReport::default();
+    let dest = Dest::open(root, config, opts, progress)?;
+    let manifest_path = opts
+        .manifest
+        .clone()
+        .unwrap_or_else(|| dest.root().join("data").join("pixpipe.yaml"));
+    let previous = previous_manifest(&manifest_path, &dest, &mut report.diagnostics)?;
+
+    let (site, mut inv) = analyze::read(root, config)?;
+    // Every file a page points at now is kept, whatever happens to its source.
+    let referenced: BTreeSet<String> = inv
+        .refs
+        .iter()
+        .filter_map(|r| r.resolution.resolved().map(str::to_string))
+        .collect();
+    let frozen = recognise_outputs(&mut inv, &previous, &site);
+    let a = analyze::examine(root, site, inv, config, false);
+    report.diagnostics.extend(a.diagnostics.iter().cloned());
+    let plan = plan_visible(&a, &frozen, config);
+
+    let cache = Cache::open(&opts.cache_dir);
+    let Outputs {
+        made,
+        failed,
+        hashes,
+        live,
+    } = make_outputs(
+        root,
+        &plan,
+        &cache,
+        config,
+        opts,
+        &dest,
+        progress,
+        &mut report,
+    );
+    report
+        .diagnostics
+        .extend(failure_diagnostics(&failed, &a.site, &a.inv));
+    report
+        .diagnostics
+        .extend(copied_notes(&plan, &made, &a.site, &a.inv));
+
+    for (src, ms) in &made {
+        for m in ms {
+            dest.place(root, src, m, &cache)?;
+        }
+    }
+    let targets = targets(&plan, &made, &a.inv.refs);
+    let texts = rewrite_pages(&a.site, &a.inv, &targets, config);
+    report.pages_written = dest.write_pages(root, &a.site, &texts)?;
+    if let Dest::Mirror(owned) = &dest {
+        mirror_other_files(root, owned, &a.site, config, &made, &failed, &texts)?;
+    }
+
+    let manifest = manifest_of(&plan, &made, &hashes, &previous, &referenced);
+    dest.write_file(
+        &manifest_path,
+        manifest.to_string(opts.manifest_format).as_bytes(),
+    )?;
+    report.manifest = manifest_path
+        .strip_prefix(root)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| manifest_path.display().to_string());
+    report.pruned = match dest {
+        Dest::Mirror(owned) => {
+            let mounts = hugo_mounts(root, owned.dir(), config);
+            owned.write(Path::new("hugo-mounts.toml"), mounts.as_bytes())?;
+            owned.finish()?
+        }
+        Dest::InPlace(..) => {
+            let keep = Keep {
+                referenced: &referenced,
+                plan: &plan,
+                made: &made,
+            };
+            prune_in_place(root, config, &a.site, &previous, keep)
+        }
+    };
+    let root_abs = absolute(root);
+    let scope = StatScope {
+        root: &root_abs,
+        live: &live,
+    };
+    cache
+        .save(opts.prune_cache, Some(scope))
+        .map_err(werr(&opts.cache_dir))?;
+    crate::report::sort(&mut report.diagnostics);
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// What the build publishes, by source name, and what it could not make.
+struct Outputs {
+    made: BTreeMap<String, Vec<Published>>,
+    failed: BTreeMap<String, JobError>,
+    /// Each source's blake3 and size.
+    hashes: BTreeMap<String, (String, u64)>,
+    /// The absolute paths of the sources (for the cache's stat index).
+    live: BTreeSet<String>,
+}
+
+/// Hash the sources, then make (or find in the cache) every variant of the plan, one job per
+/// distinct source bytes; in a mirror, each output is placed as soon as it is made.
+#[allow(clippy::too_many_arguments)]
+fn make_outputs(
+    root: &Path,
+    plan: &Plan,
+    cache: &Cache,
+    config: &Config,
+    opts: &BuildOptions,
+    dest: &Dest,
+    progress: &dyn Progress,
+    report: &mut BuildReport,
+) -> Outputs {
+    if cache.damaged() {
+        report.diagnostics.push(damaged_cache_note(&opts.cache_dir));
+    }
+    let root_abs = absolute(root);
+    let sources: Vec<(String, PathBuf)> = plan
+        .sources
+        .keys()
+        .map(|rel| (rel.clone(), root_abs.join(rel)))
+        .collect();
+    let (hashes, hashed) = jobs::hash_files(cache, &sources);
+    report.hashed = hashed;
+    report.bytes_in = hashes.values().map(|(_, size)| size).sum();
+    let (job_list, names) = jobs_of(root, plan, &hashes);
+    let (hits, todo) = jobs::lookup(cache, &job_list, config);
+    let on_made = |j: usize, m: &Made, bytes: &[u8]| dest.place_early(&names[j], m, bytes);
+    let run_opts = RunOptions {
+        memory_bytes: opts.memory_bytes,
+    };
+    let ran = jobs::run(
+        &job_list, &todo, cache, config, run_opts, &on_made, progress,
+    );
+    report.diagnostics.extend(ran.warnings);
+    report.decoded = ran.results.iter().filter(|r| r.1.is_ok()).count();
+    report.made = ran
+        .results
+        .iter()
+        .filter_map(|r| r.1.as_ref().ok())
+        .map(Vec::len)
+        .sum();
+    let mut made = copies(plan, &hashes);
+    let failed = publish(&names, hits, ran.results, &mut made);
+    report.reused = made.values().map(Vec::len).sum::<usize>() - report.made;
+    report.images = made.len();
+    report.bytes_out = made.values().flatten().map(|m| m.bytes).sum();
+    let live = sources
+        .iter()
+        .map(|(_, p)| p.to_string_lossy().into())
+        .collect();
+    Outputs {
+        made,
+        failed,
+        hashes,
+        live,
+    }
+}
+
+/// The note for a cache whose index could not be read.
+pub(crate) fn damaged_cache_note(dir: &Path) -> Diagnostic {
+    Diagnostic::note(
+        "cache",
+        format!(
+            "the cache index {} was damaged; its outputs are found again from their files",
+            dir.join("index.json").display()
+        ),
+    )
+}
+
+/// The manifest an earlier build wrote. In place, a manifest that cannot be parsed is an
+/// error: the pages already point at outputs it names, and without it they would be taken
+/// for new sources. A mirror's own manifest is only noted and rebuilt.
+fn previous_manifest(
+    path: &Path,
+    dest: &Dest,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Result<Manifest, BuildError> {
+    let text = match std::fs::read(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Manifest::default()),
+        Err(e) => return Err(werr(path)(e)),
+    };
+    let parsed = std::str::from_utf8(&text)
+        .map_err(|e| e.to_string())
+        .and_then(Manifest::parse);
+    match (parsed, dest) {
+        (Ok(m), _) => Ok(m),
+        (Err(message), Dest::InPlace(..)) => Err(BuildError::Manifest {
+            path: path.display().to_string(),
+            message,
+        }),
+        (Err(message), Dest::Mirror(_)) => {
+            diagnostics.push(Diagnostic::note(
+                "manifest",
+                format!(
+                    "{}: cannot be read ({message}); it is written anew",
+                    path.display()
+                ),
+            ));
+            Ok(Manifest::default())
+        }
+    }
+}
+
+/// Recognise our own outputs (an in-place page already points at them) as their sources, so
+/// a second run plans, and writes, exactly what the first did. Returns the references whose
+/// output's original is gone: they stay as they are (never re-encoded).
+fn recognise_outputs(inv: &mut Inventory, previous: &Manifest, site: &Site) -> BTreeSet<usize> {
+    let previous_outputs = previous.outputs();
+    let mut frozen = BTreeSet::new();
+    for (i, r) in inv.refs.iter_mut().enumerate() {
+        if let Resolution::Found { path, .. } = &mut r.resolution {
+            if let Some(src) = previous_outputs.get(path.as_str()) {
+                if site.assets.is_file(src) {
+                    *path = src.to_string();
+                } else {
+                    frozen.insert(i);
+                }
+            }
+        }
+    }
+    frozen
+}
+
+/// The plan, with frozen references planned as nothing (a template value is left as written).
+fn plan_visible(a: &Analysis, frozen: &BTreeSet<usize>, config: &Config) -> Plan {
+    let refs = a
+        .inv
+        .refs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut r = r.clone();
+            if frozen.contains(&i) {
+                r.resolution = Resolution::Template;
+            }
+            r
+        })
+        .collect();
+    let visible = Inventory {
+        refs,
+        ..Default::default()
+    };
+    plan::plan(&visible, &a.probes, config)
+}
+
+/// The names (site-relative paths) one job's bytes go by, each with the variants it needs.
+type Names = Vec<(String, Vec<Variant>)>;
+
+/// One job per distinct source bytes: the same bytes under several names are decoded once,
+/// for all the widths any of them needs (so what a build makes never depends on what
+/// earlier builds left in the cache); each name then gets its own variants.
+fn jobs_of(
+    root: &Path,
+    plan: &Plan,
+    hashes: &BTreeMap<String, (String, u64)>,
+) -> (Vec<Job>, Vec<Names>) {
+    let mut groups: BTreeMap<&str, (BTreeSet<Variant>, Names)> = BTreeMap::new();
+    for (path, sp) in &plan.sources {
+        if let (Some((hash, _)), Treatment::Resize(vs)) = (hashes.get(path), &sp.treatment) {
+            let g = groups.entry(hash.as_str()).or_default();
+            g.0.extend(vs.iter().copied());
+            g.1.push((path.clone(), vs.clone()));
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(hash, (all, names))| {
+            let first = &names[0].0;
+            let job = Job {
+                file: root.join(first),
+                info: plan.sources[first].info.clone(),
+                hash: hash.to_string(),
+                file_len: hashes[first].1,
+                variants: all.into_iter().collect(),
+            };
+            (job, names)
+        })
+        .unzip()
+}
+
+/// The copied sources (SVG, animations): published as they are, under a hashed name.
+fn copies(
+    plan: &Plan,
+    hashes: &BTreeMap<String, (String, u64)>,
+) -> BTreeMap<String, Vec<Published>> {
+    let mut out = BTreeMap::new();
+    for (path, sp) in &plan.sources {
+        let (Some((hash, size)), Treatment::Copy) = (hashes.get(path), &sp.treatment) else {
+            continue;
+        };
+        let (width, height) = sp.info.display_size();
+        let variant = Variant {
+            width,
+            height,
+            format: OutFormat::Png,
+            quality: 0,
+            effort: 0,
+        };
+        out.insert(
+            path.clone(),
+            vec![Published {
+                variant,
+                path: join(dir_of(path), &copy_name(path, &hash[..10])),
+                hash: hash[..10].to_string(),
+                bytes: *size,
+                made: None,
+            }],
+        );
+    }
+    out
+}
+
+/// Give every name of every job its variants (those the cache had and those made now), each
+/// name's sorted by format and width. Returns the names whose job failed, with why.
+fn publish(
+    names: &[Names],
+    hits: Vec<Vec<Made>>,
+    results: Vec<(usize, Result<Vec<Made>, JobError>)>,
+    published: &mut BTreeMap<String, Vec<Published>>,
+) -> BTreeMap<String, JobError> {
+    let mut results: BTreeMap<usize, Result<Vec<Made>, JobError>> = results.into_iter().collect();
+    let mut failed = BTreeMap::new();
+    for (j, mut all) in hits.into_iter().enumerate() {
+        match results.remove(&j) {
+            Some(Err(e)) => {
+                let e = std::sync::Arc::new(e);
+                for (name, _) in &names[j] {
+                    failed.insert(name.clone(), share(&e));
+                }
+                continue;
+            }
+            Some(Ok(made)) => all.extend(made),
+            None => {}
+        }
+        for (name, vs) in &names[j] {
+            let mut mine: Vec<Published> = all
+                .iter()
+                .filter(|m| vs.contains(&m.variant))
+                .map(|m| Published {
+                    variant: m.variant,
+                    path: join(dir_of(name), &variant_name(name, &m.variant, &m.hash)),
+                    hash: m.hash.clone(),
+                    bytes: m.bytes,
+                    made: Some(m.clone()),
+                })
+                .collect();
+            mine.sort_by_key(|p| (p.variant.format, p.variant.width));
+            published.insert(name.clone(), mine);
+        }
+    }
+    failed
+}
+
+/// A job's error, once for each of its names.
+fn share(e: &std::sync::Arc<JobError>) -> JobError {
+    match e.as_ref() {
+        JobError::Read(io) => JobError::Read(std::io::Error::new(io.kind(), io.to_string())),
+        JobError::Process(p) => JobError::Process(p.clone()),
+    }
+}
+
+/// One error per reference to a source that could not be made, saying whose fault it is.
+fn failure_diagnostics(
+    failed: &BTreeMap<String, JobError>,
+    site: &Site,
+    inv: &Inventory,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (member, e) in failed {
+        let (code, help) = match e {
+            JobError::Read(_) => ("unreadable", "check the file's permissions; its references were left as they are"),
+            JobError::Process(ProcessError::Decode(_)) => ("undecodable", "re-export the image from the original; its references were left as they are"),
+            JobError::Process(_) => ("processing", "this is a failure of pixpipe, not of the image: please report it; its references were left as they are"),
+        };
+        for r in inv
+            .refs
+            .iter()
+            .filter(|r| r.resolution.resolved() == Some(member.as_str()))
+        {
+            let page = &site.pages[r.page_index];
+            let d = Diagnostic::error(code, format!("{member}: {e}")).with_help(help);
+            out.push(inventory::located(page, r.image.src.span, d));
+        }
+    }
+    out
+}
+
+/// A note at each reference to a copied image (SVG, animation).
+fn copied_notes(
+    plan: &Plan,
+    made: &BTreeMap<String, Vec<Published>>,
+    site: &Site,
+    inv: &Inventory,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (path, sp) in &plan.sources {
+        if sp.treatment != Treatment::Copy || !made.contains_key(path) {
+            continue;
+        }
+        let what = if sp.info.format == crate::probe::Format::Svg {
+            "SVG"
+        } else {
+            "animated image"
+        };
+        for r in inv
+            .refs
+            .iter()
+            .filter(|r| r.resolution.resolved() == Some(path.as_str()))
+        {
+            let message =
+                format!("{path}: {what} published as it is (not resized), under a hashed name");
+            let page = &site.pages[r.page_index];
+            let d = Diagnostic::note("copied", message);
+            out.push(inventory::located(page, r.image.src.span, d));
+        }
+    }
+    out
+}
+
+/// Where a build writes: a mirror it owns, or the site itself (locked while it writes).
+enum Dest {
+    Mirror(OwnedDir),
+    InPlace(PathBuf, #[allow(dead_code)] std::fs::File),
+}
+
+impl Dest {
+    fn open(
+        root: &Path,
+        config: &Config,
+        opts: &BuildOptions,
+        progress: &dyn Progress,
+    ) -> Result<Dest, BuildError> {
+        match &opts.output {
+            Output::Mirror(dir) => {
+                refuse_site_folders(root, dir, config)?;
+                let owned = OwnedDir::claim(dir, Kind::Mirror, Some(&opts.cache_dir), progress)?;
+                Ok(Dest::Mirror(owned))
+            }
+            Output::InPlace => {
+                let lock = output::lock_folder(root, progress).map_err(werr(root))?;
+                Ok(Dest::InPlace(root.to_path_buf(), lock))
+            }
+        }
+    }
+
+    /// The root of the output tree.
+    fn root(&self) -> &Path {
+        match self {
+            Dest::Mirror(o) => o.dir(),
+            Dest::InPlace(root, _) => root,
+        }
+    }
+
+    /// In a mirror, a worker places each output it makes while the others still encode
+    /// (rather than all being read back from the cache and written after the last one: on
+    /// the bench job, 96 files took ~35 ms with one core idle). What a job that fails in the
+    /// end placed is not kept, so `finish` removes it. In place, outputs are written only
+    /// after all were made, so that a failed or killed build leaves the fewest files in the
+    /// site. Failing to place one early is not an error: `place` retries and reports it.
+    fn place_early(&self, names: &Names, m: &Made, bytes: &[u8]) {
+        let Dest::Mirror(owned) = self else { return };
+        for (name, vs) in names {
+            if vs.contains(&m.variant) {
+                let rel = join(dir_of(name), &variant_name(name, &m.variant, &m.hash));
+                owned.place(Path::new(&rel), bytes, false).ok();
+            }
+        }
+    }
+
+    /// Place one output unless it is there (checked by size on every build, so not flushed;
+    /// the manifest is).
+    fn place(
+        &self,
+        root: &Path,
+        src: &str,
+        m: &Published,
+        cache: &Cache,
+    ) -> Result<(), BuildError> {
+        let rel = Path::new(&m.path);
+        let dest = self.root().join(rel);
+        if !is_placed(&dest, m.bytes) {
+            let bytes = match &m.made {
+                Some(made) => made.read(cache),
+                None => std::fs::read(root.join(src)),
+            }
+            .map_err(werr(&dest))?;
+            match self {
+                Dest::Mirror(owned) => owned.place(rel, &bytes, false)?,
+                Dest::InPlace(..) => emit::write_rebuildable(&dest, &bytes).map_err(werr(&dest))?,
+            }
+        }
+        if let Dest::Mirror(owned) = self {
+            owned.keep(rel);
+        }
+        Ok(())
+    }
+
+    /// Write every page: rewritten where `texts` has a new text, else (in a mirror) a copy.
+    /// Returns how many were written.
+    fn write_pages(
+        &self,
+        root: &Path,
+        site: &Site,
+        texts: &[Option<String>],
+    ) -> Result<usize, BuildError> {
+        let mut written = 0;
+        for (page, text) in site.pages.iter().zip(texts) {
+            let rel = Path::new(&page.path);
+            let wrote = match (self, text) {
+                (Dest::Mirror(owned), None) => owned.mirror(rel, &root.join(rel))?,
+                (Dest::InPlace(..), None) => false,
+                (_, Some(t)) => {
+                    let text = if page.bom {
+                        format!("\u{feff}{t}")
+                    } else {
+                        t.clone()
+                    };
+                    match self {
+                        Dest::Mirror(owned) => owned.write(rel, text.as_bytes())?,
+                        Dest::InPlace(..) => {
+                            let dest = root.join(rel);
+                            let same =
+                                std::fs::read(&dest).ok().as_deref() == Some(text.as_bytes());
+                            if !same {
+                                emit::replace_keeping_mode(&dest, text.as_bytes())
+                                    .map_err(werr(&dest))?;
+                            }
+                            !same
+                        }
+                    }
+                }
+            };
+            written += usize::from(wrote);
+        }
+        Ok(written)
+    }
+
+    /// Write `bytes` at `path` (the manifest) unless it holds them already.
+    fn write_file(&self, path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
+        if let Dest::Mirror(owned) = self {
+            if let Ok(rel) = absolute(path).strip_prefix(absolute(owned.dir())) {
+                owned.write(rel, bytes)?;
+                return Ok(());
+            }
+        }
+        if std::fs::read(path).ok().as_deref() != Some(bytes) {
+            write_atomic(path, bytes).map_err(werr(path))?;
+        }
+        Ok(())
+    }
+}
+
+/// The new text of each page (None where nothing changed): pure.
+fn rewrite_pages(
+    site: &Site,
+    inv: &Inventory,
+    targets: &BTreeMap<usize, Target>,
+    config: &Config,
+) -> Vec<Option<String>> {
+    let mut edits: BTreeMap<usize, Vec<rewrite::Edit>> = BTreeMap::new();
+    for (i, t) in targets {
+        let r = &inv.refs[*i];
+        let page = &site.pages[r.page_index];
+        let ratio_param = match &r.image.syntax {
+            crate::extract::Syntax::Shortcode(n) => {
+                config.shortcodes.get(n).and_then(|s| s.ratio.clone())
+            }
+            _ => None,
+        };
+        let e = rewrite::edits_for(&page.text, &r.image, t, ratio_param.as_deref());
+        edits.entry(r.page_index).or_default().extend(e);
+    }
+    site.pages
+        .iter()
+        .enumerate()
+        .map(|(i, page)| match edits.remove(&i) {
+            Some(e) if !e.is_empty() => Some(rewrite::apply(&page.text, e)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Mirror every other content file, so Hugo finds the bundles' other resources. An original
+/// that was replaced everywhere is left out (Hugo would publish it for nothing), unless a
+/// page near it still names it (front matter such as `cover:` does).
+fn mirror_other_files(
+    root: &Path,
+    owned: &OwnedDir,
+    site: &Site,
+    config: &Config,
+    made: &BTreeMap<String, Vec<Published>>,
+    failed: &BTreeMap<String, JobError>,
+    texts: &[Option<String>],
+) -> Result<(), BuildError> {
+    let still_named = |rel: &str| {
+        let name = file_name(rel);
+        site.pages.iter().zip(texts).any(|(p, t)| {
+            let text = t.as_deref().unwrap_or(&p.text);
+            rel.starts_with(&p.path[..p.path.rfind('/').map(|i| i + 1).unwrap_or(0)])
+                && text.contains(name)
+        })
+    };
+    let pages: BTreeSet<&str> = site.pages.iter().map(|p| p.path.as_str()).collect();
+    let outputs: BTreeSet<&str> = made.values().flatten().map(|m| m.path.as_str()).collect();
+    for rel in site.assets.entries.keys() {
+        if made.contains_key(rel) && !failed.contains_key(rel) && !still_named(rel) {
+            continue;
+        }
+        let in_content = config
+            .content
+            .iter()
+            .any(|c| rel.starts_with(&format!("{}/", c.dir)));
+        if !in_content
+            || pages.contains(rel.as_str())
+            || outputs.contains(rel.as_str())
+            || file_name(rel).starts_with(TEMP_PREFIX)
+        {
+            continue;
+        }
+        if std::fs::symlink_metadata(root.join(rel))
+            .map(|m| m.file_type().is_symlink())
+            .unwrap_or(true)
+        {
+            continue;
+        }
+        owned.mirror(Path::new(rel), &root.join(rel))?;
+    }
+    Ok(())
+}
+
+/// What an in-place prune never removes: files pages point at, sources, this build's outputs.
+struct Keep<'a> {
+    referenced: &'a BTreeSet<String>,
+    plan: &'a Plan,
+    made: &'a BTreeMap<String, Vec<Published>>,
+}
+
+/// In place: remove the outputs an earlier build wrote that this one does not and no page
+/// uses any more (and the temporary files of killed builds). Returns how many were removed.
+fn prune_in_place(
+    root: &Path,
+    config: &Config,
+    site: &Site,
+    previous: &Manifest,
+    keep: Keep,
+) -> usize {
+    let published: BTreeSet<&str> = keep
+        .made
+        .values()
+        .flatten()
+        .map(|m| m.path.as_str())
+        .collect();
+    let mut n = 0;
+    for out in previous.outputs().keys() {
+        // A manifest is a file a user can edit: only ever delete what is plainly one of our
+        // outputs, inside the site's folders, and no longer used by any page.
+        if !is_our_output_path(out, config)
+            || keep.referenced.contains(*out)
+            || keep.plan.sources.contains_key(*out)
+            || published.contains(out)
+        {
+            continue;
+        }
+        if std::fs::remove_file(root.join(out)).is_ok() {
+            n += 1;
+        }
+    }
+    for rel in site
+        .assets
+        .entries
+        .keys()
+        .filter(|k| file_name(k).starts_with(TEMP_PREFIX))
+    {
+        if std::fs::remove_file(root.join(rel)).is_ok() {
+            n += 1;
+        }
+    }
+    n
 }
 
 /// Whether `path` (site-relative, from a manifest) is a safe thing to delete: normalised,
-/// inside a content, static or assets folder, and named like an output of ours
-/// (`<stem>-<width>w.<10 hex>.<ext>` or `<stem>.<10 hex>.<ext>`).
+/// inside a content, static or assets folder, and named like an output of ours.
 fn is_our_output_path(path: &str, config: &Config) -> bool {
     if crate::resolve::normalize(path).as_deref() != Some(path) || path.starts_with('/') {
         return false;
@@ -186,655 +859,22 @@ fn is_our_output_path(path: &str, config: &Config) -> bool {
         .chain(&config.static_dirs)
         .chain(&config.assets_dirs)
         .any(|d| d != "." && path.starts_with(&format!("{d}/")));
-    let name = path.rsplit('/').next().unwrap_or(path);
-    let parts: Vec<&str> = name.rsplitn(3, '.').collect();
-    let hashed = parts.len() == 3
-        && parts[1].len() == 10
-        && parts[1]
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
-    in_site && hashed
-}
-
-/// A source path and the variants it needs.
-type Member<'a> = (&'a String, Vec<Variant>);
-
-/// One output file of the build.
-#[derive(Debug, Clone)]
-struct Made {
-    variant: Variant,
-    /// Site-relative path in the output tree.
-    path: String,
-    hash: String,
-    bytes: u64,
-    /// The cache key it is stored under (None for copies of the original).
-    key: Option<String>,
-}
-
-/// Run a build of the site at `root`.
-pub fn build(
-    root: &Path,
-    config: &Config,
-    opts: &BuildOptions,
-    progress: &dyn Progress,
-) -> Result<BuildReport, BuildError> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.jobs.max(1))
-        .build()
-        .map_err(|_| BuildError::Threads(opts.jobs))?;
-    pool.install(|| build_in_pool(root, config, opts, progress))
-}
-
-fn build_in_pool(
-    root: &Path,
-    config: &Config,
-    opts: &BuildOptions,
-    progress: &dyn Progress,
-) -> Result<BuildReport, BuildError> {
-    let started = Instant::now();
-    let mut report = BuildReport::default();
-    let out_root: PathBuf = match &opts.output {
-        Output::Mirror(d) => d.clone(),
-        Output::InPlace => root.to_path_buf(),
-    };
-    if let Output::Mirror(dir) = &opts.output {
-        claim_mirror(root, dir, config)?;
-    }
-    let manifest_path = opts
-        .manifest
-        .clone()
-        .unwrap_or_else(|| out_root.join("data").join("pixpipe.yaml"));
-    let previous = std::fs::read_to_string(&manifest_path)
-        .ok()
-        .and_then(|t| Manifest::parse(&t).ok())
-        .unwrap_or_default();
-
-    // Scan, then recognise our own outputs (an in-place page already points at them) as
-    // their sources, so a second run plans, and writes, exactly what the first did.
-    let site = scan::scan(root, config)?;
-    let mut inv = inventory::take(&site, config);
-    let previous_outputs = previous.outputs();
-    // Every file a page points at now is kept, whatever happens to its source.
-    let referenced: BTreeSet<String> = inv
-        .refs
-        .iter()
-        .filter_map(|r| r.resolution.resolved().map(str::to_string))
-        .collect();
-    let mut frozen: BTreeSet<usize> = BTreeSet::new();
-    for (i, r) in inv.refs.iter_mut().enumerate() {
-        if let Resolution::Found { path, .. } = &mut r.resolution {
-            if let Some(src) = previous_outputs.get(path.as_str()) {
-                if site.assets.is_file(src) {
-                    *path = src.to_string();
-                } else {
-                    // The original is gone: the output stays as it is (never re-encoded).
-                    frozen.insert(i);
-                }
-            }
-        }
-    }
-
-    let files: Vec<String> = inv
-        .refs
-        .iter()
-        .filter_map(|r| match &r.resolution {
-            Resolution::Found { path, .. } => Some(path.clone()),
-            _ => None,
-        })
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let probes = probe::probe_files(
-        root,
-        &files,
-        ProbeOptions {
-            max_pixels: config.max_pixels,
-            deep: false,
-        },
-    );
-    report.diagnostics = check::check(&site, &inv, config, &probes);
-    let plan = {
-        // Frozen references are not planned: they keep pointing at their output.
-        let refs = inv
-            .refs
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let mut r = r.clone();
-                if frozen.contains(&i) {
-                    // Planned as nothing: a template value is left as written.
-                    r.resolution = Resolution::Template;
-                }
-                r
-            })
-            .collect();
-        let visible = crate::inventory::Inventory {
-            refs,
-            ..Default::default()
-        };
-        plan::plan(&visible, &probes, config)
-    };
-
-    // Hash the sources (a stat match in the cache's index skips the read).
-    let cache = Cache::open(&opts.cache_dir);
-    let hashes: BTreeMap<String, (String, u64)> = plan
-        .sources
-        .keys()
-        .par_bridge()
-        .filter_map(|rel| {
-            let p = root.join(rel);
-            let m = std::fs::metadata(&p).ok()?;
-            let (size, mt) = (m.len(), mtime_ns(&m));
-            let hash = match cache.known_hash(rel, size, mt) {
-                Some(h) => h,
-                None => {
-                    // Streamed: the whole file is read again when (if) it is decoded.
-                    let file = std::fs::File::open(&p).ok()?;
-                    let mut hasher = blake3::Hasher::new();
-                    hasher.update_reader(file).ok()?;
-                    let h = hasher.finalize().to_hex().to_string();
-                    cache.remember_hash(rel, size, mt, &h);
-                    h
-                }
-            };
-            Some((rel.clone(), (hash, size)))
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .collect();
-
-    // The variants each source's bytes need, over every name they go by. A variant's bytes
-    // depend on the larger sizes of that set (see `job_key`), so a job passes through all of
-    // its sizes, whichever variants it encodes: what a build makes never depends on what
-    // earlier builds left in the cache.
-    let mut sets: BTreeMap<&str, BTreeSet<Variant>> = BTreeMap::new();
-    for (path, sp) in &plan.sources {
-        if let (Some((hash, _)), Treatment::Resize(vs)) = (hashes.get(path), &sp.treatment) {
-            sets.entry(hash.as_str())
-                .or_default()
-                .extend(vs.iter().copied());
-        }
-    }
-    let sets: BTreeMap<&str, Vec<Variant>> = sets
-        .into_iter()
-        .map(|(h, vs)| (h, vs.into_iter().collect()))
-        .collect();
-    // Decide what must be encoded: every variant whose key the cache does not have.
-    let mut todo: Vec<(&String, Vec<Variant>)> = Vec::new();
-    let mut made: BTreeMap<String, Vec<Made>> = BTreeMap::new();
-    for (path, sp) in &plan.sources {
-        let Some((hash, size)) = hashes.get(path) else {
-            continue;
-        };
-        report.bytes_in += size;
-        match &sp.treatment {
-            Treatment::Copy => {
-                let name = copy_name(path, &hash[..10]);
-                let v = Variant {
-                    width: sp.info.display_size().0,
-                    height: sp.info.display_size().1,
-                    format: OutFormat::Png,
-                    quality: 0,
-                    effort: 0,
-                };
-                made.entry(path.clone()).or_default().push(Made {
-                    variant: v,
-                    path: join(dir_of(path), &name),
-                    hash: hash[..10].to_string(),
-                    bytes: *size,
-                    key: None,
-                });
-            }
-            Treatment::Resize(vs) => {
-                let all = &sets[hash.as_str()];
-                let mut missing = Vec::new();
-                for v in vs {
-                    let key = job_key(hash, v, all, config.metadata);
-                    match cache.get(&key) {
-                        Some(e) => made.entry(path.clone()).or_default().push(Made {
-                            variant: *v,
-                            path: join(dir_of(path), &variant_name(path, v, &e.hash)),
-                            hash: e.hash,
-                            bytes: e.bytes,
-                            key: Some(key),
-                        }),
-                        None => missing.push(*v),
-                    }
-                }
-                if !missing.is_empty() {
-                    todo.push((path, missing));
-                }
-            }
-        }
-    }
-    // The same bytes under several names are decoded once, for all the widths any of them
-    // needs; each name then gets its own variants.
-    let mut groups: BTreeMap<String, (BTreeSet<Variant>, Vec<Member>)> = BTreeMap::new();
-    for (path, vs) in todo.drain(..) {
-        let g = groups.entry(hashes[path].0.clone()).or_default();
-        g.0.extend(vs.iter().copied());
-        g.1.push((path, vs));
-    }
-    let members: BTreeMap<&String, Vec<(&String, Vec<Variant>)>> =
-        groups.values().map(|(_, m)| (m[0].0, m.clone())).collect();
-    todo = groups
-        .into_values()
-        .map(|(all, m)| (m[0].0, all.into_iter().collect()))
-        .collect();
-
-    // Make the variants, largest jobs first, within the memory budget.
-    // A source's whole set of variants: the sizes its job passes through.
-    let all_of = |path: &String| &sets[hashes[path].0.as_str()];
-    let need =
-        |path: &String| process::job_bytes(&plan.sources[path].info, all_of(path), hashes[path].1);
-    progress.start("resizing", todo.iter().map(|(_, v)| v.len() as u64).sum());
-    let queue = process::Queue::new(
-        opts.memory_bytes,
-        process::resident_bytes(),
-        rayon::current_num_threads(),
-        todo.iter()
-            .enumerate()
-            .map(|(order, job)| (need(job.0), Work::Source(order, job)))
-            .collect(),
-    );
-    let done = std::sync::Mutex::new(Vec::new());
-    // In a mirror, a worker places each output it makes while the others still encode,
-    // rather than all of them being read back from the cache and written after the last one
-    // (on the bench job, 96 files took ~35 ms with one core idle). Only the source's own
-    // variants: those it makes for other names with the same bytes come with theirs below.
-    // What a source that fails in the end placed is not expected, so the mirror's prune
-    // removes it (this build's, or the next one's if this one stops on an error first), as
-    // it removes what a killed build placed. In place, outputs are written only after all
-    // were made, so that a failed or killed build leaves the fewest files in the site.
-    // Failing to place one early is not an error: the placement below retries and reports
-    // it.
-    let early = matches!(opts.output, Output::Mirror(_));
-    let mine = |path: &String| -> &[Variant] {
-        members
-            .get(path)
-            .and_then(|m| m.iter().find(|(p, _)| *p == path))
-            .map(|(_, vs)| vs.as_slice())
-            .unwrap_or(&[])
-    };
-    let place_early = |m: &Made, bytes: &[u8]| {
-        let dest = out_root.join(&m.path);
-        if !is_placed(&dest, m.bytes) {
-            emit::write_rebuildable(&dest, bytes).ok();
-        }
-    };
-    // What a worker made of one source's variants, (index in its list, bytes), cached and
-    // named; a source's results may come in two parts (see `process::make_largest`).
-    let record = |path: &String, vs: &[Variant], outs: process::Encoded| {
-        let hash = &hashes[path].0;
-        let mut m = Vec::new();
-        for (i, out) in outs {
-            let v = &vs[i];
-            let h = short_hash(&out);
-            let key = job_key(hash, v, all_of(path), config.metadata);
-            cache
-                .put(&key, &out, &h)
-                .map_err(|e| format!("cannot write to the cache: {e}"))?;
-            let made = Made {
-                variant: *v,
-                path: join(dir_of(path), &variant_name(path, v, &h)),
-                hash: h,
-                bytes: out.len() as u64,
-                key: Some(key),
-            };
-            if early && mine(path).contains(v) {
-                place_early(&made, &out);
-            }
-            m.push(made);
-        }
-        Ok::<_, String>(m)
-    };
-    let finish = |path: &String, vs: &[Variant], rest: process::Rest| {
-        let n = rest.len() as u64;
-        let r = rest.finish().and_then(|outs| record(path, vs, outs));
-        progress.advance(n);
-        r
-    };
-    rayon::broadcast(|_| {
-        while let Some((work, _lease)) = queue.next() {
-            let (order, path, r) = match work {
-                Work::Source(order, job @ (path, vs)) => {
-                    let info = &plan.sources[*path].info;
-                    let made = std::fs::read(root.join(path))
-                        .map_err(|e| e.to_string())
-                        .and_then(|bytes| {
-                            process::make_largest(
-                                &bytes,
-                                info,
-                                vs,
-                                all_of(path),
-                                config.max_pixels,
-                                config.metadata,
-                            )
-                        });
-                    let r = match made {
-                        Ok((outs, rest)) => {
-                            progress.advance(outs.len() as u64);
-                            record(path, vs, outs).and_then(|mut m| {
-                                // Leave the smaller sizes for whichever worker is free first.
-                                let Some(rest) = rest else { return Ok(m) };
-                                let need = rest.bytes();
-                                if let Err(Work::Rest(_, _, rest)) =
-                                    queue.defer(need, Work::Rest(order, job, rest))
-                                {
-                                    m.extend(finish(path, vs, rest)?);
-                                }
-                                Ok(m)
-                            })
-                        }
-                        Err(e) => {
-                            progress.advance(vs.len() as u64);
-                            Err(e)
-                        }
-                    };
-                    (order, path, r)
-                }
-                Work::Rest(order, (path, vs), rest) => (order, path, finish(path, vs, rest)),
-            };
-            let made = (order, (*path).clone(), r);
-            done.lock().unwrap_or_else(|e| e.into_inner()).push(made);
-        }
-    });
-    progress.finish();
-    let mut parts = done.into_inner().unwrap_or_else(|e| e.into_inner());
-    parts.sort_by_key(|r| r.0);
-    // One result per source: its parts together, or its first error.
-    let mut results: Vec<(usize, String, Result<Vec<Made>, String>)> = Vec::new();
-    for (order, path, r) in parts {
-        match results.last_mut() {
-            Some(last) if last.0 == order => {
-                last.2 = match (std::mem::replace(&mut last.2, Ok(Vec::new())), r) {
-                    (Ok(mut a), Ok(b)) => {
-                        a.extend(b);
-                        Ok(a)
-                    }
-                    (Err(e), _) | (_, Err(e)) => Err(e),
-                };
-            }
-            _ => results.push((order, path, r)),
-        }
-    }
-    let mut failed: BTreeSet<String> = BTreeSet::new();
-    for (_, path, r) in results {
-        match r {
-            Ok(m) => {
-                report.decoded += 1;
-                report.made += m.len();
-                for (member, vs) in members.get(&path).cloned().unwrap_or_default() {
-                    let mine = m.iter().filter(|x| vs.contains(&x.variant)).map(|x| Made {
-                        path: join(dir_of(member), &variant_name(member, &x.variant, &x.hash)),
-                        ..x.clone()
-                    });
-                    made.entry(member.clone()).or_default().extend(mine);
-                }
-            }
-            Err(e) => {
-                for (member, _) in members.get(&path).cloned().unwrap_or_default() {
-                    failed.insert(member.clone());
-                    made.remove(member);
-                    for r in inv
-                        .refs
-                        .iter()
-                        .filter(|r| r.resolution.resolved() == Some(member.as_str()))
-                    {
-                        let page = &site.pages[r.page_index];
-                        report.diagnostics.push(
-                            inventory::located(page, r.image.src.span, Diagnostic::error("undecodable", format!("{member}: cannot be processed: {e}")))
-                                .with_help("re-export the image from the original; its references were left as they are"),
-                        );
-                    }
-                }
-            }
-        }
-    }
-    for m in made.values_mut() {
-        m.sort_by(|a, b| {
-            (a.variant.format, a.variant.width).cmp(&(b.variant.format, b.variant.width))
-        });
-    }
-    report.reused = made.values().map(Vec::len).sum::<usize>() - report.made;
-    report.images = made.len();
-    report.bytes_out = made.values().flatten().map(|m| m.bytes).sum();
-    for (path, sp) in &plan.sources {
-        if sp.treatment == Treatment::Copy && made.contains_key(path) {
-            let what = if sp.info.format == probe::Format::Svg {
-                "SVG"
-            } else {
-                "animated image"
-            };
-            for r in inv
-                .refs
-                .iter()
-                .filter(|r| r.resolution.resolved() == Some(path.as_str()))
-            {
-                let page = &site.pages[r.page_index];
-                report.diagnostics.push(inventory::located(
-                    page,
-                    r.image.src.span,
-                    Diagnostic::note(
-                        "copied",
-                        format!(
-                            "{path}: {what} published as it is (not resized), under a hashed name"
-                        ),
-                    ),
-                ));
-            }
-        }
-    }
-
-    // Place outputs in the output tree (skipping those already there).
-    let mut expected: BTreeSet<PathBuf> = BTreeSet::new();
-    for (src, ms) in &made {
-        for m in ms {
-            let dest = out_root.join(&m.path);
-            expected.insert(dest.clone());
-            if is_placed(&dest, m.bytes) {
-                continue;
-            }
-            let bytes = match &m.key {
-                Some(k) => cache.read(k),
-                None => std::fs::read(root.join(src)),
-            }
-            .map_err(werr(&dest))?;
-            // Checked by size above on every build, so not flushed (the manifest is).
-            emit::write_rebuildable(&dest, &bytes).map_err(werr(&dest))?;
-        }
-    }
-
-    // Rewrite pages.
-    let targets = targets(&plan, &made, &inv.refs);
-    let mut page_edits: BTreeMap<usize, Vec<rewrite::Edit>> = BTreeMap::new();
-    for (i, t) in &targets {
-        let r = &inv.refs[*i];
-        let page = &site.pages[r.page_index];
-        let ratio_param = match &r.image.syntax {
-            crate::extract::Syntax::Shortcode(n) => {
-                config.shortcodes.get(n).and_then(|s| s.ratio.clone())
-            }
-            _ => None,
-        };
-        page_edits
-            .entry(r.page_index)
-            .or_default()
-            .extend(rewrite::edits_for(
-                &page.text,
-                &r.image,
-                t,
-                ratio_param.as_deref(),
-            ));
-    }
-    let mut final_texts: Vec<(String, String)> = Vec::new();
-    for (pi, page) in site.pages.iter().enumerate() {
-        let edits = page_edits.remove(&pi).unwrap_or_default();
-        let unchanged = edits.is_empty();
-        let text = if unchanged {
-            page.text.clone()
-        } else {
-            rewrite::apply(&page.text, edits)
-        };
-        final_texts.push((page.path.clone(), text));
-        let dest = out_root.join(&page.path);
-        expected.insert(dest.clone());
-        if unchanged {
-            if let Output::Mirror(_) = opts.output {
-                if emit::mirror_file(&root.join(&page.path), &dest).map_err(werr(&dest))? {
-                    report.pages_written += 1;
-                }
-            }
-            continue;
-        }
-        let rewritten = &final_texts[final_texts.len() - 1].1;
-        let text = if page.bom {
-            format!("\u{feff}{rewritten}")
-        } else {
-            rewritten.clone()
-        };
-        let current = std::fs::read(&dest).ok();
-        if current.as_deref() == Some(text.as_bytes()) {
-            continue;
-        }
-        match opts.output {
-            Output::Mirror(_) => write_atomic(&dest, text.as_bytes()),
-            Output::InPlace => emit::replace_keeping_mode(&dest, text.as_bytes()),
-        }
-        .map_err(werr(&dest))?;
-        report.pages_written += 1;
-    }
-
-    // Mirror every other content file, so Hugo finds the bundles' other resources. An original
-    // that was replaced everywhere is left out (Hugo would publish it for nothing), unless a
-    // page near it still names it (front matter such as `cover:` does).
-    if let Output::Mirror(_) = opts.output {
-        let still_named = |rel: &str| {
-            let name = rel.rsplit('/').next().unwrap_or(rel);
-            final_texts.iter().any(|(p, t)| {
-                rel.starts_with(&p[..p.rfind('/').map(|i| i + 1).unwrap_or(0)]) && t.contains(name)
-            })
-        };
-        for rel in site.assets.entries.keys() {
-            if made.contains_key(rel) && !failed.contains(rel) && !still_named(rel) {
-                continue;
-            }
-            let in_content = config
-                .content
-                .iter()
-                .any(|c| rel.starts_with(&format!("{}/", c.dir)));
-            let dest = out_root.join(rel);
-            if !in_content
-                || expected.contains(&dest)
-                || rel
-                    .rsplit('/')
-                    .next()
-                    .is_some_and(|n| n.starts_with(TEMP_PREFIX))
-            {
-                continue;
-            }
-            if std::fs::symlink_metadata(root.join(rel))
-                .map(|m| m.file_type().is_symlink())
-                .unwrap_or(true)
-            {
-                continue;
-            }
-            emit::mirror_file(&root.join(rel), &dest).map_err(werr(&dest))?;
-            expected.insert(dest);
-        }
-    }
-
-    // The manifest, last.
-    let mut manifest = make_manifest(&plan, &made, &hashes);
-    // Outputs that pages still use although their source could not be made this time (broken
-    // or deleted) stay in the manifest, so that a later build still recognises them.
-    for (src, img) in &previous.images {
-        if !manifest.images.contains_key(src)
-            && img.variants.iter().any(|v| referenced.contains(&v.path))
-        {
-            manifest.images.insert(src.clone(), img.clone());
-        }
-    }
-    let text = manifest.to_string(opts.manifest_format);
-    if std::fs::read_to_string(&manifest_path).ok().as_deref() != Some(text.as_str()) {
-        write_atomic(&manifest_path, text.as_bytes()).map_err(werr(&manifest_path))?;
-    }
-    expected.insert(manifest_path.clone());
-    report.manifest = manifest_path
-        .strip_prefix(root)
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| manifest_path.display().to_string());
-
-    // Remove what an earlier build wrote and this one does not (and temp files of killed builds).
-    report.pruned = match &opts.output {
-        Output::Mirror(dir) => {
-            let mounts = dir.join("hugo-mounts.toml");
-            let text = hugo_mounts(root, dir, config);
-            if std::fs::read_to_string(&mounts).ok().as_deref() != Some(text.as_str()) {
-                write_atomic(&mounts, text.as_bytes()).map_err(werr(&mounts))?;
-            }
-            expected.insert(mounts);
-            expected.insert(dir.join(MIRROR_MARK));
-            prune_mirror(dir, &expected, &opts.cache_dir)
-        }
-        Output::InPlace => {
-            let mut n = 0;
-            for out in previous_outputs.keys() {
-                // A manifest is a file a user can edit: only ever delete what is plainly one of
-                // our outputs, inside the site's folders, and no longer used by any page.
-                if !is_our_output_path(out, config)
-                    || referenced.contains(*out)
-                    || plan.sources.contains_key(*out)
-                {
-                    continue;
-                }
-                let p = out_root.join(out);
-                if !expected.contains(&p) && std::fs::remove_file(&p).is_ok() {
-                    n += 1;
-                }
-            }
-            for rel in site.assets.entries.keys().filter(|k| {
-                k.rsplit('/')
-                    .next()
-                    .is_some_and(|n| n.starts_with(TEMP_PREFIX))
-            }) {
-                if std::fs::remove_file(root.join(rel)).is_ok() {
-                    n += 1;
-                }
-            }
-            n
-        }
-    };
-    let live: BTreeSet<String> = plan.sources.keys().cloned().collect();
-    cache
-        .save(opts.prune_cache, &live)
-        .map_err(werr(&opts.cache_dir))?;
-    crate::report::sort(&mut report.diagnostics);
-    report.seconds = started.elapsed().as_secs_f64();
-    Ok(report)
-}
-
-/// A build worker's unit of work: a source's largest size (and the rest, if it cannot be
-/// deferred), or a deferred rest, with the source's place in the job list.
-enum Work<J> {
-    Source(usize, J),
-    Rest(usize, J, process::Rest),
+    in_site && crate::naming::is_output_name(file_name(path))
 }
 
 /// What each planned reference points at after the build.
 fn targets(
     plan: &Plan,
-    made: &BTreeMap<String, Vec<Made>>,
+    made: &BTreeMap<String, Vec<Published>>,
     refs: &[Reference],
 ) -> BTreeMap<usize, Target> {
     let mut out = BTreeMap::new();
-    let name_of = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
     for u in &plan.uses {
         let Some(ms) = made.get(&u.source) else {
             continue;
         };
         let r = &refs[u.reference];
-        let of_primary: Vec<&Made> = ms
+        let of_primary: Vec<&Published> = ms
             .iter()
             .filter(|m| m.variant.format == u.primary && u.widths.contains(&m.variant.width))
             .collect();
@@ -850,7 +890,7 @@ fn targets(
             .map(|m| {
                 format!(
                     "{} {}w",
-                    rewrite::sibling_src(&r.image.src.text, &name_of(&m.path)),
+                    rewrite::sibling_src(&r.image.src.text, file_name(&m.path)),
                     m.variant.width
                 )
             })
@@ -862,7 +902,7 @@ fn targets(
         out.insert(
             u.reference,
             Target {
-                src: rewrite::sibling_src(&r.image.src.text, &name_of(&one_x.path)),
+                src: rewrite::sibling_src(&r.image.src.text, file_name(&one_x.path)),
                 srcset,
                 css_width: u.css_width,
                 css_height: css_h,
@@ -888,7 +928,7 @@ fn targets(
         out.insert(
             i,
             Target {
-                src: rewrite::sibling_src(&r.image.src.text, &name_of(&m.path)),
+                src: rewrite::sibling_src(&r.image.src.text, file_name(&m.path)),
                 srcset: String::new(),
                 css_width: w,
                 css_height: h,
@@ -904,10 +944,15 @@ fn trim_num(v: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-fn make_manifest(
+/// The manifest of this build, a value: every published source with its variants, plus the
+/// images of an earlier build that pages still use although their source could not be made
+/// this time (broken or deleted), so that a later build still recognises them.
+fn manifest_of(
     plan: &Plan,
-    made: &BTreeMap<String, Vec<Made>>,
+    made: &BTreeMap<String, Vec<Published>>,
     hashes: &BTreeMap<String, (String, u64)>,
+    previous: &Manifest,
+    referenced: &BTreeSet<String>,
 ) -> Manifest {
     let mut m = Manifest {
         version: manifest::VERSION,
@@ -918,51 +963,54 @@ fn make_manifest(
         let (w, h) = sp.info.display_size();
         let (hash, bytes) = hashes.get(path).cloned().unwrap_or_default();
         let copied = sp.treatment == Treatment::Copy;
-        m.images.insert(
-            path.clone(),
-            manifest::Image {
-                width: w,
-                height: h,
-                format: sp.info.format.name().to_ascii_lowercase(),
-                hash: hash.get(..10).unwrap_or("").to_string(),
-                bytes,
-                treatment: if copied {
-                    "copied".into()
+        let source_format = sp.info.format.name().to_ascii_lowercase();
+        let variants = ms
+            .iter()
+            .map(|x| manifest::Variant {
+                path: x.path.clone(),
+                width: x.variant.width,
+                height: x.variant.height,
+                format: if copied {
+                    source_format.clone()
                 } else {
-                    "resized".into()
+                    x.variant.format.name().to_string()
                 },
-                variants: ms
-                    .iter()
-                    .map(|x| manifest::Variant {
-                        path: x.path.clone(),
-                        width: x.variant.width,
-                        height: x.variant.height,
-                        format: if copied {
-                            sp.info.format.name().to_ascii_lowercase()
-                        } else {
-                            x.variant.format.name().to_string()
-                        },
-                        bytes: x.bytes,
-                        hash: x.hash.clone(),
-                    })
-                    .collect(),
-            },
-        );
+                bytes: x.bytes,
+                hash: x.hash.clone(),
+            })
+            .collect();
+        let image = manifest::Image {
+            width: w,
+            height: h,
+            format: source_format,
+            hash: hash.get(..10).unwrap_or("").to_string(),
+            bytes,
+            treatment: if copied { "copied" } else { "resized" }.into(),
+            variants,
+        };
+        m.images.insert(path.clone(), image);
+    }
+    for (src, img) in &previous.images {
+        if !m.images.contains_key(src) && img.variants.iter().any(|v| referenced.contains(&v.path))
+        {
+            m.images.insert(src.clone(), img.clone());
+        }
     }
     m
 }
 
 /// A Hugo config fragment that mounts the mirror over the site: give it to Hugo after the
-/// site's own config (`hugo --config hugo.toml,DIR/hugo-mounts.toml`).
+/// site's own config (`hugo --config hugo.toml,DIR/hugo-mounts.toml`). Hugo resolves a
+/// mount's relative source against the site root, so a mirror inside the site is named
+/// relative to it, and the fragment stays right when the site moves or a CI cache restores
+/// it elsewhere.
 fn hugo_mounts(root: &Path, dir: &Path, config: &Config) -> String {
-    let rel = |p: &Path| -> String {
-        let abs_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-        let abs = p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
-        abs.strip_prefix(&abs_root)
-            .map(|r| r.display().to_string())
-            .unwrap_or_else(|_| abs.display().to_string())
-    };
-    let d = rel(dir);
+    let abs_root = absolute(root);
+    let abs = absolute(dir);
+    let d = abs
+        .strip_prefix(&abs_root)
+        .map(|r| r.display().to_string())
+        .unwrap_or_else(|_| abs.display().to_string());
     let multi = config
         .content
         .iter()
@@ -1016,20 +1064,21 @@ pub(crate) fn absolute(p: &Path) -> PathBuf {
 }
 
 /// Name of the file that marks a folder as a pixpipe mirror (and so safe to prune).
-pub const MIRROR_MARK: &str = ".pixpipe-mirror";
+pub const MIRROR_MARK: &str = output::MIRROR_MARK;
 
-/// Refuse a mirror folder that holds someone else's files, or that lies inside the content.
-fn claim_mirror(root: &Path, dir: &Path, config: &Config) -> Result<(), BuildError> {
-    let bad = |msg: String| BuildError::Write {
+/// Refuse a mirror folder that is the site itself or lies inside one of its folders.
+fn refuse_site_folders(root: &Path, dir: &Path, config: &Config) -> Result<(), BuildError> {
+    let bad = |reason: String| OutputError::Refused {
         path: dir.display().to_string(),
-        source: std::io::Error::other(msg),
+        reason,
     };
     let d = absolute(dir);
     let r = absolute(root);
     if d == r {
         return Err(bad(
             "the output folder is the site itself; choose another --out (or use --in-place)".into(),
-        ));
+        )
+        .into());
     }
     let site_dirs = config
         .content
@@ -1042,49 +1091,9 @@ fn claim_mirror(root: &Path, dir: &Path, config: &Config) -> Result<(), BuildErr
         if sd != "." && d.starts_with(absolute(&root.join(&sd))) {
             return Err(bad(format!(
                 "the output folder is inside the site's {sd}/ folder; choose another --out"
-            )));
+            ))
+            .into());
         }
-    }
-    let mark = dir.join(MIRROR_MARK);
-    if !mark.exists() && !emit::is_empty_but_leftovers(dir) {
-        return Err(bad("the output folder is not empty and was not made by pixpipe; choose an empty or new folder".into()));
-    }
-    if !mark.exists() {
-        write_atomic(
-            &mark,
-            b"This folder is written by pixpipe build; files not in the build are removed.\n",
-        )
-        .map_err(werr(&mark))?;
     }
     Ok(())
-}
-
-fn prune_mirror(dir: &Path, expected: &BTreeSet<PathBuf>, cache_dir: &Path) -> usize {
-    let mut n = 0;
-    // Compare absolute paths: --manifest or --out may be spelled relative to the caller.
-    let expected: BTreeSet<PathBuf> = expected.iter().map(|p| absolute(p)).collect();
-    let cache = cache_dir.canonicalize().ok();
-    for e in walkdir::WalkDir::new(dir)
-        .contents_first(true)
-        .into_iter()
-        .flatten()
-    {
-        let p = e.path();
-        if cache.as_deref().is_some_and(|c| {
-            p.canonicalize()
-                .ok()
-                .as_deref()
-                .is_some_and(|q| q.starts_with(c))
-        }) {
-            continue;
-        }
-        if e.file_type().is_dir() {
-            if p != dir {
-                let _ = std::fs::remove_dir(p); // only succeeds when empty
-            }
-        } else if !expected.contains(&absolute(p)) && std::fs::remove_file(p).is_ok() {
-            n += 1;
-        }
-    }
-    n
 }

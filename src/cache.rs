@@ -1,11 +1,19 @@
-//! The cache: encoded outputs by content-addressed key, in one relocatable folder.
+//! The cache: encoded outputs by content-addressed key, in one relocatable folder that any
+//! number of pixpipe processes may share at once.
 //!
 //! A job's key is blake3 of the source's bytes, the job's canonical settings and the versions
 //! of pixpipe and its encoders, so a moved or renamed photo reuses its outputs, a changed
 //! photo or setting misses exactly its own jobs, and a new encoder invalidates everything.
-//! The folder holds `objects/` (one file per output) and `index.json` (key → output hash and
-//! size, plus a stat index so unchanged sources are not even re-hashed). Restoring the folder
-//! in CI is enough: paths are relative, and a stat miss only costs a re-hash.
+//! The folder holds `objects/` (one file per output, named by its key) and `index.json` (key →
+//! output hash and size, plus a stat index so unchanged sources are not even re-hashed).
+//!
+//! Sharing: every object is written to a temporary file and renamed, so it is whole or
+//! absent; an object is found by its key alone (the index only saves reading it to learn its
+//! hash), so an index that lost entries (two runs saving at once before, a killed run, a
+//! damaged file) costs a read, never a re-encode. `save` merges under a lock: it re-reads the
+//! index, adds what this run learnt and drops only what this run owns (its own sources' stale
+//! stat entries), so runs of different commands and sites keep each other's entries.
+//! The cache does not own the files the outputs are placed in; `output` does.
 
 use crate::plan::Variant;
 use serde::{Deserialize, Serialize};
@@ -41,16 +49,42 @@ pub struct Stat {
 struct Index {
     version: String,
     outputs: BTreeMap<String, Entry>,
+    /// By the source's absolute path: a file of another site with the same relative path,
+    /// size and mtime is another file.
     stats: BTreeMap<String, Stat>,
+}
+
+/// What reading `index.json` gave.
+enum Read {
+    /// An index of this version (possibly after dropping entries that do not look like ours).
+    Index(Index),
+    /// No index, or one of another pipeline version: an empty cache.
+    Empty,
+    /// An index that cannot be parsed.
+    Damaged,
 }
 
 /// The cache folder, loaded.
 #[derive(Debug)]
 pub struct Cache {
     dir: PathBuf,
+    /// Outputs known from the index when it was opened, and those added or found since.
     outputs: Mutex<BTreeMap<String, Entry>>,
+    /// Outputs this run stored or found again from their objects: merged into the index.
+    added: Mutex<BTreeMap<String, Entry>>,
     stats: Mutex<BTreeMap<String, Stat>>,
+    stats_added: Mutex<BTreeMap<String, Stat>>,
     used: Mutex<BTreeSet<String>>,
+    damaged: bool,
+}
+
+/// Which stat entries a save may drop: those of files under `root` that are not in `live`
+/// (sources this run saw gone or no longer used). Every other entry stays.
+pub struct StatScope<'a> {
+    /// The site's root, absolute.
+    pub root: &'a Path,
+    /// The absolute paths of the sources this run used.
+    pub live: &'a BTreeSet<String>,
 }
 
 /// The key of `v`, one of the variants `all` made together from the source whose bytes hash
@@ -85,50 +119,89 @@ pub fn job_key(
     blake3::hash(canonical.as_bytes()).to_hex().to_string()
 }
 
+/// Whether `s` is `n` lowercase hex digits.
+fn is_hex(s: &str, n: usize) -> bool {
+    s.len() == n
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+fn read_index(dir: &Path) -> Read {
+    let text = match std::fs::read(dir.join("index.json")) {
+        Ok(t) => t,
+        Err(_) => return Read::Empty,
+    };
+    let Ok(mut index) = serde_json::from_slice::<Index>(&text) else {
+        return Read::Damaged;
+    };
+    if index.version != PIPELINE_VERSION {
+        return Read::Empty;
+    }
+    // The index is restored from CI caches: trust nothing that does not look like what
+    // pixpipe writes (hashes end up in file names).
+    index
+        .outputs
+        .retain(|k, e| is_hex(k, 64) && is_hex(&e.hash, 10));
+    index.stats.retain(|_, st| is_hex(&st.hash, 64));
+    Read::Index(index)
+}
+
 impl Cache {
-    /// Open (or start) the cache at `dir`. A missing or unreadable index is an empty cache.
+    /// Open (or start) the cache at `dir`. A missing index is an empty cache; a damaged one
+    /// too, and `damaged` says so (its outputs are found again from their objects).
     pub fn open(dir: &Path) -> Cache {
-        let index: Index = std::fs::read_to_string(dir.join("index.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .filter(|i: &Index| i.version == PIPELINE_VERSION)
-            .map(|mut i: Index| {
-                // The index is restored from CI caches: trust nothing that does not look like
-                // what pixpipe writes (hashes end up in file names).
-                let hex = |s: &str, n: usize| {
-                    s.len() == n
-                        && s.bytes()
-                            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-                };
-                i.outputs.retain(|k, e| hex(k, 64) && hex(&e.hash, 10));
-                i.stats.retain(|_, st| hex(&st.hash, 64));
-                i
-            })
-            .unwrap_or_default();
+        let (index, damaged) = match read_index(dir) {
+            Read::Index(i) => (i, false),
+            Read::Empty => (Index::default(), false),
+            Read::Damaged => (Index::default(), true),
+        };
         Cache {
             dir: dir.to_path_buf(),
             outputs: Mutex::new(index.outputs),
+            added: Mutex::new(BTreeMap::new()),
             stats: Mutex::new(index.stats),
+            stats_added: Mutex::new(BTreeMap::new()),
             used: Mutex::new(BTreeSet::new()),
+            damaged,
         }
+    }
+
+    /// The cache's folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Whether the index could not be read when the cache was opened.
+    pub fn damaged(&self) -> bool {
+        self.damaged
     }
 
     fn object_path(&self, key: &str) -> PathBuf {
         self.dir.join("objects").join(&key[..2]).join(key)
     }
 
-    /// The cached output for `key`, if its object is still there.
+    /// The cached output for `key`, if its object is there: by the index when it knows the
+    /// key (checked by size), else found from the object itself (read once to learn its hash).
     pub fn get(&self, key: &str) -> Option<Entry> {
-        let e = self.outputs.lock().ok()?.get(key).cloned()?;
-        let ok = std::fs::metadata(self.object_path(key))
-            .map(|m| m.len() == e.bytes)
-            .unwrap_or(false);
-        if ok {
-            self.used.lock().ok()?.insert(key.to_string());
-            Some(e)
-        } else {
-            None
-        }
+        let known = lock(&self.outputs).get(key).cloned();
+        let meta = std::fs::metadata(self.object_path(key)).ok()?;
+        let entry = match known {
+            Some(e) if meta.len() == e.bytes => e,
+            // An empty object is what a power cut can leave of an unflushed write: a miss.
+            _ if meta.len() == 0 || !meta.is_file() => return None,
+            _ => {
+                let bytes = self.read(key).ok()?;
+                let e = Entry {
+                    hash: crate::naming::short_hash(&bytes),
+                    bytes: bytes.len() as u64,
+                };
+                lock(&self.outputs).insert(key.to_string(), e.clone());
+                lock(&self.added).insert(key.to_string(), e.clone());
+                e
+            }
+        };
+        lock(&self.used).insert(key.to_string());
+        Some(entry)
     }
 
     /// The cached output's bytes.
@@ -136,55 +209,70 @@ impl Cache {
         std::fs::read(self.object_path(key))
     }
 
-    /// Store an output.
+    /// Store an output. Concurrent writers of one key are harmless: each renames a whole
+    /// file of the same bytes over the other's.
     pub fn put(&self, key: &str, bytes: &[u8], hash: &str) -> std::io::Result<()> {
         // `get` checks the size: an object a power cut left empty is a miss, not a wrong hit.
         crate::emit::write_rebuildable(&self.object_path(key), bytes)?;
-        if let Ok(mut o) = self.outputs.lock() {
-            o.insert(
-                key.to_string(),
-                Entry {
-                    hash: hash.to_string(),
-                    bytes: bytes.len() as u64,
-                },
-            );
-        }
-        if let Ok(mut u) = self.used.lock() {
-            u.insert(key.to_string());
-        }
+        let e = Entry {
+            hash: hash.to_string(),
+            bytes: bytes.len() as u64,
+        };
+        lock(&self.outputs).insert(key.to_string(), e.clone());
+        lock(&self.added).insert(key.to_string(), e);
+        lock(&self.used).insert(key.to_string());
         Ok(())
     }
 
-    /// The known hash of the source at `rel` if its size and mtime are unchanged.
-    pub fn known_hash(&self, rel: &str, size: u64, mtime_ns: u128) -> Option<String> {
-        let s = self.stats.lock().ok()?;
-        let st = s.get(rel)?;
+    /// The known hash of the source at `abs` (an absolute path) if its size and mtime are
+    /// unchanged.
+    pub fn known_hash(&self, abs: &str, size: u64, mtime_ns: u128) -> Option<String> {
+        let s = lock(&self.stats);
+        let st = s.get(abs)?;
         (st.size == size && st.mtime_ns == mtime_ns).then(|| st.hash.clone())
     }
 
-    /// Remember the hash of the source at `rel`.
-    pub fn remember_hash(&self, rel: &str, size: u64, mtime_ns: u128, hash: &str) {
-        if let Ok(mut s) = self.stats.lock() {
-            s.insert(
-                rel.to_string(),
-                Stat {
-                    size,
-                    mtime_ns,
-                    hash: hash.to_string(),
-                },
-            );
-        }
+    /// Remember the hash of the source at `abs` (an absolute path).
+    pub fn remember_hash(&self, abs: &str, size: u64, mtime_ns: u128, hash: &str) {
+        let st = Stat {
+            size,
+            mtime_ns,
+            hash: hash.to_string(),
+        };
+        lock(&self.stats).insert(abs.to_string(), st.clone());
+        lock(&self.stats_added).insert(abs.to_string(), st);
     }
 
-    /// Write the index; with `prune`, first drop every output this build did not use.
-    /// Returns how many objects were removed.
-    pub fn save(&self, prune: bool, live_sources: &BTreeSet<String>) -> std::io::Result<usize> {
+    /// Merge what this run learnt into the index, under the cache's lock: the index on disk
+    /// now (other runs may have saved since this one opened it) plus this run's outputs and
+    /// stat entries, less the stat entries `scope` says are stale. With `prune`, first remove
+    /// every object this run did not use (of any site sharing the cache: the user asked for
+    /// it). Returns how many objects were removed.
+    pub fn save(&self, prune: bool, scope: Option<StatScope>) -> std::io::Result<usize> {
+        std::fs::create_dir_all(&self.dir)?;
+        let lock_file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.dir.join("index.lock"))?;
+        lock_file.lock()?;
+        let mut index = match read_index(&self.dir) {
+            Read::Index(i) => i,
+            Read::Empty | Read::Damaged => Index::default(),
+        };
+        index.version = PIPELINE_VERSION.to_string();
+        index.outputs.extend(lock(&self.added).clone());
+        if let Some(scope) = scope {
+            let root = scope.root.to_string_lossy();
+            let under = format!("{}/", root.trim_end_matches('/'));
+            index
+                .stats
+                .retain(|k, _| !k.starts_with(&under) || scope.live.contains(k));
+        }
+        index.stats.extend(lock(&self.stats_added).clone());
         let mut removed = 0;
-        let mut outputs = self.outputs.lock().map(|o| o.clone()).unwrap_or_default();
-        let mut stats = self.stats.lock().map(|s| s.clone()).unwrap_or_default();
-        stats.retain(|k, _| live_sources.contains(k));
         if prune {
-            let used = self.used.lock().map(|u| u.clone()).unwrap_or_default();
+            let used = lock(&self.used).clone();
             let objects = self.dir.join("objects");
             for shard in std::fs::read_dir(&objects).into_iter().flatten().flatten() {
                 for f in std::fs::read_dir(shard.path())
@@ -199,15 +287,87 @@ impl Cache {
                     }
                 }
             }
-            outputs.retain(|k, _| used.contains(k));
+            index.outputs.retain(|k, _| used.contains(k));
         }
-        let index = Index {
-            version: PIPELINE_VERSION.to_string(),
-            outputs,
-            stats,
-        };
-        let text = serde_json::to_string(&index).unwrap_or_default();
+        let text = serde_json::to_string(&index).map_err(std::io::Error::other)?;
         crate::emit::write_atomic(&self.dir.join("index.json"), text.as_bytes())?;
         Ok(removed)
+    }
+}
+
+/// A poisoned lock still holds valid data here: every update is one insert.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY_A: &str = "aa00000000000000000000000000000000000000000000000000000000000001";
+    const KEY_B: &str = "bb00000000000000000000000000000000000000000000000000000000000002";
+
+    #[test]
+    fn two_runs_saving_one_cache_keep_each_others_entries() {
+        let t = tempfile::tempdir().unwrap();
+        let a = Cache::open(t.path());
+        let b = Cache::open(t.path());
+        a.put(KEY_A, b"first", "0123456789").unwrap();
+        a.remember_hash("/site-a/content/p.jpg", 5, 1, &"a".repeat(64));
+        b.put(KEY_B, b"second", "abcdefabcd").unwrap();
+        b.remember_hash("/site-b/content/p.jpg", 6, 1, &"b".repeat(64));
+        let live_a: BTreeSet<String> = ["/site-a/content/p.jpg".to_string()].into();
+        let live_b: BTreeSet<String> = BTreeSet::new();
+        a.save(
+            false,
+            Some(StatScope {
+                root: Path::new("/site-a"),
+                live: &live_a,
+            }),
+        )
+        .unwrap();
+        b.save(
+            false,
+            Some(StatScope {
+                root: Path::new("/site-b"),
+                live: &live_b,
+            }),
+        )
+        .unwrap();
+        let c = Cache::open(t.path());
+        assert_eq!(c.get(KEY_A).unwrap().bytes, 5);
+        assert_eq!(c.get(KEY_B).unwrap().bytes, 6);
+        assert!(c.known_hash("/site-a/content/p.jpg", 5, 1).is_some());
+        // Site B's own entry was added by its run: this run decides what of B is live.
+        assert!(c.known_hash("/site-b/content/p.jpg", 6, 1).is_some());
+        // Another site's file with the same relative path, size and mtime is not known.
+        assert!(c.known_hash("/site-c/content/p.jpg", 5, 1).is_none());
+    }
+
+    #[test]
+    fn an_object_is_found_by_its_key_when_the_index_lost_it() {
+        let t = tempfile::tempdir().unwrap();
+        let a = Cache::open(t.path());
+        a.put(KEY_A, b"made before a kill", "0000000000").unwrap();
+        // Killed before it saved: no index at all.
+        let b = Cache::open(t.path());
+        let e = b.get(KEY_A).unwrap();
+        assert_eq!(e.bytes, 18);
+        assert_eq!(e.hash, crate::naming::short_hash(b"made before a kill"));
+        // A damaged index is an empty one, said as such, and the objects are still found.
+        std::fs::write(t.path().join("index.json"), b"{\"version\": tr").unwrap();
+        let c = Cache::open(t.path());
+        assert!(c.damaged());
+        assert!(c.get(KEY_A).is_some());
+        c.save(false, None).unwrap();
+        assert!(
+            !Cache::open(t.path()).damaged(),
+            "the save rebuilt the index"
+        );
+        // An empty object (a power cut before its bytes reached the disk) is a miss.
+        std::fs::write(t.path().join("objects/bb").join(KEY_B), b"").ok();
+        std::fs::create_dir_all(t.path().join("objects/bb")).unwrap();
+        std::fs::write(t.path().join("objects/bb").join(KEY_B), b"").unwrap();
+        assert!(Cache::open(t.path()).get(KEY_B).is_none());
     }
 }

@@ -1,18 +1,17 @@
 //! Check: every referenced image exists, is readable and fits what its page declares.
 //!
 //! `check` is pure: it takes what `scan`, `inventory` and `probe` produced and returns
-//! diagnostics located at the value the user has to change. `run` is the I/O wrapper the
-//! command uses. Remote images are never fetched.
+//! diagnostics located at the value the user has to change. `analyze::check_site` is the I/O
+//! wrapper the command uses. Remote images are never fetched.
 
 use crate::config::{Config, LintLevel};
 use crate::extract::{Syntax, Value};
 use crate::inventory::{self, Inventory, Reference};
-use crate::probe::{self, Probe, ProbeOptions};
+use crate::probe::{self, Probe};
 use crate::report::{Diagnostic, Severity};
 use crate::resolve::{self, clean_src, PageInfo, Resolution};
-use crate::scan::{self, ScanError, Site};
+use crate::scan::Site;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use unicode_normalization::UnicodeNormalization;
 
 /// How `check` runs.
@@ -76,36 +75,6 @@ fn level_severity(l: LintLevel) -> Option<Severity> {
         LintLevel::Warning => Some(Severity::Warning),
         LintLevel::Error => Some(Severity::Error),
     }
-}
-
-/// Scan, probe and check the site at `root`.
-pub fn run(root: &Path, config: &Config, opts: CheckOptions) -> Result<CheckReport, ScanError> {
-    let site = scan::scan(root, config)?;
-    let inv = inventory::take(&site, config);
-    let files: BTreeSet<String> = inv
-        .refs
-        .iter()
-        .filter_map(|r| match &r.resolution {
-            Resolution::Found { path, .. } => Some(path.clone()),
-            _ => None,
-        })
-        .collect();
-    let files: Vec<String> = files.into_iter().collect();
-    let probes = probe::probe_files(
-        root,
-        &files,
-        ProbeOptions {
-            max_pixels: config.max_pixels,
-            deep: opts.deep,
-        },
-    );
-    let diagnostics = check(&site, &inv, config, &probes);
-    Ok(CheckReport {
-        diagnostics,
-        pages: site.pages.len(),
-        references: inv.refs.len(),
-        images: files.len(),
-    })
 }
 
 /// Every finding about the references of `site`.

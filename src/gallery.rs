@@ -5,17 +5,19 @@
 //! pipeline, cache and naming as `build`: upright, sRGB, no metadata. `plan_gallery` and the
 //! page renderers are pure; `gallery` does the I/O.
 
-use crate::build::{is_placed, short_hash, variant_name};
-use crate::cache::{job_key, Cache};
+use crate::cache::Cache;
 use crate::config::Config;
-use crate::emit::{self, write_atomic};
+use crate::jobs::{self, Job, JobError, Made, RunOptions};
+use crate::naming::{original_name, variant_name};
+use crate::output::{is_placed, Kind, OutputError, OwnedDir};
 use crate::plan::{formats_for, OutFormat, Variant};
 use crate::probe::{self, ImageInfo, ProbeOptions};
 use crate::process;
+use crate::process::ProcessError;
 use crate::report::{Diagnostic, Progress};
 use rayon::prelude::*;
 use serde::Deserialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Width of a grid thumbnail in CSS pixels (made at 1x and 2x).
@@ -164,6 +166,12 @@ pub enum GalleryError {
         /// Why.
         source: std::io::Error,
     },
+    /// The output folder is not pixpipe's, or could not be written.
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    /// The worker pool could not start.
+    #[error(transparent)]
+    Pool(#[from] jobs::PoolError),
 }
 
 /// Parse `gallery.yaml`.
@@ -317,29 +325,6 @@ pub fn original_variant(info: &ImageInfo, config: &Config) -> Variant {
         quality: if format == OutFormat::Png { 0 } else { 95 },
         ..Variant::new(width, height, format, config)
     }
-}
-
-/// `welcome.jpg` -> `welcome.<hash>.jpg`: the original's name, made unique by its bytes.
-fn original_name_of(source: &str, v: &Variant, hash: &str) -> String {
-    let stem = source.rsplit_once('.').map(|(s, _)| s).unwrap_or(source);
-    format!(
-        "{}.{hash}.{}",
-        crate::build::clean_stem(stem),
-        v.format.extension()
-    )
-}
-
-/// One photo's work: the variants it shows, its original (with `--originals`), and of
-/// those the ones in the cache and the ones to make.
-struct Job {
-    shown: Vec<Variant>,
-    original: Option<Variant>,
-    /// Every variant the job makes, with its cache key (the keys depend on each other: see
-    /// `job_key`).
-    all: Vec<(Variant, String)>,
-    cached: Cached,
-    /// The variants to make, with their keys.
-    missing: Vec<(Variant, String)>,
 }
 
 fn html_escape(s: &str) -> String {
@@ -522,210 +507,63 @@ pub fn render_hugo(
 }
 
 /// The file that marks a folder as written by `pixpipe gallery` (so it may be rewritten).
-pub const GALLERY_MARK: &str = ".pixpipe-gallery";
+pub const GALLERY_MARK: &str = crate::output::GALLERY_MARK;
 
-/// Refuse an output folder that is the photo folder, or that holds files pixpipe did not
-/// write: a gallery never overwrites someone's page.
-fn claim_output(photos: &Path, out: &Path) -> Result<(), GalleryError> {
-    let bad = |msg: &str| GalleryError::Write {
-        path: out.display().to_string(),
-        source: std::io::Error::other(msg.to_string()),
-    };
+/// Refuse an output folder that is the photo folder or holds it, then claim it.
+fn claim_output(
+    photos: &Path,
+    out: &Path,
+    progress: &dyn Progress,
+) -> Result<OwnedDir, GalleryError> {
     let (p, o) = (crate::build::absolute(photos), crate::build::absolute(out));
     if o == p || p.starts_with(&o) {
-        return Err(bad(
-            "the output folder would hold the photos themselves; choose another --out",
-        ));
+        return Err(GalleryError::Write {
+            path: out.display().to_string(),
+            source: std::io::Error::other(
+                "the output folder would hold the photos themselves; choose another --out",
+            ),
+        });
     }
-    let mark = out.join(GALLERY_MARK);
-    if mark.exists() {
-        return Ok(());
-    }
-    if !emit::is_empty_but_leftovers(out) {
-        return Err(bad("the output folder is not empty and was not made by pixpipe gallery; choose an empty or new folder"));
-    }
-    write_mark(out, &BTreeSet::new())
+    Ok(OwnedDir::claim(out, Kind::Gallery, None, progress)?)
 }
 
-/// The mark's first lines; every other line names a file the gallery wrote.
-const MARK_HEADER: &str =
-    "# Written by pixpipe gallery. The next run replaces the files listed below and removes\n\
-     # those it no longer writes; it leaves every other file alone.\n";
-/// The whole mark of versions that listed nothing.
-const OLD_MARK: &str = "Written by pixpipe gallery; its files are replaced on the next run.";
-
-/// Write the mark of `out`, listing the files (relative to `out`) the gallery wrote.
-fn write_mark(out: &Path, files: &BTreeSet<PathBuf>) -> Result<(), GalleryError> {
-    let mark = out.join(GALLERY_MARK);
-    write_atomic(&mark, mark_text(files).as_bytes()).map_err(|source| GalleryError::Write {
-        path: mark.display().to_string(),
-        source,
-    })
-}
-
-fn mark_text(files: &BTreeSet<PathBuf>) -> String {
-    let mut text = String::from(MARK_HEADER);
-    for f in files {
-        text.push_str(&f.to_string_lossy());
-        text.push('\n');
-    }
-    text
-}
-
-/// The mark of an output folder while a run writes into it: what earlier runs listed plus
-/// every file this run is about to write, listed before the file exists, so that whatever
-/// moment the run is killed at, the next run knows every file that may be its to remove.
-struct Listing<'a> {
-    out: &'a Path,
-    files: std::sync::Mutex<BTreeSet<PathBuf>>,
-}
-
-impl Listing<'_> {
-    /// List `names` (relative to the output folder) before they are written: the new ones
-    /// are appended to the mark in one write, without waiting for the disk (this guards
-    /// against a killed run; the final mark is written with `write_atomic`).
-    fn add(&self, names: &[PathBuf]) -> std::io::Result<()> {
-        use std::io::Write;
-        let mut files = self.files.lock().unwrap_or_else(|e| e.into_inner());
-        let mut lines = String::new();
-        for n in names {
-            if files.insert(n.clone()) {
-                lines.push_str(&n.to_string_lossy());
-                lines.push('\n');
-            }
+/// `gallery.yaml`, or the default spec when there is none. A file that is there but cannot
+/// be read, or is not UTF-8, is an error naming it.
+fn read_spec(dir: &Path) -> Result<Spec, GalleryError> {
+    let path = dir.join("gallery.yaml");
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Spec::default()),
+        Err(source) => {
+            return Err(GalleryError::Read {
+                path: path.display().to_string(),
+                source,
+            })
         }
-        if lines.is_empty() {
-            return Ok(());
-        }
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(self.out.join(GALLERY_MARK))?
-            .write_all(lines.as_bytes())
-    }
+    };
+    let text = String::from_utf8(bytes).map_err(|e| GalleryError::Read {
+        path: path.display().to_string(),
+        source: std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("not UTF-8 text ({e})"),
+        ),
+    })?;
+    parse_spec(&text, &path.display().to_string())
 }
 
-/// The files an earlier gallery's mark lists: plain relative paths only, so that an edited
-/// mark can never name a file outside the output folder.
-pub fn listed_files(mark: &str) -> BTreeSet<PathBuf> {
-    mark.lines()
-        .filter(|l| !l.is_empty() && !l.starts_with('#') && *l != OLD_MARK)
-        .map(PathBuf::from)
-        .filter(|p| {
-            p.components().count() > 0
-                && p.components()
-                    .all(|c| matches!(c, std::path::Component::Normal(_)))
-                && p.as_os_str() != GALLERY_MARK
-        })
-        .collect()
-}
-
-/// After a run that wrote `written` into `out`: remove what the mark `listed` (what earlier
-/// runs wrote or were about to, and what this one was about to) that this run did not write
-/// (the images of photos since removed or changed, the originals when they are no longer
-/// asked for) and the temporary files of a killed run, then list `written` in the mark.
-/// Returns how many files were removed.
-fn tidy_output(
-    out: &Path,
-    listed: &BTreeSet<PathBuf>,
-    written: &BTreeSet<PathBuf>,
-) -> Result<usize, GalleryError> {
-    use std::os::unix::fs::MetadataExt;
-    // On a case-insensitive file system a listed name can be a file this run kept under
-    // another spelling (a photo renamed IMG_1.JPG -> img_1.jpg): never remove those.
-    let kept: BTreeSet<(u64, u64)> = written
-        .iter()
-        .filter_map(|w| std::fs::metadata(out.join(w)).ok())
-        .map(|m| (m.dev(), m.ino()))
-        .collect();
-    let mut removed = 0;
-    // What could not be removed stays listed, for the next run to try again.
-    let mut still = written.clone();
-    for stale in listed.difference(written) {
-        let path = out.join(stale);
-        // Only through real folders: never into one that a symlink (images -> elsewhere)
-        // points at.
-        if !within_real_folders(out, stale) {
-            still.insert(stale.clone());
-            continue;
-        }
-        match std::fs::symlink_metadata(&path) {
-            Ok(m) if kept.contains(&(m.dev(), m.ino())) => continue,
-            Ok(_) => {}
-            Err(_) => continue,
-        }
-        match std::fs::remove_file(&path) {
-            Ok(()) => removed += 1,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(_) => {
-                still.insert(stale.clone());
-            }
-        }
-    }
-    emit::remove_leftovers(out);
-    for dir in ["images", "originals"] {
-        let dir = out.join(dir);
-        // Not in a folder a symlink points at.
-        if is_real_folder(&dir) {
-            emit::remove_leftovers(&dir);
-        }
-    }
-    for dir in ["images", "originals"] {
-        // Gone when empty; kept when it holds anything.
-        let _ = std::fs::remove_dir(out.join(dir));
-    }
-    write_mark(out, &still)?;
-    Ok(removed)
-}
-
-/// Whether every folder between `out` and `rel` (a plain relative path) is a real folder,
-/// not a symlink.
-fn within_real_folders(out: &Path, rel: &Path) -> bool {
-    let mut dir = out.to_path_buf();
-    let parts: Vec<_> = rel.components().collect();
-    parts[..parts.len().saturating_sub(1)].iter().all(|c| {
-        dir.push(c);
-        is_real_folder(&dir)
-    })
-}
-
-/// Whether `dir` is a folder itself, not a symlink to one.
-fn is_real_folder(dir: &Path) -> bool {
-    std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir())
-}
-
-/// Per photo: its outputs, its original's file name (with `--originals`) and how many
-/// variants were made and reused, or why it has none.
-type Made = Result<(Vec<Output>, Option<String>, usize, usize), Diagnostic>;
-/// A photo's variants found in the cache, with their keys and entries (output hash, size).
-type Cached = Vec<(Variant, String, crate::cache::Entry)>;
-
-/// Make the gallery of `dir`.
-// A photo's failure is a whole Diagnostic, made once per broken photo: size is no concern.
-#[allow(clippy::result_large_err)]
-pub fn gallery(
-    dir: &Path,
-    config: &Config,
-    opts: &GalleryOptions,
-    progress: &dyn Progress,
-) -> Result<GalleryReport, GalleryError> {
-    let mut report = GalleryReport::default();
-    claim_output(dir, &opts.out)?;
+/// The photo files of `dir`, sorted, with a note for each other file skipped.
+fn photo_files(dir: &Path, report: &mut GalleryReport) -> Result<Vec<String>, GalleryError> {
     let rd = std::fs::read_dir(dir).map_err(|source| GalleryError::Read {
         path: dir.display().to_string(),
         source,
     })?;
-    let spec_path = dir.join("gallery.yaml");
-    let spec = match std::fs::read_to_string(&spec_path) {
-        Ok(t) => parse_spec(&t, &spec_path.display().to_string())?,
-        Err(_) => Spec::default(),
-    };
     let mut names: Vec<String> = rd
         .flatten()
         .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
         .filter_map(|e| e.file_name().to_str().map(str::to_string))
         .collect();
     names.sort();
-    let mut files: Vec<String> = Vec::new();
+    let mut files = Vec::new();
     for n in names {
         if n == "gallery.yaml" || n.starts_with('.') {
             continue;
@@ -741,24 +579,41 @@ pub fn gallery(
             ),
         }
     }
+    Ok(files)
+}
+
+/// Warn about names in `order` and `exclude` that are not photos of the folder.
+fn spec_warnings(spec: &Spec, files: &[String]) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
     for (what, list) in [("order", &spec.order), ("exclude", &spec.exclude)] {
-        for n in list {
-            if !files.contains(n) {
-                report.diagnostics.push(
-                    Diagnostic::warning(
-                        "gallery-spec",
-                        format!("gallery.yaml names {n} in `{what}`, but there is no such photo"),
-                    )
-                    .in_file("gallery.yaml"),
-                );
-            }
+        for n in list.iter().filter(|n| !files.contains(n)) {
+            out.push(
+                Diagnostic::warning(
+                    "gallery-spec",
+                    format!("gallery.yaml names {n} in `{what}`, but there is no such photo"),
+                )
+                .in_file("gallery.yaml"),
+            );
         }
     }
+    out
+}
+
+/// Read, probe and describe every photo (in parallel); a photo that cannot be used is a
+/// diagnostic instead.
+// A photo's failure is a whole Diagnostic, made once per broken photo: size is no concern.
+#[allow(clippy::result_large_err)]
+fn probe_photos(
+    dir: &Path,
+    files: &[String],
+    spec: &Spec,
+    config: &Config,
+) -> Vec<Result<Photo, Diagnostic>> {
     let popts = ProbeOptions {
         max_pixels: config.max_pixels,
         deep: false,
     };
-    let probed: Vec<Result<Photo, Diagnostic>> = files
+    files
         .par_iter()
         .map(|n| {
             let bytes = std::fs::read(dir.join(n)).map_err(|e| {
@@ -783,7 +638,6 @@ pub fn gallery(
                 .map(exif_facts)
                 .unwrap_or((None, None));
             let s = spec.photos.get(n).cloned().unwrap_or_default();
-            let hash = blake3::hash(&bytes).to_hex().to_string();
             Ok(Photo {
                 name: n.clone(),
                 id: photo_id(n),
@@ -791,312 +645,319 @@ pub fn gallery(
                 alt: s.alt,
                 taken,
                 info,
-                hash,
+                hash: blake3::hash(&bytes).to_hex().to_string(),
                 original: None,
             })
         })
-        .collect();
-    let mut photos = Vec::new();
-    for r in probed {
-        match r {
-            Ok(p) => photos.push(p),
-            Err(d) => report.diagnostics.push(d),
+        .collect()
+}
+
+/// One job of the gallery: whose photo, the variants it shows, its original.
+struct PhotoJob {
+    photo: usize,
+    shown: Vec<Variant>,
+    original: Option<Variant>,
+}
+
+/// Per photo: a job for the variants it shows and, with --originals, one for its original (a
+/// job of its own: one decode for both would make the shown sizes from a full-size decode,
+/// so their bytes would depend on the flag).
+fn jobs_of(
+    dir: &Path,
+    photos: &[Photo],
+    config: &Config,
+    opts: &GalleryOptions,
+) -> (Vec<Job>, Vec<PhotoJob>) {
+    let mut jobs = Vec::new();
+    let mut meta = Vec::new();
+    for (i, p) in photos.iter().enumerate() {
+        let shown = variants_for(&p.info, config, opts.format);
+        let original = opts.originals.then(|| original_variant(&p.info, config));
+        let parts = match original {
+            Some(o) if !shown.contains(&o) => vec![(shown, None), (Vec::new(), Some(o))],
+            _ => vec![(shown, original)],
+        };
+        for (shown, original) in parts {
+            let variants = shown
+                .iter()
+                .copied()
+                .chain(original.filter(|o| !shown.contains(o)));
+            let file = dir.join(&p.name);
+            jobs.push(Job {
+                file_len: std::fs::metadata(&file).map_or(0, |m| m.len()),
+                file,
+                info: p.info.clone(),
+                hash: p.hash.clone(),
+                variants: variants.collect(),
+            });
+            meta.push(PhotoJob {
+                photo: i,
+                shown,
+                original,
+            });
         }
     }
-    let photos = order(photos, &spec);
+    (jobs, meta)
+}
+
+/// Where a gallery's output of `v` goes, relative to the output folder: the image folder
+/// when the page shows it, `originals/` when it is the original (or both).
+fn destinations(
+    job: &PhotoJob,
+    photo: &Photo,
+    format: GalleryFormat,
+    m: &Made,
+) -> Vec<(PathBuf, bool)> {
+    let mut out = Vec::new();
+    if job.shown.contains(&m.variant) {
+        let name = variant_name(&photo.name, &m.variant, &m.hash);
+        let rel = match format {
+            GalleryFormat::Html => Path::new("images").join(name),
+            GalleryFormat::Hugo => PathBuf::from(name),
+        };
+        out.push((rel, true));
+    }
+    if job.original == Some(m.variant) {
+        let name = original_name(&photo.name, &m.variant, &m.hash);
+        out.push((Path::new("originals").join(name), false));
+    }
+    out
+}
+
+/// Per photo: its outputs, its original's file name (with `--originals`) and how many
+/// variants were made and reused, or why it has none.
+type PhotoOutputs = Result<(Vec<Output>, Option<String>, usize, usize), Diagnostic>;
+
+/// Make the gallery of `dir`.
+pub fn gallery(
+    dir: &Path,
+    config: &Config,
+    opts: &GalleryOptions,
+    progress: &dyn Progress,
+) -> Result<GalleryReport, GalleryError> {
+    jobs::in_pool(opts.jobs, || gallery_in_pool(dir, config, opts, progress))?
+}
+
+fn gallery_in_pool(
+    dir: &Path,
+    config: &Config,
+    opts: &GalleryOptions,
+    progress: &dyn Progress,
+) -> Result<GalleryReport, GalleryError> {
+    let mut report = GalleryReport::default();
+    let spec = read_spec(dir)?;
+    let owned = claim_output(dir, &opts.out, progress)?;
+    let files = photo_files(dir, &mut report)?;
+    report.diagnostics.extend(spec_warnings(&spec, &files));
+    let (photos, broken): (Vec<_>, Vec<_>) = probe_photos(dir, &files, &spec, config)
+        .into_iter()
+        .partition(Result::is_ok);
+    report
+        .diagnostics
+        .extend(broken.into_iter().filter_map(Result::err));
+    let photos = order(photos.into_iter().flatten().collect(), &spec);
     report.photos = photos.len();
     report.without_text = photos
         .iter()
         .filter(|p| p.caption.is_none() && p.alt.is_none())
         .count();
 
-    // Make (or reuse) every variant: the cached ones are reused, the largest photos are made
-    // first, and the photos being made at once stay within the memory budget.
     let cache = Cache::open(&opts.cache_dir);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.jobs.max(1))
-        .build()
-        .map_err(|e| GalleryError::Write {
-            path: "threads".into(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
-    let image_dir = match opts.format {
-        GalleryFormat::Html => opts.out.join("images"),
-        GalleryFormat::Hugo => opts.out.clone(),
-    };
-    // Per photo: a job for the variants it shows and, with --originals, one for its original
-    // (a job of its own: one decode for both would make the shown sizes from a full-size
-    // decode, so their bytes would depend on the flag), each with every variant's cache key,
-    // the variants in the cache (and their entries) and those to make.
-    let job = |p: &Photo, shown: Vec<Variant>, original: Option<Variant>| {
-        let extra = original.filter(|o| !shown.contains(o));
-        let variants: Vec<Variant> = shown.iter().copied().chain(extra).collect();
-        let all: Vec<(Variant, String)> = variants
-            .iter()
-            .map(|v| (*v, job_key(&p.hash, v, &variants, config.metadata)))
-            .collect();
-        let mut cached = Vec::new();
-        let mut missing = Vec::new();
-        for (v, key) in &all {
-            match cache.get(key) {
-                Some(e) => cached.push((*v, key.clone(), e)),
-                None => missing.push((*v, key.clone())),
-            }
-        }
-        Job {
-            shown,
-            original,
-            all,
-            cached,
-            missing,
-        }
-    };
-    let mut jobs: Vec<(usize, Job)> = Vec::new();
-    for (i, p) in photos.iter().enumerate() {
-        let shown = variants_for(&p.info, config, opts.format);
-        let original = opts.originals.then(|| original_variant(&p.info, config));
-        match original {
-            Some(o) if !shown.contains(&o) => {
-                jobs.push((i, job(p, shown, None)));
-                jobs.push((i, job(p, Vec::new(), Some(o))));
-            }
-            _ => jobs.push((i, job(p, shown, original))),
-        }
+    if cache.damaged() {
+        report
+            .diagnostics
+            .push(crate::build::damaged_cache_note(&opts.cache_dir));
     }
-    let job_count = jobs.len() as u64;
-    let queue = process::Queue::new(
-        opts.memory_bytes,
-        process::resident_bytes(),
-        pool.current_num_threads(),
-        jobs.into_iter()
-            .map(|(i, job)| {
-                let need = if job.missing.is_empty() {
-                    0
-                } else {
-                    let file_len =
-                        std::fs::metadata(dir.join(&photos[i].name)).map_or(0, |m| m.len());
-                    let all: Vec<Variant> = job.all.iter().map(|(v, _)| *v).collect();
-                    process::job_bytes(&photos[i].info, &all, file_len)
-                };
-                (need, (i, job))
-            })
-            .collect(),
-    );
-    let mark = opts.out.join(GALLERY_MARK);
-    let before = match std::fs::read_to_string(&mark) {
-        Ok(t) => listed_files(&t),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeSet::new(),
-        Err(source) => {
-            return Err(GalleryError::Read {
-                path: mark.display().to_string(),
-                source,
-            })
-        }
-    };
-    let listing = Listing {
-        out: &opts.out,
-        files: std::sync::Mutex::new(before),
-    };
-    let rel = |p: &Path| p.strip_prefix(&opts.out).unwrap_or(p).to_path_buf();
-    // Write an output to `dest` unless it is there (names are hashes, and the size tells a
-    // file a power cut left short): the bytes just made, or else the cache's copy. An HTML
-    // gallery's images are written like the build's outputs, without waiting for the disk (a
-    // rerun checks them before it trusts them); a Hugo bundle's are the site's sources, read
-    // by `pixpipe build` and Hugo and often committed, so they wait for the disk.
+    let (job_list, meta) = jobs_of(dir, &photos, config, opts);
+    let (hits, todo) = jobs::lookup(&cache, &job_list, config);
     let durable = opts.format == GalleryFormat::Hugo;
-    let place = |dest: &Path, entry: &crate::cache::Entry, key: &str, fresh: Option<&Vec<u8>>| {
-        if is_placed(dest, entry.bytes) {
-            return Ok(());
+    let on_made = |j: usize, m: &Made, bytes: &[u8]| {
+        let job = &meta[j];
+        for (rel, _) in destinations(job, &photos[job.photo], opts.format, m) {
+            owned.place(&rel, bytes, durable).ok();
         }
-        let read;
-        let bytes = match fresh {
-            Some(b) => b,
-            None => {
-                read = cache
-                    .read(key)
-                    .map_err(|e| Diagnostic::error("cache", e.to_string()))?;
-                &read
-            }
-        };
-        if durable {
-            write_atomic(dest, bytes)
-        } else {
-            emit::write_rebuildable(dest, bytes)
-        }
-        .map_err(|e| Diagnostic::error("write", format!("{}: {e}", dest.display())))
     };
-    let make = |p: &Photo, job: Job| -> Made {
-        let Job {
-            shown,
-            original,
-            all,
-            cached: mut outs,
-            missing,
-        } = job;
-        let made_now = missing.len();
-        // What this job encodes, kept until it is placed.
-        let mut fresh: BTreeMap<Variant, Vec<u8>> = BTreeMap::new();
-        if !missing.is_empty() {
-            let bytes = std::fs::read(dir.join(&p.name))
-                .map_err(|e| Diagnostic::error("unreadable", format!("{}: {e}", p.name)))?;
-            let variants: Vec<Variant> = all.iter().map(|(v, _)| *v).collect();
-            let to_make: Vec<Variant> = missing.iter().map(|(v, _)| *v).collect();
-            let encoded = process::make_variants(
-                &bytes,
-                &p.info,
-                &to_make,
-                &variants,
-                config.max_pixels,
-                config.metadata,
-            )
-            .map_err(|e| {
-                Diagnostic::error(
-                    "undecodable",
-                    format!("{}: cannot be processed: {e}", p.name),
-                )
-                .in_file(p.name.clone())
-            })?;
-            for ((v, key), b) in missing.into_iter().zip(encoded) {
-                let hash = short_hash(&b);
-                cache
-                    .put(&key, &b, &hash)
-                    .map_err(|e| Diagnostic::error("cache", e.to_string()))?;
-                let entry = crate::cache::Entry {
-                    hash,
-                    bytes: b.len() as u64,
-                };
-                outs.push((v, key, entry));
-                fresh.insert(v, b);
-            }
-        }
-        outs.sort_by_key(|(v, _, _)| (v.format, v.width, v.quality));
-        let reused = outs.len() - made_now;
-        // Where each goes: (variant, key, entry, its folder, file name, shown in the page).
-        let mut dests = Vec::new();
-        for (v, key, e) in &outs {
-            if shown.contains(v) {
-                let name = variant_name(&p.name, v, &e.hash);
-                dests.push((*v, key, e, image_dir.clone(), name, true));
-            }
-            if original == Some(*v) {
-                let name = original_name_of(&p.name, v, &e.hash);
-                dests.push((*v, key, e, opts.out.join("originals"), name, false));
-            }
-        }
-        let names: Vec<PathBuf> = dests.iter().map(|d| rel(&d.3.join(&d.4))).collect();
-        listing.add(&names).map_err(|e| {
-            let mark = opts.out.join(GALLERY_MARK);
-            Diagnostic::error("write", format!("{}: {e}", mark.display()))
-        })?;
-        let mut result = Vec::new();
-        let mut original_name = None;
-        for (v, key, entry, dir, name, in_page) in dests {
-            place(&dir.join(&name), entry, key, fresh.get(&v))?;
-            if in_page {
-                result.push(Output { variant: v, name });
-            } else {
-                original_name = Some(name);
-            }
-        }
-        Ok((result, original_name, made_now, reused))
+    let run_opts = RunOptions {
+        memory_bytes: opts.memory_bytes,
     };
-    progress.start("gallery", job_count);
-    let done = std::sync::Mutex::new(Vec::new());
-    pool.broadcast(|_| {
-        while let Some(((i, job), _lease)) = queue.next() {
-            let r = make(&photos[i], job);
-            progress.advance(1);
-            done.lock().unwrap_or_else(|e| e.into_inner()).push((i, r));
-        }
-    });
-    // One result per photo: its jobs' together, or its first error.
-    let mut per_photo: BTreeMap<usize, Made> = BTreeMap::new();
-    for (i, r) in done.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        let merged = match (per_photo.remove(&i), r) {
-            (None, r) => r,
-            (Some(Ok(a)), Ok(b)) => {
-                let (mut outs, original) = (a.0, a.1.or(b.1));
-                outs.extend(b.0);
-                outs.sort_by_key(|o| (o.variant.format, o.variant.width));
-                Ok((outs, original, a.2 + b.2, a.3 + b.3))
-            }
-            (Some(Err(e)), _) | (Some(Ok(_)), Err(e)) => Err(e),
-        };
-        per_photo.insert(i, merged);
-    }
-    let made = per_photo.into_values();
-    progress.finish();
-    // What this run wrote, relative to the output folder: the mark lists it for the next run.
-    let mut written: BTreeSet<PathBuf> = BTreeSet::new();
+    let ran = jobs::run(
+        &job_list, &todo, &cache, config, run_opts, &on_made, progress,
+    );
+    report.diagnostics.extend(ran.warnings);
+    let per_photo = place_photos(
+        &owned,
+        &cache,
+        &photos,
+        &meta,
+        opts.format,
+        hits,
+        ran.results,
+    );
+
     let mut shown: Vec<(Photo, Vec<Output>, String)> = Vec::new();
-    for (p, r) in photos.into_iter().zip(made) {
+    for (p, r) in photos.into_iter().zip(per_photo) {
         match r {
             Ok((outs, original, m, u)) => {
                 report.made += m;
                 report.reused += u;
+                let image_dir = match opts.format {
+                    GalleryFormat::Html => opts.out.join("images"),
+                    GalleryFormat::Hugo => opts.out.clone(),
+                };
                 let colour = dominant_colour(&image_dir, &outs);
-                written.extend(outs.iter().map(|o| rel(&image_dir.join(&o.name))));
-                if let Some(name) = &original {
-                    written.insert(PathBuf::from("originals").join(name));
-                }
                 shown.push((Photo { original, ..p }, outs, colour));
             }
             Err(d) => report.diagnostics.push(d),
         }
     }
-    let title = spec.title.clone().unwrap_or_else(|| {
-        dir.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("Gallery")
-            .to_string()
-    });
-    let mut write = |path: PathBuf, text: &str| {
-        let name = rel(&path);
-        let listed = listing.add(std::slice::from_ref(&name));
-        written.insert(name);
-        listed
-            .and_then(|()| write_atomic(&path, text.as_bytes()))
-            .map_err(|source| GalleryError::Write {
-                path: path.display().to_string(),
-                source,
-            })
-    };
-    match opts.format {
-        GalleryFormat::Html => {
-            write(
-                opts.out.join("gallery.css"),
-                include_str!("../assets/gallery/gallery.css"),
-            )?;
-            write(
-                opts.out.join("gallery.js"),
-                include_str!("../assets/gallery/gallery.js"),
-            )?;
-            report.page = opts.out.join("index.html");
-            write(report.page.clone(), &render_html(&spec, &title, &shown))?;
-        }
-        GalleryFormat::Hugo => {
-            report.page = opts.out.join("index.md");
-            write(
-                report.page.clone(),
-                &render_hugo(&spec, &title, &shown, config, &opts.shortcode),
-            )?;
-        }
+    let pages = pages(dir, &spec, &shown, config, opts);
+    for (name, text) in &pages {
+        owned.write(Path::new(name), text.as_bytes())?;
     }
-    let listed = listing
-        .files
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    report.removed = tidy_output(&opts.out, &listed, &written)?;
-    let live = BTreeSet::new();
+    report.page = opts.out.join(pages[pages.len() - 1].0);
+    report.removed = owned.finish()?;
     cache
-        .save(false, &live)
+        .save(false, None)
         .map_err(|source| GalleryError::Write {
             path: opts.cache_dir.display().to_string(),
             source,
         })?;
     crate::report::sort(&mut report.diagnostics);
     Ok(report)
+}
+
+/// The gallery's page and what it needs beside it, (file name, text), the page last.
+fn pages(
+    dir: &Path,
+    spec: &Spec,
+    shown: &[(Photo, Vec<Output>, String)],
+    config: &Config,
+    opts: &GalleryOptions,
+) -> Vec<(&'static str, String)> {
+    let title = spec.title.clone().unwrap_or_else(|| {
+        dir.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("Gallery")
+            .to_string()
+    });
+    match opts.format {
+        GalleryFormat::Html => vec![
+            (
+                "gallery.css",
+                include_str!("../assets/gallery/gallery.css").into(),
+            ),
+            (
+                "gallery.js",
+                include_str!("../assets/gallery/gallery.js").into(),
+            ),
+            ("index.html", render_html(spec, &title, shown)),
+        ],
+        GalleryFormat::Hugo => vec![(
+            "index.md",
+            render_hugo(spec, &title, shown, config, &opts.shortcode),
+        )],
+    }
+}
+
+/// Place every photo's outputs (those just made were placed by their worker; the cached ones
+/// are read from the cache) and gather, per photo, what its page shows.
+#[allow(clippy::result_large_err)]
+fn place_photos(
+    owned: &OwnedDir,
+    cache: &Cache,
+    photos: &[Photo],
+    meta: &[PhotoJob],
+    format: GalleryFormat,
+    hits: Vec<Vec<Made>>,
+    results: Vec<(usize, Result<Vec<Made>, JobError>)>,
+) -> Vec<PhotoOutputs> {
+    // An HTML gallery's images are written like the build's outputs, without waiting for the
+    // disk (a rerun checks them before it trusts them); a Hugo bundle's are the site's
+    // sources, read by `pixpipe build` and Hugo and often committed, so they wait for it.
+    let durable = format == GalleryFormat::Hugo;
+    let mut results: BTreeMap<usize, Result<Vec<Made>, JobError>> = results.into_iter().collect();
+    let mut per_photo: Vec<PhotoOutputs> = (0..photos.len())
+        .map(|_| Ok((Vec::new(), None, 0, 0)))
+        .collect();
+    for (j, cached) in hits.into_iter().enumerate() {
+        let job = &meta[j];
+        let p = &photos[job.photo];
+        let fail = |e: &dyn std::fmt::Display, code| {
+            Diagnostic::error(code, format!("{}: {e}", p.name)).in_file(p.name.clone())
+        };
+        let made_now = match results.remove(&j) {
+            Some(Ok(m)) => m,
+            Some(Err(e)) => {
+                let code = match &e {
+                    JobError::Read(_) => "unreadable",
+                    JobError::Process(ProcessError::Decode(_)) => "undecodable",
+                    JobError::Process(_) => "processing",
+                };
+                if per_photo[job.photo].is_ok() {
+                    per_photo[job.photo] = Err(fail(&e, code));
+                }
+                continue;
+            }
+            None => Vec::new(),
+        };
+        let counts = (made_now.len(), cached.len());
+        let mut all: Vec<Made> = cached.into_iter().chain(made_now).collect();
+        all.sort_by_key(|m| (m.variant.format, m.variant.width, m.variant.quality));
+        let mut outs = Vec::new();
+        let mut original = None;
+        let mut error = None;
+        'outputs: for m in &all {
+            for (rel, in_page) in destinations(job, p, format, m) {
+                if !is_placed(&owned.dir().join(&rel), m.bytes) {
+                    let placed = m
+                        .read(cache)
+                        .map_err(|e| {
+                            fail(
+                                &format!("cannot read its output from the cache: {e}"),
+                                "cache",
+                            )
+                        })
+                        .and_then(|b| {
+                            owned
+                                .place(&rel, &b, durable)
+                                .map_err(|e| fail(&e, "write"))
+                        });
+                    if let Err(d) = placed {
+                        error = Some(d);
+                        break 'outputs;
+                    }
+                }
+                owned.keep(&rel);
+                let name = rel
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                if in_page {
+                    outs.push(Output {
+                        variant: m.variant,
+                        name,
+                    });
+                } else {
+                    original = Some(name);
+                }
+            }
+        }
+        let photo = &mut per_photo[job.photo];
+        match (photo, error) {
+            (Err(_), _) => {}
+            (photo, Some(d)) => *photo = Err(d),
+            (Ok(p), None) => {
+                p.0.extend(outs);
+                p.1 = p.1.take().or(original);
+                p.2 += counts.0;
+                p.3 += counts.1;
+            }
+        }
+    }
+    for r in per_photo.iter_mut().flatten() {
+        r.0.sort_by_key(|o| (o.variant.format, o.variant.width));
+    }
+    per_photo
 }
 
 /// The average colour of a photo's smallest output, as a CSS colour (the placeholder shown
@@ -1121,27 +982,6 @@ fn dominant_colour(dir: &Path, outs: &[Output]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_mark_lists_only_plain_relative_paths() {
-        let mark = format!(
-            "{MARK_HEADER}images/a-400w.0123456789.jpg\n../outside.txt\n/etc/passwd\n\
-             images/../../x\n.pixpipe-gallery\n\nindex.html\n"
-        );
-        let files: Vec<PathBuf> = listed_files(&mark).into_iter().collect();
-        assert_eq!(
-            files,
-            vec![
-                PathBuf::from("images/a-400w.0123456789.jpg"),
-                PathBuf::from("index.html")
-            ]
-        );
-        // The mark of earlier versions lists nothing.
-        assert!(listed_files(
-            "Written by pixpipe gallery; its files are replaced on the next run.\n"
-        )
-        .is_empty());
-    }
 
     #[test]
     fn capture_times_are_compared_in_utc() {

@@ -9,6 +9,7 @@
 //! the binary decides what to show and which exit code to use.
 
 pub mod alloc;
+pub mod analyze;
 pub mod build;
 pub mod cache;
 pub mod check;
@@ -19,7 +20,10 @@ pub mod extract;
 pub mod gallery;
 pub mod hugo_config;
 pub mod inventory;
+pub mod jobs;
 pub mod manifest;
+pub mod naming;
+pub mod output;
 pub mod plan;
 pub mod position;
 pub mod probe;

@@ -2,8 +2,9 @@
 //! (0 clean, 1 problems reported, 2 fatal or usage).
 
 use clap::Parser;
+use pixpipe::analyze;
 use pixpipe::build::{self, BuildOptions, Output};
-use pixpipe::check::{self, CheckOptions};
+use pixpipe::check::CheckOptions;
 use pixpipe::cli::{
     BuildArgs, CheckArgs, CheckFormat, Cli, Command, GalleryArgs, GalleryFormatArg,
     ManifestFormatArg, ScanArgs, ScanFormat,
@@ -78,7 +79,7 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
 
 fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load(&args.site, args.config.as_deref())?;
-    let report = check::run(&args.site, &config, CheckOptions { deep: args.deep })?;
+    let report = analyze::check_site(&args.site, &config, CheckOptions { deep: args.deep })?;
     let counts = report::count(&report.diagnostics);
     let out = match args.format {
         CheckFormat::Human => {
@@ -112,8 +113,8 @@ fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// An indicatif bar on a terminal; nothing when piped or quiet.
-struct Bar(Option<indicatif::ProgressBar>);
+/// An indicatif bar on a terminal (none when piped or quiet), and whether `--quiet` was given.
+struct Bar(Option<indicatif::ProgressBar>, bool);
 
 impl Progress for Bar {
     fn start(&self, what: &str, total: u64) {
@@ -134,11 +135,18 @@ impl Progress for Bar {
             b.finish_and_clear();
         }
     }
+    fn message(&self, what: &str) {
+        match &self.0 {
+            Some(b) => b.println(what),
+            None if !self.1 => eprintln!("{what}"),
+            None => {}
+        }
+    }
 }
 
 fn progress_bar(quiet: bool, template: &str) -> Bar {
     if quiet || !std::io::stderr().is_terminal() {
-        return Bar(None);
+        return Bar(None, quiet);
     }
     let b = indicatif::ProgressBar::new(0);
     b.set_style(
@@ -146,7 +154,7 @@ fn progress_bar(quiet: bool, template: &str) -> Bar {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
-    Bar(Some(b))
+    Bar(Some(b), quiet)
 }
 
 fn run_gallery(args: GalleryArgs) -> anyhow::Result<ExitCode> {
@@ -187,7 +195,7 @@ fn run_gallery(args: GalleryArgs) -> anyhow::Result<ExitCode> {
     };
     let bar = progress_bar(
         args.work.quiet,
-        "{msg:>9} [{bar:30}] {pos}/{len} photos, {eta} left",
+        "{msg:>9} [{bar:30}] {pos}/{len} variants, {eta} left",
     );
     let started = std::time::Instant::now();
     let report = gallery::gallery(&args.photo_dir, &config, &opts, &bar)?;
@@ -249,12 +257,13 @@ fn run_build(args: BuildArgs) -> anyhow::Result<ExitCode> {
     print_diagnostics(&report.diagnostics);
     let counts = report::count(&report.diagnostics);
     eprintln!(
-        "build: {} images, {} variants ({} made, {} reused), {} sources decoded, {} -> {}, {} pages written, {} stale files removed, {:.2} s; manifest {}",
+        "build: {} images, {} variants ({} made, {} reused), {} sources decoded, {} sources hashed, {} -> {}, {} pages written, {} stale files removed, {:.2} s; manifest {}",
         report.images,
         report.made + report.reused,
         report.made,
         report.reused,
         report.decoded,
+        report.hashed,
         megabytes(report.bytes_in),
         megabytes(report.bytes_out),
         report.pages_written,

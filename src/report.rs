@@ -313,6 +313,8 @@ pub trait Progress: Sync {
     fn advance(&self, n: u64);
     /// The stage is over.
     fn finish(&self);
+    /// Something the user should see while they wait (another run holds a lock).
+    fn message(&self, _what: &str) {}
 }
 
 /// Progress that draws nothing.

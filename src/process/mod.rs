@@ -18,6 +18,21 @@ use image::ImageDecoder;
 use std::io::Cursor;
 use std::sync::{Condvar, Mutex};
 
+/// Why a source's variants could not be made: the source's fault (it does not decode) or a
+/// later stage's (the pixels could not be turned or resized, an encoder refused them).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProcessError {
+    /// The source's pixels could not be decoded.
+    #[error("{0}")]
+    Decode(String),
+    /// Turning the pixels upright, converting them to sRGB or resizing them failed.
+    #[error("{0}")]
+    Transform(String),
+    /// An encoder failed.
+    #[error("{0}")]
+    Encode(String),
+}
+
 /// The embedded ICC profile of an image, if any.
 pub fn icc_profile(bytes: &[u8], info: &ImageInfo) -> Option<Vec<u8>> {
     if !info.icc {
@@ -50,7 +65,7 @@ pub fn make_variants(
     all: &[Variant],
     max_pixels: u64,
     keep: crate::config::Metadata,
-) -> Result<Vec<Vec<u8>>, String> {
+) -> Result<Vec<Vec<u8>>, ProcessError> {
     let mut out = vec![Vec::new(); variants.len()];
     let (made, rest) = make_largest(bytes, info, variants, all, max_pixels, keep)?;
     let rest = rest.map(Rest::finish).transpose()?;
@@ -80,7 +95,7 @@ pub fn make_largest(
     all: &[Variant],
     max_pixels: u64,
     keep: crate::config::Metadata,
-) -> Result<(Encoded, Option<Rest>), String> {
+) -> Result<(Encoded, Option<Rest>), ProcessError> {
     let made = largest_of(bytes, info, variants, all, max_pixels, keep);
     scratch::release();
     made
@@ -113,13 +128,13 @@ impl Rest {
     }
 
     /// Make the variants left: each size from the previous one.
-    pub fn finish(self) -> Result<Encoded, String> {
+    pub fn finish(self) -> Result<Encoded, ProcessError> {
         let made = self.finish_here();
         scratch::release();
         made
     }
 
-    fn finish_here(self) -> Result<Encoded, String> {
+    fn finish_here(self) -> Result<Encoded, ProcessError> {
         let Rest {
             pixels,
             sizes,
@@ -130,7 +145,7 @@ impl Rest {
         let mut prev = pixels;
         for (w, h) in sizes {
             if (prev.width, prev.height) != (w, h) {
-                let smaller = resize::resize(&prev, w, h)?;
+                let smaller = resize::resize(&prev, w, h).map_err(ProcessError::Transform)?;
                 scratch::give(std::mem::replace(&mut prev, smaller).data);
             }
             encode_size(&prev, &variants, kept.as_deref(), &mut made)?;
@@ -154,10 +169,11 @@ fn encode_size(
     variants: &[(usize, Variant)],
     kept: Option<&[u8]>,
     made: &mut Encoded,
-) -> Result<(), String> {
+) -> Result<(), ProcessError> {
     for (i, v) in variants {
         if (v.width, v.height) == (p.width, p.height) {
-            let encoded = codec::encode(p, v.format, v.quality, v.effort)?;
+            let encoded =
+                codec::encode(p, v.format, v.quality, v.effort).map_err(ProcessError::Encode)?;
             made.push((
                 *i,
                 match kept {
@@ -177,7 +193,7 @@ fn largest_of(
     all: &[Variant],
     max_pixels: u64,
     keep: crate::config::Metadata,
-) -> Result<(Encoded, Option<Rest>), String> {
+) -> Result<(Encoded, Option<Rest>), ProcessError> {
     let kept = match keep {
         crate::config::Metadata::Strip => None,
         crate::config::Metadata::KeepCopyright => exif_of(bytes, info).and_then(|t| {
@@ -195,7 +211,8 @@ fn largest_of(
     sizes.retain(|s| *s >= smallest);
     let (w, h) = sizes[0];
     let (sw, sh) = stored(w, h);
-    let decoded = codec::decode(bytes, info.format, info.alpha, sw, sh, max_pixels)?;
+    let decoded = codec::decode(bytes, info.format, info.alpha, sw, sh, max_pixels)
+        .map_err(ProcessError::Decode)?;
     let to_srgb = icc_profile(bytes, info).and_then(|icc| resize::ToSrgb::new(&icc));
     // The largest output is made from the decode, turned upright and converted to sRGB; each
     // smaller one is resized from the previous output, already upright and in sRGB.
@@ -204,23 +221,23 @@ fn largest_of(
     let resized = if (decoded.width, decoded.height) == (sw, sh) {
         decoded
     } else {
-        let r = resize::resize(&decoded, sw, sh)?;
+        let r = resize::resize(&decoded, sw, sh).map_err(ProcessError::Transform)?;
         // Neither the decode nor the resizer's rows are needed again: free them before
         // the upright copy and the encoding (`job_bytes` counts these as separate stages).
         drop(decoded);
         r
     };
     resize::release();
-    let mut upright = resize::orient(resized, info.orientation)?;
+    let mut upright = resize::orient(resized, info.orientation).map_err(ProcessError::Transform)?;
     if let Some(t) = &to_srgb {
-        t.apply(&mut upright)?;
+        t.apply(&mut upright).map_err(ProcessError::Transform)?;
     }
     let indexed: Vec<(usize, Variant)> = variants.iter().copied().enumerate().collect();
     let mut made = Vec::new();
     encode_size(&upright, &indexed, kept.as_deref(), &mut made)?;
     let rest = match sizes.get(1) {
         Some(&(nw, nh)) => {
-            let pixels = resize::resize(&upright, nw, nh)?;
+            let pixels = resize::resize(&upright, nw, nh).map_err(ProcessError::Transform)?;
             Some(Rest {
                 pixels,
                 sizes: sizes[1..].to_vec(),

@@ -594,3 +594,25 @@ fn the_shown_sizes_are_the_same_bytes_with_or_without_originals() {
     assert_eq!(with.len(), 10, "{:?}", with.keys());
     assert!(with == without, "{:?} vs {:?}", with.keys(), without.keys());
 }
+
+#[test]
+fn a_gallery_yaml_that_is_not_text_is_an_error_naming_it() {
+    // Issue #16: an unreadable or non-UTF-8 gallery.yaml was taken as "no spec", and the
+    // gallery was made without its titles, order and captions.
+    let site = SiteBuilder::new()
+        .bytes("photos/p0.jpg", jpeg_bytes(&photo(900, 600, 1)))
+        .bytes("photos/gallery.yaml", b"title: Caf\xe9\n".to_vec())
+        .build();
+    let out = site.path("out");
+    let run = gallery(&site.path("photos"), &["--out", out.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("gallery.yaml: not UTF-8 text"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !out.join("index.html").exists(),
+        "no gallery without its spec"
+    );
+}

@@ -1,0 +1,405 @@
+//! Jobs: the one job layer under every command that makes images.
+//!
+//! A `Job` is one source's bytes and the whole set of variants made from them (a variant's
+//! bytes depend on the larger sizes of its set: see `cache::job_key`). `lookup` splits the
+//! jobs' variants into those the cache has and those to make; `run` makes the latter on the
+//! current thread pool, largest jobs first and within the memory budget (`process::Queue`),
+//! stores each output in the cache and hands it to the command (`on_made`) as soon as it
+//! exists, and returns the results sorted by job, so what a run returns never depends on the
+//! number of threads or on which worker made what. Commands build their jobs, decide where
+//! outputs go and what a failure means for their pages; they build no pool nor worker loop.
+//!
+//! A cache that cannot store an output is not the image's fault: the output is kept in
+//! memory (`Made::held`) so it can still be placed, and the failure is reported once, as a
+//! cache warning with its cause.
+
+use crate::cache::{job_key, Cache};
+use crate::config::Config;
+use crate::naming::short_hash;
+use crate::plan::Variant;
+use crate::probe::ImageInfo;
+use crate::process::{self, ProcessError};
+use crate::report::{Diagnostic, Progress};
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// One source's work.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The file to read.
+    pub file: PathBuf,
+    /// Its probe.
+    pub info: ImageInfo,
+    /// blake3 of its bytes, hex.
+    pub hash: String,
+    /// Its size in bytes.
+    pub file_len: u64,
+    /// Every variant made from it (each size is resized from the next larger one of the set).
+    pub variants: Vec<Variant>,
+}
+
+impl Job {
+    /// The cache key of `v`, one of the job's variants.
+    pub fn key(&self, v: &Variant, config: &Config) -> String {
+        job_key(&self.hash, v, &self.variants, config.metadata)
+    }
+}
+
+/// One output of a job.
+#[derive(Debug, Clone)]
+pub struct Made {
+    /// The variant.
+    pub variant: Variant,
+    /// Its cache key.
+    pub key: String,
+    /// First 10 hex digits of blake3 of its bytes (the hash in its file name).
+    pub hash: String,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// Its bytes, when the cache could not store them.
+    pub held: Option<Arc<Vec<u8>>>,
+}
+
+impl Made {
+    /// The output's bytes: held, or read from the cache.
+    pub fn read(&self, cache: &Cache) -> std::io::Result<Vec<u8>> {
+        match &self.held {
+            Some(b) => Ok(b.as_ref().clone()),
+            None => cache.read(&self.key),
+        }
+    }
+}
+
+/// The variants of one job that the cache does not have.
+#[derive(Debug, Clone)]
+pub struct Todo {
+    /// Index of the job.
+    pub job: usize,
+    /// The variants to make.
+    pub variants: Vec<Variant>,
+}
+
+/// Why a job made nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The source could not be read.
+    #[error("cannot be read: {0}")]
+    Read(std::io::Error),
+    /// Decoding, transforming or encoding failed.
+    #[error("cannot be processed: {0}")]
+    Process(#[from] ProcessError),
+}
+
+/// How `run` runs.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    /// Budget for the jobs' memory, in bytes (`process::job_bytes`).
+    pub memory_bytes: u64,
+}
+
+/// What `run` did.
+#[derive(Debug, Default)]
+pub struct Ran {
+    /// Per job with work to do, sorted by job: its outputs, or why it has none.
+    pub results: Vec<(usize, Result<Vec<Made>, JobError>)>,
+    /// Cache failures, one warning per distinct cause.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Run `f` on a pool of `threads` workers (at least one): the pool every stage of a command
+/// runs its parallel work on, so `--jobs 1` runs the same code on one thread.
+pub fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> Result<R, PoolError> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()
+        .map_err(|_| PoolError(threads))?;
+    Ok(pool.install(f))
+}
+
+/// The worker pool could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start {0} worker threads")]
+pub struct PoolError(pub usize);
+
+/// The blake3 of each file, and how many had to be read: a file whose absolute path, size
+/// and mtime the cache's stat index knows is not read again. `files` are (name, path) pairs;
+/// the result is keyed by name, without the files that could not be read.
+pub fn hash_files(
+    cache: &Cache,
+    files: &[(String, PathBuf)],
+) -> (BTreeMap<String, (String, u64)>, usize) {
+    let hashed = std::sync::atomic::AtomicUsize::new(0);
+    let hashes = files
+        .par_iter()
+        .filter_map(|(name, path)| {
+            let m = std::fs::metadata(path).ok()?;
+            let (size, mt) = (m.len(), mtime_ns(&m));
+            let abs = path.to_string_lossy();
+            let hash = match cache.known_hash(&abs, size, mt) {
+                Some(h) => h,
+                None => {
+                    // Streamed: the whole file is read again when (if) it is decoded.
+                    let file = std::fs::File::open(path).ok()?;
+                    let mut hasher = blake3::Hasher::new();
+                    hasher.update_reader(file).ok()?;
+                    let h = hasher.finalize().to_hex().to_string();
+                    cache.remember_hash(&abs, size, mt, &h);
+                    hashed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    h
+                }
+            };
+            Some((name.clone(), (hash, size)))
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .collect();
+    (hashes, hashed.into_inner())
+}
+
+fn mtime_ns(m: &std::fs::Metadata) -> u128 {
+    m.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+/// Split every job's variants into those in the cache (per job, in the jobs' order) and
+/// those to make.
+pub fn lookup(cache: &Cache, jobs: &[Job], config: &Config) -> (Vec<Vec<Made>>, Vec<Todo>) {
+    let mut hits = Vec::with_capacity(jobs.len());
+    let mut todo = Vec::new();
+    for (i, job) in jobs.iter().enumerate() {
+        let mut found = Vec::new();
+        let mut missing = Vec::new();
+        for v in &job.variants {
+            let key = job.key(v, config);
+            match cache.get(&key) {
+                Some(e) => found.push(Made {
+                    variant: *v,
+                    key,
+                    hash: e.hash,
+                    bytes: e.bytes,
+                    held: None,
+                }),
+                None => missing.push(*v),
+            }
+        }
+        hits.push(found);
+        if !missing.is_empty() {
+            todo.push(Todo {
+                job: i,
+                variants: missing,
+            });
+        }
+    }
+    (hits, todo)
+}
+
+/// A worker's unit of work: a todo's largest size (and the rest, if it cannot be deferred),
+/// or a deferred rest.
+enum Work {
+    Source(usize),
+    Rest(usize, process::Rest),
+}
+
+/// Make every todo's variants on the current pool, within `opts.memory_bytes`; each output is
+/// stored in the cache, then given to `on_made(job, made, bytes)` from the worker that made
+/// it. `progress` counts variants.
+pub fn run(
+    jobs: &[Job],
+    todo: &[Todo],
+    cache: &Cache,
+    config: &Config,
+    opts: RunOptions,
+    on_made: &(dyn Fn(usize, &Made, &[u8]) + Sync),
+    progress: &dyn Progress,
+) -> Ran {
+    progress.start(
+        "resizing",
+        todo.iter().map(|t| t.variants.len() as u64).sum(),
+    );
+    let queue = process::Queue::new(
+        opts.memory_bytes,
+        process::resident_bytes(),
+        rayon::current_num_threads(),
+        todo.iter()
+            .enumerate()
+            .map(|(t, td)| {
+                let job = &jobs[td.job];
+                let need = process::job_bytes(&job.info, &job.variants, job.file_len);
+                (need, Work::Source(t))
+            })
+            .collect(),
+    );
+    let worker = Worker {
+        jobs,
+        todo,
+        cache,
+        config,
+        on_made,
+        progress,
+        queue: &queue,
+        cache_errors: Mutex::new(BTreeMap::new()),
+    };
+    let done = Mutex::new(Vec::new());
+    rayon::broadcast(|_| {
+        while let Some((work, _lease)) = queue.next() {
+            let part = worker.work(work);
+            lock(&done).push(part);
+        }
+    });
+    progress.finish();
+    let parts = done.into_inner().unwrap_or_else(|e| e.into_inner());
+    let warnings = lock(&worker.cache_errors)
+        .iter()
+        .map(|(cause, n)| cache_warning(cache.dir(), *n, cause))
+        .collect();
+    Ran {
+        results: merge(parts, todo),
+        warnings,
+    }
+}
+
+/// What the workers of one `run` share.
+struct Worker<'a> {
+    jobs: &'a [Job],
+    todo: &'a [Todo],
+    cache: &'a Cache,
+    config: &'a Config,
+    on_made: &'a (dyn Fn(usize, &Made, &[u8]) + Sync),
+    progress: &'a dyn Progress,
+    queue: &'a process::Queue<Work>,
+    /// Why outputs could not be stored, and how many.
+    cache_errors: Mutex<BTreeMap<String, usize>>,
+}
+
+impl Worker<'_> {
+    /// Do one unit of work: (its todo, what it made or why it failed).
+    fn work(&self, work: Work) -> (usize, Result<Vec<Made>, JobError>) {
+        let t = match work {
+            Work::Rest(t, rest) => return (t, self.finish(t, rest)),
+            Work::Source(t) => t,
+        };
+        let td = &self.todo[t];
+        let job = &self.jobs[td.job];
+        let made = std::fs::read(&job.file)
+            .map_err(JobError::Read)
+            .and_then(|bytes| {
+                process::make_largest(
+                    &bytes,
+                    &job.info,
+                    &td.variants,
+                    &job.variants,
+                    self.config.max_pixels,
+                    self.config.metadata,
+                )
+                .map_err(JobError::Process)
+            });
+        let (outs, rest) = match made {
+            Ok(m) => m,
+            Err(e) => {
+                self.progress.advance(td.variants.len() as u64);
+                return (t, Err(e));
+            }
+        };
+        self.progress.advance(outs.len() as u64);
+        let mut m = self.record(t, outs);
+        // Leave the smaller sizes for whichever worker is free first.
+        let Some(rest) = rest else { return (t, Ok(m)) };
+        match self.queue.defer(rest.bytes(), Work::Rest(t, rest)) {
+            Err(Work::Rest(_, rest)) => match self.finish(t, rest) {
+                Ok(more) => m.extend(more),
+                Err(e) => return (t, Err(e)),
+            },
+            Ok(()) | Err(Work::Source(_)) => {}
+        }
+        (t, Ok(m))
+    }
+
+    /// Make the variants a todo's first part left.
+    fn finish(&self, t: usize, rest: process::Rest) -> Result<Vec<Made>, JobError> {
+        let n = rest.len() as u64;
+        let r = rest.finish().map(|outs| self.record(t, outs));
+        self.progress.advance(n);
+        Ok(r?)
+    }
+
+    /// Store what a worker made of one todo's variants, (index in its list, bytes), in the
+    /// cache, name it, and hand it over.
+    fn record(&self, t: usize, outs: process::Encoded) -> Vec<Made> {
+        let td = &self.todo[t];
+        let job = &self.jobs[td.job];
+        let mut made = Vec::with_capacity(outs.len());
+        for (i, out) in outs {
+            let v = td.variants[i];
+            let hash = short_hash(&out);
+            let key = job.key(&v, self.config);
+            let held = match self.cache.put(&key, &out, &hash) {
+                Ok(()) => None,
+                Err(e) => {
+                    *lock(&self.cache_errors).entry(e.to_string()).or_default() += 1;
+                    Some(Arc::new(out.clone()))
+                }
+            };
+            let m = Made {
+                variant: v,
+                key,
+                bytes: out.len() as u64,
+                hash,
+                held,
+            };
+            (self.on_made)(td.job, &m, &out);
+            made.push(m);
+        }
+        made
+    }
+}
+
+/// One result per todo, as (its job, result), sorted by job: a todo's parts (it may come in
+/// two, see `process::make_largest`) together, or its first error.
+fn merge(
+    mut parts: Vec<(usize, Result<Vec<Made>, JobError>)>,
+    todo: &[Todo],
+) -> Vec<(usize, Result<Vec<Made>, JobError>)> {
+    parts.sort_by_key(|p| p.0);
+    let mut results: Vec<(usize, Result<Vec<Made>, JobError>)> = Vec::new();
+    let mut last_t = None;
+    for (t, r) in parts {
+        match results.last_mut() {
+            Some(last) if last_t == Some(t) => {
+                last.1 = match (std::mem::replace(&mut last.1, Ok(Vec::new())), r) {
+                    (Ok(mut a), Ok(b)) => {
+                        a.extend(b);
+                        Ok(a)
+                    }
+                    (Err(e), _) | (_, Err(e)) => Err(e),
+                };
+            }
+            _ => results.push((todo[t].job, r)),
+        }
+        last_t = Some(t);
+    }
+    results.sort_by_key(|r| r.0);
+    results
+}
+
+/// The warning for `n` outputs that `dir` could not store.
+fn cache_warning(dir: &Path, n: usize, cause: &str) -> Diagnostic {
+    Diagnostic::warning(
+        "cache",
+        format!(
+            "cannot store {n} output{} in the cache {}: {cause}",
+            if n == 1 { "" } else { "s" },
+            dir.display()
+        ),
+    )
+    .with_help("the outputs were placed all the same; a later run makes them again until the cache can be written")
+}
+
+/// A poisoned lock still holds valid data here: every update is one push or insert.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

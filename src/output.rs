@@ -1,0 +1,503 @@
+//! Output: a folder pixpipe owns (a build's mirror, a gallery), and the lock that keeps two
+//! runs from writing one folder at once.
+//!
+//! A folder is claimed once: it must be new, empty (but for a killed run's temporary files) or
+//! carry the mark of the same command. The mark lists every file a run wrote, and each file is
+//! listed *before* it is written, so whatever moment a run is killed at, the next one knows
+//! every file that may be its to remove. A run then removes what the mark lists and it no
+//! longer writes, and nothing else: a user's own file in the folder stays. Nothing is written
+//! or removed through a symlinked folder inside the owned one. The mark format is the same
+//! for every kind; the marks of earlier versions are read once and replaced.
+
+use crate::emit::{self, TEMP_PREFIX};
+use crate::report::Progress;
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
+
+/// Which command owns a folder (each has its own mark, so neither takes the other's folder).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `pixpipe build --out`: a mirror of the site.
+    Mirror,
+    /// `pixpipe gallery`: a gallery page and its images.
+    Gallery,
+}
+
+impl Kind {
+    /// The mark's file name.
+    pub fn mark(self) -> &'static str {
+        match self {
+            Kind::Mirror => MIRROR_MARK,
+            Kind::Gallery => GALLERY_MARK,
+        }
+    }
+
+    fn command(self) -> &'static str {
+        match self {
+            Kind::Mirror => "pixpipe build",
+            Kind::Gallery => "pixpipe gallery",
+        }
+    }
+
+    /// Who a foreign folder was not made by, in the refusal.
+    fn maker(self) -> &'static str {
+        match self {
+            Kind::Mirror => "pixpipe",
+            Kind::Gallery => "pixpipe gallery",
+        }
+    }
+}
+
+/// The mark of a build's mirror.
+pub const MIRROR_MARK: &str = ".pixpipe-mirror";
+/// The mark of a gallery folder.
+pub const GALLERY_MARK: &str = ".pixpipe-gallery";
+
+/// The mark of a mirror before marks listed files: the whole folder was the build's.
+const OLD_MIRROR_MARK: &str =
+    "This folder is written by pixpipe build; files not in the build are removed.";
+/// The mark of a gallery before marks listed files: it lists nothing.
+const OLD_GALLERY_MARK: &str =
+    "Written by pixpipe gallery; its files are replaced on the next run.";
+
+/// A folder that could not be claimed or written.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// The folder is not pixpipe's to write.
+    #[error("cannot write {path}: {reason}")]
+    Refused {
+        /// The folder.
+        path: String,
+        /// Why, and what to do.
+        reason: String,
+    },
+    /// Reading or writing failed.
+    #[error("cannot write {path}: {source}")]
+    Io {
+        /// What.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
+    move |source| OutputError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// A folder this run owns, locked until it is dropped.
+#[derive(Debug)]
+pub struct OwnedDir {
+    dir: PathBuf,
+    kind: Kind,
+    /// What the mark lists: earlier runs' files and those this run is about to write.
+    listed: Mutex<BTreeSet<PathBuf>>,
+    /// What this run keeps (writes, or finds already written).
+    kept: Mutex<BTreeSet<PathBuf>>,
+    /// A folder inside this one that is not ours (a cache put inside the mirror).
+    skip: Option<PathBuf>,
+    _lock: File,
+}
+
+/// Take the advisory lock of `dir` (which must exist), waiting for another pixpipe that holds
+/// it and saying so through `progress`. The lock goes when the returned file is dropped.
+pub fn lock_folder(dir: &Path, progress: &dyn Progress) -> std::io::Result<File> {
+    let f = File::open(dir)?;
+    match f.try_lock() {
+        Ok(()) => return Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => {}
+        Err(std::fs::TryLockError::Error(e)) => return Err(e),
+    }
+    progress.message(&format!(
+        "waiting for another pixpipe that is writing {}",
+        dir.display()
+    ));
+    f.lock()?;
+    Ok(f)
+}
+
+impl OwnedDir {
+    /// Claim `dir` for `kind`: refuse a folder holding someone else's files, create it if
+    /// needed, lock it (waiting for another run that writes it), read what earlier runs
+    /// listed. `skip` is a folder inside `dir` that is never listed nor pruned.
+    pub fn claim(
+        dir: &Path,
+        kind: Kind,
+        skip: Option<&Path>,
+        progress: &dyn Progress,
+    ) -> Result<OwnedDir, OutputError> {
+        let mark = dir.join(kind.mark());
+        if !mark.exists() && !emit::is_empty_but_leftovers(dir) {
+            return Err(OutputError::Refused {
+                path: dir.display().to_string(),
+                reason: format!(
+                    "the output folder is not empty and was not made by {}; choose an empty or new folder",
+                    kind.maker()
+                ),
+            });
+        }
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let lock = lock_folder(dir, progress).map_err(io_err(dir))?;
+        let skip = skip.and_then(|s| s.canonicalize().ok());
+        let listed = match std::fs::read_to_string(&mark) {
+            Ok(text) if kind == Kind::Mirror && text.trim() == OLD_MIRROR_MARK => {
+                every_file(dir, skip.as_deref())
+            }
+            Ok(text) => listed_files(&text, kind),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeSet::new(),
+            Err(e) => return Err(io_err(&mark)(e)),
+        };
+        let owned = OwnedDir {
+            dir: dir.to_path_buf(),
+            kind,
+            listed: Mutex::new(listed),
+            kept: Mutex::new(BTreeSet::new()),
+            skip,
+            _lock: lock,
+        };
+        // The mark in this version's format before anything is written.
+        owned.write_mark(&lock_set(&owned.listed).clone())?;
+        Ok(owned)
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// List `names` (relative to the folder) before they are written: the new ones are
+    /// appended to the mark in one write, without waiting for the disk (this guards against a
+    /// killed run; `finish` writes the final mark durably).
+    pub fn list(&self, names: &[PathBuf]) -> Result<(), OutputError> {
+        use std::io::Write;
+        let mut listed = lock_set(&self.listed);
+        let mut lines = String::new();
+        for n in names {
+            if listed.insert(n.clone()) {
+                lines.push_str(&n.to_string_lossy());
+                lines.push('\n');
+            }
+        }
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let mark = self.dir.join(self.kind.mark());
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&mark)
+            .and_then(|mut f| f.write_all(lines.as_bytes()))
+            .map_err(io_err(&mark))
+    }
+
+    /// Keep `rel` as one of this run's files (it is written, or already there).
+    pub fn keep(&self, rel: &Path) {
+        lock_set(&self.kept).insert(rel.to_path_buf());
+    }
+
+    /// Forget that this run keeps `rel` (it was placed for a job that failed after all).
+    pub fn unkeep(&self, rel: &Path) {
+        lock_set(&self.kept).remove(rel);
+    }
+
+    /// Write `bytes` at `rel` unless a file of that size is there already (outputs are named
+    /// by a hash of their bytes, and the size tells a file a power cut left short), listing
+    /// it first and keeping it. `durable` waits for the disk (for files a rerun does not
+    /// check, or that are someone's sources).
+    pub fn place(&self, rel: &Path, bytes: &[u8], durable: bool) -> Result<(), OutputError> {
+        let dest = self.dir.join(rel);
+        if is_placed(&dest, bytes.len() as u64) {
+            self.keep(rel);
+            return Ok(());
+        }
+        self.list(&[rel.to_path_buf()])?;
+        self.check_real_folders(rel)?;
+        if durable {
+            emit::write_atomic(&dest, bytes)
+        } else {
+            emit::write_rebuildable(&dest, bytes)
+        }
+        .map_err(io_err(&dest))?;
+        self.keep(rel);
+        Ok(())
+    }
+
+    /// Write the text file `rel` (a page, a manifest), durably, unless it already holds
+    /// exactly `bytes`. Returns whether it was written.
+    pub fn write(&self, rel: &Path, bytes: &[u8]) -> Result<bool, OutputError> {
+        let dest = self.dir.join(rel);
+        self.keep(rel);
+        if std::fs::read(&dest).ok().as_deref() == Some(bytes) {
+            return Ok(false);
+        }
+        self.list(&[rel.to_path_buf()])?;
+        self.check_real_folders(rel)?;
+        emit::write_atomic(&dest, bytes).map_err(io_err(&dest))?;
+        Ok(true)
+    }
+
+    /// Make `rel` a copy of the file `src` (see `emit::mirror_file`). Returns whether it was
+    /// written.
+    pub fn mirror(&self, rel: &Path, src: &Path) -> Result<bool, OutputError> {
+        let dest = self.dir.join(rel);
+        self.keep(rel);
+        self.list(&[rel.to_path_buf()])?;
+        self.check_real_folders(rel)?;
+        emit::mirror_file(src, &dest).map_err(io_err(&dest))
+    }
+
+    /// Refuse to write `rel` through a folder that is a symlink (it would write elsewhere).
+    fn check_real_folders(&self, rel: &Path) -> Result<(), OutputError> {
+        let mut dir = self.dir.clone();
+        let parts: Vec<_> = rel.components().collect();
+        for c in &parts[..parts.len().saturating_sub(1)] {
+            dir.push(c);
+            if std::fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(OutputError::Refused {
+                    path: self.dir.join(rel).display().to_string(),
+                    reason: format!(
+                        "{} is a symbolic link, and pixpipe never writes through one inside its output; remove it",
+                        dir.display()
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// End the run: remove what the mark lists that this run did not keep (the files of
+    /// pages and photos since removed or changed) and the temporary files of killed runs,
+    /// then list only what was kept. Returns how many files were removed.
+    pub fn finish(self) -> Result<usize, OutputError> {
+        use std::os::unix::fs::MetadataExt;
+        let listed = lock_set(&self.listed).clone();
+        let kept = lock_set(&self.kept).clone();
+        // On a case-insensitive file system a listed name can be a file this run kept under
+        // another spelling (a photo renamed IMG_1.JPG -> img_1.jpg): never remove those.
+        let kept_files: BTreeSet<(u64, u64)> = kept
+            .iter()
+            .filter_map(|w| std::fs::metadata(self.dir.join(w)).ok())
+            .map(|m| (m.dev(), m.ino()))
+            .collect();
+        let mut removed = 0;
+        // What could not be removed stays listed, for the next run to try again.
+        let mut still = kept.clone();
+        let mut emptied: BTreeSet<PathBuf> = BTreeSet::new();
+        for stale in listed.difference(&kept) {
+            let path = self.dir.join(stale);
+            // Only through real folders: never into one that a symlink points at.
+            if !within_real_folders(&self.dir, stale) {
+                still.insert(stale.clone());
+                continue;
+            }
+            match std::fs::symlink_metadata(&path) {
+                Ok(m) if m.is_dir() => continue,
+                Ok(m) if kept_files.contains(&(m.dev(), m.ino())) => continue,
+                Ok(_) => {}
+                Err(_) => continue,
+            }
+            match std::fs::remove_file(&path) {
+                Ok(()) => {
+                    removed += 1;
+                    emptied.extend(stale.parent().map(Path::to_path_buf));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(_) => {
+                    still.insert(stale.clone());
+                }
+            }
+        }
+        self.remove_leftovers();
+        // Folders left empty go (deepest first); a folder holding anything stays.
+        let mut dirs: Vec<PathBuf> = emptied
+            .iter()
+            .flat_map(|d| d.ancestors().map(Path::to_path_buf).collect::<Vec<_>>())
+            .filter(|d| !d.as_os_str().is_empty())
+            .collect();
+        dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+        dirs.dedup();
+        for d in dirs {
+            if within_real_folders(&self.dir, &d.join("x")) {
+                let _ = std::fs::remove_dir(self.dir.join(&d));
+            }
+        }
+        self.write_mark(&still)?;
+        Ok(removed)
+    }
+
+    /// Remove the temporary files a killed run left anywhere in the folder (never through a
+    /// symlink, never in the skipped folder), and in a mirror, the folders left empty.
+    fn remove_leftovers(&self) {
+        let walk = walkdir::WalkDir::new(&self.dir)
+            .contents_first(true)
+            .into_iter()
+            .filter_entry(|e| {
+                self.skip.as_deref().is_none_or(|s| {
+                    e.path()
+                        .canonicalize()
+                        .map(|c| !c.starts_with(s))
+                        .unwrap_or(true)
+                })
+            });
+        for e in walk.flatten() {
+            let name = e.file_name().to_string_lossy();
+            if e.file_type().is_file() && name.starts_with(TEMP_PREFIX) {
+                let _ = std::fs::remove_file(e.path());
+            } else if e.file_type().is_dir() && self.kind == Kind::Mirror && e.path() != self.dir {
+                let _ = std::fs::remove_dir(e.path()); // only succeeds when empty
+            }
+        }
+    }
+
+    fn write_mark(&self, files: &BTreeSet<PathBuf>) -> Result<(), OutputError> {
+        let mark = self.dir.join(self.kind.mark());
+        let mut text = format!(
+            "# Written by {}. The next run replaces the files listed below and removes\n\
+             # those it no longer writes; it leaves every other file alone.\n",
+            self.kind.command()
+        );
+        for f in files {
+            text.push_str(&f.to_string_lossy());
+            text.push('\n');
+        }
+        emit::write_atomic(&mark, text.as_bytes()).map_err(io_err(&mark))
+    }
+}
+
+/// Whether an output of `bytes` bytes is already at `dest` (outputs are named by a hash of
+/// their bytes, so the name and the size tell; a file a power cut left short is not).
+pub fn is_placed(dest: &Path, bytes: u64) -> bool {
+    std::fs::metadata(dest).is_ok_and(|d| d.len() == bytes)
+}
+
+/// The files a mark lists: plain relative paths only, so that an edited mark can never name
+/// a file outside the output folder (nor the mark itself).
+pub fn listed_files(mark: &str, kind: Kind) -> BTreeSet<PathBuf> {
+    mark.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && *l != OLD_GALLERY_MARK)
+        .map(PathBuf::from)
+        .filter(|p| {
+            p.components().count() > 0
+                && p.components().all(|c| matches!(c, Component::Normal(_)))
+                && p.as_os_str() != kind.mark()
+        })
+        .collect()
+}
+
+/// Every file in `dir` (relative to it), not following symlinks, outside `skip` and the mark:
+/// what a mirror of an earlier version owned.
+fn every_file(dir: &Path, skip: Option<&Path>) -> BTreeSet<PathBuf> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_entry(|e| {
+            skip.is_none_or(|s| {
+                e.path()
+                    .canonicalize()
+                    .map(|c| !c.starts_with(s))
+                    .unwrap_or(true)
+            })
+        })
+        .flatten()
+        .filter(|e| !e.file_type().is_dir())
+        .filter_map(|e| e.path().strip_prefix(dir).ok().map(Path::to_path_buf))
+        .filter(|p| p.as_os_str() != MIRROR_MARK)
+        .collect()
+}
+
+/// Whether every folder between `dir` and `rel` (a plain relative path) is a real folder,
+/// not a symlink.
+fn within_real_folders(dir: &Path, rel: &Path) -> bool {
+    let mut d = dir.to_path_buf();
+    let parts: Vec<_> = rel.components().collect();
+    parts[..parts.len().saturating_sub(1)].iter().all(|c| {
+        d.push(c);
+        std::fs::symlink_metadata(&d).is_ok_and(|m| m.is_dir())
+    })
+}
+
+fn lock_set<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::report::NoProgress as Quiet;
+
+    #[test]
+    fn a_mark_lists_only_plain_relative_paths() {
+        let mark = "# header\nimages/a-400w.0123456789.jpg\n../outside.txt\n/etc/passwd\n\
+             images/../../x\n.pixpipe-gallery\n\nindex.html\n";
+        let files: Vec<PathBuf> = listed_files(mark, Kind::Gallery).into_iter().collect();
+        assert_eq!(
+            files,
+            vec![
+                PathBuf::from("images/a-400w.0123456789.jpg"),
+                PathBuf::from("index.html")
+            ]
+        );
+        // The mark of earlier versions lists nothing.
+        assert!(listed_files(&format!("{OLD_GALLERY_MARK}\n"), Kind::Gallery).is_empty());
+    }
+
+    #[test]
+    fn a_run_removes_what_it_no_longer_writes_and_nothing_else() {
+        let t = tempfile::tempdir().unwrap();
+        let out = t.path().join("out");
+        let first = OwnedDir::claim(&out, Kind::Mirror, None, &Quiet).unwrap();
+        first.place(Path::new("a/one.jpg"), b"1", false).unwrap();
+        first.place(Path::new("a/two.jpg"), b"22", false).unwrap();
+        assert_eq!(first.finish().unwrap(), 0);
+        std::fs::write(out.join("a/mine.txt"), b"a user's file").unwrap();
+        std::fs::write(out.join(format!("a/{TEMP_PREFIX}x")), b"half").unwrap();
+        let second = OwnedDir::claim(&out, Kind::Mirror, None, &Quiet).unwrap();
+        second.place(Path::new("a/one.jpg"), b"1", false).unwrap();
+        assert_eq!(second.finish().unwrap(), 1, "two.jpg");
+        assert!(
+            !out.join(format!("a/{TEMP_PREFIX}x")).exists(),
+            "the leftover goes"
+        );
+        assert!(out.join("a/one.jpg").is_file());
+        assert!(!out.join("a/two.jpg").exists());
+        assert_eq!(
+            std::fs::read(out.join("a/mine.txt")).unwrap(),
+            b"a user's file"
+        );
+        // A gallery does not take a mirror's folder.
+        let e = OwnedDir::claim(&out, Kind::Gallery, None, &Quiet).unwrap_err();
+        assert!(e.to_string().contains("not made by pixpipe gallery"), "{e}");
+    }
+
+    #[test]
+    fn an_old_mirror_mark_owns_the_whole_folder_once() {
+        let t = tempfile::tempdir().unwrap();
+        let out = t.path();
+        std::fs::write(out.join(MIRROR_MARK), format!("{OLD_MIRROR_MARK}\n")).unwrap();
+        std::fs::create_dir_all(out.join("content/a")).unwrap();
+        std::fs::write(out.join("content/a/old-480w.0123456789.jpg"), b"x").unwrap();
+        let owned = OwnedDir::claim(out, Kind::Mirror, None, &Quiet).unwrap();
+        assert_eq!(owned.finish().unwrap(), 1);
+        assert!(!out.join("content").exists(), "emptied folders go");
+        let mark = std::fs::read_to_string(out.join(MIRROR_MARK)).unwrap();
+        assert!(mark.starts_with("# Written by pixpipe build."), "{mark}");
+    }
+
+    #[test]
+    fn nothing_is_written_through_a_symlinked_folder() {
+        let t = tempfile::tempdir().unwrap();
+        let (out, elsewhere) = (t.path().join("out"), t.path().join("elsewhere"));
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        let owned = OwnedDir::claim(&out, Kind::Mirror, None, &Quiet).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, out.join("content")).unwrap();
+        let e = owned
+            .place(Path::new("content/p.jpg"), b"x", false)
+            .unwrap_err();
+        assert!(e.to_string().contains("is a symbolic link"), "{e}");
+        assert!(std::fs::read_dir(&elsewhere).unwrap().next().is_none());
+    }
+}
