@@ -1,13 +1,14 @@
 //! The resolved, validated configuration every stage reads.
 //!
 //! Sources, lowest priority first: built-in defaults (plain Hugo plus the common image
-//! shortcodes), then `pixpipe.yaml` at the site root (or `--config FILE`). Reading the file is
-//! the only I/O here; `Config::from_yaml` is pure and is what the tests use.
+//! shortcodes), then `pixpipe.yaml` at the site root (or `--config FILE`). This module reads
+//! no file: `Config::from_yaml` and `Config::with_yaml` take the text (the tests give it as a
+//! string), and `site_config::load` finds and reads the files, Hugo's first.
 //! This module is the only one that knows the file format of `pixpipe.yaml`.
 
+use crate::format::OutFormat;
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 /// Name of the configuration file looked for at the site root.
 pub const CONFIG_FILE: &str = "pixpipe.yaml";
@@ -700,27 +701,6 @@ impl Config {
         Ok(c)
     }
 
-    /// The site's Hugo configuration (when there is one) with `explicit`, or `pixpipe.yaml` at
-    /// `root` when it exists, on top.
-    pub fn load(root: &Path, explicit: Option<&Path>) -> Result<Config, ConfigError> {
-        let base = crate::hugo_config::read(root)?;
-        let (path, shown): (PathBuf, String) = match explicit {
-            Some(p) => (p.to_path_buf(), p.display().to_string()),
-            None => {
-                let p = root.join(CONFIG_FILE);
-                if !p.exists() {
-                    return Ok(base);
-                }
-                (p, CONFIG_FILE.to_string())
-            }
-        };
-        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
-            path: shown.clone(),
-            source,
-        })?;
-        base.with_yaml(&text, &shown)
-    }
-
     /// The effective folders, languages and output settings, with where each came from, one
     /// per line.
     pub fn explain_text(&self) -> String {
@@ -788,10 +768,9 @@ impl Config {
             ));
         }
         let densities: Vec<String> = self.densities.iter().map(|d| d.to_string()).collect();
-        use crate::plan::{OutFormat, Variant};
         let quality: Vec<String> = [OutFormat::Jpeg, OutFormat::Webp]
             .into_iter()
-            .map(|f| format!("{} {}", f.name(), Variant::new(1, 1, f, self).quality))
+            .map(|f| format!("{} {}", f.name(), self.quality_of(f)))
             .collect();
         out.push_str(&format!(
             "outputs: {} for a {} px column at densities {}; quality {}; webp effort {}; \
@@ -820,6 +799,24 @@ impl Config {
             out.push_str(&format!("note: {n}\n"));
         }
         out
+    }
+
+    /// The encoder quality for `format`: its entry in `quality` (80 when there is none), 0 for
+    /// lossless PNG.
+    pub fn quality_of(&self, format: OutFormat) -> u8 {
+        match format {
+            OutFormat::Png => 0,
+            OutFormat::Jpeg => self.quality.get("jpeg").copied().unwrap_or(80),
+            OutFormat::Webp => self.quality.get("webp").copied().unwrap_or(80),
+        }
+    }
+
+    /// The encoder effort for `format`: `webp_effort` for WebP, 0 for the other formats.
+    pub fn effort_of(&self, format: OutFormat) -> u8 {
+        match format {
+            OutFormat::Webp => self.webp_effort,
+            OutFormat::Jpeg | OutFormat::Png => 0,
+        }
     }
 
     /// The content folder `dir` belongs to, if any.

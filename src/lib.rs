@@ -15,8 +15,10 @@ pub mod cache;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod declared;
 pub mod emit;
 pub mod extract;
+pub mod format;
 pub mod gallery;
 pub mod hugo_config;
 pub mod inventory;
@@ -32,6 +34,7 @@ pub mod report;
 pub mod resolve;
 pub mod rewrite;
 pub mod scan;
+pub mod site_config;
 
 pub use config::Config;
 pub use report::{Diagnostic, Severity};

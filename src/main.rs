@@ -13,7 +13,7 @@ use pixpipe::gallery::{self, GalleryFormat, GalleryOptions};
 use pixpipe::manifest::ManifestFormat;
 use pixpipe::report;
 use pixpipe::report::Progress;
-use pixpipe::{inventory, scan, Config};
+use pixpipe::{inventory, scan, site_config, Config};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -55,7 +55,7 @@ fn print_diagnostics(diags: &[pixpipe::Diagnostic]) {
 }
 
 fn run_scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
-    let config = Config::load(&args.site, args.config.as_deref())?;
+    let config = site_config::load(&args.site, args.config.as_deref())?;
     if args.explain_config {
         std::io::stdout()
             .lock()
@@ -78,7 +78,7 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let config = Config::load(&args.site, args.config.as_deref())?;
+    let config = site_config::load(&args.site, args.config.as_deref())?;
     let report = analyze::check_site(&args.site, &config, CheckOptions { deep: args.deep })?;
     let counts = report::count(&report.diagnostics);
     let out = match args.format {
@@ -159,7 +159,7 @@ fn progress_bar(quiet: bool, template: &str) -> Bar {
 
 fn run_gallery(args: GalleryArgs) -> anyhow::Result<ExitCode> {
     let config = match &args.config {
-        Some(c) => Config::load(Path::new("."), Some(c))?,
+        Some(c) => site_config::load(Path::new("."), Some(c))?,
         None => Config::default(),
     };
     // Default: PHOTO_DIR-gallery beside the photo folder (from its absolute path, so that
@@ -224,7 +224,7 @@ fn megabytes(b: u64) -> String {
 }
 
 fn run_build(args: BuildArgs) -> anyhow::Result<ExitCode> {
-    let config = Config::load(&args.site, args.config.as_deref())?;
+    let config = site_config::load(&args.site, args.config.as_deref())?;
     let output = if args.in_place {
         Output::InPlace
     } else {

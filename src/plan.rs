@@ -6,52 +6,16 @@
 //! width, times each density; a width above the source's is never made (the source width is
 //! used once instead).
 
-use crate::check::{parse_width, DeclaredWidth};
 use crate::config::Config;
+use crate::declared::{parse_width, DeclaredWidth};
 use crate::inventory::{Inventory, Reference};
 use crate::probe::{Format, ImageInfo, Probe};
 use crate::resolve::Resolution;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// An encoded output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OutFormat {
-    /// JPEG.
-    Jpeg,
-    /// PNG (lossless).
-    Png,
-    /// Lossy WebP.
-    Webp,
-}
-
-impl OutFormat {
-    /// File extension.
-    pub fn extension(self) -> &'static str {
-        match self {
-            OutFormat::Jpeg => "jpg",
-            OutFormat::Png => "png",
-            OutFormat::Webp => "webp",
-        }
-    }
-    /// Name in `pixpipe.yaml` and the manifest.
-    pub fn name(self) -> &'static str {
-        match self {
-            OutFormat::Jpeg => "jpeg",
-            OutFormat::Png => "png",
-            OutFormat::Webp => "webp",
-        }
-    }
-    /// The MIME type, for `<source type=…>`.
-    pub fn mime(self) -> &'static str {
-        match self {
-            OutFormat::Jpeg => "image/jpeg",
-            OutFormat::Png => "image/png",
-            OutFormat::Webp => "image/webp",
-        }
-    }
-}
+// A `Variant`'s format, and what `build`, `cache` and `process` name as `plan::OutFormat`.
+pub use crate::format::OutFormat;
 
 /// One output to make from a source: a width in one format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -179,20 +143,12 @@ pub fn formats_for(info: &ImageInfo, config: &Config) -> Vec<OutFormat> {
 impl Variant {
     /// A `width`x`height` output in `format`, encoded as `config` says.
     pub fn new(width: u32, height: u32, format: OutFormat, config: &Config) -> Variant {
-        let (quality, effort) = match format {
-            OutFormat::Png => (0, 0),
-            OutFormat::Jpeg => (config.quality.get("jpeg").copied().unwrap_or(80), 0),
-            OutFormat::Webp => (
-                config.quality.get("webp").copied().unwrap_or(80),
-                config.webp_effort,
-            ),
-        };
         Variant {
             width,
             height,
             format,
-            quality,
-            effort,
+            quality: config.quality_of(format),
+            effort: config.effort_of(format),
         }
     }
 }

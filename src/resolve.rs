@@ -84,7 +84,7 @@ impl AssetIndex {
             .range(prefix.clone()..)
             .take_while(|(k, _)| k.starts_with(&prefix))
             .map(|(k, _)| k.as_str())
-            .filter(|k| !crate::scan::is_page_file(k) && !self.in_nested_bundle(dir, k))
+            .filter(|k| !is_page_file(k) && !self.in_nested_bundle(dir, k))
             .collect()
     }
 
@@ -135,6 +135,12 @@ impl AssetIndex {
             .filter(move |(k, _)| !k[n..].contains('/'))
             .map(|(k, _)| k.as_str())
     }
+}
+
+/// Whether `name` is a Markdown page file.
+pub fn is_page_file(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.ends_with(".md") || lower.ends_with(".markdown") || lower.ends_with(".mdown")
 }
 
 /// Where a page sits, as resolution needs it.

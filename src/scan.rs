@@ -7,7 +7,7 @@
 use crate::config::Config;
 use crate::position::LineIndex;
 use crate::report::Diagnostic;
-use crate::resolve::{AssetIndex, Entry};
+use crate::resolve::{is_page_file, AssetIndex, Entry};
 use std::path::{Path, PathBuf};
 use walkdir::WalkDir;
 
@@ -95,12 +95,6 @@ impl MountFilters {
         }
         true
     }
-}
-
-/// Whether `name` is a Markdown page file.
-pub fn is_page_file(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    lower.ends_with(".md") || lower.ends_with(".markdown") || lower.ends_with(".mdown")
 }
 
 fn rel_path(root: &Path, p: &Path) -> Option<String> {
