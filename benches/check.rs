@@ -7,8 +7,14 @@ use pixpipe::check::CheckOptions;
 use pixpipe::Config;
 use std::path::Path;
 
+// The binary's allocator (src/alloc.rs, not library API). Unused here: `tune`, and its unit
+// test's import (cargo builds a bench without the harness with `cfg(test)` but no tests).
+#[path = "../src/alloc.rs"]
+#[allow(dead_code, unused_imports)]
+mod alloc;
+
 #[global_allocator]
-static GLOBAL: pixpipe::alloc::Split = pixpipe::alloc::Split;
+static GLOBAL: alloc::Split = alloc::Split;
 
 fn bench_check(c: &mut Criterion) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/sites/linkerd");

@@ -6,9 +6,15 @@ use pixpipe::extract::{extract, Rules};
 use pixpipe::{inventory, scan, Config};
 use std::path::Path;
 
+// The binary's allocator (src/alloc.rs, not library API). Unused here: `tune`, and its unit
+// test's import (cargo builds a bench without the harness with `cfg(test)` but no tests).
+#[path = "../src/alloc.rs"]
+#[allow(dead_code, unused_imports)]
+mod alloc;
+
 // The same allocator as the pixpipe binary, so the numbers are the ones users get.
 #[global_allocator]
-static GLOBAL: pixpipe::alloc::Split = pixpipe::alloc::Split;
+static GLOBAL: alloc::Split = alloc::Split;
 
 /// A page like the real ones: front matter, prose, lists with indented shortcodes, Markdown
 /// images, a fenced code block with escaped shortcodes, a table.

@@ -12,8 +12,14 @@ use pixpipe::process::{self, codec, resize};
 mod pixels;
 use pixels::{jpeg_bytes as jpeg, photo};
 
+// The binary's allocator (src/alloc.rs, not library API). Unused here: `tune`, and its unit
+// test's import (cargo builds a bench without the harness with `cfg(test)` but no tests).
+#[path = "../src/alloc.rs"]
+#[allow(dead_code, unused_imports)]
+mod alloc;
+
 #[global_allocator]
-static GLOBAL: pixpipe::alloc::Split = pixpipe::alloc::Split;
+static GLOBAL: alloc::Split = alloc::Split;
 
 fn bench_stages(c: &mut Criterion) {
     let src = jpeg(&photo(4000, 3000, 1));

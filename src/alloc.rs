@@ -1,6 +1,10 @@
 //! The allocator of the `pixpipe` binary (and its benchmarks): mimalloc for small blocks, the
 //! system allocator for large ones.
 //!
+//! A module of the binary, not of the library: an allocator is chosen once for the whole
+//! process, by the program, so a program that links the library keeps its own. The benchmarks
+//! include this file with `#[path]` to measure with what users get.
+//!
 //! Scanning and planning make millions of small strings and vectors, where mimalloc is fast
 //! (12 % faster extraction than glibc's malloc, `benches/extract.rs`). Image work makes a few
 //! multi-megabyte buffers per photo, where mimalloc keeps freed memory committed for reuse:

@@ -1,4 +1,7 @@
 //! Command-line flags as typed values (clap derive). No I/O.
+//!
+//! A module of the binary, not of the library: the library's commands take their own option
+//! types (`BuildOptions`, `CheckOptions`, `GalleryOptions`), which `main` fills from these.
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;

@@ -6,14 +6,14 @@
 //! (`probe`, `plan`, `process`, `rewrite`, `emit`).
 //! Pure stages take values and return values; I/O happens in `scan` and the
 //! stages marked as such. The library never prints: commands return a report and
-//! the binary decides what to show and which exit code to use.
+//! the binary decides what to show and which exit code to use. Nor does it set
+//! anything for the whole process: the global allocator and the command-line flags
+//! are the binary's (`src/alloc.rs`, `src/cli.rs`).
 
-pub mod alloc;
 pub mod analyze;
 pub mod build;
 pub mod cache;
 pub mod check;
-pub mod cli;
 pub mod config;
 pub mod declared;
 pub mod emit;

@@ -1,14 +1,20 @@
 //! The `pixpipe` binary: parses flags, runs a library command, prints, picks the exit code
 //! (0 clean, 1 problems reported, 2 fatal or usage).
+//!
+//! What is process-wide is decided here, not in the library: the global allocator and its
+//! tuning (`alloc`) and the command line (`cli`) are modules of the binary.
+
+mod alloc;
+mod cli;
 
 use clap::Parser;
-use pixpipe::analyze;
-use pixpipe::build::{self, BuildOptions, Output};
-use pixpipe::check::CheckOptions;
-use pixpipe::cli::{
+use cli::{
     BuildArgs, CheckArgs, CheckFormat, Cli, Command, GalleryArgs, GalleryFormatArg,
     ManifestFormatArg, ScanArgs, ScanFormat,
 };
+use pixpipe::analyze;
+use pixpipe::build::{self, BuildOptions, Output};
+use pixpipe::check::CheckOptions;
 use pixpipe::gallery::{self, GalleryFormat, GalleryOptions};
 use pixpipe::manifest::ManifestFormat;
 use pixpipe::report;
@@ -18,12 +24,12 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-// mimalloc for small blocks, the system allocator for image buffers: see `pixpipe::alloc`.
+// mimalloc for small blocks, the system allocator for image buffers: see `alloc`.
 #[global_allocator]
-static GLOBAL: pixpipe::alloc::Split = pixpipe::alloc::Split;
+static GLOBAL: alloc::Split = alloc::Split;
 
 fn main() -> ExitCode {
-    pixpipe::alloc::tune();
+    alloc::tune();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => run_scan(args),
