@@ -1001,16 +1001,11 @@ fn manifest_of(
 
 /// A Hugo config fragment that mounts the mirror over the site: give it to Hugo after the
 /// site's own config (`hugo --config hugo.toml,DIR/hugo-mounts.toml`). Hugo resolves a
-/// mount's relative source against the site root, so a mirror inside the site is named
-/// relative to it, and the fragment stays right when the site moves or a CI cache restores
-/// it elsewhere.
+/// mount's relative source against the site root, so the mirror is named relative to it
+/// (with `../` when it lies beside the site), and the fragment stays right when the site and
+/// its mirror move together or a CI cache restores them elsewhere.
 fn hugo_mounts(root: &Path, dir: &Path, config: &Config) -> String {
-    let abs_root = absolute(root);
-    let abs = absolute(dir);
-    let d = abs
-        .strip_prefix(&abs_root)
-        .map(|r| r.display().to_string())
-        .unwrap_or_else(|_| abs.display().to_string());
+    let d = relative_to(&absolute(root), &absolute(dir));
     let multi = config
         .content
         .iter()
@@ -1044,6 +1039,25 @@ fn hugo_mounts(root: &Path, dir: &Path, config: &Config) -> String {
     }
     s.push_str(&format!("[[module.mounts]]\nsource = \"{d}/data\"\ntarget = \"data\"\n[[module.mounts]]\nsource = \"data\"\ntarget = \"data\"\n"));
     s
+}
+
+/// The path of `to` relative to `from` (both absolute and normalised), `/`-separated, with
+/// `..` for each folder of `from` below their common part.
+fn relative_to(from: &Path, to: &Path) -> String {
+    let (f, t): (Vec<_>, Vec<_>) = (from.components().collect(), to.components().collect());
+    let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();
+    let parts: Vec<String> = std::iter::repeat_n("..".to_string(), f.len() - common)
+        .chain(
+            t[common..]
+                .iter()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+        )
+        .collect();
+    if parts.is_empty() {
+        ".".into()
+    } else {
+        parts.join("/")
+    }
 }
 
 /// `p` made absolute and normalised without touching the filesystem (it may not exist yet),
@@ -1096,4 +1110,33 @@ fn refuse_site_folders(root: &Path, dir: &Path, config: &Config) -> Result<(), B
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mounts_name_the_mirror_relative_to_the_site_even_beside_it() {
+        // Issue #16: a mirror outside the site was named by its absolute path, so a site
+        // restored from a CI cache or moved with its repository mounted the wrong folder.
+        let t = tempfile::tempdir().unwrap();
+        let (site, out) = (t.path().join("site"), t.path().join("out/mirror"));
+        std::fs::create_dir_all(&site).unwrap();
+        std::fs::create_dir_all(&out).unwrap();
+        let text = hugo_mounts(&site, &out, &Config::default());
+        assert!(
+            text.contains("source = \"../out/mirror/content\"\ntarget = \"content\""),
+            "{text}"
+        );
+        assert!(!text.contains(&t.path().display().to_string()), "{text}");
+        let inside = site.join(".pixpipe/site");
+        std::fs::create_dir_all(&inside).unwrap();
+        let text = hugo_mounts(&site, &inside, &Config::default());
+        assert!(
+            text.contains("source = \".pixpipe/site/content\""),
+            "{text}"
+        );
+        assert_eq!(relative_to(Path::new("/a/b"), Path::new("/a/b")), ".");
+    }
 }
