@@ -2,7 +2,9 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 DEMO := assets/demo
-PIXPIPE := target/release/pixpipe
+# Where cargo puts its binaries: target/ unless CARGO_TARGET_DIR or a cargo config says otherwise.
+TARGET_DIR := $(shell $(CARGO) metadata --format-version 1 --no-deps 2>/dev/null | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+PIXPIPE := $(or $(TARGET_DIR),target)/release/pixpipe
 
 .PHONY: help test lint bench-check bench-peers bench-memory demo ci deps deps-build deps-test clean-demo
 
