@@ -101,6 +101,24 @@ pub enum BuildError {
         /// Why.
         source: std::io::Error,
     },
+    /// A source to copy could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The source, site-relative.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// An output the cache holds could not be read back to be placed.
+    #[error("cannot read {output} from the cache {cache}: {source}")]
+    CacheRead {
+        /// The output, site-relative.
+        output: String,
+        /// The cache folder.
+        cache: String,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The previous manifest of an in-place build cannot be read.
     #[error("cannot read the manifest {path}: {message}")]
     Manifest {
@@ -648,10 +666,16 @@ impl Dest {
         let dest = self.root().join(rel);
         if !is_placed(&dest, m.bytes) {
             let bytes = match &m.made {
-                Some(made) => made.read(cache),
-                None => std::fs::read(root.join(src)),
-            }
-            .map_err(werr(&dest))?;
+                Some(made) => made.read(cache).map_err(|source| BuildError::CacheRead {
+                    output: m.path.clone(),
+                    cache: cache.dir().display().to_string(),
+                    source,
+                }),
+                None => std::fs::read(root.join(src)).map_err(|source| BuildError::Read {
+                    path: src.to_string(),
+                    source,
+                }),
+            }?;
             match self {
                 Dest::Mirror(owned) => owned.place(rel, &bytes, false)?,
                 Dest::InPlace(..) => emit::write_rebuildable(&dest, &bytes).map_err(werr(&dest))?,
