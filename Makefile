@@ -6,7 +6,7 @@ DEMO := assets/demo
 TARGET_DIR := $(shell $(CARGO) metadata --format-version 1 --no-deps 2>/dev/null | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 PIXPIPE := $(or $(TARGET_DIR),target)/release/pixpipe
 
-.PHONY: help test lint bench-check bench-peers bench-memory demo ci deps deps-build deps-test clean-demo
+.PHONY: help test lint bench-check bench-peers bench-memory bench-noop demo ci deps deps-build deps-test clean-demo
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -73,7 +73,7 @@ bench-peers: deps-build $(PIXPIPE) ## Compare pixpipe with sharp and libvips on 
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
 	@python3 -c 'import PIL' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check pillow
 	SKIP_APT=1 bash ../shared/bench/setup.sh
-	job='$(CURDIR)/benches/peers/pixpipe-job.sh $(CURDIR)/$(PIXPIPE) {photos} {out} $(BENCH_FORMAT) 2'; \
+	job='$(CURDIR)/benches/peers/pixpipe-job.sh $(abspath $(PIXPIPE)) {photos} {out} $(BENCH_FORMAT) 2'; \
 	extra="pixpipe=$$job"; \
 	rm -rf target/bench-peers/pixpipe-effort*; \
 	if [ -n "$(BENCH_WEBP_EFFORTS)" ] && [ "$(BENCH_FORMAT)" != webp ]; then \
@@ -90,6 +90,12 @@ bench-memory: deps-build $(PIXPIPE) ## Peak RSS vs --memory on 50 generated 24 M
 	@dpkg -s time >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends time >/dev/null; }
 	@python3 -c 'import PIL' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check pillow
 	bash benches/peers/memory.sh $(PIXPIPE) ../shared/corpus/bench $(BENCH_ROUNDS)
+
+# The no-op rebuild: NOOP_COUNT generated photos built cold, then rebuilt BENCH_ROUNDS times with
+# nothing changed (median wall time, and the summary's made/decoded/hashed counts, all 0).
+NOOP_COUNT ?= 1000
+bench-noop: deps-build $(PIXPIPE) ## Time a rebuild with nothing changed (1,000 generated photos)
+	bash benches/peers/noop.sh $(NOOP_COUNT) $(BENCH_ROUNDS) $(PIXPIPE)
 
 bench-check: ## Compile the benchmarks without running them
 	$(CARGO) bench --no-run
