@@ -231,8 +231,9 @@ fn build_in_pool(
     let targets = targets(&plan, &made, &a.inv.refs);
     let texts = rewrite_pages(&a.site, &a.inv, &targets, config);
     report.pages_written = dest.write_pages(root, &a.site, &texts)?;
-    if let Dest::Mirror(owned) = &dest {
-        mirror_other_files(root, owned, &a.site, config, &made, &failed, &texts)?;
+    if let Dest::Mirror(owned, layout) = &dest {
+        let mirror = (owned, layout);
+        mirror_other_files(root, mirror, &a.site, config, &made, &failed, &texts)?;
     }
 
     let manifest = manifest_of(&plan, &made, &hashes, &previous, &referenced);
@@ -245,8 +246,8 @@ fn build_in_pool(
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| manifest_path.display().to_string());
     report.pruned = match dest {
-        Dest::Mirror(owned) => {
-            let mounts = hugo_mounts(root, owned.dir(), config);
+        Dest::Mirror(owned, layout) => {
+            let mounts = hugo_mounts(root, owned.dir(), config, &layout);
             owned.write(Path::new("hugo-mounts.toml"), mounts.as_bytes())?;
             owned.finish()?
         }
@@ -374,7 +375,7 @@ fn previous_manifest(
             path: path.display().to_string(),
             message,
         }),
-        (Err(message), Dest::Mirror(_)) => {
+        (Err(message), Dest::Mirror(..)) => {
             diagnostics.push(Diagnostic::note(
                 "manifest",
                 format!(
@@ -603,10 +604,58 @@ fn copied_notes(
     out
 }
 
-/// Where a build writes: a mirror it owns, or the site itself (locked while it writes).
+/// Where a build writes: a mirror it owns (and where each site path goes in it), or the site
+/// itself (locked while it writes).
 enum Dest {
-    Mirror(OwnedDir),
+    Mirror(OwnedDir, Layout),
     InPlace(PathBuf, #[allow(dead_code)] std::fs::File),
+}
+
+/// Where a site-relative path goes in the mirror: the same path, except under a site folder
+/// that lies outside the site (`contentDir = "../shared/content"`, as monorepos have), which
+/// is mirrored as `_mounts/<n>`: no path the build writes can leave the mirror.
+#[derive(Debug, Default)]
+struct Layout {
+    /// (the folder as the configuration names it, where it goes in the mirror)
+    outside: Vec<(String, String)>,
+}
+
+impl Layout {
+    fn of(config: &Config) -> Layout {
+        let dirs = config
+            .content
+            .iter()
+            .map(|c| &c.dir)
+            .chain(&config.static_dirs)
+            .chain(&config.assets_dirs);
+        let mut outside: Vec<(String, String)> = Vec::new();
+        for d in dirs {
+            let escapes = d.starts_with('/') || d == ".." || d.starts_with("../");
+            if escapes && !outside.iter().any(|(x, _)| x == d) {
+                let mapped = format!("_mounts/{}", outside.len());
+                outside.push((d.clone(), mapped));
+            }
+        }
+        // The longest folder first, so a folder inside another outside one maps by its own.
+        outside.sort_by_key(|(d, _)| std::cmp::Reverse(d.len()));
+        Layout { outside }
+    }
+
+    /// The mirror path of `rel` (site-relative).
+    fn path(&self, rel: &str) -> PathBuf {
+        for (dir, mapped) in &self.outside {
+            if rel == dir {
+                return PathBuf::from(mapped);
+            }
+            if let Some(rest) = rel
+                .strip_prefix(dir.as_str())
+                .and_then(|r| r.strip_prefix('/'))
+            {
+                return Path::new(mapped).join(rest);
+            }
+        }
+        PathBuf::from(rel)
+    }
 }
 
 impl Dest {
@@ -620,7 +669,7 @@ impl Dest {
             Output::Mirror(dir) => {
                 refuse_site_folders(root, dir, config)?;
                 let owned = OwnedDir::claim(dir, Kind::Mirror, Some(&opts.cache_dir), progress)?;
-                Ok(Dest::Mirror(owned))
+                Ok(Dest::Mirror(owned, Layout::of(config)))
             }
             Output::InPlace => {
                 let lock = output::lock_folder(root, progress).map_err(werr(root))?;
@@ -632,7 +681,7 @@ impl Dest {
     /// The root of the output tree.
     fn root(&self) -> &Path {
         match self {
-            Dest::Mirror(o) => o.dir(),
+            Dest::Mirror(o, _) => o.dir(),
             Dest::InPlace(root, _) => root,
         }
     }
@@ -644,11 +693,13 @@ impl Dest {
     /// after all were made, so that a failed or killed build leaves the fewest files in the
     /// site. Failing to place one early is not an error: `place` retries and reports it.
     fn place_early(&self, names: &Names, m: &Made, bytes: &[u8]) {
-        let Dest::Mirror(owned) = self else { return };
+        let Dest::Mirror(owned, layout) = self else {
+            return;
+        };
         for (name, vs) in names {
             if vs.contains(&m.variant) {
                 let rel = join(dir_of(name), &variant_name(name, &m.variant, &m.hash));
-                owned.place(Path::new(&rel), bytes, false).ok();
+                owned.place(&layout.path(&rel), bytes, false).ok();
             }
         }
     }
@@ -662,7 +713,11 @@ impl Dest {
         m: &Published,
         cache: &Cache,
     ) -> Result<(), BuildError> {
-        let rel = Path::new(&m.path);
+        let rel = match self {
+            Dest::Mirror(_, layout) => layout.path(&m.path),
+            Dest::InPlace(..) => PathBuf::from(&m.path),
+        };
+        let rel = rel.as_path();
         let dest = self.root().join(rel);
         if !is_placed(&dest, m.bytes) {
             let bytes = match &m.made {
@@ -677,11 +732,11 @@ impl Dest {
                 }),
             }?;
             match self {
-                Dest::Mirror(owned) => owned.place(rel, &bytes, false)?,
+                Dest::Mirror(owned, _) => owned.place(rel, &bytes, false)?,
                 Dest::InPlace(..) => emit::write_rebuildable(&dest, &bytes).map_err(werr(&dest))?,
             }
         }
-        if let Dest::Mirror(owned) = self {
+        if let Dest::Mirror(owned, _) = self {
             owned.keep(rel);
         }
         Ok(())
@@ -699,7 +754,9 @@ impl Dest {
         for (page, text) in site.pages.iter().zip(texts) {
             let rel = Path::new(&page.path);
             let wrote = match (self, text) {
-                (Dest::Mirror(owned), None) => owned.mirror(rel, &root.join(rel))?,
+                (Dest::Mirror(owned, layout), None) => {
+                    owned.mirror(&layout.path(&page.path), &root.join(rel))?
+                }
                 (Dest::InPlace(..), None) => false,
                 (_, Some(t)) => {
                     let text = if page.bom {
@@ -708,7 +765,9 @@ impl Dest {
                         t.clone()
                     };
                     match self {
-                        Dest::Mirror(owned) => owned.write(rel, text.as_bytes())?,
+                        Dest::Mirror(owned, layout) => {
+                            owned.write(&layout.path(&page.path), text.as_bytes())?
+                        }
                         Dest::InPlace(..) => {
                             let dest = root.join(rel);
                             let same =
@@ -729,7 +788,7 @@ impl Dest {
 
     /// Write `bytes` at `path` (the manifest) unless it holds them already.
     fn write_file(&self, path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
-        if let Dest::Mirror(owned) = self {
+        if let Dest::Mirror(owned, _) = self {
             if let Ok(rel) = absolute(path).strip_prefix(absolute(owned.dir())) {
                 owned.write(rel, bytes)?;
                 return Ok(());
@@ -777,7 +836,7 @@ fn rewrite_pages(
 /// page near it still names it (front matter such as `cover:` does).
 fn mirror_other_files(
     root: &Path,
-    owned: &OwnedDir,
+    (owned, layout): (&OwnedDir, &Layout),
     site: &Site,
     config: &Config,
     made: &BTreeMap<String, Vec<Published>>,
@@ -815,7 +874,7 @@ fn mirror_other_files(
         {
             continue;
         }
-        owned.mirror(Path::new(rel), &root.join(rel))?;
+        owned.mirror(&layout.path(rel), &root.join(rel))?;
     }
     Ok(())
 }
@@ -1028,7 +1087,7 @@ fn manifest_of(
 /// mount's relative source against the site root, so the mirror is named relative to it
 /// (with `../` when it lies beside the site), and the fragment stays right when the site and
 /// its mirror move together or a CI cache restores them elsewhere.
-fn hugo_mounts(root: &Path, dir: &Path, config: &Config) -> String {
+fn hugo_mounts(root: &Path, dir: &Path, config: &Config, layout: &Layout) -> String {
     let d = relative_to(&absolute(root), &absolute(dir));
     let multi = config
         .content
@@ -1042,7 +1101,7 @@ fn hugo_mounts(root: &Path, dir: &Path, config: &Config) -> String {
     for c in &config.content {
         s.push_str(&format!(
             "[[module.mounts]]\nsource = \"{d}/{}\"\ntarget = \"content\"\n",
-            c.dir
+            layout.path(&c.dir).display()
         ));
         if multi {
             s.push_str(&format!("lang = \"{}\"\n", c.lang));
@@ -1054,7 +1113,8 @@ fn hugo_mounts(root: &Path, dir: &Path, config: &Config) -> String {
     ] {
         for x in dirs {
             s.push_str(&format!(
-                "[[module.mounts]]\nsource = \"{d}/{x}\"\ntarget = \"{kind}\"\n"
+                "[[module.mounts]]\nsource = \"{d}/{}\"\ntarget = \"{kind}\"\n",
+                layout.path(x).display()
             ));
             s.push_str(&format!(
                 "[[module.mounts]]\nsource = \"{x}\"\ntarget = \"{kind}\"\n"
@@ -1148,7 +1208,7 @@ mod tests {
         let (site, out) = (t.path().join("site"), t.path().join("out/mirror"));
         std::fs::create_dir_all(&site).unwrap();
         std::fs::create_dir_all(&out).unwrap();
-        let text = hugo_mounts(&site, &out, &Config::default());
+        let text = hugo_mounts(&site, &out, &Config::default(), &Layout::default());
         assert!(
             text.contains("source = \"../out/mirror/content\"\ntarget = \"content\""),
             "{text}"
@@ -1156,7 +1216,7 @@ mod tests {
         assert!(!text.contains(&t.path().display().to_string()), "{text}");
         let inside = site.join(".pixpipe/site");
         std::fs::create_dir_all(&inside).unwrap();
-        let text = hugo_mounts(&site, &inside, &Config::default());
+        let text = hugo_mounts(&site, &inside, &Config::default(), &Layout::default());
         assert!(
             text.contains("source = \".pixpipe/site/content\""),
             "{text}"

@@ -214,8 +214,8 @@ impl OwnedDir {
             self.keep(rel);
             return Ok(());
         }
+        self.check_inside(rel)?;
         self.list(&[rel.to_path_buf()])?;
-        self.check_real_folders(rel)?;
         if durable {
             emit::write_atomic(&dest, bytes)
         } else {
@@ -234,8 +234,8 @@ impl OwnedDir {
         if std::fs::read(&dest).ok().as_deref() == Some(bytes) {
             return Ok(false);
         }
+        self.check_inside(rel)?;
         self.list(&[rel.to_path_buf()])?;
-        self.check_real_folders(rel)?;
         emit::write_atomic(&dest, bytes).map_err(io_err(&dest))?;
         Ok(true)
     }
@@ -245,13 +245,22 @@ impl OwnedDir {
     pub fn mirror(&self, rel: &Path, src: &Path) -> Result<bool, OutputError> {
         let dest = self.dir.join(rel);
         self.keep(rel);
+        self.check_inside(rel)?;
         self.list(&[rel.to_path_buf()])?;
-        self.check_real_folders(rel)?;
         emit::mirror_file(src, &dest).map_err(io_err(&dest))
     }
 
-    /// Refuse to write `rel` through a folder that is a symlink (it would write elsewhere).
-    fn check_real_folders(&self, rel: &Path) -> Result<(), OutputError> {
+    /// Refuse to write `rel` anywhere but inside the folder: a path that is not plain (`..`,
+    /// absolute), or that passes through a folder that is a symlink.
+    fn check_inside(&self, rel: &Path) -> Result<(), OutputError> {
+        if rel.as_os_str().is_empty()
+            || !rel.components().all(|c| matches!(c, Component::Normal(_)))
+        {
+            return Err(OutputError::Refused {
+                path: self.dir.join(rel).display().to_string(),
+                reason: "it is outside the output folder, where pixpipe never writes".into(),
+            });
+        }
         let mut dir = self.dir.clone();
         let parts: Vec<_> = rel.components().collect();
         for c in &parts[..parts.len().saturating_sub(1)] {

@@ -1044,3 +1044,77 @@ fn a_second_build_into_the_same_folder_waits_for_the_first() {
     );
     assert!(out.join("content/a/index.md").is_file());
 }
+
+#[test]
+fn a_content_folder_outside_the_site_is_mirrored_inside_the_output() {
+    // Issue #17, item 1: with `contentDir = "../shared/content"` (a monorepo) the mirror path
+    // of a page was OUT/../shared/content, the source folder itself: the build rewrote the
+    // source page and wrote its outputs beside the originals. Such a folder is mirrored as
+    // OUT/_mounts/0, and the mounts point Hugo there.
+    let site = SiteBuilder::new()
+        .page("site/hugo.toml", "contentDir = \"../shared/content\"\n")
+        .image("shared/content/a/p.jpg", 1600, 1000)
+        .page("shared/content/a/index.md", "![p](p.jpg)\n")
+        .build();
+    let before = tree(&site.path("shared"));
+    let out = site.path("out");
+    let run = build(&site.path("site"), &["--out", out.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        before == tree(&site.path("shared")),
+        "the sources are untouched"
+    );
+    let page = site.read("out/_mounts/0/a/index.md");
+    let name = page
+        .trim()
+        .trim_start_matches("![p](")
+        .trim_end_matches(')');
+    assert!(
+        name.starts_with("p-1200w.") && name.ends_with(".jpg"),
+        "{page}"
+    );
+    assert!(out.join("_mounts/0/a").join(name).is_file());
+    let mounts = site.read("out/hugo-mounts.toml");
+    assert!(
+        mounts.contains("source = \"../out/_mounts/0\"\ntarget = \"content\""),
+        "{mounts}"
+    );
+}
+
+#[test]
+fn a_symlinked_folder_inside_the_mirror_is_never_written_through() {
+    // Issue #17, item 2: a folder of the mirror replaced by a symlink to another folder had
+    // the page and its outputs written through the link, then the link removed.
+    let site = SiteBuilder::new()
+        .image("content/b0/p.jpg", 1600, 1000)
+        .page("content/b0/index.md", "![p](p.jpg)\n")
+        .build();
+    assert_eq!(build(site.root(), &[]).code, 0);
+    let elsewhere = site.path("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let link = site.path(".pixpipe/site/content/b0");
+    std::fs::remove_dir_all(&link).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
+    // A changed page, so that the build has something to write there.
+    std::fs::write(site.path("content/b0/index.md"), "![p](p.jpg)\n\nmore\n").unwrap();
+    let run = build(site.root(), &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "is a symbolic link, and pixpipe never writes through one inside its output; remove it"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        std::fs::read_dir(&elsewhere).unwrap().next().is_none(),
+        "nothing written there"
+    );
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link stays"
+    );
+}
