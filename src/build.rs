@@ -18,6 +18,7 @@ use crate::manifest::{self, Manifest, ManifestFormat};
 use crate::naming::{copy_name, file_name, variant_name};
 use crate::output::{self, is_placed, Kind, OutputError, OwnedDir};
 use crate::plan::{self, OutFormat, Plan, Treatment, Variant};
+use crate::probe::{Format, ImageInfo, Probe};
 use crate::process::ProcessError;
 use crate::report::{Diagnostic, Progress};
 use crate::resolve::Resolution;
@@ -159,8 +160,20 @@ struct Published {
     path: String,
     hash: String,
     bytes: u64,
-    /// Where its bytes are: a job's output, or (None) the source itself, copied.
-    made: Option<Made>,
+    /// Where its bytes are.
+    from: From,
+}
+
+/// Where a published output's bytes come from.
+#[derive(Debug, Clone)]
+enum From {
+    /// A job's output (made now or cached).
+    Job(Made),
+    /// The source itself, copied (SVG, animations).
+    Copy,
+    /// An earlier build's output, already in the mirror, kept for a source that cannot be
+    /// made now.
+    Kept,
 }
 
 /// Run a build of the site at `root`.
@@ -198,17 +211,20 @@ fn build_in_pool(
     let frozen = recognise_outputs(&mut inv, &previous, &site);
     let a = analyze::examine(root, site, inv, config, false);
     report.diagnostics.extend(a.diagnostics.iter().cloned());
-    let plan = plan_visible(&a, &frozen, config);
+    // A source that is broken now keeps its last good outputs in the mirror: it is planned
+    // as that version was, and published from what is already there.
+    let stand_ins = stand_ins(&dest, &previous, &a);
+    let plan = plan_visible(&a, &frozen, &stand_ins, config);
 
     let cache = Cache::open(&opts.cache_dir);
     let Outputs {
-        made,
+        mut made,
         failed,
         hashes,
         live,
     } = make_outputs(
         root,
-        &plan,
+        (&plan, &stand_ins),
         &cache,
         config,
         opts,
@@ -216,12 +232,16 @@ fn build_in_pool(
         progress,
         &mut report,
     );
+    let kept = keep_previous(&dest, &previous, &failed, &stand_ins, &mut made);
     report
         .diagnostics
-        .extend(failure_diagnostics(&failed, &a.site, &a.inv));
+        .extend(failure_diagnostics(&failed, &kept, &a.site, &a.inv));
     report
         .diagnostics
         .extend(copied_notes(&plan, &made, &a.site, &a.inv));
+    report
+        .diagnostics
+        .extend(kept_notes(&stand_ins, &kept, &a.site, &a.inv));
 
     for (src, ms) in &made {
         for m in ms {
@@ -233,10 +253,12 @@ fn build_in_pool(
     report.pages_written = dest.write_pages(root, &a.site, &texts)?;
     if let Dest::Mirror(owned, layout) = &dest {
         let mirror = (owned, layout);
-        mirror_other_files(root, mirror, &a.site, config, &made, &failed, &texts)?;
+        let left_out =
+            |rel: &str| made.contains_key(rel) && (!failed.contains_key(rel) || kept.contains(rel));
+        mirror_other_files(root, mirror, &a.site, config, &left_out, &made, &texts)?;
     }
 
-    let manifest = manifest_of(&plan, &made, &hashes, &previous, &referenced);
+    let manifest = manifest_of(&plan, &made, &hashes, &previous, &referenced, &kept);
     dest.write_file(
         &manifest_path,
         manifest.to_string(opts.manifest_format).as_bytes(),
@@ -288,7 +310,7 @@ struct Outputs {
 #[allow(clippy::too_many_arguments)]
 fn make_outputs(
     root: &Path,
-    plan: &Plan,
+    (plan, stand_ins): (&Plan, &BTreeMap<String, Probe>),
     cache: &Cache,
     config: &Config,
     opts: &BuildOptions,
@@ -303,6 +325,7 @@ fn make_outputs(
     let sources: Vec<(String, PathBuf)> = plan
         .sources
         .keys()
+        .filter(|rel| !stand_ins.contains_key(*rel))
         .map(|rel| (rel.clone(), root_abs.join(rel)))
         .collect();
     let (hashes, hashed) = jobs::hash_files(cache, &sources);
@@ -340,6 +363,53 @@ fn make_outputs(
         hashes,
         live,
     }
+}
+
+/// In a mirror, a source that cannot be made now keeps the outputs its last good version left
+/// there (in place, its pages still point at them anyway): a broken upload never makes the
+/// published page worse, nor publishes the broken original. Returns the sources kept so.
+fn keep_previous(
+    dest: &Dest,
+    previous: &Manifest,
+    failed: &BTreeMap<String, JobError>,
+    stand_ins: &BTreeMap<String, Probe>,
+    made: &mut BTreeMap<String, Vec<Published>>,
+) -> BTreeSet<String> {
+    let Dest::Mirror(owned, layout) = dest else {
+        return BTreeSet::new();
+    };
+    let mut kept = BTreeSet::new();
+    for name in failed.keys().chain(stand_ins.keys()) {
+        let Some(img) = previous.images.get(name) else {
+            continue;
+        };
+        let list: Option<Vec<Published>> = img
+            .variants
+            .iter()
+            .map(|v| {
+                let placed = is_placed(&owned.dir().join(layout.path(&v.path)), v.bytes);
+                let variant = Variant {
+                    width: v.width,
+                    height: v.height,
+                    format: OutFormat::from_name(&v.format)?,
+                    quality: 0,
+                    effort: 0,
+                };
+                placed.then(|| Published {
+                    variant,
+                    path: v.path.clone(),
+                    hash: v.hash.clone(),
+                    bytes: v.bytes,
+                    from: From::Kept,
+                })
+            })
+            .collect();
+        if let Some(list) = list.filter(|l| !l.is_empty() && img.treatment == "resized") {
+            made.insert(name.clone(), list);
+            kept.insert(name.clone());
+        }
+    }
+    kept
 }
 
 /// The note for a cache whose index could not be read.
@@ -409,7 +479,12 @@ fn recognise_outputs(inv: &mut Inventory, previous: &Manifest, site: &Site) -> B
 }
 
 /// The plan, with frozen references planned as nothing (a template value is left as written).
-fn plan_visible(a: &Analysis, frozen: &BTreeSet<usize>, config: &Config) -> Plan {
+fn plan_visible(
+    a: &Analysis,
+    frozen: &BTreeSet<usize>,
+    stand_ins: &BTreeMap<String, Probe>,
+    config: &Config,
+) -> Plan {
     let refs = a
         .inv
         .refs
@@ -427,7 +502,59 @@ fn plan_visible(a: &Analysis, frozen: &BTreeSet<usize>, config: &Config) -> Plan
         refs,
         ..Default::default()
     };
-    plan::plan(&visible, &a.probes, config)
+    if stand_ins.is_empty() {
+        return plan::plan(&visible, &a.probes, config);
+    }
+    let mut probes = a.probes.clone();
+    probes.extend(stand_ins.iter().map(|(k, p)| (k.clone(), p.clone())));
+    plan::plan(&visible, &probes, config)
+}
+
+/// In a mirror, the sources that are referenced but broken now, whose last good version's
+/// outputs are all still in the mirror: each with a probe as that version was (from the
+/// previous manifest), so that they are planned as it was.
+fn stand_ins(dest: &Dest, previous: &Manifest, a: &Analysis) -> BTreeMap<String, Probe> {
+    let Dest::Mirror(owned, layout) = dest else {
+        return BTreeMap::new();
+    };
+    let mut out = BTreeMap::new();
+    for (path, probe) in &a.probes {
+        let Some(img) = previous.images.get(path) else {
+            continue;
+        };
+        let format = [Format::Jpeg, Format::Png, Format::WebP]
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(&img.format));
+        let all_there = !img.variants.is_empty()
+            && img
+                .variants
+                .iter()
+                .all(|v| is_placed(&owned.dir().join(layout.path(&v.path)), v.bytes));
+        let (Some(format), true, true, "resized") =
+            (format, probe.is_broken(), all_there, img.treatment.as_str())
+        else {
+            continue;
+        };
+        let info = ImageInfo {
+            format,
+            width: img.width,
+            height: img.height,
+            orientation: 1,
+            frames: 1,
+            alpha: format == Format::Png && img.variants.iter().any(|v| v.format == "png"),
+            gps: false,
+            icc: false,
+            coefficient_bytes: 0,
+            cmyk: false,
+        };
+        let stand_in = Probe {
+            bytes: img.bytes,
+            info: Some(info),
+            findings: Vec::new(),
+        };
+        out.insert(path.clone(), stand_in);
+    }
+    out
 }
 
 /// The names (site-relative paths) one job's bytes go by, each with the variants it needs.
@@ -490,7 +617,7 @@ fn copies(
                 path: join(dir_of(path), &copy_name(path, &hash[..10])),
                 hash: hash[..10].to_string(),
                 bytes: *size,
-                made: None,
+                from: From::Copy,
             }],
         );
     }
@@ -528,7 +655,7 @@ fn publish(
                     path: join(dir_of(name), &variant_name(name, &m.variant, &m.hash)),
                     hash: m.hash.clone(),
                     bytes: m.bytes,
-                    made: Some(m.clone()),
+                    from: From::Job(m.clone()),
                 })
                 .collect();
             mine.sort_by_key(|p| (p.variant.format, p.variant.width));
@@ -549,15 +676,26 @@ fn share(e: &std::sync::Arc<JobError>) -> JobError {
 /// One error per reference to a source that could not be made, saying whose fault it is.
 fn failure_diagnostics(
     failed: &BTreeMap<String, JobError>,
+    kept: &BTreeSet<String>,
     site: &Site,
     inv: &Inventory,
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for (member, e) in failed {
-        let (code, help) = match e {
-            JobError::Read(_) => ("unreadable", "check the file's permissions; its references were left as they are"),
-            JobError::Process(ProcessError::Decode(_)) => ("undecodable", "re-export the image from the original; its references were left as they are"),
-            JobError::Process(_) => ("processing", "this is a failure of pixpipe, not of the image: please report it; its references were left as they are"),
+        let (code, fix) = match e {
+            JobError::Read(_) => ("unreadable", "check the file's permissions"),
+            JobError::Process(ProcessError::Decode(_)) => {
+                ("undecodable", "re-export the image from the original")
+            }
+            JobError::Process(_) => (
+                "processing",
+                "this is a failure of pixpipe, not of the image: please report it",
+            ),
+        };
+        let help = if kept.contains(member) {
+            format!("{fix}; the outputs of its last good version stay published")
+        } else {
+            format!("{fix}; its references were left as they are")
         };
         for r in inv
             .refs
@@ -565,7 +703,33 @@ fn failure_diagnostics(
             .filter(|r| r.resolution.resolved() == Some(member.as_str()))
         {
             let page = &site.pages[r.page_index];
-            let d = Diagnostic::error(code, format!("{member}: {e}")).with_help(help);
+            let d = Diagnostic::error(code, format!("{member}: {e}")).with_help(help.clone());
+            out.push(inventory::located(page, r.image.src.span, d));
+        }
+    }
+    out
+}
+
+/// A note at each reference to a broken source whose last good outputs stay published (the
+/// error itself is check's).
+fn kept_notes(
+    stand_ins: &BTreeMap<String, Probe>,
+    kept: &BTreeSet<String>,
+    site: &Site,
+    inv: &Inventory,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for path in stand_ins.keys().filter(|p| kept.contains(*p)) {
+        for r in inv
+            .refs
+            .iter()
+            .filter(|r| r.resolution.resolved() == Some(path.as_str()))
+        {
+            let message = format!(
+                "{path}: the outputs of its last good version stay published until it is fixed"
+            );
+            let page = &site.pages[r.page_index];
+            let d = Diagnostic::note("kept", message);
             out.push(inventory::located(page, r.image.src.span, d));
         }
     }
@@ -719,17 +883,24 @@ impl Dest {
         };
         let rel = rel.as_path();
         let dest = self.root().join(rel);
+        if let (From::Kept, Dest::Mirror(owned, _)) = (&m.from, self) {
+            // Chosen because it is in place (`keep_previous`): it only stays.
+            owned.keep(rel);
+            return Ok(());
+        }
         if !is_placed(&dest, m.bytes) {
-            let bytes = match &m.made {
-                Some(made) => made.read(cache).map_err(|source| BuildError::CacheRead {
+            let bytes = match &m.from {
+                From::Job(made) => made.read(cache).map_err(|source| BuildError::CacheRead {
                     output: m.path.clone(),
                     cache: cache.dir().display().to_string(),
                     source,
                 }),
-                None => std::fs::read(root.join(src)).map_err(|source| BuildError::Read {
-                    path: src.to_string(),
-                    source,
-                }),
+                From::Copy | From::Kept => {
+                    std::fs::read(root.join(src)).map_err(|source| BuildError::Read {
+                        path: src.to_string(),
+                        source,
+                    })
+                }
             }?;
             match self {
                 Dest::Mirror(owned, _) => owned.place(rel, &bytes, false)?,
@@ -839,8 +1010,8 @@ fn mirror_other_files(
     (owned, layout): (&OwnedDir, &Layout),
     site: &Site,
     config: &Config,
+    left_out: &dyn Fn(&str) -> bool,
     made: &BTreeMap<String, Vec<Published>>,
-    failed: &BTreeMap<String, JobError>,
     texts: &[Option<String>],
 ) -> Result<(), BuildError> {
     let still_named = |rel: &str| {
@@ -854,7 +1025,7 @@ fn mirror_other_files(
     let pages: BTreeSet<&str> = site.pages.iter().map(|p| p.path.as_str()).collect();
     let outputs: BTreeSet<&str> = made.values().flatten().map(|m| m.path.as_str()).collect();
     for rel in site.assets.entries.keys() {
-        if made.contains_key(rel) && !failed.contains_key(rel) && !still_named(rel) {
+        if left_out(rel) && !still_named(rel) {
             continue;
         }
         let in_content = config
@@ -1036,12 +1207,21 @@ fn manifest_of(
     hashes: &BTreeMap<String, (String, u64)>,
     previous: &Manifest,
     referenced: &BTreeSet<String>,
+    kept: &BTreeSet<String>,
 ) -> Manifest {
     let mut m = Manifest {
         version: manifest::VERSION,
         images: BTreeMap::new(),
     };
     for (path, ms) in made {
+        if let Some(img) = kept
+            .contains(path)
+            .then(|| previous.images.get(path))
+            .flatten()
+        {
+            m.images.insert(path.clone(), img.clone());
+            continue;
+        }
         let sp = &plan.sources[path];
         let (w, h) = sp.info.display_size();
         let (hash, bytes) = hashes.get(path).cloned().unwrap_or_default();

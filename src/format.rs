@@ -36,6 +36,12 @@ impl OutFormat {
             OutFormat::Webp => "webp",
         }
     }
+    /// The format named `name` in a manifest (`jpeg`, `png`, `webp`).
+    pub fn from_name(name: &str) -> Option<OutFormat> {
+        [OutFormat::Jpeg, OutFormat::Png, OutFormat::Webp]
+            .into_iter()
+            .find(|f| f.name() == name)
+    }
     /// The MIME type, for `<source type=…>`.
     pub fn mime(self) -> &'static str {
         match self {

@@ -1118,3 +1118,109 @@ fn a_symlinked_folder_inside_the_mirror_is_never_written_through() {
         "the link stays"
     );
 }
+
+#[test]
+fn a_broken_upload_keeps_the_mirrors_last_good_outputs() {
+    // Issue #17, item 3: in a mirror, a source that could not be made any more had its page
+    // point at the broken original, published as it was (with its metadata). An output is
+    // never replaced by something worse: the last good outputs stay referenced.
+    let good = jpeg_bytes(&photo(900, 600, 3));
+    let site = SiteBuilder::new()
+        .page("content/post/index.md", "![p](photo.jpg)\n")
+        .bytes("content/post/photo.jpg", good.clone())
+        .build();
+    assert_eq!(build(site.root(), &[]).code, 0);
+    let page = site.read(".pixpipe/site/content/post/index.md");
+    let manifest_before = site.read(".pixpipe/site/data/pixpipe.yaml");
+    std::fs::write(site.path("content/post/photo.jpg"), &good[..3000]).unwrap();
+    let run = build(site.root(), &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("the outputs of its last good version stay published"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(site.read(".pixpipe/site/content/post/index.md"), page);
+    let used = page
+        .trim()
+        .trim_start_matches("![p](")
+        .trim_end_matches(')');
+    assert!(site
+        .path(&format!(".pixpipe/site/content/post/{used}"))
+        .is_file());
+    assert!(
+        !site.path(".pixpipe/site/content/post/photo.jpg").exists(),
+        "the broken original is not published"
+    );
+    assert_eq!(
+        site.read(".pixpipe/site/data/pixpipe.yaml"),
+        manifest_before
+    );
+    // The original back: the same outputs, nothing else.
+    std::fs::write(site.path("content/post/photo.jpg"), &good).unwrap();
+    let run = build(site.root(), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(site.read(".pixpipe/site/content/post/index.md"), page);
+}
+
+#[test]
+fn a_stat_entry_of_another_site_is_never_trusted() {
+    // Issue #17, item 4: the stat index was keyed by site-relative path, size and mtime, so
+    // site B's file with the same relative path, size and mtime as site A's was taken for
+    // A's bytes, and B published A's image.
+    let a_bytes = jpeg_bytes(&photo(900, 600, 3));
+    // The same length, other pixels: one value of the quantisation table changed.
+    let mut b_bytes = a_bytes.clone();
+    let dqt = b_bytes.windows(2).position(|w| w == [0xFF, 0xDB]).unwrap();
+    b_bytes[dqt + 10] = b_bytes[dqt + 10].wrapping_add(7).max(1);
+    let site = SiteBuilder::new()
+        .bytes("a/content/p/a.jpg", a_bytes)
+        .page("a/content/p/index.md", "![p](a.jpg)\n")
+        .bytes("b/content/p/a.jpg", b_bytes.clone())
+        .page("b/content/p/index.md", "![p](a.jpg)\n")
+        .build();
+    let mtime = std::fs::metadata(site.path("a/content/p/a.jpg"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(site.path("b/content/p/a.jpg"))
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    let cache = site.path("cache").to_string_lossy().into_owned();
+    assert_eq!(build(&site.path("a"), &["--cache", &cache]).code, 0);
+    let run = build(&site.path("b"), &["--cache", &cache]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(count_in_summary(&run.stderr, "sources hashed"), 1);
+    let m = manifest(&site.path("b"));
+    let want = &blake3::hash(&b_bytes).to_hex()[..10];
+    assert_eq!(
+        m["images"]["content/p/a.jpg"]["hash"], *want,
+        "B's own bytes"
+    );
+    assert_ne!(
+        site.read("a/.pixpipe/site/content/p/index.md"),
+        site.read("b/.pixpipe/site/content/p/index.md"),
+        "B's outputs are made from B's bytes"
+    );
+}
+
+#[test]
+fn outputs_left_in_the_cache_by_a_killed_build_are_found_without_its_index() {
+    // Issue #17, item 5: a build killed before it saved the cache's index left its objects on
+    // disk, and the rerun made them all again. An object is found by its key alone.
+    let site = SiteBuilder::new()
+        .image("content/a/p.jpg", 1600, 1000)
+        .page("content/a/index.md", "![p](p.jpg)\n")
+        .build();
+    let first = build(site.root(), &["--out", site.path("one").to_str().unwrap()]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    std::fs::remove_file(site.path(".pixpipe/cache/index.json")).unwrap();
+    let again = build(site.root(), &["--out", site.path("two").to_str().unwrap()]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(made_and_reused(&again), (0, made_and_reused(&first).0));
+    assert_eq!(count_in_summary(&again.stderr, "sources decoded"), 0);
+}
