@@ -140,6 +140,14 @@ fn werr(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {
     }
 }
 
+/// Whether the site-relative `path` is `folder` or inside it.
+fn under(path: &str, folder: &str) -> bool {
+    path == folder
+        || path
+            .strip_prefix(folder)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
 fn dir_of(path: &str) -> &str {
     path.rfind('/').map(|i| &path[..i]).unwrap_or("")
 }
@@ -258,7 +266,20 @@ fn build_in_pool(
         mirror_other_files(root, mirror, &a.site, config, &left_out, &made, &texts)?;
     }
 
-    let manifest = manifest_of(&plan, &made, &hashes, &previous, &referenced, &kept);
+    let mut manifest = manifest_of(&plan, &made, &hashes, &previous, &referenced, &kept);
+    // What is under a folder that could not be read stays as it was (see `scan::Site`).
+    let unreadable = |p: &str| a.site.unreadable.iter().any(|u| under(p, u));
+    for (src, img) in previous.images.iter().filter(|(src, _)| unreadable(src)) {
+        manifest
+            .images
+            .entry(src.clone())
+            .or_insert_with(|| img.clone());
+    }
+    if let Dest::Mirror(owned, layout) = &dest {
+        for u in &a.site.unreadable {
+            owned.keep_under(&layout.path(u));
+        }
+    }
     dest.write_file(
         &manifest_path,
         manifest.to_string(opts.manifest_format).as_bytes(),
@@ -278,6 +299,7 @@ fn build_in_pool(
                 referenced: &referenced,
                 plan: &plan,
                 made: &made,
+                unreadable: &a.site.unreadable,
             };
             prune_in_place(root, config, &a.site, &previous, keep)
         }
@@ -1055,6 +1077,8 @@ struct Keep<'a> {
     referenced: &'a BTreeSet<String>,
     plan: &'a Plan,
     made: &'a BTreeMap<String, Vec<Published>>,
+    /// Folders that could not be read: whether their outputs are used is unknown.
+    unreadable: &'a [String],
 }
 
 /// In place: remove the outputs an earlier build wrote that this one does not and no page
@@ -1080,6 +1104,7 @@ fn prune_in_place(
             || keep.referenced.contains(*out)
             || keep.plan.sources.contains_key(*out)
             || published.contains(out)
+            || keep.unreadable.iter().any(|u| under(out, u))
         {
             continue;
         }

@@ -79,33 +79,63 @@ pub fn replace_keeping_mode(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Make `dest` a copy of `src` (a hard link when possible), atomically. Skips the work when
-/// `dest` is already the same file or has the same size and bytes.
+/// Make `dest` a copy of `src`, atomically, with `src`'s modification time. Skips the work
+/// when `dest` is a file of the same size and modification time (the quick check rsync
+/// makes). Never a hard link: a mirror file edited in place would edit the source. The copy
+/// is `copy_file_range`, which shares the blocks on file systems that can (Btrfs, XFS).
 pub fn mirror_file(src: &Path, dest: &Path) -> std::io::Result<bool> {
     use std::os::unix::fs::MetadataExt;
     let sm = std::fs::metadata(src)?;
-    if let Ok(dm) = std::fs::metadata(dest) {
-        if (dm.dev(), dm.ino()) == (sm.dev(), sm.ino()) {
-            return Ok(false);
-        }
-        if dm.len() == sm.len() && std::fs::read(dest)? == std::fs::read(src)? {
+    if let Ok(dm) = std::fs::symlink_metadata(dest) {
+        // A mirror of an earlier version may hold hard links to the sources: replaced.
+        let linked = (dm.dev(), dm.ino()) == (sm.dev(), sm.ino());
+        let same = dm.is_file()
+            && dm.len() == sm.len()
+            && dm
+                .modified()
+                .ok()
+                .is_some_and(|t| Some(t) == sm.modified().ok());
+        if same && !linked {
             return Ok(false);
         }
     }
     let dir = dest.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!("{TEMP_PREFIX}{}", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    if std::fs::hard_link(src, &tmp).is_err() {
-        std::fs::copy(src, &tmp)?;
+    let tmp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempfile_in(dir)?;
+    std::fs::copy(src, tmp.path())?;
+    if let Ok(t) = sm.modified() {
+        tmp.as_file().set_modified(t)?;
     }
-    std::fs::rename(&tmp, dest)?;
+    tmp.persist(dest).map_err(|e| e.error)?;
     Ok(true)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mirrored_file_is_a_copy_that_edits_never_reach_the_source() {
+        // Issue #17, item 9: the mirror hard-linked pages and originals to the sources.
+        let t = tempfile::tempdir().unwrap();
+        let (src, dest) = (t.path().join("src.md"), t.path().join("out/src.md"));
+        std::fs::write(&src, b"source").unwrap();
+        assert!(mirror_file(&src, &dest).unwrap());
+        assert!(
+            !mirror_file(&src, &dest).unwrap(),
+            "unchanged: not copied again"
+        );
+        std::fs::write(&dest, b"edited").unwrap();
+        assert_eq!(std::fs::read(&src).unwrap(), b"source");
+        // A hard link left by an earlier version is replaced by a copy.
+        std::fs::remove_file(&dest).unwrap();
+        std::fs::hard_link(&src, &dest).unwrap();
+        assert!(mirror_file(&src, &dest).unwrap());
+        std::fs::write(&dest, b"edited").unwrap();
+        assert_eq!(std::fs::read(&src).unwrap(), b"source");
+    }
 
     #[test]
     fn only_temporary_files_make_a_folder_empty_but_leftovers() {

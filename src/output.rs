@@ -204,6 +204,17 @@ impl OwnedDir {
         lock_set(&self.kept).remove(rel);
     }
 
+    /// Keep every listed file under the folder `rel` (its source folder could not be read, so
+    /// whether they are still wanted is unknown).
+    pub fn keep_under(&self, rel: &Path) {
+        let under: Vec<PathBuf> = lock_set(&self.listed)
+            .iter()
+            .filter(|l| l.starts_with(rel))
+            .cloned()
+            .collect();
+        lock_set(&self.kept).extend(under);
+    }
+
     /// Write `bytes` at `rel` unless a file of that size is there already (outputs are named
     /// by a hash of their bytes, and the size tells a file a power cut left short), listing
     /// it first and keeping it. `durable` waits for the disk (for files a rerun does not

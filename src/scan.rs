@@ -35,6 +35,9 @@ pub struct Site {
     pub assets: AssetIndex,
     /// Pages and files that could not be read.
     pub diagnostics: Vec<Diagnostic>,
+    /// Folders (site-relative) that could not be read: what they hold is unknown, so a build
+    /// leaves what it wrote for them before alone.
+    pub unreadable: Vec<String>,
 }
 
 /// A site that cannot be scanned at all.
@@ -106,6 +109,21 @@ fn rel_path(root: &Path, p: &Path) -> Option<String> {
     Some(parts.join("/"))
 }
 
+/// The site-relative path of `p`, found in the site folder `dir` (as configured) at `base`:
+/// relative to the root, or, for a folder outside the root (`/srv/content`), `dir` and the
+/// path inside it. `None` only for a name that is not UTF-8.
+fn site_rel(root: &Path, dir: &str, base: &Path, p: &Path) -> Option<String> {
+    if p.starts_with(root) {
+        return rel_path(root, p);
+    }
+    let inner = rel_path(base, p)?;
+    Some(if inner.is_empty() {
+        dir.to_string()
+    } else {
+        format!("{}/{inner}", dir.trim_end_matches('/'))
+    })
+}
+
 /// Read the pages and index the files of the site at `root`.
 pub fn scan(root: &Path, config: &Config) -> Result<Site, ScanError> {
     let meta = std::fs::metadata(root).map_err(|source| ScanError::Root {
@@ -128,6 +146,7 @@ pub fn scan(root: &Path, config: &Config) -> Result<Site, ScanError> {
         pages: Vec::new(),
         assets: AssetIndex::default(),
         diagnostics: Vec::new(),
+        unreadable: Vec::new(),
     };
 
     for n in &config.notes {
@@ -153,12 +172,15 @@ pub fn scan(root: &Path, config: &Config) -> Result<Site, ScanError> {
                 Err(e) => {
                     let where_ = e
                         .path()
-                        .and_then(|p| rel_path(root, p))
+                        .and_then(|p| site_rel(root, d, &base, p))
                         .unwrap_or_else(|| d.clone());
+                    // Its pages and images are unknown: an error, not a folder seen empty.
                     site.diagnostics.push(
-                        Diagnostic::warning("unreadable", format!("cannot read {where_}: {e}"))
-                            .in_file(where_),
+                        Diagnostic::error("unreadable", format!("cannot read {where_}: {e}"))
+                            .in_file(where_.clone())
+                            .with_help("give pixpipe read access to it; the build leaves its earlier outputs as they are"),
                     );
+                    site.unreadable.push(where_);
                     continue;
                 }
             };
@@ -166,7 +188,7 @@ pub fn scan(root: &Path, config: &Config) -> Result<Site, ScanError> {
             if ft.is_dir() {
                 continue;
             }
-            let Some(rel) = rel_path(root, entry.path()) else {
+            let Some(rel) = site_rel(root, d, &base, entry.path()) else {
                 site.diagnostics.push(Diagnostic::warning(
                     "bad-file-name",
                     format!(

@@ -1224,3 +1224,85 @@ fn outputs_left_in_the_cache_by_a_killed_build_are_found_without_its_index() {
     assert_eq!(made_and_reused(&again), (0, made_and_reused(&first).0));
     assert_eq!(count_in_summary(&again.stderr, "sources decoded"), 0);
 }
+
+#[test]
+fn an_unreadable_content_folder_is_an_error_and_its_mirror_files_stay() {
+    // Issue #17, item 9: a content folder that could not be read was a warning (exit 0), and
+    // its files vanished from the mirror as stale. Root reads any folder, so as root the
+    // builds run as `nobody` (setpriv), in a tree opened to it.
+    let site = SiteBuilder::new()
+        .image("content/a/p.jpg", 800, 600)
+        .page("content/a/index.md", "![p](p.jpg)\n")
+        .image("content/b/q.jpg", 800, 600)
+        .page("content/b/index.md", "![q](q.jpg)\n")
+        .build();
+    let as_root = unsafe { libc::geteuid() } == 0;
+    let setpriv = Path::new("/usr/bin/setpriv");
+    if as_root && !setpriv.exists() {
+        eprintln!("SKIPPED: running as root without setpriv, no folder is unreadable");
+        return;
+    }
+    let run = || {
+        let bin = env!("CARGO_BIN_EXE_pixpipe");
+        let mut cmd = if as_root {
+            let mut c = std::process::Command::new(setpriv);
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", bin]);
+            c
+        } else {
+            std::process::Command::new(bin)
+        };
+        let out = cmd
+            .args(["build", site.root().to_str().unwrap()])
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let open_to_all = |mode: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        for e in walkdir::WalkDir::new(site.root()).into_iter().flatten() {
+            let m = if e.file_type().is_dir() {
+                mode | 0o111
+            } else {
+                mode
+            };
+            std::fs::set_permissions(e.path(), std::fs::Permissions::from_mode(m)).unwrap();
+        }
+    };
+    if as_root {
+        open_to_all(0o666);
+    }
+    let (code, stderr) = run();
+    assert_eq!(code, 0, "{stderr}");
+    let mirror_b = tree(&site.path(".pixpipe/site/content/b"));
+    assert_eq!(mirror_b.len(), 3, "{:?}", mirror_b.keys());
+    let manifest_before = manifest(site.root());
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        site.path("content/b"),
+        std::fs::Permissions::from_mode(0o000),
+    )
+    .unwrap();
+    let (code, stderr) = run();
+    std::fs::set_permissions(
+        site.path("content/b"),
+        std::fs::Permissions::from_mode(0o777),
+    )
+    .unwrap();
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("error[unreadable]: cannot read content/b"),
+        "{stderr}"
+    );
+    assert!(
+        tree(&site.path(".pixpipe/site/content/b")) == mirror_b,
+        "its mirror files stay as they were"
+    );
+    assert_eq!(
+        manifest(site.root())["images"]["content/b/q.jpg"],
+        manifest_before["images"]["content/b/q.jpg"]
+    );
+}
