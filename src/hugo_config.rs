@@ -192,136 +192,212 @@ fn clean(d: &str) -> String {
 }
 
 /// Turn a merged Hugo configuration into pixpipe's. `files` names where it came from.
+///
+/// Each setting is read by its own function, in the order `scan --explain-config` lists
+/// them; each one records where its value came from (`Config::explain`) and what it could not
+/// follow (`Config::notes`).
 pub fn from_value(doc: &Value, files: &str) -> Config {
     let mut c = Config {
         origin: format!("Hugo configuration ({files})"),
         ..Config::default()
     };
-    let mut notes: Vec<String> = Vec::new();
-    let mut explain: Vec<(String, String)> = Vec::new();
+    read_default_language(doc, &mut c);
+    read_base_path(doc, &mut c);
+    let prefixes = UrlPrefixes {
+        default_language: c.default_language.clone(),
+        in_subdir: doc
+            .get("defaultcontentlanguageinsubdir")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+    };
+    let content_dir = str_of(doc, "contentdir")
+        .map(clean)
+        .unwrap_or_else(|| "content".into());
+    let langs = languages(doc);
+    let per_language = langs.iter().any(|l| l.content_dir.is_some());
+    c.content = if per_language {
+        langs
+            .iter()
+            .map(|l| {
+                content_root(
+                    l.content_dir.clone().unwrap_or_else(|| content_dir.clone()),
+                    &l.name,
+                    &prefixes,
+                )
+            })
+            .collect()
+    } else {
+        vec![content_root(
+            content_dir.clone(),
+            &c.default_language,
+            &prefixes,
+        )]
+    };
+    read_static_and_assets_dirs(doc, &mut c);
+    let mounted = read_mounts(doc, &prefixes, &mut c.notes);
+    let content_from = if !mounted.content.is_empty() {
+        c.content = mounted.content;
+        "module.mounts"
+    } else if per_language {
+        "languages.*.contentDir"
+    } else if doc.get("contentdir").is_some() {
+        "contentDir"
+    } else {
+        "Hugo's default"
+    };
+    if !mounted.static_dirs.is_empty() {
+        c.static_dirs = mounted.static_dirs;
+    }
+    if !mounted.assets_dirs.is_empty() {
+        c.assets_dirs = mounted.assets_dirs;
+    }
+    explain_content(content_from, &mut c);
+    read_render_hook(doc, &mut c);
+    read_permalinks(doc, &mut c);
+    note_what_is_not_downloaded(doc, &mut c.notes);
+    c
+}
+
+/// `defaultContentLanguage`: the language of content folders that name none.
+fn read_default_language(doc: &Value, c: &mut Config) {
     if let Some(l) = str_of(doc, "defaultcontentlanguage") {
         c.default_language = l.to_string();
-        explain.push((
+        c.explain.push((
             "default language".into(),
             format!("{l} (defaultContentLanguage)"),
         ));
     }
-    let in_subdir = doc
-        .get("defaultcontentlanguageinsubdir")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+}
+
+/// The path of `baseURL` (`/docs` for `https://x.io/docs/`): every site URL starts with it.
+fn read_base_path(doc: &Value, c: &mut Config) {
     if let Some(base) = str_of(doc, "baseurl") {
         let path = base.split_once("://").map(|(_, r)| r).unwrap_or(base);
         let path = path.find('/').map(|i| &path[i..]).unwrap_or("");
         let path = path.trim_end_matches('/');
         if !path.is_empty() {
             c.base_path = path.to_string();
-            explain.push(("base path".into(), format!("{path} (baseURL)")));
+            c.explain
+                .push(("base path".into(), format!("{path} (baseURL)")));
         }
     }
-    let content_dir = str_of(doc, "contentdir")
-        .map(clean)
-        .unwrap_or_else(|| "content".into());
-    let prefix_of = |lang: &str| {
-        if lang == c.default_language && !in_subdir {
+}
+
+/// What decides the URL prefix of a language's pages.
+struct UrlPrefixes {
+    default_language: String,
+    /// `defaultContentLanguageInSubdir`: the default language gets a prefix too.
+    in_subdir: bool,
+}
+
+impl UrlPrefixes {
+    /// The URL prefix of pages in `lang`: none for the default language (unless Hugo is told
+    /// to put it in a subdirectory), else `/lang`.
+    fn of(&self, lang: &str) -> String {
+        if lang == self.default_language && !self.in_subdir {
             String::new()
         } else {
             format!("/{lang}")
         }
-    };
-    // Languages, each with its own content folder when it names one.
-    let mut langs: Vec<(String, i64, Option<String>)> = Vec::new();
+    }
+}
+
+/// One enabled entry of `languages`.
+struct Language {
+    name: String,
+    weight: i64,
+    /// Its own `contentDir`, if it names one.
+    content_dir: Option<String>,
+}
+
+/// The enabled languages, in Hugo's order: by weight, then by name.
+fn languages(doc: &Value) -> Vec<Language> {
+    let mut langs = Vec::new();
     if let Some(Value::Object(m)) = doc.get("languages") {
         for (lang, v) in m {
             if v.get("disabled").and_then(Value::as_bool) == Some(true) {
                 continue;
             }
-            let weight = v.get("weight").and_then(Value::as_i64).unwrap_or(0);
-            langs.push((lang.clone(), weight, str_of(v, "contentdir").map(clean)));
+            langs.push(Language {
+                name: lang.clone(),
+                weight: v.get("weight").and_then(Value::as_i64).unwrap_or(0),
+                content_dir: str_of(v, "contentdir").map(clean),
+            });
         }
     }
-    langs.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
-    let per_language = langs.iter().any(|l| l.2.is_some());
-    c.content = if per_language {
-        langs
-            .iter()
-            .map(|(lang, _, dir)| ContentDir {
-                dir: dir.clone().unwrap_or_else(|| content_dir.clone()),
-                lang: lang.clone(),
-                url_prefix: prefix_of(lang),
-                mount: String::new(),
-                include: Vec::new(),
-                exclude: Vec::new(),
-            })
-            .collect()
-    } else {
-        vec![ContentDir {
-            dir: content_dir.clone(),
-            lang: c.default_language.clone(),
-            url_prefix: prefix_of(&c.default_language),
-            mount: String::new(),
-            include: Vec::new(),
-            exclude: Vec::new(),
-        }]
-    };
+    langs.sort_by(|a, b| (a.weight, &a.name).cmp(&(b.weight, &b.name)));
+    langs
+}
+
+/// A content folder mounted at the root of the content tree, taking all its files.
+fn content_root(dir: String, lang: &str, prefixes: &UrlPrefixes) -> ContentDir {
+    ContentDir {
+        dir,
+        lang: lang.to_string(),
+        url_prefix: prefixes.of(lang),
+        mount: String::new(),
+        include: Vec::new(),
+        exclude: Vec::new(),
+    }
+}
+
+/// `staticDir` and `assetDir`, which module mounts may replace later.
+fn read_static_and_assets_dirs(doc: &Value, c: &mut Config) {
     if let Some(s) = strings(doc.get("staticdir")) {
         c.static_dirs = s.iter().map(|d| clean(d)).collect();
-        explain.push((
+        c.explain.push((
             "static".into(),
             format!("{} (staticDir)", c.static_dirs.join(", ")),
         ));
     }
     if let Some(a) = str_of(doc, "assetdir") {
         c.assets_dirs = vec![clean(a)];
-        explain.push(("assets".into(), format!("{} (assetDir)", c.assets_dirs[0])));
+        c.explain
+            .push(("assets".into(), format!("{} (assetDir)", c.assets_dirs[0])));
     }
-    // Module mounts replace the defaults of each component they mount.
+}
+
+/// The folders `module.mounts` mounts, per component; an empty list leaves the default.
+struct Mounted {
+    content: Vec<ContentDir>,
+    static_dirs: Vec<String>,
+    assets_dirs: Vec<String>,
+}
+
+/// Read `module.mounts`: module mounts replace the defaults of each component they mount.
+/// A mount pixpipe cannot follow (a folder mounted below `static/` or `assets/`) gets a note.
+fn read_mounts(doc: &Value, prefixes: &UrlPrefixes, notes: &mut Vec<String>) -> Mounted {
     let mounts = doc
         .pointer("/module/mounts")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let (mut content, mut stat, mut assets) = (Vec::new(), Vec::new(), Vec::new());
+    let mut mounted = Mounted {
+        content: Vec::new(),
+        static_dirs: Vec::new(),
+        assets_dirs: Vec::new(),
+    };
     for m in &mounts {
         let (Some(source), Some(target)) = (str_of(m, "source"), str_of(m, "target")) else {
             continue;
         };
         let target = target.trim_matches('/');
         let (component, below) = target.split_once('/').unwrap_or((target, ""));
-        let lang = str_of(m, "lang")
-            .map(str::to_string)
-            .or_else(|| {
-                m.pointer("/sites/matrix/languages/0")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            })
-            .unwrap_or_else(|| c.default_language.clone());
-        // `files: ["**.md", "! drafts/**"]`, or the older includeFiles / excludeFiles.
-        let mut include = strings(m.get("includefiles")).unwrap_or_default();
-        let mut exclude = strings(m.get("excludefiles")).unwrap_or_default();
-        for f in strings(m.get("files")).unwrap_or_default() {
-            match f.trim().strip_prefix('!') {
-                Some(x) => exclude.push(x.trim().to_string()),
-                None => include.push(f.trim().to_string()),
-            }
-        }
-        let trim = |v: Vec<String>| {
-            v.into_iter()
-                .map(|g| g.trim_start_matches('/').to_string())
-                .collect::<Vec<_>>()
-        };
-        let (include, exclude) = (trim(include), trim(exclude));
         match component {
-            "content" => content.push(ContentDir {
-                dir: clean(source),
-                url_prefix: prefix_of(&lang),
-                lang,
-                mount: below.to_string(),
-                include,
-                exclude,
-            }),
-            "static" if below.is_empty() => stat.push(clean(source)),
-            "assets" if below.is_empty() => assets.push(clean(source)),
+            "content" => {
+                let lang = mount_language(m, &prefixes.default_language);
+                let (include, exclude) = mount_files(m);
+                mounted.content.push(ContentDir {
+                    dir: clean(source),
+                    url_prefix: prefixes.of(&lang),
+                    lang,
+                    mount: below.to_string(),
+                    include,
+                    exclude,
+                })
+            }
+            "static" if below.is_empty() => mounted.static_dirs.push(clean(source)),
+            "assets" if below.is_empty() => mounted.assets_dirs.push(clean(source)),
             // A single data file mounted into assets (hugo_stats.json) concerns no image.
             "static" | "assets"
                 if crate::probe::Format::from_extension(target).is_none()
@@ -332,22 +408,44 @@ pub fn from_value(doc: &Value, files: &str) -> Config {
             _ => {}
         }
     }
-    let content_from = if !content.is_empty() {
-        c.content = content;
-        "module.mounts"
-    } else if per_language {
-        "languages.*.contentDir"
-    } else if doc.get("contentdir").is_some() {
-        "contentDir"
-    } else {
-        "Hugo's default"
+    mounted
+}
+
+/// The language of mount `m`: its `lang`, else the first of its `sites.matrix.languages`,
+/// else the default language.
+fn mount_language(m: &Value, default_language: &str) -> String {
+    str_of(m, "lang")
+        .map(str::to_string)
+        .or_else(|| {
+            m.pointer("/sites/matrix/languages/0")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| default_language.to_string())
+}
+
+/// The globs of the files mount `m` takes and leaves out, relative to its source:
+/// `files: ["**.md", "! drafts/**"]`, or the older includeFiles / excludeFiles.
+fn mount_files(m: &Value) -> (Vec<String>, Vec<String>) {
+    let mut include = strings(m.get("includefiles")).unwrap_or_default();
+    let mut exclude = strings(m.get("excludefiles")).unwrap_or_default();
+    for f in strings(m.get("files")).unwrap_or_default() {
+        match f.trim().strip_prefix('!') {
+            Some(x) => exclude.push(x.trim().to_string()),
+            None => include.push(f.trim().to_string()),
+        }
+    }
+    let trim = |v: Vec<String>| {
+        v.into_iter()
+            .map(|g| g.trim_start_matches('/').to_string())
+            .collect::<Vec<_>>()
     };
-    if !stat.is_empty() {
-        c.static_dirs = stat;
-    }
-    if !assets.is_empty() {
-        c.assets_dirs = assets;
-    }
+    (trim(include), trim(exclude))
+}
+
+/// Say, for each content folder, where it is mounted, its URL prefix, and which setting
+/// (`content_from`) gave it.
+fn explain_content(content_from: &str, c: &mut Config) {
     for cd in &c.content {
         let what = if cd.mount.is_empty() {
             cd.dir.clone()
@@ -359,12 +457,17 @@ pub fn from_value(doc: &Value, files: &str) -> Config {
         } else {
             format!(", URLs under {}", cd.url_prefix)
         };
-        explain.push((
+        c.explain.push((
             format!("content ({})", cd.lang),
             format!("{what}{prefix} ({content_from})"),
         ));
     }
-    // Hugo's embedded image render hook looks up page resources, then global resources.
+}
+
+/// Where Markdown images are looked up. Hugo's embedded image render hook looks up page
+/// resources, then global resources; it is on when the configuration says so, or by default
+/// on a multilingual site.
+fn read_render_hook(doc: &Value, c: &mut Config) {
     let hook = doc
         .pointer("/markup/goldmark/renderhooks/image/enabledefault")
         .and_then(Value::as_bool);
@@ -377,31 +480,41 @@ pub fn from_value(doc: &Value, files: &str) -> Config {
         > 1;
     if hook == Some(true) || (hook.is_none() && multilingual) {
         c.markdown_lookup = vec![Lookup::Page, Lookup::Assets, Lookup::Url];
-        explain.push((
+        c.explain.push((
             "Markdown images".into(),
             "page resource, assets/, then URL (Hugo's embedded render hook)".into(),
         ));
     }
-    // permalinks: {page: {blog: pattern}, section: {...}}, or the older {blog: pattern}.
-    if let Some(Value::Object(m)) = doc.get("permalinks") {
-        for (k, v) in m {
-            match v {
-                Value::Object(inner) if matches!(k.as_str(), "page" | "section") => {
-                    for (section, pattern) in inner {
-                        if let Some(p) = pattern.as_str() {
-                            c.permalinks
-                                .push((k.clone(), section.clone(), p.to_string()));
-                        }
+}
+
+/// `permalinks: {page: {blog: pattern}, section: {...}}`, or the older `{blog: pattern}`.
+fn read_permalinks(doc: &Value, c: &mut Config) {
+    let Some(Value::Object(m)) = doc.get("permalinks") else {
+        return;
+    };
+    for (k, v) in m {
+        match v {
+            Value::Object(inner) if matches!(k.as_str(), "page" | "section") => {
+                for (section, pattern) in inner {
+                    if let Some(p) = pattern.as_str() {
+                        c.permalinks
+                            .push((k.clone(), section.clone(), p.to_string()));
                     }
                 }
-                Value::String(p) => c.permalinks.push(("page".into(), k.clone(), p.clone())),
-                _ => {}
             }
-        }
-        for (kind, section, pattern) in &c.permalinks {
-            explain.push((format!("permalinks ({kind} {section})"), pattern.clone()));
+            Value::String(p) => c.permalinks.push(("page".into(), k.clone(), p.clone())),
+            _ => {}
         }
     }
+    for (kind, section, pattern) in &c.permalinks {
+        c.explain
+            .push((format!("permalinks ({kind} {section})"), pattern.clone()));
+    }
+}
+
+/// Notes for what pixpipe never downloads: a theme and Hugo modules, and so the shortcodes
+/// and mounts they define.
+fn note_what_is_not_downloaded(doc: &Value, notes: &mut Vec<String>) {
     if let Some(t) = doc.get("theme") {
         let names = strings(Some(t)).unwrap_or_default().join(", ");
         notes.push(format!(
@@ -418,9 +531,6 @@ pub fn from_value(doc: &Value, files: &str) -> Config {
                 .into(),
         );
     }
-    c.notes = notes;
-    c.explain = explain;
-    c
 }
 
 #[cfg(test)]
