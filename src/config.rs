@@ -478,6 +478,113 @@ fn clean_prefix(p: &str) -> String {
     }
 }
 
+/// The `pixpipe.yaml` being read: its text, to point at a key, and its name for errors.
+struct YamlFile<'a> {
+    text: &'a str,
+    path: &'a str,
+}
+
+impl YamlFile<'_> {
+    /// The settings written in the file; none when it is empty.
+    fn parse(&self) -> Result<RawConfig, ConfigError> {
+        if self.text.trim().is_empty() {
+            return Ok(RawConfig::default());
+        }
+        serde_yaml::from_str(self.text).map_err(|e| {
+            let (line, column, message) = yaml_error(&e);
+            self.invalid(line, column, message)
+        })
+    }
+
+    /// The file is not valid at `line`:`column` (1-based; 0 when unknown).
+    fn invalid(&self, line: usize, column: usize, message: String) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.to_string(),
+            line,
+            column,
+            message,
+        }
+    }
+
+    /// A value that parses but cannot be used: reported at its key.
+    fn invalid_at(&self, key: &str, message: String) -> ConfigError {
+        let (line, column) = key_position(self.text, key);
+        self.invalid(line, column, message)
+    }
+}
+
+impl RawContentDir {
+    /// The content folder as written, in `default_language` unless it names its own.
+    fn resolve(self, default_language: &str) -> ContentDir {
+        match self {
+            RawContentDir::Dir(dir) => ContentDir {
+                dir: clean_dir(&dir),
+                lang: default_language.to_string(),
+                url_prefix: String::new(),
+                mount: String::new(),
+                include: Vec::new(),
+                exclude: Vec::new(),
+            },
+            RawContentDir::Full(f) => ContentDir {
+                dir: clean_dir(&f.dir),
+                lang: f.lang.unwrap_or_else(|| default_language.to_string()),
+                url_prefix: clean_prefix(f.url_prefix.as_deref().unwrap_or("")),
+                mount: f
+                    .mount
+                    .as_deref()
+                    .unwrap_or("")
+                    .trim_matches('/')
+                    .to_string(),
+                include: f.include.unwrap_or_default(),
+                exclude: f.exclude.unwrap_or_default(),
+            },
+        }
+    }
+}
+
+impl RawShortcode {
+    /// `base` with the fields this sets replaced.
+    fn over(self, base: ShortcodeRule) -> ShortcodeRule {
+        ShortcodeRule {
+            src: self.src.map(OneOrMany::into_vec).unwrap_or(base.src),
+            positional_src: self.positional_src.unwrap_or(base.positional_src),
+            width: self.width.or(base.width),
+            height: self.height.or(base.height),
+            ratio: self.ratio.or(base.ratio),
+            alt: self.alt.or(base.alt),
+            title: self.title.or(base.title),
+            caption: self.caption.or(base.caption),
+            link: self.link.unwrap_or(base.link),
+            lookup: self.lookup.unwrap_or(base.lookup),
+            glob: self.glob.or(base.glob),
+            set: self.set.or(base.set),
+        }
+    }
+}
+
+impl Lints {
+    /// The levels (and byte budget) `l` sets, over these. `max_bytes: N` alone turns the
+    /// lint on as a warning.
+    fn apply(&mut self, l: RawLints) {
+        self.caption_period = l.caption_period.unwrap_or(self.caption_period);
+        self.missing_alt = l.missing_alt.unwrap_or(self.missing_alt);
+        self.gps = l.gps.unwrap_or(self.gps);
+        self.orphans = l.orphans.unwrap_or(self.orphans);
+        match l.max_bytes {
+            None => {}
+            Some(RawMaxBytes::Limit(n)) => {
+                self.max_bytes = LintLevel::Warning;
+                self.max_bytes_limit = n;
+            }
+            Some(RawMaxBytes::Level(lv)) => self.max_bytes = lv,
+            Some(RawMaxBytes::Full { limit, severity }) => {
+                self.max_bytes = severity;
+                self.max_bytes_limit = limit;
+            }
+        }
+    }
+}
+
 impl Config {
     /// Parse `pixpipe.yaml` text on top of the built-in defaults. `path` names the file in
     /// errors.
@@ -487,26 +594,11 @@ impl Config {
 
     /// Apply `pixpipe.yaml` text on top of this configuration (the defaults, or what was read
     /// from the site's Hugo configuration). `path` names the file in errors.
+    ///
+    /// Settings are checked in the order below and the first unusable one is the error.
     pub fn with_yaml(self, text: &str, path: &str) -> Result<Config, ConfigError> {
-        let invalid = |line: usize, column: usize, message: String| ConfigError::Invalid {
-            path: path.to_string(),
-            line,
-            column,
-            message,
-        };
-        // A value that parses but cannot be used: reported at its key.
-        let invalid_at = |key: &str, message: String| {
-            let (line, column) = key_position(text, key);
-            invalid(line, column, message)
-        };
-        let raw: RawConfig = if text.trim().is_empty() {
-            RawConfig::default()
-        } else {
-            serde_yaml::from_str(text).map_err(|e| {
-                let (line, column, message) = yaml_error(&e);
-                invalid(line, column, message)
-            })?
-        };
+        let file = YamlFile { text, path };
+        let raw = file.parse()?;
         let base_origin = self.origin.clone();
         let mut c = Config {
             origin: path.to_string(),
@@ -515,43 +607,7 @@ impl Config {
         if base_origin != Config::default().origin {
             c.origin = format!("{path} over {base_origin}");
         }
-        let new_default = raw.default_language.is_some();
-        if let Some(l) = raw.default_language {
-            c.default_language = l;
-        }
-        if let Some(dirs) = raw.content {
-            if dirs.is_empty() {
-                return Err(invalid_at("content", "`content` lists no folder".into()));
-            }
-            c.content = dirs
-                .into_iter()
-                .map(|d| match d {
-                    RawContentDir::Dir(dir) => ContentDir {
-                        dir: clean_dir(&dir),
-                        lang: c.default_language.clone(),
-                        url_prefix: String::new(),
-                        mount: String::new(),
-                        include: Vec::new(),
-                        exclude: Vec::new(),
-                    },
-                    RawContentDir::Full(f) => ContentDir {
-                        dir: clean_dir(&f.dir),
-                        lang: f.lang.unwrap_or_else(|| c.default_language.clone()),
-                        url_prefix: clean_prefix(f.url_prefix.as_deref().unwrap_or("")),
-                        mount: f
-                            .mount
-                            .as_deref()
-                            .unwrap_or("")
-                            .trim_matches('/')
-                            .to_string(),
-                        include: f.include.unwrap_or_default(),
-                        exclude: f.exclude.unwrap_or_default(),
-                    },
-                })
-                .collect();
-        } else if new_default && c.content.len() == 1 {
-            c.content[0].lang = c.default_language.clone();
-        }
+        c.set_content(raw.default_language, raw.content, &file)?;
         if let Some(v) = raw.static_dirs {
             c.static_dirs = v.into_vec().iter().map(|d| clean_dir(d)).collect();
         }
@@ -571,108 +627,10 @@ impl Config {
             c.front_matter_keys = v;
         }
         if let Some(scs) = raw.shortcodes {
-            for (name, given) in scs {
-                // Hugo finds shortcode templates whatever the case of the name.
-                let name = name.to_ascii_lowercase();
-                let Some(r) = given else {
-                    // `name: null` (or `name: ~`) turns a built-in off.
-                    c.shortcodes.remove(&name);
-                    continue;
-                };
-                let base = c.shortcodes.get(&name).cloned().unwrap_or_else(|| {
-                    rule(
-                        &["src"],
-                        Some(0),
-                        false,
-                        &[Lookup::Page, Lookup::Assets, Lookup::Url],
-                    )
-                });
-                let merged = ShortcodeRule {
-                    src: r.src.map(OneOrMany::into_vec).unwrap_or(base.src),
-                    positional_src: r.positional_src.unwrap_or(base.positional_src),
-                    width: r.width.or(base.width),
-                    height: r.height.or(base.height),
-                    ratio: r.ratio.or(base.ratio),
-                    alt: r.alt.or(base.alt),
-                    title: r.title.or(base.title),
-                    caption: r.caption.or(base.caption),
-                    link: r.link.unwrap_or(base.link),
-                    lookup: r.lookup.unwrap_or(base.lookup),
-                    glob: r.glob.or(base.glob),
-                    set: r.set.or(base.set),
-                };
-                if merged.lookup.is_empty() {
-                    return Err(invalid_at(
-                        "shortcodes",
-                        format!("shortcode `{name}` has an empty `lookup`"),
-                    ));
-                }
-                c.shortcodes.insert(name, merged);
-            }
+            c.merge_shortcodes(scs, &file)?;
         }
-        if let Some(w) = raw.content_width {
-            if w == 0 {
-                return Err(invalid_at(
-                    "content_width",
-                    "`content_width` must be more than 0".into(),
-                ));
-            }
-            c.content_width = w;
-        }
-        if let Some(d) = raw.densities {
-            if d.is_empty() || d.iter().any(|x| !(x.is_finite() && *x > 0.0 && *x <= 8.0)) {
-                return Err(invalid_at(
-                    "densities",
-                    "`densities` must list numbers between 0 and 8".into(),
-                ));
-            }
-            c.densities = d;
-        }
-        if let Some(f) = raw.formats {
-            if f.is_empty() {
-                return Err(invalid_at(
-                    "formats",
-                    "`formats` lists no format (use auto, jpeg, png or webp)".into(),
-                ));
-            }
-            for x in &f {
-                if !matches!(x.as_str(), "auto" | "jpeg" | "png" | "webp") {
-                    return Err(invalid_at(
-                        "formats",
-                        format!("unknown format `{x}` in `formats` (use auto, jpeg, png or webp)"),
-                    ));
-                }
-            }
-            c.formats = f;
-        }
-        if let Some(q) = raw.quality {
-            for (k, v) in q {
-                if !matches!(k.as_str(), "jpeg" | "webp") {
-                    return Err(invalid_at(
-                        "quality",
-                        format!(
-                            "unknown format `{k}` in `quality` (use jpeg or webp; PNG is lossless)"
-                        ),
-                    ));
-                }
-                if !(1..=100).contains(&v) {
-                    return Err(invalid_at(
-                        "quality",
-                        format!("quality for `{k}` must be 1 to 100"),
-                    ));
-                }
-                c.quality.insert(k, v);
-            }
-        }
-        if let Some(e) = raw.webp_effort {
-            if e > 6 {
-                return Err(invalid_at(
-                    "webp_effort",
-                    format!("`webp_effort` must be 0 to 6, not {e}"),
-                ));
-            }
-            c.webp_effort = e;
-        }
+        c.set_sizes(raw.content_width, raw.densities, &file)?;
+        c.set_encoding(raw.formats, raw.quality, raw.webp_effort, &file)?;
         if let Some(m) = raw.metadata {
             c.metadata = m;
         }
@@ -680,25 +638,153 @@ impl Config {
             c.max_pixels = m;
         }
         if let Some(l) = raw.lint {
-            let d = &mut c.lint;
-            d.caption_period = l.caption_period.unwrap_or(d.caption_period);
-            d.missing_alt = l.missing_alt.unwrap_or(d.missing_alt);
-            d.gps = l.gps.unwrap_or(d.gps);
-            d.orphans = l.orphans.unwrap_or(d.orphans);
-            match l.max_bytes {
-                None => {}
-                Some(RawMaxBytes::Limit(n)) => {
-                    d.max_bytes = LintLevel::Warning;
-                    d.max_bytes_limit = n;
-                }
-                Some(RawMaxBytes::Level(lv)) => d.max_bytes = lv,
-                Some(RawMaxBytes::Full { limit, severity }) => {
-                    d.max_bytes = severity;
-                    d.max_bytes_limit = limit;
-                }
-            }
+            c.lint.apply(l);
         }
         Ok(c)
+    }
+
+    /// `default_language` and `content`. A new default language also becomes the language of
+    /// a single content folder the file does not list again.
+    fn set_content(
+        &mut self,
+        default_language: Option<String>,
+        content: Option<Vec<RawContentDir>>,
+        file: &YamlFile,
+    ) -> Result<(), ConfigError> {
+        let new_default = default_language.is_some();
+        if let Some(l) = default_language {
+            self.default_language = l;
+        }
+        if let Some(dirs) = content {
+            if dirs.is_empty() {
+                return Err(file.invalid_at("content", "`content` lists no folder".into()));
+            }
+            self.content = dirs
+                .into_iter()
+                .map(|d| d.resolve(&self.default_language))
+                .collect();
+        } else if new_default && self.content.len() == 1 {
+            self.content[0].lang = self.default_language.clone();
+        }
+        Ok(())
+    }
+
+    /// Merge `shortcodes` into the rules: a rule given for a known shortcode overrides only
+    /// the fields it sets, a new one starts from the rule for `{{< name "src" >}}`, and
+    /// `name: null` (or `name: ~`) turns a built-in off.
+    fn merge_shortcodes(
+        &mut self,
+        shortcodes: BTreeMap<String, Option<RawShortcode>>,
+        file: &YamlFile,
+    ) -> Result<(), ConfigError> {
+        for (name, given) in shortcodes {
+            // Hugo finds shortcode templates whatever the case of the name.
+            let name = name.to_ascii_lowercase();
+            let Some(r) = given else {
+                self.shortcodes.remove(&name);
+                continue;
+            };
+            let base = self.shortcodes.get(&name).cloned().unwrap_or_else(|| {
+                rule(
+                    &["src"],
+                    Some(0),
+                    false,
+                    &[Lookup::Page, Lookup::Assets, Lookup::Url],
+                )
+            });
+            let merged = r.over(base);
+            if merged.lookup.is_empty() {
+                return Err(file.invalid_at(
+                    "shortcodes",
+                    format!("shortcode `{name}` has an empty `lookup`"),
+                ));
+            }
+            self.shortcodes.insert(name, merged);
+        }
+        Ok(())
+    }
+
+    /// `content_width` and `densities`, which decide the sizes of the outputs.
+    fn set_sizes(
+        &mut self,
+        content_width: Option<u32>,
+        densities: Option<Vec<f64>>,
+        file: &YamlFile,
+    ) -> Result<(), ConfigError> {
+        if let Some(w) = content_width {
+            if w == 0 {
+                return Err(file.invalid_at(
+                    "content_width",
+                    "`content_width` must be more than 0".into(),
+                ));
+            }
+            self.content_width = w;
+        }
+        if let Some(d) = densities {
+            if d.is_empty() || d.iter().any(|x| !(x.is_finite() && *x > 0.0 && *x <= 8.0)) {
+                return Err(file.invalid_at(
+                    "densities",
+                    "`densities` must list numbers between 0 and 8".into(),
+                ));
+            }
+            self.densities = d;
+        }
+        Ok(())
+    }
+
+    /// `formats`, `quality` and `webp_effort`: what the outputs are encoded as, and how.
+    fn set_encoding(
+        &mut self,
+        formats: Option<Vec<String>>,
+        quality: Option<BTreeMap<String, u8>>,
+        webp_effort: Option<u8>,
+        file: &YamlFile,
+    ) -> Result<(), ConfigError> {
+        if let Some(f) = formats {
+            if f.is_empty() {
+                return Err(file.invalid_at(
+                    "formats",
+                    "`formats` lists no format (use auto, jpeg, png or webp)".into(),
+                ));
+            }
+            for x in &f {
+                if !matches!(x.as_str(), "auto" | "jpeg" | "png" | "webp") {
+                    return Err(file.invalid_at(
+                        "formats",
+                        format!("unknown format `{x}` in `formats` (use auto, jpeg, png or webp)"),
+                    ));
+                }
+            }
+            self.formats = f;
+        }
+        if let Some(q) = quality {
+            for (k, v) in q {
+                if !matches!(k.as_str(), "jpeg" | "webp") {
+                    return Err(file.invalid_at(
+                        "quality",
+                        format!(
+                            "unknown format `{k}` in `quality` (use jpeg or webp; PNG is lossless)"
+                        ),
+                    ));
+                }
+                if !(1..=100).contains(&v) {
+                    return Err(
+                        file.invalid_at("quality", format!("quality for `{k}` must be 1 to 100"))
+                    );
+                }
+                self.quality.insert(k, v);
+            }
+        }
+        if let Some(e) = webp_effort {
+            if e > 6 {
+                return Err(file.invalid_at(
+                    "webp_effort",
+                    format!("`webp_effort` must be 0 to 6, not {e}"),
+                ));
+            }
+            self.webp_effort = e;
+        }
+        Ok(())
     }
 
     /// The effective folders, languages and output settings, with where each came from, one
