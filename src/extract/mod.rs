@@ -13,6 +13,7 @@ pub mod shortcode;
 
 use crate::config::{Config, ShortcodeRule};
 use crate::position::Span;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -358,80 +359,168 @@ fn scan_document(
     rules: &Rules,
     ex: &mut Extraction,
 ) {
-    let is_code = |t: &shortcode::Tag| {
-        rules
-            .code_shortcodes
-            .iter()
-            .any(|c| c.eq_ignore_ascii_case(&t.name))
-    };
-    // Tags at this level, bodies of code shortcodes, and nested documents.
-    let mut level: Vec<&shortcode::Tag> = Vec::new();
-    let mut code_bodies: Vec<Span> = Vec::new();
-    let mut children: Vec<(Span, Span, std::ops::Range<usize>)> = Vec::new();
-    let closes = closings(tags);
-    let mut i = 0;
-    while i < tags.len() {
-        let t = &tags[i];
-        level.push(t);
-        let pairs =
-            !t.closing && !t.self_closing && (is_code(t) || t.delim == shortcode::Delim::Angle);
-        if let Some(j) = pairs.then(|| closes[i]).flatten() {
-            let region = Span::new(t.span.start, tags[j].span.end);
-            if is_code(t) {
-                code_bodies.push(region);
-            } else {
-                children.push((region, Span::new(t.span.end, tags[j].span.start), i + 1..j));
-            }
-            level.push(&tags[j]);
-            i = j + 1;
-            continue;
-        }
-        i += 1;
-    }
-    // Hide tags, code bodies and nested documents from this document's Markdown parser.
-    let local = &body[range.start..range.end];
-    let masked_owned;
-    let masked: &str = if level.is_empty() {
-        local
-    } else {
-        let mut spans: Vec<Span> = level
-            .iter()
-            .map(|t| t.span)
-            .chain(code_bodies.iter().copied())
-            .chain(children.iter().map(|c| c.0))
-            .map(|s| Span::new(s.start - range.start, s.end - range.start))
-            .collect();
-        masked_owned = masked_copy(local, &mut spans);
-        &masked_owned
-    };
+    let level = Level::of(tags, rules);
+    let masked = masked_level(&body[range.start..range.end], range.start, &level);
     // The body of a shortcode indented in a list item is read without that indentation, as
     // Hugo's `.InnerDeindent` gives it to templates; otherwise four spaces make it code.
-    let dedented = Dedent::new(masked, indent);
-    let md = markdown::scan(dedented.as_ref().map(|d| d.text.as_str()).unwrap_or(masked));
-    let shift = |s: Span| match &dedented {
-        Some(d) => Span::new(d.original(s.start), d.original(s.end)).shifted(range.start),
-        None => s.shifted(range.start),
+    let doc = Document {
+        body,
+        start: range.start,
+        dedented: Dedent::new(&masked, indent),
+        tags: &level.tags,
     };
-    let code: Vec<Span> = md.code.iter().map(|s| shift(*s)).collect();
+    let md = markdown::scan(
+        doc.dedented
+            .as_ref()
+            .map(|d| d.text.as_str())
+            .unwrap_or(&masked),
+    );
+    let code: Vec<Span> = md.code.iter().map(|s| doc.shift(*s)).collect();
     let mut hidden = code.clone();
-    hidden.extend(md.html.comments.iter().map(|s| shift(*s)));
-    // A value with a shortcode in it (`![x]({{< param logo >}})`) is a template expression.
-    let written = |s: Span| -> Option<String> {
+    hidden.extend(md.html.comments.iter().map(|s| doc.shift(*s)));
+    shortcode_refs(&level, &code, &hidden, rules, ex);
+    markdown_refs(md.images, &doc, ex);
+    html_refs(md.html.imgs, &hidden, &doc, ex);
+    for nested in level.children {
+        if inside(&hidden, nested.region.start) {
+            continue;
+        }
+        let indent = indent_before(body, nested.region.start);
+        scan_document(body, nested.inner, indent, &tags[nested.tags], rules, ex);
+    }
+}
+
+/// The tags of one document sorted out: those at its own level, the regions of code
+/// shortcodes, and the paired `{{< >}}` shortcodes whose bodies are documents of their own.
+struct Level<'t> {
+    /// Tags at this level, in order, closing tags included.
+    tags: Vec<&'t shortcode::Tag>,
+    /// Each code shortcode from its opening tag to its closing one: code on display.
+    code_bodies: Vec<Span>,
+    /// Nested documents.
+    children: Vec<Nested>,
+}
+
+/// A paired `{{< >}}` shortcode whose body is a document of its own.
+struct Nested {
+    /// From its opening tag to its closing one.
+    region: Span,
+    /// Between its tags.
+    inner: Span,
+    /// The tags inside it, as indices into the tags of the document around it.
+    tags: std::ops::Range<usize>,
+}
+
+impl<'t> Level<'t> {
+    /// Sort out `tags`, a document's: a paired code shortcode or `{{< >}}` shortcode takes
+    /// every tag up to its closing one (its body), which then belongs to no level here.
+    fn of(tags: &'t [shortcode::Tag], rules: &Rules) -> Level<'t> {
+        let is_code = |t: &shortcode::Tag| {
+            rules
+                .code_shortcodes
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(&t.name))
+        };
+        let mut level = Level {
+            tags: Vec::new(),
+            code_bodies: Vec::new(),
+            children: Vec::new(),
+        };
+        let closes = closings(tags);
+        let mut i = 0;
+        while i < tags.len() {
+            let t = &tags[i];
+            level.tags.push(t);
+            let pairs =
+                !t.closing && !t.self_closing && (is_code(t) || t.delim == shortcode::Delim::Angle);
+            if let Some(j) = pairs.then(|| closes[i]).flatten() {
+                let region = Span::new(t.span.start, tags[j].span.end);
+                if is_code(t) {
+                    level.code_bodies.push(region);
+                } else {
+                    level.children.push(Nested {
+                        region,
+                        inner: Span::new(t.span.end, tags[j].span.start),
+                        tags: i + 1..j,
+                    });
+                }
+                level.tags.push(&tags[j]);
+                i = j + 1;
+                continue;
+            }
+            i += 1;
+        }
         level
+    }
+}
+
+/// `local`, a document starting at `start` in the body, as its Markdown parser must see it:
+/// the level's tags, code bodies and nested documents hidden. Borrowed when there is nothing
+/// to hide.
+fn masked_level<'a>(local: &'a str, start: usize, level: &Level) -> Cow<'a, str> {
+    if level.tags.is_empty() {
+        return Cow::Borrowed(local);
+    }
+    let mut spans: Vec<Span> = level
+        .tags
+        .iter()
+        .map(|t| t.span)
+        .chain(level.code_bodies.iter().copied())
+        .chain(level.children.iter().map(|c| c.region))
+        .map(|s| Span::new(s.start - start, s.end - start))
+        .collect();
+    Cow::Owned(masked_copy(local, &mut spans))
+}
+
+/// One document as its Markdown parser read it, and the way back to the body.
+struct Document<'a> {
+    body: &'a str,
+    /// Where the document starts in `body`.
+    start: usize,
+    /// The text the parser read, when the document's indentation was removed first.
+    dedented: Option<Dedent>,
+    /// The tags at the document's level.
+    tags: &'a [&'a shortcode::Tag],
+}
+
+impl Document<'_> {
+    /// `s`, a span in the text the parser read, as a span in the body.
+    fn shift(&self, s: Span) -> Span {
+        match &self.dedented {
+            Some(d) => Span::new(d.original(s.start), d.original(s.end)).shifted(self.start),
+            None => s.shifted(self.start),
+        }
+    }
+
+    /// The body's text at `s` when a shortcode is in it: a value with a shortcode in it
+    /// (`![x]({{< param logo >}})`) is a template expression, kept as written.
+    fn written(&self, s: Span) -> Option<String> {
+        self.tags
             .iter()
             .any(|t| t.span.start < s.end && s.start < t.span.end)
-            .then(|| body[s.start..s.end].to_string())
-    };
+            .then(|| self.body[s.start..s.end].to_string())
+    }
+}
 
-    for t in &level {
-        if t.closing || inside(&code_bodies, t.span.start) {
+/// The references of the image shortcodes at `level`, or a problem for each that names no
+/// image or mixes named and positional parameters. A tag in `hidden` (code, an HTML comment)
+/// is not executed as an image; one in `code` is reported as a shortcode in code.
+fn shortcode_refs(
+    level: &Level,
+    code: &[Span],
+    hidden: &[Span],
+    rules: &Rules,
+    ex: &mut Extraction,
+) {
+    for t in &level.tags {
+        if t.closing || inside(&level.code_bodies, t.span.start) {
             continue;
         }
         let Some(rule) = rules.shortcodes.get(&t.name.to_ascii_lowercase()) else {
             continue;
         };
-        if inside(&hidden, t.span.start) {
-            if inside(&code, t.span.start) {
+        if inside(hidden, t.span.start) {
+            if inside(code, t.span.start) {
                 ex.shortcodes_in_code.push(CodeShortcode {
                     span: t.span,
                     name: t.name.clone(),
@@ -460,10 +549,15 @@ fn scan_document(
             });
         }
     }
-    for img in md.images {
-        let span = shift(img.span);
-        let src_span = img.dest_span.map(shift).unwrap_or(span);
-        let text = written(src_span)
+}
+
+/// The references of the Markdown images `doc`'s parser found (`![alt](src "title")`).
+fn markdown_refs(images: Vec<markdown::MdImage>, doc: &Document, ex: &mut Extraction) {
+    for img in images {
+        let span = doc.shift(img.span);
+        let src_span = img.dest_span.map(|s| doc.shift(s)).unwrap_or(span);
+        let text = doc
+            .written(src_span)
             .filter(|_| img.dest_span.is_some())
             .unwrap_or(img.dest);
         ex.refs.push(ImageRef {
@@ -492,28 +586,33 @@ fn scan_document(
             glob: None,
         });
     }
-    for tag in md.html.imgs {
-        let span = shift(tag.span);
-        if inside(&hidden, span.start) {
+}
+
+/// The references of the `<img>` tags with a `src` that `doc`'s parser found, but for those
+/// in `hidden` (code, an HTML comment).
+fn html_refs(imgs: Vec<html::ImgTag>, hidden: &[Span], doc: &Document, ex: &mut Extraction) {
+    for tag in imgs {
+        let span = doc.shift(tag.span);
+        if inside(hidden, span.start) {
             continue;
         }
         let Some(src) = tag.attr("src") else { continue };
         let val = |n: &str| {
             tag.attr(n).map(|a| {
-                let s = shift(a.span);
+                let s = doc.shift(a.span);
                 Value {
-                    text: written(s).unwrap_or_else(|| a.value.clone()),
+                    text: doc.written(s).unwrap_or_else(|| a.value.clone()),
                     span: s,
                     name: n.to_string(),
                 }
             })
         };
-        let src_span = shift(src.span);
+        let src_span = doc.shift(src.span);
         ex.refs.push(ImageRef {
             syntax: Syntax::Html,
             span,
             src: Value {
-                text: written(src_span).unwrap_or_else(|| src.value.clone()),
+                text: doc.written(src_span).unwrap_or_else(|| src.value.clone()),
                 span: src_span,
                 name: "src".into(),
             },
@@ -527,18 +626,17 @@ fn scan_document(
             glob: None,
         });
     }
-    for (region, inner, ix) in children {
-        if inside(&hidden, region.start) {
-            continue;
-        }
-        let line_start = body[..region.start].rfind('\n').map(|i| i + 1).unwrap_or(0);
-        let lead = &body[line_start..region.start];
-        let indent = if lead.bytes().all(|b| b == b' ' || b == b'\t') {
-            lead.len()
-        } else {
-            0
-        };
-        scan_document(body, inner, indent, &tags[ix], rules, ex);
+}
+
+/// The indentation of a shortcode starting at `at` in `body`: the blanks before it on its
+/// line, or 0 when anything else is.
+fn indent_before(body: &str, at: usize) -> usize {
+    let line_start = body[..at].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let lead = &body[line_start..at];
+    if lead.bytes().all(|b| b == b' ' || b == b'\t') {
+        lead.len()
+    } else {
+        0
     }
 }
 
