@@ -366,6 +366,7 @@ fn key_position(text: &str, key: &str) -> (usize, usize) {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     content: Option<Vec<RawContentDir>>,
+    folders_outside_site: Option<bool>,
     default_language: Option<String>,
     #[serde(rename = "static")]
     static_dirs: Option<OneOrMany>,
@@ -458,6 +459,48 @@ enum RawMaxBytes {
     Limit(u64),
     Level(LintLevel),
     Full { limit: u64, severity: LintLevel },
+}
+
+/// The range of `densities`: below half a pixel per CSS pixel an output is a blur, above 8
+/// no screen has the pixels.
+const MIN_DENSITY: f64 = 0.5;
+const MAX_DENSITY: f64 = 8.0;
+
+/// A content, static or assets folder that pixpipe.yaml puts outside the site (`/etc`,
+/// `../other`) is an error unless `folders_outside_site: true` says it is meant: pixpipe
+/// would read it, and with `--in-place` write into it. (A Hugo configuration's folders are
+/// the site's own statement and are taken as they are.)
+fn refuse_folders_outside(
+    c: &Config,
+    [content, static_, assets]: [bool; 3],
+    file: &YamlFile,
+) -> Result<(), ConfigError> {
+    let dirs = c
+        .content
+        .iter()
+        .filter(|_| content)
+        .map(|d| ("content", &d.dir))
+        .chain(
+            c.static_dirs
+                .iter()
+                .filter(|_| static_)
+                .map(|d| ("static", d)),
+        )
+        .chain(
+            c.assets_dirs
+                .iter()
+                .filter(|_| assets)
+                .map(|d| ("assets", d)),
+        );
+    for (key, d) in dirs {
+        if d.starts_with('/') || d == ".." || d.starts_with("../") {
+            return Err(file.invalid_at(
+                key,
+                format!("`{key}` names {d}, which is outside the site; if that is meant, add `folders_outside_site: true`"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn clean_dir(d: &str) -> String {
@@ -607,12 +650,21 @@ impl Config {
         if base_origin != Config::default().origin {
             c.origin = format!("{path} over {base_origin}");
         }
+        // Only the folders this file names are its to check.
+        let named_here = [
+            raw.content.is_some(),
+            raw.static_dirs.is_some(),
+            raw.assets.is_some(),
+        ];
         c.set_content(raw.default_language, raw.content, &file)?;
         if let Some(v) = raw.static_dirs {
             c.static_dirs = v.into_vec().iter().map(|d| clean_dir(d)).collect();
         }
         if let Some(v) = raw.assets {
             c.assets_dirs = v.into_vec().iter().map(|d| clean_dir(d)).collect();
+        }
+        if raw.folders_outside_site != Some(true) {
+            refuse_folders_outside(&c, named_here, &file)?;
         }
         if let Some(m) = raw.markdown {
             c.markdown_lookup = m.lookup;
@@ -721,10 +773,10 @@ impl Config {
             self.content_width = w;
         }
         if let Some(d) = densities {
-            if d.is_empty() || d.iter().any(|x| !(x.is_finite() && *x > 0.0 && *x <= 8.0)) {
+            if d.is_empty() || d.iter().any(|x| !(MIN_DENSITY..=MAX_DENSITY).contains(x)) {
                 return Err(file.invalid_at(
                     "densities",
-                    "`densities` must list numbers between 0 and 8".into(),
+                    format!("`densities` must list numbers from {MIN_DENSITY} to {MAX_DENSITY} (1 for standard screens, 2 for high-density ones)"),
                 ));
             }
             self.densities = d;
@@ -932,6 +984,30 @@ mod tests {
             msg.starts_with("pixpipe.yaml:2:1: unknown field `densitys`"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn folders_outside_the_site_and_densities_out_of_range_are_refused() {
+        // Issue #17, item 9: `content: [/etc]` walked /etc, and `densities: [0.0001]` made
+        // 1-px outputs while the message for [0] said "between 0 and 8".
+        assert_eq!(
+            error_of("content: [/etc]\n"),
+            "pixpipe.yaml:1:1: `content` names /etc, which is outside the site; if that is meant, add `folders_outside_site: true`"
+        );
+        assert!(error_of("static: ../shared/static\n")
+            .starts_with("pixpipe.yaml:1:1: `static` names ../shared/static"));
+        let ok = Config::from_yaml(
+            "content: [../shared/content]\nfolders_outside_site: true\n",
+            "pixpipe.yaml",
+        )
+        .unwrap();
+        assert_eq!(ok.content[0].dir, "../shared/content");
+        for d in ["0.0001", "0", "9"] {
+            assert_eq!(
+                error_of(&format!("densities: [{d}]\n")),
+                "pixpipe.yaml:1:1: `densities` must list numbers from 0.5 to 8 (1 for standard screens, 2 for high-density ones)"
+            );
+        }
     }
 
     #[test]
