@@ -1002,8 +1002,34 @@ fn rewrite_pages(
     config: &Config,
 ) -> Vec<Option<String>> {
     let mut edits: BTreeMap<usize, Vec<rewrite::Edit>> = BTreeMap::new();
+    // Reference-style images whose definition serves only images that all show the same
+    // output: the definition is rewritten, and they stay as written.
+    let mut users: BTreeMap<(usize, usize, usize), Vec<Option<&Target>>> = BTreeMap::new();
+    for (i, r) in inv.refs.iter().enumerate() {
+        if let Some(d) = r.image.definition {
+            let key = (r.page_index, d.start, d.end);
+            users.entry(key).or_default().push(targets.get(&i));
+        }
+    }
+    let shared: BTreeMap<(usize, usize, usize), &Target> = users
+        .into_iter()
+        .filter_map(|(k, ts)| {
+            let first = ts.first().copied().flatten()?;
+            let same = ts.iter().all(|t| t.is_some_and(|t| t.src == first.src));
+            same.then_some((k, first))
+        })
+        .collect();
+    for (&(page, start, end), t) in &shared {
+        let text = &site.pages[page].text;
+        let e = rewrite::definition_edit(text, crate::position::Span::new(start, end), t);
+        edits.entry(page).or_default().extend(e);
+    }
     for (i, t) in targets {
         let r = &inv.refs[*i];
+        let def = r.image.definition.map(|d| (r.page_index, d.start, d.end));
+        if def.is_some_and(|d| shared.contains_key(&d)) {
+            continue;
+        }
         let page = &site.pages[r.page_index];
         let ratio_param = match &r.image.syntax {
             crate::extract::Syntax::Shortcode(n) => {

@@ -59,6 +59,22 @@ pub fn sibling_src(written: &str, name: &str) -> String {
     format!("{dir}{name}")
 }
 
+/// The edit that points the reference definition whose destination is written at `def` to
+/// `t`'s source, for reference-style images that all show the same output: the images stay
+/// as written, and the definition keeps its title.
+pub fn definition_edit(text: &str, def: Span, t: &Target) -> Option<Edit> {
+    let bracketed = def.start > 0 && text.as_bytes().get(def.start - 1) == Some(&b'<');
+    let dest = if bracketed {
+        t.src.clone()
+    } else {
+        markdown_dest(&t.src)
+    };
+    (text.get(def.start..def.end)? != dest).then_some(Edit {
+        span: def,
+        text: dest,
+    })
+}
+
 fn markdown_dest(url: &str) -> String {
     if url.contains([' ', '(', ')', '<', '>']) {
         format!("<{url}>")

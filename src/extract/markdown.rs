@@ -17,6 +17,8 @@ pub struct MdImage {
     pub dest: String,
     /// Where the destination is written, when it can be found in the text.
     pub dest_span: Option<Span>,
+    /// For a reference image, where its definition's destination is written (`[r]: here`).
+    pub def_dest_span: Option<Span>,
     /// The title, if any.
     pub title: String,
     /// The alt text.
@@ -44,14 +46,23 @@ fn options() -> Options {
         | Options::ENABLE_DEFINITION_LIST
 }
 
+/// For a reference image: where its definition starts, and where the definition's
+/// destination is written (None for an inline image).
+type Def = Option<(usize, Option<Span>)>;
+
 /// Parse `text` (shortcodes already masked).
 pub fn scan(text: &str) -> MdScan {
     let mut out = MdScan::default();
     // Images being read: (span, dest, title, inline). Only the outermost one is kept: an image
     // inside another image's alt text is only text when Hugo renders the outer one.
-    let mut open: Vec<(Span, String, String, bool)> = Vec::new();
+    let mut open: Vec<(Span, String, String, Def)> = Vec::new();
+    // Where the definition of each image of `out.images` starts, for reference images.
+    let mut def_starts: Vec<Option<usize>> = Vec::new();
     let mut alt = String::new();
-    for (ev, range) in Parser::new_ext(text, options()).into_offset_iter() {
+    let mut events = Parser::new_ext(text, options()).into_offset_iter();
+    // Where the definitions that links use start.
+    let mut linked: Vec<usize> = Vec::new();
+    while let Some((ev, range)) = events.next() {
         let span = Span::new(range.start, range.end);
         match ev {
             Event::Start(Tag::CodeBlock(_)) => out.code.push(span),
@@ -67,31 +78,41 @@ pub fn scan(text: &str) -> MdScan {
                 link_type,
                 dest_url,
                 title,
-                ..
+                id,
             }) => {
                 if open.is_empty() {
                     alt.clear();
                 }
-                open.push((
-                    span,
-                    dest_url.to_string(),
-                    title.to_string(),
-                    matches!(link_type, LinkType::Inline),
-                ));
+                // Inline: the destination is in the image; else in its definition.
+                let def = match link_type {
+                    LinkType::Inline => None,
+                    _ => events.reference_definitions().get(&id).map(|d| {
+                        let span = Span::new(d.span.start, d.span.end);
+                        (d.span.start, def_dest(text, span, &dest_url))
+                    }),
+                };
+                open.push((span, dest_url.to_string(), title.to_string(), def));
+            }
+            // A definition a link also uses is not the images' alone (see `def_dest_span`).
+            Event::Start(Tag::Link { link_type, id, .. }) if link_type != LinkType::Inline => {
+                if let Some(d) = events.reference_definitions().get(&id) {
+                    linked.push(d.span.start);
+                }
             }
             Event::Text(t) if !open.is_empty() => alt.push_str(&t),
             Event::End(TagEnd::Image) => {
-                if let Some((span, dest, title, inline)) = open.pop() {
+                if let Some((span, dest, title, def)) = open.pop() {
                     if open.is_empty() {
-                        let dest_span = if inline {
-                            find_dest(text, span, &dest)
-                        } else {
-                            None
+                        let dest_span = match def {
+                            None => find_dest(text, span, &dest),
+                            Some(_) => None,
                         };
+                        def_starts.push(def.map(|d| d.0));
                         out.images.push(MdImage {
                             span,
                             dest,
                             dest_span,
+                            def_dest_span: def.and_then(|d| d.1),
                             title,
                             alt: std::mem::take(&mut alt),
                         });
@@ -99,6 +120,11 @@ pub fn scan(text: &str) -> MdScan {
                 }
             }
             _ => {}
+        }
+    }
+    for (img, def) in out.images.iter_mut().zip(&def_starts) {
+        if def.is_some_and(|d| linked.contains(&d)) {
+            img.def_dest_span = None;
         }
     }
     out.images.sort_by_key(|i| i.span.start);
@@ -122,6 +148,16 @@ fn find_dest(text: &str, span: Span, dest: &str) -> Option<Span> {
         memchr::memmem::find(tail, d)?
     };
     let start = span.start + paren + off;
+    Some(Span::new(start, start + dest.len()))
+}
+
+/// Find the destination as written in a reference definition `[label]: dest "title"`: its
+/// first occurrence after the `]:` (or inside `<…>`).
+fn def_dest(text: &str, def: Span, dest: &str) -> Option<Span> {
+    let s = text.as_bytes().get(def.start..def.end)?;
+    let colon = s.windows(2).position(|w| w == b"]:")? + 2;
+    let off = memchr::memmem::find(&s[colon..], dest.as_bytes())?;
+    let start = def.start + colon + off;
     Some(Span::new(start, start + dest.len()))
 }
 

@@ -78,6 +78,8 @@ pub struct ImageRef {
     /// The source is a glob over the page's resources (a gallery's `match`, or a shortcode
     /// that looks its image up by pattern): the pattern to match.
     pub glob: Option<Value>,
+    /// For a reference-style Markdown image, where its definition's destination is written.
+    pub definition: Option<Span>,
 }
 
 /// Something in the page that could not be read as the author meant.
@@ -248,6 +250,7 @@ pub fn extract(text: &str, rules: &Rules) -> Extraction {
                 caption: None,
                 srcset: None,
                 glob: None,
+                definition: None,
             });
         }
     }
@@ -584,6 +587,7 @@ fn markdown_refs(images: Vec<markdown::MdImage>, doc: &Document, ex: &mut Extrac
             caption: None,
             srcset: None,
             glob: None,
+            definition: img.def_dest_span.map(|s| doc.shift(s)),
         });
     }
 }
@@ -624,6 +628,7 @@ fn html_refs(imgs: Vec<html::ImgTag>, hidden: &[Span], doc: &Document, ex: &mut 
             caption: None,
             srcset: val("srcset"),
             glob: None,
+            definition: None,
         });
     }
 }
@@ -704,6 +709,7 @@ fn shortcode_ref(t: &shortcode::Tag, rule: &ShortcodeRule) -> Option<ImageRef> {
         caption: named(&rule.caption),
         srcset: named(&Some("srcset".to_string())),
         glob,
+        definition: None,
     })
 }
 

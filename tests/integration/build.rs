@@ -1306,3 +1306,49 @@ fn an_unreadable_content_folder_is_an_error_and_its_mirror_files_stay() {
         manifest_before["images"]["content/b/q.jpg"]
     );
 }
+
+#[test]
+fn a_reference_style_image_has_its_definition_rewritten() {
+    // Issue #17, item 9: `![x][r1]` was rewritten inline while `[r1]:` kept pointing at the
+    // original. A definition that only images showing the same output use is rewritten
+    // (its title kept) and the images stay as written; one a link also uses is left alone,
+    // and its images are rewritten inline.
+    let site = SiteBuilder::new()
+        .image("content/a/p.jpg", 1600, 1000)
+        .image("content/a/q.jpg", 1600, 1000)
+        .page(
+            "content/a/index.md",
+            "Text ![x][r1] and ![y][R1].\n\n[![z][q]][q]\n\n[r1]: p.jpg \"A title\"\n[q]: q.jpg\n",
+        )
+        .build();
+    let run = build(site.root(), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let page = site.read(".pixpipe/site/content/a/index.md");
+    let lines: Vec<&str> = page.lines().collect();
+    assert_eq!(lines[0], "Text ![x][r1] and ![y][R1].", "{page}");
+    assert!(
+        lines[4].starts_with("[r1]: p-1200w.") && lines[4].ends_with(".jpg \"A title\""),
+        "{page}"
+    );
+    assert!(
+        lines[2].starts_with("[![z](q-1200w.") && lines[2].ends_with(")][q]"),
+        "{page}"
+    );
+    assert_eq!(
+        lines[5], "[q]: q.jpg",
+        "the link still leads to the original: {page}"
+    );
+    assert!(
+        !site.path(".pixpipe/site/content/a/p.jpg").exists(),
+        "no page names p.jpg any more"
+    );
+    assert!(site.path(".pixpipe/site/content/a/q.jpg").is_file());
+    // Rewriting the rewritten page changes nothing.
+    let again = build(site.root(), &[]);
+    assert_eq!(
+        count_in_summary(&again.stderr, "pages written"),
+        0,
+        "{}",
+        again.stderr
+    );
+}
