@@ -146,19 +146,33 @@ pub fn lex(text: &str) -> Lexed {
                 from = span.end;
                 out.escaped.push(span);
             }
-            TagResult::Problem(p, resume) => {
-                out.problems.push(p);
-                from = resume.max(start + 3);
+            TagResult::Problem(m) => {
+                out.problems.push(m.problem);
+                from = m.resume.max(start + 3);
             }
         }
     }
     out
 }
 
+/// What lexing the text at one `{{<` or `{{%` gave.
 enum TagResult {
     Tag(Tag),
     Escaped(Span),
-    Problem(LexProblem, usize),
+    Problem(Malformed),
+}
+
+/// A tag that could not be read: the problem, and the offset to lex on from.
+struct Malformed {
+    problem: LexProblem,
+    resume: usize,
+}
+
+impl Malformed {
+    /// `problem`, lexing on from `resume`.
+    fn new(problem: LexProblem, resume: usize) -> Malformed {
+        Malformed { problem, resume }
+    }
 }
 
 /// The first `{{` at or after `from`. `memchr` on `{` rather than `memmem::find`: a page has
@@ -187,36 +201,73 @@ fn problem(start: usize, end: usize, message: impl Into<String>, help: Option<&s
     }
 }
 
+/// The opening delimiter as written, for messages.
+fn open_text(d: Delim) -> &'static str {
+    match d {
+        Delim::Angle => "{{<",
+        Delim::Percent => "{{%",
+    }
+}
+
+/// The closing delimiter as written, for messages.
+fn close_text(d: Delim) -> &'static str {
+    match d {
+        Delim::Angle => ">}}",
+        Delim::Percent => "%}}",
+    }
+}
+
+/// Lex the tag whose opening `{{<` or `{{%` (`delim`) is at `start`: an escaped tag, a live
+/// one, or the problem that stops it.
 fn lex_tag(text: &str, start: usize, delim: Delim) -> TagResult {
-    let b = text.as_bytes();
-    let close = close_of(delim);
-    let open_str = if delim == Delim::Angle { "{{<" } else { "{{%" };
-    let close_str = std::str::from_utf8(close).unwrap_or(">}}");
-    let mut c = Cursor { b, i: start + 3 };
+    let mut c = Cursor {
+        b: text.as_bytes(),
+        i: start + 3,
+    };
     c.skip_ws();
     if c.at(b"/*") {
         // Escaped: `{{</* … */>}}`. Hugo prints it as text without the comment marks.
-        let mut j = c.i + 2;
-        while let Some(rel) = memfind(&b[j..], b"*/") {
-            let mut k = j + rel + 2;
-            while k < b.len() && b[k].is_ascii_whitespace() {
-                k += 1;
-            }
-            if b[k..].starts_with(close) {
-                return TagResult::Escaped(Span::new(start, k + close.len()));
-            }
-            j = j + rel + 2;
-        }
-        return TagResult::Problem(
-            problem(
-                start,
+        return match escaped_end(c.b, c.i + 2, close_of(delim)) {
+            Some(end) => TagResult::Escaped(Span::new(start, end)),
+            None => TagResult::Problem(Malformed::new(
+                problem(
+                    start,
+                    start + 3,
+                    format!("escaped shortcode `{}/*` is never closed", open_text(delim)),
+                    Some(&format!("end it with `*/{}`", close_text(delim))),
+                ),
                 start + 3,
-                format!("escaped shortcode `{open_str}/*` is never closed"),
-                Some(&format!("end it with `*/{close_str}`")),
-            ),
-            start + 3,
-        );
+            )),
+        };
     }
+    match live_tag(text, start, delim, c) {
+        Ok(tag) => TagResult::Tag(tag),
+        Err(m) => TagResult::Problem(m),
+    }
+}
+
+/// The end of an escaped tag whose comment text starts at `from`: just after the closing
+/// delimiter (`close`) of the first `*/` followed by it, blanks between allowed.
+fn escaped_end(b: &[u8], from: usize, close: &[u8]) -> Option<usize> {
+    let mut j = from;
+    while let Some(rel) = memfind(&b[j..], b"*/") {
+        let mut k = j + rel + 2;
+        while k < b.len() && b[k].is_ascii_whitespace() {
+            k += 1;
+        }
+        if b[k..].starts_with(close) {
+            return Some(k + close.len());
+        }
+        j = j + rel + 2;
+    }
+    None
+}
+
+/// A live tag opened at `start`: an optional `/` (a closing tag), the name, the parameters,
+/// then `>}}` or a self-closing `/>}}`. `c` is past the opening delimiter and its blanks.
+fn live_tag(text: &str, start: usize, delim: Delim, mut c: Cursor) -> Result<Tag, Malformed> {
+    let b = c.b;
+    let close = close_of(delim);
     let mut closing = false;
     if c.peek() == Some(b'/') {
         closing = true;
@@ -233,125 +284,51 @@ fn lex_tag(text: &str, start: usize, delim: Delim) -> TagResult {
     }
     let name = &text[name_start..c.i];
     if name.is_empty() {
-        return TagResult::Problem(
-            problem(start, start + 3, format!("shortcode `{open_str}` has no name"), Some("write the shortcode name after the opening delimiter, or escape it as `{{</* … */>}}`")),
+        return Err(Malformed::new(
+            problem(start, start + 3, format!("shortcode `{}` has no name", open_text(delim)), Some("write the shortcode name after the opening delimiter, or escape it as `{{</* … */>}}`")),
             start + 3,
-        );
+        ));
     }
     let mut params = Vec::new();
-    let mut self_closing = false;
-    loop {
+    let self_closing = loop {
         c.skip_ws();
         if c.i >= b.len() {
-            return TagResult::Problem(
+            return Err(Malformed::new(
                 problem(
                     start,
                     name_start.max(start + 3),
                     format!("shortcode `{name}` is never closed"),
-                    Some(&format!("end it with `{close_str}`")),
+                    Some(&format!("end it with `{}`", close_text(delim))),
                 ),
                 start + 3,
-            );
+            ));
         }
         if c.at(close) {
             c.i += close.len();
-            break;
+            break false;
         }
         if c.peek() == Some(b'/') && b[c.i + 1..].starts_with(close) {
-            self_closing = true;
             c.i += 1 + close.len();
-            break;
+            break true;
         }
         if c.at(b"{{") {
             // Another tag begins before this one ended.
-            return TagResult::Problem(
+            return Err(Malformed::new(
                 problem(
                     start,
                     name_start,
                     format!("shortcode `{name}` is never closed"),
                     Some(&format!(
-                        "end it with `{close_str}` before the next shortcode"
+                        "end it with `{}` before the next shortcode",
+                        close_text(delim)
                     )),
                 ),
                 c.i,
-            );
+            ));
         }
-        // A parameter: `name=value` or a positional value.
-        let first = match read_value(text, &mut c, close) {
-            Ok(v) => v,
-            Err(p) => return TagResult::Problem(p, c.i),
-        };
-        let save = c.i;
-        c.skip_ws();
-        if first.quote == Quote::Bare && c.peek() == Some(b'=') && is_param_name(&first.value) {
-            c.i += 1;
-            c.skip_ws();
-            if c.i >= b.len() || c.at(close) {
-                return TagResult::Problem(
-                    problem(
-                        first.span.start,
-                        c.i,
-                        format!(
-                            "parameter `{}` of shortcode `{name}` has no value",
-                            first.value
-                        ),
-                        Some(&format!("write {}=\"…\"", first.value)),
-                    ),
-                    c.i,
-                );
-            }
-            let v = match read_value(text, &mut c, close) {
-                Ok(v) => v,
-                Err(p) => return TagResult::Problem(p, c.i),
-            };
-            params.push(Param {
-                name: Some(first.value),
-                value: v.value,
-                span: v.span,
-                quote: v.quote,
-            });
-        } else if let Some(eq) = (first.quote == Quote::Bare)
-            .then(|| first.value.find('='))
-            .flatten()
-            .filter(|&eq| eq > 0 && is_param_name(&first.value[..eq]))
-        {
-            // `key=value` written without spaces: the bare token swallowed the `=`.
-            let key = first.value[..eq].to_string();
-            let vstart = first.span.start + eq + 1;
-            if text[vstart..].starts_with(['"', '`']) {
-                // `key="value with spaces"`: re-read from the quote.
-                let mut c2 = Cursor { b, i: vstart };
-                let v = match read_value(text, &mut c2, close) {
-                    Ok(v) => v,
-                    Err(p) => return TagResult::Problem(p, c2.i),
-                };
-                c.i = c2.i;
-                params.push(Param {
-                    name: Some(key),
-                    value: v.value,
-                    span: v.span,
-                    quote: v.quote,
-                });
-            } else {
-                c.i = save;
-                params.push(Param {
-                    name: Some(key),
-                    value: text[vstart..first.span.end].to_string(),
-                    span: Span::new(vstart, first.span.end),
-                    quote: Quote::Bare,
-                });
-            }
-        } else {
-            c.i = save;
-            params.push(Param {
-                name: None,
-                value: first.value,
-                span: first.span,
-                quote: first.quote,
-            });
-        }
-    }
-    TagResult::Tag(Tag {
+        params.push(read_param(text, &mut c, close, name)?);
+    };
+    Ok(Tag {
         name: name.to_string(),
         closing,
         self_closing,
@@ -359,6 +336,97 @@ fn lex_tag(text: &str, start: usize, delim: Delim) -> TagResult {
         span: Span::new(start, c.i),
         params,
     })
+}
+
+/// One parameter of shortcode `name` at `c`: `key=value` (blanks around `=` allowed) or a
+/// positional value. `c` ends after it.
+fn read_param(text: &str, c: &mut Cursor, close: &[u8], name: &str) -> Result<Param, Malformed> {
+    let b = c.b;
+    let first = match read_value(text, c, close) {
+        Ok(v) => v,
+        Err(p) => return Err(Malformed::new(p, c.i)),
+    };
+    let save = c.i;
+    c.skip_ws();
+    if first.quote == Quote::Bare && c.peek() == Some(b'=') && is_param_name(&first.value) {
+        c.i += 1;
+        c.skip_ws();
+        if c.i >= b.len() || c.at(close) {
+            return Err(Malformed::new(
+                problem(
+                    first.span.start,
+                    c.i,
+                    format!(
+                        "parameter `{}` of shortcode `{name}` has no value",
+                        first.value
+                    ),
+                    Some(&format!("write {}=\"…\"", first.value)),
+                ),
+                c.i,
+            ));
+        }
+        let v = match read_value(text, c, close) {
+            Ok(v) => v,
+            Err(p) => return Err(Malformed::new(p, c.i)),
+        };
+        return Ok(Param {
+            name: Some(first.value),
+            value: v.value,
+            span: v.span,
+            quote: v.quote,
+        });
+    }
+    if let Some(eq) = (first.quote == Quote::Bare)
+        .then(|| first.value.find('='))
+        .flatten()
+        .filter(|&eq| eq > 0 && is_param_name(&first.value[..eq]))
+    {
+        return joined_param(text, c, close, first, eq, save);
+    }
+    c.i = save;
+    Ok(Param {
+        name: None,
+        value: first.value,
+        span: first.span,
+        quote: first.quote,
+    })
+}
+
+/// `key=value` written without spaces: the bare token `first` swallowed the `=` (at `eq` in
+/// it), and `c` is back at `save`, its end, when the value is bare. A quoted value
+/// (`key="value with spaces"`) is read again from the quote.
+fn joined_param(
+    text: &str,
+    c: &mut Cursor,
+    close: &[u8],
+    first: Value,
+    eq: usize,
+    save: usize,
+) -> Result<Param, Malformed> {
+    let key = first.value[..eq].to_string();
+    let vstart = first.span.start + eq + 1;
+    if text[vstart..].starts_with(['"', '`']) {
+        let mut c2 = Cursor { b: c.b, i: vstart };
+        let v = match read_value(text, &mut c2, close) {
+            Ok(v) => v,
+            Err(p) => return Err(Malformed::new(p, c2.i)),
+        };
+        c.i = c2.i;
+        Ok(Param {
+            name: Some(key),
+            value: v.value,
+            span: v.span,
+            quote: v.quote,
+        })
+    } else {
+        c.i = save;
+        Ok(Param {
+            name: Some(key),
+            value: text[vstart..first.span.end].to_string(),
+            span: Span::new(vstart, first.span.end),
+            quote: Quote::Bare,
+        })
+    }
 }
 
 fn is_param_name(s: &str) -> bool {
