@@ -309,9 +309,8 @@ fn build_in_pool(
         root: &root_abs,
         live: &live,
     };
-    cache
-        .save(opts.prune_cache, Some(scope))
-        .map_err(werr(&opts.cache_dir))?;
+    let saved = jobs::save_cache(&cache, opts.prune_cache, Some(scope));
+    report.diagnostics.extend(saved);
     crate::report::sort(&mut report.diagnostics);
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)

@@ -816,12 +816,9 @@ fn gallery_in_pool(
     }
     report.page = opts.out.join(pages[pages.len() - 1].0);
     report.removed = owned.finish()?;
-    cache
-        .save(false, None)
-        .map_err(|source| GalleryError::Write {
-            path: opts.cache_dir.display().to_string(),
-            source,
-        })?;
+    report
+        .diagnostics
+        .extend(jobs::save_cache(&cache, false, None));
     crate::report::sort(&mut report.diagnostics);
     Ok(report)
 }

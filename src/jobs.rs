@@ -386,6 +386,26 @@ fn merge(
     results
 }
 
+/// Save the cache's index (see `Cache::save`). A cache that cannot be written is not the
+/// run's failure: the outputs are in place, and the next run finds the cached ones from
+/// their files. So a failure is a warning with its cause.
+pub fn save_cache(
+    cache: &Cache,
+    prune: bool,
+    scope: Option<crate::cache::StatScope>,
+) -> Option<Diagnostic> {
+    let e = cache.save(prune, scope).err()?;
+    Some(
+        Diagnostic::warning(
+            "cache",
+            format!("cannot save the cache {}: {e}", cache.dir().display()),
+        )
+        .with_help(
+            "the outputs are in place; the next run finds those the cache holds from their files",
+        ),
+    )
+}
+
 /// The warning for `n` outputs that `dir` could not store.
 fn cache_warning(dir: &Path, n: usize, cause: &str) -> Diagnostic {
     Diagnostic::warning(

@@ -1352,3 +1352,95 @@ fn a_reference_style_image_has_its_definition_rewritten() {
         again.stderr
     );
 }
+
+/// A small tmpfs mounted at `dir` for the life of the guard, to fill a disk in a test; `None`
+/// (with a SKIPPED message) where mounting is not allowed (not root, or no permission).
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = unsafe { libc::geteuid() } == 0
+            && std::process::Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+                .arg(dir)
+                .status()
+                .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("SKIPPED: cannot mount a tmpfs here (the disk-full test needs root)");
+        }
+        ok.then(|| Tmpfs(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_cache_disk_is_a_warning_and_a_full_output_disk_loses_no_work() {
+    // Issue #17, items 3 and 5, on real full disks: a cache on a full filesystem made good
+    // outputs disappear and pages point at the originals; after a full --out, the objects
+    // made were on disk but not indexed, and the rerun made them all again.
+    let site = SiteBuilder::new()
+        .image("content/a/p.jpg", 2000, 1400)
+        .image("content/b/q.jpg", 2000, 1400)
+        .page("content/a/index.md", "![p](p.jpg)\n")
+        .page("content/b/index.md", "![q](q.jpg)\n")
+        .build();
+    let Some(_full_cache) = Tmpfs::mount(&site.path("small-cache"), "16k") else {
+        return;
+    };
+    let run = build(
+        site.root(),
+        &["--cache", site.path("small-cache").to_str().unwrap()],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("warning[cache]: cannot store"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("No space left on device"),
+        "{}",
+        run.stderr
+    );
+    for (page, stem) in [("a", "p"), ("b", "q")] {
+        let text = site.read(&format!(".pixpipe/site/content/{page}/index.md"));
+        assert!(text.contains(&format!("({stem}-1200w.")), "{text}");
+    }
+
+    let Some(_full_out) = Tmpfs::mount(&site.path("small-out"), "64k") else {
+        return;
+    };
+    let cache = site.path("cache").to_string_lossy().into_owned();
+    let full = build(
+        site.root(),
+        &[
+            "--out",
+            site.path("small-out").to_str().unwrap(),
+            "--cache",
+            &cache,
+        ],
+    );
+    assert_eq!(full.code, 2, "{}", full.stderr);
+    assert!(
+        full.stderr.contains("No space left on device"),
+        "{}",
+        full.stderr
+    );
+    let rerun = build(
+        site.root(),
+        &[
+            "--out",
+            site.path("roomy-out").to_str().unwrap(),
+            "--cache",
+            &cache,
+        ],
+    );
+    assert_eq!(rerun.code, 0, "{}", rerun.stderr);
+    assert_eq!(made_and_reused(&rerun).0, 0, "{}", rerun.stderr);
+}
