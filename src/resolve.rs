@@ -441,142 +441,185 @@ pub fn resolve(
             p = format!("/{rest}");
         }
     }
-    let absolute = p.starts_with('/');
-    // (path, rank as the primary candidate: lower is more likely what the author meant; a
-    // missing file is reported at the best-ranked one. A page resource, then where the URL
-    // is published, then a global resource.)
-    let mut candidates: Vec<(String, u8)> = Vec::new();
-    let mut escaped = false;
+    let mut candidates = Candidates {
+        paths: Vec::new(),
+        escaped: false,
+    };
     for l in lookup {
         match l {
-            Lookup::Page => {
-                if absolute {
-                    continue;
-                }
-                let rel = p.trim_start_matches("./");
-                let Some(rel) = normalize(rel).filter(|r| !r.is_empty()) else {
-                    escaped |= normalize(rel).is_none();
-                    continue;
-                };
-                // The page's own bundle (a leaf page's sibling folder), then the same folder of
-                // the default language: translations share the bundle's files.
-                let mut folders = vec![join(&page.content.dir, &page.resource_dir)];
-                for c in config
-                    .content
-                    .iter()
-                    .filter(|c| c.lang == config.default_language && c.dir != page.content.dir)
-                {
-                    folders.push(join(&c.dir, &page.resource_dir));
-                }
-                for (k, folder) in folders.iter().enumerate() {
-                    let rank = if k == 0 { 0 } else { 9 };
-                    let exact = join(folder, &rel);
-                    match index.resource(folder, &rel) {
-                        Some(found) => candidates.push((found, rank)),
-                        // A file of a nested bundle is not this page's resource.
-                        None if !index.in_nested_bundle(folder, &exact) => {
-                            candidates.push((exact, rank))
-                        }
-                        None => {}
-                    }
-                }
-            }
-            Lookup::Assets => {
-                let rel = p.trim_start_matches('/').trim_start_matches("./");
-                match normalize(rel) {
-                    Some(n) if !n.is_empty() => {
-                        for (i, a) in config.assets_dirs.iter().enumerate() {
-                            candidates.push((join(a, &n), if i == 0 { 2 } else { 9 }));
-                        }
-                    }
-                    Some(_) => {}
-                    None => escaped = true,
-                }
-            }
-            Lookup::Url => {
-                let url = match link {
-                    _ if absolute => normalize(&p),
-                    LinkRule::Hugo => {
-                        let base = join(
-                            page.content.url_prefix.trim_start_matches('/'),
-                            &page.url_dir,
-                        );
-                        normalize(&join(&base, &p))
-                    }
-                    LinkRule::PageDir => {
-                        let rel = p.strip_prefix("../").unwrap_or(&p);
-                        normalize(&join(&page.dir, rel))
-                    }
-                };
-                let Some(url) = url else {
-                    escaped = true;
-                    continue;
-                };
-                if url.is_empty() {
-                    continue;
-                }
-                for sd in &config.static_dirs {
-                    candidates.push((join(sd, &url), 9));
-                }
-                for (k, c) in content_for_url(&url, config).into_iter().enumerate() {
-                    candidates.push((c, if k == 0 { 1 } else { 9 }));
-                }
-                // A page whose URL is not its content path (permalinks, slug, url).
-                let mut at = url.len();
-                while let Some(i) = url[..at].rfind('/') {
-                    if let Some(dir) = index.page_urls.get(&url[..i]) {
-                        candidates.push((format!("{dir}/{}", &url[i + 1..]), 3));
-                        break;
-                    }
-                    at = i;
-                }
+            Lookup::Page => candidates.add_page_resources(&p, page, config, index),
+            Lookup::Assets => candidates.add_global_resources(&p, config),
+            Lookup::Url => candidates.add_published(&p, link, page, config, index),
+        }
+    }
+    candidates.pick(&p, lookup, config, index)
+}
+
+/// The site files a source may be, in lookup order.
+struct Candidates {
+    /// (path, rank as the primary candidate: lower is more likely what the author meant; a
+    /// missing file is reported at the best-ranked one. A page resource, then where the URL
+    /// is published, then a global resource.)
+    paths: Vec<(String, u8)>,
+    /// Whether a lookup was skipped because the path climbs above its folder.
+    escaped: bool,
+}
+
+impl Candidates {
+    /// `p` as a resource of `page`: in the page's own bundle (a leaf page's sibling folder),
+    /// then in the same folder of the default language, as translations share the bundle's
+    /// files. An absolute path is never a page resource.
+    fn add_page_resources(
+        &mut self,
+        p: &str,
+        page: &PageInfo,
+        config: &Config,
+        index: &AssetIndex,
+    ) {
+        if p.starts_with('/') {
+            return;
+        }
+        let rel = p.trim_start_matches("./");
+        let Some(rel) = normalize(rel).filter(|r| !r.is_empty()) else {
+            self.escaped |= normalize(rel).is_none();
+            return;
+        };
+        let mut folders = vec![join(&page.content.dir, &page.resource_dir)];
+        for c in config
+            .content
+            .iter()
+            .filter(|c| c.lang == config.default_language && c.dir != page.content.dir)
+        {
+            folders.push(join(&c.dir, &page.resource_dir));
+        }
+        for (k, folder) in folders.iter().enumerate() {
+            let rank = if k == 0 { 0 } else { 9 };
+            let exact = join(folder, &rel);
+            match index.resource(folder, &rel) {
+                Some(found) => self.paths.push((found, rank)),
+                // A file of a nested bundle is not this page's resource.
+                None if !index.in_nested_bundle(folder, &exact) => self.paths.push((exact, rank)),
+                None => {}
             }
         }
     }
-    if candidates.is_empty() {
-        return if escaped {
-            Resolution::OutsideRoot
-        } else {
-            Resolution::Missing {
-                primary: p.trim_start_matches('/').to_string(),
-                tried: vec![],
-                link_outside: None,
-                link_ignored: None,
+
+    /// `p` as a global resource, in each assets folder.
+    fn add_global_resources(&mut self, p: &str, config: &Config) {
+        let rel = p.trim_start_matches('/').trim_start_matches("./");
+        match normalize(rel) {
+            Some(n) if !n.is_empty() => {
+                for (i, a) in config.assets_dirs.iter().enumerate() {
+                    self.paths.push((join(a, &n), if i == 0 { 2 } else { 9 }));
+                }
+            }
+            Some(_) => {}
+            None => self.escaped = true,
+        }
+    }
+
+    /// The files published at the URL `p` links to (by link rule `link` when relative): in
+    /// each static folder, at the content path, and in the bundle of a page whose URL is not
+    /// its content path (permalinks, slug, url).
+    fn add_published(
+        &mut self,
+        p: &str,
+        link: LinkRule,
+        page: &PageInfo,
+        config: &Config,
+        index: &AssetIndex,
+    ) {
+        let url = match link {
+            _ if p.starts_with('/') => normalize(p),
+            LinkRule::Hugo => {
+                let base = join(
+                    page.content.url_prefix.trim_start_matches('/'),
+                    &page.url_dir,
+                );
+                normalize(&join(&base, p))
+            }
+            LinkRule::PageDir => {
+                let rel = p.strip_prefix("../").unwrap_or(p);
+                normalize(&join(&page.dir, rel))
             }
         };
-    }
-    let mut link_outside = None;
-    let mut link_ignored = None;
-    for (c, _) in &candidates {
-        match index.get(c) {
-            Some(Entry::File { .. } | Entry::LinkInside { .. }) => {
-                let via = lookup_of(c, lookup, config);
-                return Resolution::Found {
-                    path: c.clone(),
-                    via,
-                };
+        let Some(url) = url else {
+            self.escaped = true;
+            return;
+        };
+        if url.is_empty() {
+            return;
+        }
+        for sd in &config.static_dirs {
+            self.paths.push((join(sd, &url), 9));
+        }
+        for (k, c) in content_for_url(&url, config).into_iter().enumerate() {
+            self.paths.push((c, if k == 0 { 1 } else { 9 }));
+        }
+        let mut at = url.len();
+        while let Some(i) = url[..at].rfind('/') {
+            if let Some(dir) = index.page_urls.get(&url[..i]) {
+                self.paths.push((format!("{dir}/{}", &url[i + 1..]), 3));
+                break;
             }
-            Some(Entry::LinkOutside) if link_outside.is_none() => link_outside = Some(c.clone()),
-            Some(Entry::LinkInContent) if link_ignored.is_none() => link_ignored = Some(c.clone()),
-            _ => {}
+            at = i;
         }
     }
-    let primary = candidates
-        .iter()
-        .min_by_key(|(_, rank)| *rank)
-        .map(|(c, _)| c.clone())
-        .unwrap_or_default();
-    let mut tried: Vec<String> = Vec::new();
-    for (c, _) in candidates {
-        if !tried.contains(&c) {
-            tried.push(c);
+
+    /// The first candidate that is a file (or a link to one inside the root); else `p`
+    /// (cleaned) missing at the best-ranked candidate, with every one tried and any that is
+    /// a link pixpipe does not follow.
+    fn pick(self, p: &str, lookup: &[Lookup], config: &Config, index: &AssetIndex) -> Resolution {
+        if self.paths.is_empty() {
+            return if self.escaped {
+                Resolution::OutsideRoot
+            } else {
+                Resolution::Missing {
+                    primary: p.trim_start_matches('/').to_string(),
+                    tried: vec![],
+                    link_outside: None,
+                    link_ignored: None,
+                }
+            };
         }
-    }
-    Resolution::Missing {
-        primary,
-        tried,
-        link_outside,
-        link_ignored,
+        let mut link_outside = None;
+        let mut link_ignored = None;
+        for (c, _) in &self.paths {
+            match index.get(c) {
+                Some(Entry::File { .. } | Entry::LinkInside { .. }) => {
+                    let via = lookup_of(c, lookup, config);
+                    return Resolution::Found {
+                        path: c.clone(),
+                        via,
+                    };
+                }
+                Some(Entry::LinkOutside) if link_outside.is_none() => {
+                    link_outside = Some(c.clone())
+                }
+                Some(Entry::LinkInContent) if link_ignored.is_none() => {
+                    link_ignored = Some(c.clone())
+                }
+                _ => {}
+            }
+        }
+        let primary = self
+            .paths
+            .iter()
+            .min_by_key(|(_, rank)| *rank)
+            .map(|(c, _)| c.clone())
+            .unwrap_or_default();
+        let mut tried: Vec<String> = Vec::new();
+        for (c, _) in self.paths {
+            if !tried.contains(&c) {
+                tried.push(c);
+            }
+        }
+        Resolution::Missing {
+            primary,
+            tried,
+            link_outside,
+            link_ignored,
+        }
     }
 }
 
