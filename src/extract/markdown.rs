@@ -161,9 +161,59 @@ fn def_dest(text: &str, def: Span, dest: &str) -> Option<Span> {
     Some(Span::new(start, start + dest.len()))
 }
 
+/// The spans of what is written as an image, `![alt](dest)`, but is text for CommonMark
+/// (and so for Hugo) because its destination holds an ASCII control character (a NUL from a
+/// bad copy and paste, say): reported instead of silently dropped. One pass over the bytes;
+/// lines without a control character cost nothing more.
+pub fn images_broken_by_control_characters(text: &str) -> Vec<Span> {
+    let b = text.as_bytes();
+    let control = |c: u8| (c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r')) || c == 0x7f;
+    let mut out: Vec<Span> = Vec::new();
+    for (at, _) in b.iter().enumerate().filter(|(_, c)| control(**c)) {
+        if out.last().is_some_and(|s| s.end > at) {
+            continue;
+        }
+        let line_start = b[..at]
+            .iter()
+            .rposition(|&c| c == b'\n')
+            .map_or(0, |i| i + 1);
+        let line_end = b[at..]
+            .iter()
+            .position(|&c| c == b'\n')
+            .map_or(b.len(), |i| at + i);
+        let before = &b[line_start..at];
+        let Some(open) = before.windows(2).rposition(|w| w == b"![") else {
+            continue;
+        };
+        // The control character is in the destination: after `](`, before any `)`.
+        let Some(paren) = before[open..].windows(2).rposition(|w| w == b"](") else {
+            continue;
+        };
+        if before[open + paren..].contains(&b')') {
+            continue;
+        }
+        let end = b[at..line_end]
+            .iter()
+            .position(|&c| c == b')')
+            .map_or(line_end, |i| at + i + 1);
+        out.push(Span::new(line_start + open, end));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_image_whose_destination_holds_a_control_character_is_found() {
+        // Issue #17, item 9: `![b](ok\0.jpg)` is text for CommonMark, and was dropped silently.
+        let t = "a ![b](ok\0.jpg) c\n![d](fine.jpg)\n![e](x\x01y\x02z.png)\nno \0 image\n";
+        assert!(scan(t).images.len() == 1, "only the clean one is an image");
+        let spans = images_broken_by_control_characters(t);
+        let written: Vec<&str> = spans.iter().map(|s| &t[s.start..s.end]).collect();
+        assert_eq!(written, ["![b](ok\0.jpg)", "![e](x\x01y\x02z.png)"]);
+    }
 
     #[test]
     fn code_blocks_and_spans_are_found() {

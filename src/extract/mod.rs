@@ -372,15 +372,27 @@ fn scan_document(
         dedented: Dedent::new(&masked, indent),
         tags: &level.tags,
     };
-    let md = markdown::scan(
-        doc.dedented
-            .as_ref()
-            .map(|d| d.text.as_str())
-            .unwrap_or(&masked),
-    );
+    let md_text = doc
+        .dedented
+        .as_ref()
+        .map(|d| d.text.as_str())
+        .unwrap_or(&masked);
+    let md = markdown::scan(md_text);
     let code: Vec<Span> = md.code.iter().map(|s| doc.shift(*s)).collect();
     let mut hidden = code.clone();
     hidden.extend(md.html.comments.iter().map(|s| doc.shift(*s)));
+    for span in markdown::images_broken_by_control_characters(md_text) {
+        let span = doc.shift(span);
+        if !inside(&hidden, span.start) {
+            ex.problems.push(Problem {
+                code: "bad-image",
+                span,
+                message: "this image is shown as text: its destination holds a control character"
+                    .into(),
+                help: Some("remove the invisible character (such as U+0000) from the path".into()),
+            });
+        }
+    }
     shortcode_refs(&level, &code, &hidden, rules, ex);
     markdown_refs(md.images, &doc, ex);
     html_refs(md.html.imgs, &hidden, &doc, ex);

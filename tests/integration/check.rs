@@ -454,3 +454,23 @@ fn corpus_broken_photos_each_get_their_diagnostic() {
     let want: BTreeMap<&str, Vec<&str>> = want.into_iter().map(|(k, v)| (k, v.to_vec())).collect();
     assert_eq!(got, want);
 }
+
+#[test]
+fn an_image_broken_by_a_nul_byte_is_reported_not_dropped() {
+    // Issue #17, item 9: `![b](ok\0.jpg)` is text for CommonMark (and Hugo), and check said
+    // nothing about it.
+    let site = SiteBuilder::new()
+        .image("content/a/ok.jpg", 640, 480)
+        .page("content/a/index.md", "Intro.\n\n![b](ok\0.jpg)\n\n![c](ok.jpg)\n")
+        .build();
+    let run = check(site.root(), &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stdout.contains(
+            "content/a/index.md:3:1: error[bad-image]: this image is shown as text: its destination holds a control character"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("help: remove the invisible character"), "{}", run.stdout);
+}
