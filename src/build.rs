@@ -15,7 +15,7 @@ use crate::emit::{self, write_atomic, TEMP_PREFIX};
 use crate::inventory::{self, Inventory, Reference};
 use crate::jobs::{self, Job, JobError, Made, RunOptions};
 use crate::manifest::{self, Manifest, ManifestFormat};
-use crate::naming::{copy_name, file_name, variant_name};
+use crate::naming::{copy_name, variant_name};
 use crate::output::{self, is_placed, Kind, OutputError, OwnedDir};
 use crate::plan::{self, OutFormat, Plan, Treatment, Variant};
 use crate::probe::{Format, ImageInfo, Probe};
@@ -24,6 +24,7 @@ use crate::report::{Diagnostic, Progress};
 use crate::resolve::Resolution;
 use crate::rewrite::{self, Target};
 use crate::scan::{ScanError, Site};
+use crate::site_path::{self, file_name, join};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -140,26 +141,6 @@ fn werr(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {
     }
 }
 
-/// Whether the site-relative `path` is `folder` or inside it.
-fn under(path: &str, folder: &str) -> bool {
-    path == folder
-        || path
-            .strip_prefix(folder)
-            .is_some_and(|rest| rest.starts_with('/'))
-}
-
-fn dir_of(path: &str) -> &str {
-    path.rfind('/').map(|i| &path[..i]).unwrap_or("")
-}
-
-fn join(dir: &str, name: &str) -> String {
-    if dir.is_empty() {
-        name.to_string()
-    } else {
-        format!("{dir}/{name}")
-    }
-}
-
 /// One output file of the build, under one source's name.
 #[derive(Debug, Clone)]
 struct Published {
@@ -268,7 +249,7 @@ fn build_in_pool(
 
     let mut manifest = manifest_of(&plan, &made, &hashes, &previous, &referenced, &kept);
     // What is under a folder that could not be read stays as it was (see `scan::Site`).
-    let unreadable = |p: &str| a.site.unreadable.iter().any(|u| under(p, u));
+    let unreadable = |p: &str| a.site.unreadable.iter().any(|u| site_path::is_within(p, u));
     for (src, img) in previous.images.iter().filter(|(src, _)| unreadable(src)) {
         manifest
             .images
@@ -635,7 +616,7 @@ fn copies(
             path.clone(),
             vec![Published {
                 variant,
-                path: join(dir_of(path), &copy_name(path, &hash[..10])),
+                path: join(site_path::parent(path), &copy_name(path, &hash[..10])),
                 hash: hash[..10].to_string(),
                 bytes: *size,
                 from: From::Copy,
@@ -673,7 +654,10 @@ fn publish(
                 .filter(|m| vs.contains(&m.variant))
                 .map(|m| Published {
                     variant: m.variant,
-                    path: join(dir_of(name), &variant_name(name, &m.variant, &m.hash)),
+                    path: join(
+                        site_path::parent(name),
+                        &variant_name(name, &m.variant, &m.hash),
+                    ),
                     hash: m.hash.clone(),
                     bytes: m.bytes,
                     from: From::Job(m.clone()),
@@ -883,7 +867,10 @@ impl Dest {
         };
         for (name, vs) in names {
             if vs.contains(&m.variant) {
-                let rel = join(dir_of(name), &variant_name(name, &m.variant, &m.hash));
+                let rel = join(
+                    site_path::parent(name),
+                    &variant_name(name, &m.variant, &m.hash),
+                );
                 owned.place(&layout.path(&rel), bytes, false).ok();
             }
         }
@@ -1065,8 +1052,7 @@ fn mirror_other_files(
         let name = file_name(rel);
         site.pages.iter().zip(texts).any(|(p, t)| {
             let text = t.as_deref().unwrap_or(&p.text);
-            rel.starts_with(&p.path[..p.path.rfind('/').map(|i| i + 1).unwrap_or(0)])
-                && text.contains(name)
+            rel.starts_with(site_path::parent_prefix(&p.path)) && text.contains(name)
         })
     };
     let pages: BTreeSet<&str> = site.pages.iter().map(|p| p.path.as_str()).collect();
@@ -1129,7 +1115,7 @@ fn prune_in_place(
             || keep.referenced.contains(*out)
             || keep.plan.sources.contains_key(*out)
             || published.contains(out)
-            || keep.unreadable.iter().any(|u| under(out, u))
+            || keep.unreadable.iter().any(|u| site_path::is_within(out, u))
         {
             continue;
         }

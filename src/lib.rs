@@ -35,6 +35,7 @@ pub mod resolve;
 pub mod rewrite;
 pub mod scan;
 pub mod site_config;
+pub mod site_path;
 
 pub use config::Config;
 pub use report::{Diagnostic, Severity};

@@ -5,6 +5,7 @@
 //! out; where the files go is `output`'s business.
 
 use crate::plan::Variant;
+use crate::site_path::file_name;
 
 /// Characters kept in output names; others become `-` (names end up in URLs and Markdown).
 pub fn clean_stem(stem: &str) -> String {
@@ -28,11 +29,6 @@ pub fn clean_stem(stem: &str) -> String {
 /// The first 10 hex digits of blake3 of `bytes`: the hash in an output's name.
 pub fn short_hash(bytes: &[u8]) -> String {
     blake3::hash(bytes).to_hex()[..10].to_string()
-}
-
-/// The file name in a site-relative path (`a/b/p.jpg` → `p.jpg`).
-pub fn file_name(path: &str) -> &str {
-    path.rsplit('/').next().unwrap_or(path)
 }
 
 /// `<stem>-<width>w.<hash>.<ext>` for a variant of the source at `source`.

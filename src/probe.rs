@@ -1076,7 +1076,7 @@ pub fn probe_files(root: &Path, paths: &[String], opts: ProbeOptions) -> BTreeMa
     let probes = paths
         .par_iter()
         .map(|rel| {
-            let name = rel.rsplit('/').next().unwrap_or(rel);
+            let name = crate::site_path::file_name(rel);
             let read = READ.with(|b| {
                 let mut buf = b.borrow_mut();
                 read_into(&root.join(rel), &mut buf).map(|()| probe_bytes(name, &buf, opts))

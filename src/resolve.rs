@@ -5,6 +5,7 @@
 //! URL from `static/` or a content folder) and the per-syntax lookup order in `Config`.
 
 use crate::config::{Config, ContentDir, LinkRule, Lookup};
+use crate::site_path;
 use percent_encoding::percent_decode_str;
 use std::collections::BTreeMap;
 
@@ -174,10 +175,7 @@ impl PageInfo {
         } else {
             &path[cd.dir.len() + 1..]
         };
-        let (dir, file) = match rel.rfind('/') {
-            Some(i) => (&rel[..i], &rel[i + 1..]),
-            None => ("", rel),
-        };
+        let (dir, file) = (site_path::parent(rel), site_path::file_name(rel));
         let stem = file.rsplit_once('.').map(|(s, _)| s).unwrap_or(file);
         // Translation by file name: `index.fr.md` is the French page of the bundle.
         let stem = stem.split_once('.').map(|(s, _)| s).unwrap_or(stem);
@@ -265,7 +263,7 @@ pub fn page_url(
         .iter()
         .find(|(k, s, _)| k == kind && s == section)
         .map(|(_, _, p)| p.clone());
-    let leaf_name = info.url_dir.rsplit('/').next().unwrap_or("").to_string();
+    let leaf_name = site_path::file_name(&info.url_dir).to_string();
     let slug = parts.slug.clone().map(|s| urlize(&s));
     let url = match pattern {
         Some(p) => {
@@ -293,13 +291,7 @@ pub fn page_url(
                 (":title", title.clone()),
                 (":contentbasename", leaf_name.clone()),
                 (":filename", leaf_name.clone()),
-                (
-                    ":sections",
-                    info.dir
-                        .rsplit_once('/')
-                        .map(|(a, _)| a.to_string())
-                        .unwrap_or_default(),
-                ),
+                (":sections", site_path::parent(&info.dir).to_string()),
                 (":section", section.to_string()),
             ] {
                 out = out.replace(token, &value);
@@ -308,7 +300,7 @@ pub fn page_url(
         }
         None => match slug {
             Some(s) if !info.is_bundle || info.url_dir.contains('/') => {
-                let parent = info.url_dir.rsplit_once('/').map(|(a, _)| a).unwrap_or("");
+                let parent = site_path::parent(&info.url_dir);
                 join(parent, &s)
             }
             _ => return None,

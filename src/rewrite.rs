@@ -55,7 +55,7 @@ pub struct Target {
 pub fn sibling_src(written: &str, name: &str) -> String {
     let w = written.trim();
     let w = w.split(['#', '?']).next().unwrap_or(w);
-    let dir = &w[..w.rfind('/').map(|i| i + 1).unwrap_or(0)];
+    let dir = crate::site_path::parent_prefix(w);
     format!("{dir}{name}")
 }
 

@@ -255,11 +255,7 @@ pub fn scan(root: &Path, config: &Config) -> Result<Site, ScanError> {
         };
         let parts = crate::extract::fmvalues::url_parts(&page.text, &fm);
         if let Some(url) = crate::resolve::page_url(&info, &parts, config) {
-            let dir = page
-                .path
-                .rsplit_once('/')
-                .map(|(d, _)| d.to_string())
-                .unwrap_or_default();
+            let dir = crate::site_path::parent(&page.path).to_string();
             site.assets.page_urls.insert(url, dir);
         }
     }
