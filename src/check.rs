@@ -155,6 +155,8 @@ fn check_ref(
     check_text_lints(site, r, config, out);
 }
 
+/// Whether the image `r` found (probed as `p`, `info`) fits what its page declares: its
+/// ratio and width; then the lints about the file itself.
 fn check_fit(
     site: &Site,
     r: &Reference,
@@ -163,105 +165,145 @@ fn check_fit(
     info: &probe::ImageInfo,
     out: &mut Vec<Diagnostic>,
 ) {
-    let (dw, dh) = info.display_size();
-    let vector = info.format == probe::Format::Svg;
     if let Some(ratio) = &r.image.ratio {
-        match parse_ratio(&ratio.text) {
-            None => out.push(at(
-                site,
-                r,
-                ratio,
-                Diagnostic::error(
-                    "bad-ratio",
-                    format!("{} has {}=\"{}\"", what(r), ratio.name, ratio.text),
-                )
-                .with_help("write the height as a percentage of the width, like ratio=\"56.25%\""),
-            )),
-            Some(declared) if dw > 0 && dh > 0 => {
-                let actual = dh as f64 * 100.0 / dw as f64;
-                if (declared - actual).abs() > 1.0 {
-                    out.push(at(
-                        site,
-                        r,
-                        ratio,
-                        Diagnostic::warning(
-                            "ratio-mismatch",
-                            format!(
-                                "declared ratio {} does not match the image: {}x{} is {}%",
-                                ratio.text,
-                                dw,
-                                dh,
-                                fmt_num(actual)
-                            ),
-                        )
-                        .with_help(format!(
-                            "write {}=\"{}%\"",
-                            ratio.name,
-                            fmt_num(actual)
-                        )),
-                    ));
-                }
-            }
-            Some(_) => {}
-        }
+        check_ratio(site, r, ratio, info, out);
     }
     if let Some(width) = &r.image.width {
-        match parse_width(&width.text) {
-            None => {
-                let help = if width.text.trim().ends_with('%') {
-                    format!(
-                        "write a percentage without a space ({}=\"{}%\")",
-                        width.name,
-                        width.text.trim().trim_end_matches('%').trim()
+        check_width(site, r, config, width, info, out);
+    }
+    check_file_lints(site, r, config, p, info, out);
+}
+
+/// The declared `ratio` of `r`: one that cannot be read, or one more than a percentage
+/// point off the image's ratio as displayed (upright).
+fn check_ratio(
+    site: &Site,
+    r: &Reference,
+    ratio: &Value,
+    info: &probe::ImageInfo,
+    out: &mut Vec<Diagnostic>,
+) {
+    let (dw, dh) = info.display_size();
+    match parse_ratio(&ratio.text) {
+        None => out.push(at(
+            site,
+            r,
+            ratio,
+            Diagnostic::error(
+                "bad-ratio",
+                format!("{} has {}=\"{}\"", what(r), ratio.name, ratio.text),
+            )
+            .with_help("write the height as a percentage of the width, like ratio=\"56.25%\""),
+        )),
+        Some(declared) if dw > 0 && dh > 0 => {
+            let actual = dh as f64 * 100.0 / dw as f64;
+            if (declared - actual).abs() > 1.0 {
+                out.push(at(
+                    site,
+                    r,
+                    ratio,
+                    Diagnostic::warning(
+                        "ratio-mismatch",
+                        format!(
+                            "declared ratio {} does not match the image: {}x{} is {}%",
+                            ratio.text,
+                            dw,
+                            dh,
+                            fmt_num(actual)
+                        ),
                     )
-                } else {
+                    .with_help(format!(
+                        "write {}=\"{}%\"",
+                        ratio.name,
+                        fmt_num(actual)
+                    )),
+                ));
+            }
+        }
+        Some(_) => {}
+    }
+}
+
+/// The declared `width` of `r`: one that cannot be read, or one wider than the image as
+/// displayed, a percentage counting as that share of `content_width`. A vector image
+/// scales to any width.
+fn check_width(
+    site: &Site,
+    r: &Reference,
+    config: &Config,
+    width: &Value,
+    info: &probe::ImageInfo,
+    out: &mut Vec<Diagnostic>,
+) {
+    let (dw, _) = info.display_size();
+    let vector = info.format == probe::Format::Svg;
+    match parse_width(&width.text) {
+        None => {
+            let help = if width.text.trim().ends_with('%') {
+                format!(
+                    "write a percentage without a space ({}=\"{}%\")",
+                    width.name,
+                    width.text.trim().trim_end_matches('%').trim()
+                )
+            } else {
+                format!(
+                    "write a pixel count ({0}=\"640\") or a percentage ({0}=\"40%\")",
+                    width.name
+                )
+            };
+            out.push(at(
+                site,
+                r,
+                width,
+                Diagnostic::error(
+                    "bad-width",
+                    format!("{} has {}=\"{}\"", what(r), width.name, width.text),
+                )
+                .with_help(help),
+            ));
+        }
+        Some(w) if !vector && dw > 0 => {
+            let (needed, how) = match w {
+                DeclaredWidth::Px(px) => (px, format!("{}=\"{}\"", width.name, width.text)),
+                DeclaredWidth::Percent(pc) => (
+                    pc * config.content_width as f64 / 100.0,
                     format!(
-                        "write a pixel count ({0}=\"640\") or a percentage ({0}=\"40%\")",
-                        width.name
-                    )
-                };
+                        "{}=\"{}\" ({} of content_width {})",
+                        width.name, width.text, width.text, config.content_width
+                    ),
+                ),
+            };
+            let needed_px = needed.ceil() as u64;
+            if (dw as u64) < needed_px {
                 out.push(at(
                     site,
                     r,
                     width,
-                    Diagnostic::error(
-                        "bad-width",
-                        format!("{} has {}=\"{}\"", what(r), width.name, width.text),
+                    Diagnostic::warning(
+                        "too-small",
+                        format!("image is {dw} px wide, but {how} shows it {needed_px} px wide"),
                     )
-                    .with_help(help),
+                    .with_help(format!(
+                        "use an original at least {needed_px} px wide ({} px for 2x screens), or declare a smaller width",
+                        needed_px * 2
+                    )),
                 ));
             }
-            Some(w) if !vector && dw > 0 => {
-                let (needed, how) = match w {
-                    DeclaredWidth::Px(px) => (px, format!("{}=\"{}\"", width.name, width.text)),
-                    DeclaredWidth::Percent(pc) => (
-                        pc * config.content_width as f64 / 100.0,
-                        format!(
-                            "{}=\"{}\" ({} of content_width {})",
-                            width.name, width.text, width.text, config.content_width
-                        ),
-                    ),
-                };
-                let needed_px = needed.ceil() as u64;
-                if (dw as u64) < needed_px {
-                    out.push(at(
-                        site,
-                        r,
-                        width,
-                        Diagnostic::warning(
-                            "too-small",
-                            format!("image is {dw} px wide, but {how} shows it {needed_px} px wide"),
-                        )
-                        .with_help(format!(
-                            "use an original at least {needed_px} px wide ({} px for 2x screens), or declare a smaller width",
-                            needed_px * 2
-                        )),
-                    ));
-                }
-            }
-            Some(_) => {}
         }
+        Some(_) => {}
     }
+}
+
+/// The opt-in lints about the file `r` found, whatever its page declares: GPS coordinates
+/// in it, and its size over `max_bytes`.
+fn check_file_lints(
+    site: &Site,
+    r: &Reference,
+    config: &Config,
+    p: &Probe,
+    info: &probe::ImageInfo,
+    out: &mut Vec<Diagnostic>,
+) {
     if let Some(sev) = level_severity(config.lint.gps) {
         if info.gps {
             out.push(at(
