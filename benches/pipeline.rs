@@ -29,6 +29,7 @@ fn bench_stages(c: &mut Criterion) {
         ProbeOptions {
             max_pixels: u64::MAX,
             deep: false,
+            decoder: None,
         },
     )
     .info
@@ -144,6 +145,7 @@ fn bench_plan(c: &mut Criterion) {
         ProbeOptions {
             max_pixels: u64::MAX,
             deep: false,
+            decoder: None,
         },
     );
     if let Some(info) = probe.info.as_mut() {

@@ -52,6 +52,8 @@ pub fn examine(root: &Path, site: Site, inv: Inventory, config: &Config, deep: b
         ProbeOptions {
             max_pixels: config.max_pixels,
             deep,
+            // What `build` decodes with: one decision per file for both commands.
+            decoder: Some(crate::process::verify_decode),
         },
     );
     let diagnostics = check::check(&site, &inv, config, &probes);

@@ -612,6 +612,7 @@ fn probe_photos(
     let popts = ProbeOptions {
         max_pixels: config.max_pixels,
         deep: false,
+        decoder: None,
     };
     files
         .par_iter()

@@ -194,13 +194,20 @@ impl Probe {
 }
 
 /// Limits and depth of a probe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct ProbeOptions {
     /// Largest image (pixels in one frame) that is accepted.
     pub max_pixels: u64,
     /// Decode every pixel too.
     pub deep: bool,
+    /// The decoder a deep probe of a still image uses (the image crate's when none).
+    pub decoder: Option<Decoder>,
 }
+
+/// The decoder `build` uses, given to a deep probe so that `check --deep` and `build` take
+/// one decision per file (`process::verify_decode`; probe itself knows no codec): `Err` with
+/// the decoder's message when the pixels cannot be decoded.
+pub type Decoder = fn(&[u8], &ImageInfo, u64) -> Result<(), String>;
 
 /// Largest text chunk we inflate while probing (Pillow's limit too).
 const MAX_INFLATED_METADATA: usize = 1 << 20;
@@ -374,10 +381,16 @@ pub fn probe_bytes(name: &str, d: &[u8], opts: ProbeOptions) -> Probe {
         p.info = Some(info);
         return p;
     }
-    if opts.deep && !p.is_broken() {
-        if let Some(f) = deep_decode(d, format, opts.max_pixels) {
-            p.findings.push(f);
-        }
+    // An animation is published as it is, so `build` decides about it as a deep check
+    // does: its first frame is decoded, with or without `deep`.
+    if (opts.deep || info.frames > 1) && !p.is_broken() {
+        let found = match opts.decoder {
+            Some(decode) if info.frames <= 1 => decode(d, &info, opts.max_pixels)
+                .err()
+                .map(|e| undecodable_pixels(format, &e)),
+            _ => deep_decode(d, format, opts.max_pixels),
+        };
+        p.findings.extend(found);
     }
     p.findings.sort_by_key(|f| f.severity);
     p.info = Some(info);
@@ -402,13 +415,17 @@ fn deep_decode(d: &[u8], format: Format, max_pixels: u64) -> Option<Finding> {
     reader.limits(limits);
     match reader.decode() {
         Ok(_) => None,
-        Err(e) => Some(finding(
-            Severity::Error,
-            "undecodable",
-            format!("{} pixel data cannot be decoded: {e}", format.name()),
-            Some("re-export the image from the original"),
-        )),
+        Err(e) => Some(undecodable_pixels(format, &e.to_string())),
     }
+}
+
+fn undecodable_pixels(format: Format, why: &str) -> Finding {
+    finding(
+        Severity::Error,
+        "undecodable",
+        format!("{} pixel data cannot be decoded: {why}", format.name()),
+        Some("re-export the image from the original"),
+    )
 }
 
 struct Parsed {
@@ -1109,6 +1126,7 @@ mod tests {
     const OPTS: ProbeOptions = ProbeOptions {
         max_pixels: crate::config::DEFAULT_MAX_PIXELS,
         deep: false,
+        decoder: None,
     };
 
     fn jpeg(w: u32, h: u32) -> Vec<u8> {

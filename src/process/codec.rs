@@ -38,7 +38,18 @@ pub fn decode(
     max_pixels: u64,
 ) -> Result<Pixels, String> {
     if format == Format::Jpeg {
-        match decode_jpeg_turbo(bytes, min_w, min_h) {
+        let decoded = match decode_jpeg_turbo(bytes, min_w, min_h) {
+            // Stray bytes between the header's segments (libjpeg skips them, but TurboJPEG
+            // then gives no header): read again without them.
+            Err(e) if is_libjpeg_warning(e.trim_start_matches("TurboJPEG error: ")) => {
+                match without_stray_bytes(bytes) {
+                    Some(clean) => decode_jpeg_turbo(&clean, min_w, min_h),
+                    None => Err(e),
+                }
+            }
+            other => other,
+        };
+        match decoded {
             Ok(Some(p)) => return Ok(p),
             Ok(None) => {} // CMYK/YCCK: the image crate converts those.
             Err(e) => return Err(e),
@@ -101,13 +112,64 @@ fn decode_jpeg_turbo(bytes: &[u8], min_w: u32, min_h: u32) -> Result<Option<Pixe
         height: h,
         format: turbojpeg::PixelFormat::RGB,
     };
-    d.decompress(bytes, image).map_err(|e| e.to_string())?;
+    match d.decompress(bytes, image) {
+        Ok(()) => {}
+        // Damaged data that libjpeg decodes to the end, as browsers (libjpeg-turbo too) show
+        // it: the pixels are complete, and `check` has warned about the damage.
+        Err(turbojpeg::Error::TurboJpegError(m)) if is_libjpeg_warning(&m) => {}
+        Err(e) => return Err(e.to_string()),
+    }
     Ok(Some(Pixels {
         width: w as u32,
         height: h as u32,
         channels: 3,
         data,
     }))
+}
+
+/// `bytes` without the bytes that stand between a JPEG's header segments (before the first
+/// SOS): each segment is copied from its marker, and the entropy-coded data after SOS as it
+/// is. `None` when there were none, or the segments cannot be followed.
+fn without_stray_bytes(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(bytes.len());
+    out.extend_from_slice(bytes.get(..2)?);
+    let mut i = 2;
+    let mut skipped = 0;
+    loop {
+        while *bytes.get(i)? != 0xFF {
+            i += 1;
+            skipped += 1;
+        }
+        while *bytes.get(i + 1)? == 0xFF {
+            i += 1; // fill bytes before a marker
+        }
+        let marker = *bytes.get(i + 1)?;
+        let len = u16::from_be_bytes([*bytes.get(i + 2)?, *bytes.get(i + 3)?]) as usize;
+        let end = i + 2 + len;
+        if marker == 0xDA {
+            out.extend_from_slice(&bytes[i..]);
+            return (skipped > 0).then_some(out);
+        }
+        out.extend_from_slice(bytes.get(i..end)?);
+        i = end;
+    }
+}
+
+/// Whether TurboJPEG's failure is one of libjpeg's warnings (its JWRN_ messages): with
+/// TurboJPEG's default (no stop on warning) the decoder went on to the last row, and only
+/// reports the warning as a failure.
+fn is_libjpeg_warning(message: &str) -> bool {
+    const WARNINGS: [&str; 8] = [
+        "Corrupt JPEG data",
+        "Premature end of JPEG file",
+        "Invalid SOS parameters for sequential JPEG",
+        "Inconsistent progression sequence",
+        "Unknown Adobe color transform code",
+        "Warning: unknown JFIF revision number",
+        "Application transferred too many scanlines",
+        "Warning: thumbnail image size does not match data length",
+    ];
+    WARNINGS.iter().any(|w| message.starts_with(w))
 }
 
 /// Encode `p` as `format` at `quality` (ignored for PNG) and `effort` (WebP only).

@@ -75,6 +75,17 @@ pub fn make_variants(
     Ok(out)
 }
 
+/// Whether the pixels of a still image decode as `make_variants` decodes them (the deep
+/// check's decoder: see `probe::Decoder`). A JPEG is decoded at its smallest DCT scale: the
+/// whole entropy-coded data is read at any scale, and that is where damage shows.
+pub fn verify_decode(bytes: &[u8], info: &ImageInfo, max_pixels: u64) -> Result<(), String> {
+    // A format pixpipe does not decode (HEIF, TIFF) is never built either: nothing to verify.
+    if info.format.image_format().is_none() {
+        return Ok(());
+    }
+    codec::decode(bytes, info.format, info.alpha, 1, 1, max_pixels).map(|_| ())
+}
+
 /// Variants made, as (index in the source's variant list, encoded bytes).
 pub type Encoded = Vec<(usize, Vec<u8>)>;
 
@@ -511,6 +522,7 @@ mod tests {
             ProbeOptions {
                 max_pixels: u64::MAX,
                 deep: false,
+                decoder: None,
             },
         )
         .info

@@ -1444,3 +1444,40 @@ fn a_full_cache_disk_is_a_warning_and_a_full_output_disk_loses_no_work() {
     assert_eq!(rerun.code, 0, "{}", rerun.stderr);
     assert_eq!(made_and_reused(&rerun).0, 0, "{}", rerun.stderr);
 }
+
+#[test]
+fn a_jpeg_that_browsers_show_despite_stray_bytes_is_built_as_check_says() {
+    // Issue #17, item 8: stray bytes between a JPEG's segments are a warning in check
+    // ("decoders skip them"), and build failed on them ("TurboJPEG error: Corrupt JPEG data:
+    // 5 extraneous bytes before marker 0xdb"). One decision per file: both accept it, as
+    // browsers do, and check --deep decodes it as build does.
+    let mut bytes = jpeg_bytes(&photo(900, 600, 2));
+    let dqt = bytes.windows(2).position(|w| w == [0xFF, 0xDB]).unwrap();
+    bytes.splice(dqt..dqt, [1, 2, 3, 4, 5]);
+    let site = SiteBuilder::new()
+        .bytes("content/a/p.jpg", bytes)
+        .page("content/a/index.md", "![p](p.jpg)\n")
+        .build();
+    for deep in [&[][..], &["--deep"][..]] {
+        let mut args = vec!["check", site.root().to_str().unwrap()];
+        args.extend_from_slice(deep);
+        let run = pixpipe(&args);
+        assert_eq!(run.code, 0, "{args:?}: {}{}", run.stdout, run.stderr);
+        assert!(
+            run.stdout.contains(
+                "warning[damaged-data]: content/a/p.jpg: JPEG has 5 stray bytes between segments"
+            ),
+            "{}",
+            run.stdout
+        );
+    }
+    let run = build(site.root(), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let page = site.read(".pixpipe/site/content/a/index.md");
+    let name = page
+        .trim()
+        .trim_start_matches("![p](")
+        .trim_end_matches(')');
+    let img = image::open(site.path(&format!(".pixpipe/site/content/a/{name}"))).unwrap();
+    assert_eq!((img.width(), img.height()), (900, 600));
+}

@@ -461,7 +461,10 @@ fn an_image_broken_by_a_nul_byte_is_reported_not_dropped() {
     // nothing about it.
     let site = SiteBuilder::new()
         .image("content/a/ok.jpg", 640, 480)
-        .page("content/a/index.md", "Intro.\n\n![b](ok\0.jpg)\n\n![c](ok.jpg)\n")
+        .page(
+            "content/a/index.md",
+            "Intro.\n\n![b](ok\0.jpg)\n\n![c](ok.jpg)\n",
+        )
         .build();
     let run = check(site.root(), &[]);
     assert_eq!(run.code, 1, "{}", run.stderr);
@@ -472,5 +475,9 @@ fn an_image_broken_by_a_nul_byte_is_reported_not_dropped() {
         "{}",
         run.stdout
     );
-    assert!(run.stdout.contains("help: remove the invisible character"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("help: remove the invisible character"),
+        "{}",
+        run.stdout
+    );
 }
