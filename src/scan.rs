@@ -126,6 +126,43 @@ fn site_rel(root: &Path, dir: &str, base: &Path, p: &Path) -> Option<String> {
 
 /// Read the pages and index the files of the site at `root`.
 pub fn scan(root: &Path, config: &Config) -> Result<Site, ScanError> {
+    check_root(root)?;
+    let mut site = Site {
+        root: root.to_path_buf(),
+        pages: Vec::new(),
+        assets: AssetIndex::default(),
+        diagnostics: Vec::new(),
+        unreadable: Vec::new(),
+    };
+    for n in &config.notes {
+        site.diagnostics
+            .push(Diagnostic::note("hugo-config", n.clone()));
+    }
+    let mut dirs: Vec<&String> = config.content.iter().map(|c| &c.dir).collect();
+    dirs.extend(config.static_dirs.iter());
+    dirs.extend(config.assets_dirs.iter());
+    dirs.sort();
+    dirs.dedup();
+    let mut indexer = Indexer {
+        root,
+        canon_root: root.canonicalize().unwrap_or_else(|_| root.to_path_buf()),
+        config,
+        filters: MountFilters::new(config),
+        page_paths: Vec::new(),
+    };
+    for d in dirs {
+        indexer.walk(d, &mut site);
+    }
+    let mut page_paths = indexer.page_paths;
+    page_paths.sort();
+    page_paths.dedup();
+    read_pages(page_paths, &mut site);
+    index_page_urls(config, &mut site);
+    Ok(site)
+}
+
+/// An error unless `root` is a folder that can be listed: the only fatal problem of a scan.
+fn check_root(root: &Path) -> Result<(), ScanError> {
     let meta = std::fs::metadata(root).map_err(|source| ScanError::Root {
         path: root.display().to_string(),
         source,
@@ -140,40 +177,37 @@ pub fn scan(root: &Path, config: &Config) -> Result<Site, ScanError> {
         path: root.display().to_string(),
         source,
     })?;
-    let canon_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-    let mut site = Site {
-        root: root.to_path_buf(),
-        pages: Vec::new(),
-        assets: AssetIndex::default(),
-        diagnostics: Vec::new(),
-        unreadable: Vec::new(),
-    };
+    Ok(())
+}
 
-    for n in &config.notes {
-        site.diagnostics
-            .push(Diagnostic::note("hugo-config", n.clone()));
-    }
-    let mut dirs: Vec<&String> = config.content.iter().map(|c| &c.dir).collect();
-    dirs.extend(config.static_dirs.iter());
-    dirs.extend(config.assets_dirs.iter());
-    dirs.sort();
-    dirs.dedup();
-    let filters = MountFilters::new(config);
-    let mut page_paths: Vec<(String, PathBuf)> = Vec::new();
-    for d in dirs {
-        let base = root.join(d);
+/// Walks the site's folders into its `AssetIndex`, and collects the page files to read.
+struct Indexer<'a> {
+    root: &'a Path,
+    /// The root with symbolic links resolved: a link is followed only to a file below it.
+    canon_root: PathBuf,
+    config: &'a Config,
+    filters: MountFilters,
+    /// The page files found: site-relative path, and the path to read.
+    page_paths: Vec<(String, PathBuf)>,
+}
+
+impl Indexer<'_> {
+    /// Index every file below the site folder `d`, if it is a folder; a folder that cannot
+    /// be read is an error, and listed in `Site::unreadable`.
+    fn walk(&mut self, d: &str, site: &mut Site) {
+        let base = self.root.join(d);
         if !base.is_dir() {
-            continue;
+            return;
         }
-        let is_content = config.content.iter().any(|c| &c.dir == d);
+        let is_content = self.config.content.iter().any(|c| c.dir == d);
         for entry in WalkDir::new(&base).follow_links(false).sort_by_file_name() {
-            let entry = match entry {
-                Ok(e) => e,
+            match entry {
+                Ok(e) => self.add(&e, (d, &base), is_content, site),
                 Err(e) => {
                     let where_ = e
                         .path()
-                        .and_then(|p| site_rel(root, d, &base, p))
-                        .unwrap_or_else(|| d.clone());
+                        .and_then(|p| site_rel(self.root, d, &base, p))
+                        .unwrap_or_else(|| d.to_string());
                     // Its pages and images are unknown: an error, not a folder seen empty.
                     site.diagnostics.push(
                         Diagnostic::error("unreadable", format!("cannot read {where_}: {e}"))
@@ -181,56 +215,75 @@ pub fn scan(root: &Path, config: &Config) -> Result<Site, ScanError> {
                             .with_help("give pixpipe read access to it; the build leaves its earlier outputs as they are"),
                     );
                     site.unreadable.push(where_);
-                    continue;
                 }
-            };
-            let ft = entry.file_type();
-            if ft.is_dir() {
-                continue;
             }
-            let Some(rel) = site_rel(root, d, &base, entry.path()) else {
-                site.diagnostics.push(Diagnostic::warning(
-                    "bad-file-name",
-                    format!(
-                        "skipped a file whose name is not UTF-8: {}",
-                        entry.path().to_string_lossy()
-                    ),
-                ));
-                continue;
-            };
-            let name = entry.file_name().to_string_lossy();
-            if ft.is_symlink() {
-                let inside = entry
-                    .path()
-                    .canonicalize()
-                    .ok()
-                    .filter(|t| t.starts_with(&canon_root))
-                    .and_then(|t| std::fs::metadata(&t).ok())
-                    .filter(|m| m.is_file());
-                let e = match inside {
-                    // Hugo ignores symbolic links inside content.
-                    Some(_) if is_content => Entry::LinkInContent,
-                    Some(m) => Entry::LinkInside { bytes: m.len() },
-                    None => Entry::LinkOutside,
-                };
-                site.assets.entries.insert(rel, e);
-                continue;
-            }
-            if !ft.is_file() {
-                continue;
-            }
-            if !filters.allows(&rel) {
-                continue;
-            }
-            let bytes = entry.metadata().map(|m| m.len()).unwrap_or(0);
-            if is_content && is_page_file(&name) && config.content_dir_of(&rel).is_some() {
-                page_paths.push((rel.clone(), entry.path().to_path_buf()));
-            }
-            site.assets.entries.insert(rel, Entry::File { bytes });
         }
     }
-    page_paths.sort();
-    page_paths.dedup();
+
+    /// Index one entry of a walk (of a content folder when `is_content`): a symbolic link as
+    /// what it leads to, a file its content mount shows as a file (and a page file to read).
+    fn add(
+        &mut self,
+        entry: &walkdir::DirEntry,
+        (d, base): (&str, &Path),
+        is_content: bool,
+        site: &mut Site,
+    ) {
+        let ft = entry.file_type();
+        if ft.is_dir() {
+            return;
+        }
+        let Some(rel) = site_rel(self.root, d, base, entry.path()) else {
+            site.diagnostics.push(Diagnostic::warning(
+                "bad-file-name",
+                format!(
+                    "skipped a file whose name is not UTF-8: {}",
+                    entry.path().to_string_lossy()
+                ),
+            ));
+            return;
+        };
+        let name = entry.file_name().to_string_lossy();
+        if ft.is_symlink() {
+            let e = self.link_entry(entry.path(), is_content);
+            site.assets.entries.insert(rel, e);
+            return;
+        }
+        if !ft.is_file() {
+            return;
+        }
+        if !self.filters.allows(&rel) {
+            return;
+        }
+        let bytes = entry.metadata().map(|m| m.len()).unwrap_or(0);
+        if is_content && is_page_file(&name) && self.config.content_dir_of(&rel).is_some() {
+            self.page_paths
+                .push((rel.clone(), entry.path().to_path_buf()));
+        }
+        site.assets.entries.insert(rel, Entry::File { bytes });
+    }
+
+    /// What the symbolic link at `path` is to the site: a link to a file below the root
+    /// (ignored in a content folder, as Hugo does), or a link out of it, never read.
+    fn link_entry(&self, path: &Path, is_content: bool) -> Entry {
+        let inside = path
+            .canonicalize()
+            .ok()
+            .filter(|t| t.starts_with(&self.canon_root))
+            .and_then(|t| std::fs::metadata(&t).ok())
+            .filter(|m| m.is_file());
+        match inside {
+            // Hugo ignores symbolic links inside content.
+            Some(_) if is_content => Entry::LinkInContent,
+            Some(m) => Entry::LinkInside { bytes: m.len() },
+            None => Entry::LinkOutside,
+        }
+    }
+}
+
+/// Read the page files (sorted, no duplicates) into `site`'s pages; one that cannot be
+/// read or is not UTF-8 is a diagnostic.
+fn read_pages(page_paths: Vec<(String, PathBuf)>, site: &mut Site) {
     for (rel, path) in page_paths {
         match std::fs::read(&path) {
             Ok(bytes) => match page_from_bytes(&rel, bytes) {
@@ -242,7 +295,11 @@ pub fn scan(root: &Path, config: &Config) -> Result<Site, ScanError> {
             ),
         }
     }
-    // Pages whose URL is not their content path (permalinks, slug, url front matter).
+}
+
+/// Index the bundles whose URL is not their content path (permalinks, slug, url front
+/// matter), so that a link to a file at that URL finds it.
+fn index_page_urls(config: &Config, site: &mut Site) {
     for page in &site.pages {
         let Some(info) = crate::resolve::PageInfo::new(&page.path, config) else {
             continue;
@@ -259,7 +316,6 @@ pub fn scan(root: &Path, config: &Config) -> Result<Site, ScanError> {
             site.assets.page_urls.insert(url, dir);
         }
     }
-    Ok(site)
 }
 
 /// Turn a page file's bytes into a `Page`, or a diagnostic when it is not UTF-8.
