@@ -275,40 +275,11 @@ pub fn probe_bytes(name: &str, d: &[u8], opts: ProbeOptions) -> Probe {
     }
     let claimed = Format::from_extension(name);
     let Some(format) = sniff(d) else {
-        let what = match claimed {
-            Some(f) if looks_like(f, d) => format!(
-                "not a readable {} image: its signature is damaged",
-                f.name()
-            ),
-            Some(f) => format!("not a readable {} image (unknown format)", f.name()),
-            None => "not an image file (unknown format)".to_string(),
-        };
-        p.findings.push(finding(
-            Severity::Error,
-            "undecodable",
-            what,
-            Some("replace it with an image that opens in a browser"),
-        ));
+        p.findings.push(unknown_format(claimed, d));
         return p;
     };
-    if let Some(c) = claimed {
-        let same_family = c == format;
-        if !same_family {
-            let stem = name.rsplit_once('.').map(|(s, _)| s).unwrap_or(name);
-            p.findings.push(finding(
-                Severity::Warning,
-                "wrong-extension",
-                format!(
-                    "file is a {} image but its name says {}",
-                    format.name(),
-                    c.name()
-                ),
-                Some(&format!(
-                    "rename it to {stem}.{} and update its references",
-                    format.extension()
-                )),
-            ));
-        }
+    if let Some(f) = claimed.and_then(|c| wrong_extension(name, c, format)) {
+        p.findings.push(f);
     }
     let parsed = match format {
         Format::Jpeg => jpeg(d),
@@ -351,50 +322,97 @@ pub fn probe_bytes(name: &str, d: &[u8], opts: ProbeOptions) -> Probe {
         ));
     }
     if format != Format::Svg && (info.width == 0 || info.height == 0) {
-        p.findings.push(finding(
-            Severity::Error,
-            "undecodable",
-            format!(
-                "image declares a size of {}x{} pixels",
-                info.width, info.height
-            ),
-            Some("replace it with an image that opens in a browser"),
-        ));
-        p.info = Some(info);
-        return p;
-    }
-    if info.pixels() > opts.max_pixels {
+        p.findings.push(no_pixels(&info));
+    } else if info.pixels() > opts.max_pixels {
         // Nothing else matters about a file that is never decoded.
         p.findings.retain(|f| f.severity != Severity::Error);
-        p.findings.push(finding(
-            Severity::Error,
-            "too-large",
-            format!(
-                "image is {}x{} ({} megapixels), over the limit of {} megapixels",
-                info.width,
-                info.height,
-                info.pixels() / 1_000_000,
-                opts.max_pixels / 1_000_000
-            ),
-            Some("resize the original, or raise `max_pixels` in pixpipe.yaml if you trust it"),
-        ));
-        p.info = Some(info);
-        return p;
+        p.findings.push(too_large(&info, opts.max_pixels));
+    } else {
+        // An animation is published as it is, so `build` decides about it as a deep check
+        // does: its first frame is decoded, with or without `deep`.
+        if (opts.deep || info.frames > 1) && !p.is_broken() {
+            let found = match opts.decoder {
+                Some(decode) if info.frames <= 1 => decode(d, &info, opts.max_pixels)
+                    .err()
+                    .map(|e| undecodable_pixels(format, &e)),
+                _ => deep_decode(d, format, opts.max_pixels),
+            };
+            p.findings.extend(found);
+        }
+        p.findings.sort_by_key(|f| f.severity);
     }
-    // An animation is published as it is, so `build` decides about it as a deep check
-    // does: its first frame is decoded, with or without `deep`.
-    if (opts.deep || info.frames > 1) && !p.is_broken() {
-        let found = match opts.decoder {
-            Some(decode) if info.frames <= 1 => decode(d, &info, opts.max_pixels)
-                .err()
-                .map(|e| undecodable_pixels(format, &e)),
-            _ => deep_decode(d, format, opts.max_pixels),
-        };
-        p.findings.extend(found);
-    }
-    p.findings.sort_by_key(|f| f.severity);
     p.info = Some(info);
     p
+}
+
+/// The finding for a file whose signature is no image format known here, said in terms of
+/// the format its extension `claimed`.
+fn unknown_format(claimed: Option<Format>, d: &[u8]) -> Finding {
+    let what = match claimed {
+        Some(f) if looks_like(f, d) => format!(
+            "not a readable {} image: its signature is damaged",
+            f.name()
+        ),
+        Some(f) => format!("not a readable {} image (unknown format)", f.name()),
+        None => "not an image file (unknown format)".to_string(),
+    };
+    finding(
+        Severity::Error,
+        "undecodable",
+        what,
+        Some("replace it with an image that opens in a browser"),
+    )
+}
+
+/// The finding for file `name`, whose extension claims `claimed` but which holds a
+/// `format` image; `None` when they agree.
+fn wrong_extension(name: &str, claimed: Format, format: Format) -> Option<Finding> {
+    if claimed == format {
+        return None;
+    }
+    let stem = name.rsplit_once('.').map(|(s, _)| s).unwrap_or(name);
+    Some(finding(
+        Severity::Warning,
+        "wrong-extension",
+        format!(
+            "file is a {} image but its name says {}",
+            format.name(),
+            claimed.name()
+        ),
+        Some(&format!(
+            "rename it to {stem}.{} and update its references",
+            format.extension()
+        )),
+    ))
+}
+
+/// The finding for an image that declares a width or height of 0.
+fn no_pixels(info: &ImageInfo) -> Finding {
+    finding(
+        Severity::Error,
+        "undecodable",
+        format!(
+            "image declares a size of {}x{} pixels",
+            info.width, info.height
+        ),
+        Some("replace it with an image that opens in a browser"),
+    )
+}
+
+/// The finding for an image of more than `max_pixels`, which is never decoded.
+fn too_large(info: &ImageInfo, max_pixels: u64) -> Finding {
+    finding(
+        Severity::Error,
+        "too-large",
+        format!(
+            "image is {}x{} ({} megapixels), over the limit of {} megapixels",
+            info.width,
+            info.height,
+            info.pixels() / 1_000_000,
+            max_pixels / 1_000_000
+        ),
+        Some("resize the original, or raise `max_pixels` in pixpipe.yaml if you trust it"),
+    )
 }
 
 fn looks_like(f: Format, d: &[u8]) -> bool {
@@ -509,15 +527,57 @@ fn truncated(format: Format, what: &str) -> Finding {
     )
 }
 
+/// What the marker segments of a JPEG before its end-of-image marker say.
+#[derive(Default)]
+struct JpegSegments {
+    /// Width and height in the first frame header.
+    size: Option<(u32, u32)>,
+    /// The coefficient buffer a progressive first frame needs (`jpeg_coefficient_bytes`).
+    coefficients: u64,
+    /// Whether the first frame has four components.
+    cmyk: bool,
+    /// The first EXIF block (APP1).
+    exif: Option<Vec<u8>>,
+    /// Whether an ICC profile (APP2) is there.
+    icc: bool,
+}
+
+impl JpegSegments {
+    /// Read the segment `seg` (its length left out) of marker `m`: a frame header (SOFn),
+    /// EXIF or an ICC profile; other segments say nothing probe needs.
+    fn read(&mut self, m: u8, seg: &[u8]) -> Result<(), Finding> {
+        match m {
+            0xC0..=0xCF if !matches!(m, 0xC4 | 0xC8 | 0xCC) => {
+                if seg.len() < 6 {
+                    return Err(broken(Format::Jpeg, "its frame header is too short"));
+                }
+                let h = be16(seg, 1).unwrap_or(0) as u32;
+                let w = be16(seg, 3).unwrap_or(0) as u32;
+                if self.size.is_none() && matches!(m, 0xC2 | 0xC6 | 0xCA | 0xCE) {
+                    self.coefficients = jpeg_coefficient_bytes(seg, w, h);
+                }
+                if self.size.is_none() {
+                    self.cmyk = seg[5] == 4;
+                }
+                self.size.get_or_insert((w, h));
+            }
+            0xE1 if seg.starts_with(b"Exif\0\0") && self.exif.is_none() => {
+                self.exif = Some(seg[6..].to_vec())
+            }
+            0xE2 if seg.starts_with(b"ICC_PROFILE\0") => self.icc = true,
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Read a JPEG's marker segments up to its end-of-image marker, skipping each scan's data:
+/// its size and what the decoder needs, or what makes it unreadable; damaged data or stray
+/// bytes between segments are findings.
 fn jpeg(d: &[u8]) -> Result<Parsed, Finding> {
     let f = Format::Jpeg;
     let mut i = 2;
-    let mut size = None;
-    let mut coefficients = 0;
-    let mut cmyk = false;
-    let mut exif = None;
-    let mut icc = false;
-    let mut findings = Vec::new();
+    let mut segments = JpegSegments::default();
     let mut saw_scan = false;
     let mut stray = 0usize;
     let mut damaged = 0usize;
@@ -553,65 +613,20 @@ fn jpeg(d: &[u8]) -> Result<Parsed, Finding> {
         if len < 2 || i + len > d.len() {
             return Err(truncated(f, "it ends inside a segment"));
         }
-        let seg = &d[i + 2..i + len];
-        match m {
-            0xC0..=0xCF if !matches!(m, 0xC4 | 0xC8 | 0xCC) => {
-                if seg.len() < 6 {
-                    return Err(broken(f, "its frame header is too short"));
-                }
-                let h = be16(seg, 1).unwrap_or(0) as u32;
-                let w = be16(seg, 3).unwrap_or(0) as u32;
-                if size.is_none() && matches!(m, 0xC2 | 0xC6 | 0xCA | 0xCE) {
-                    coefficients = jpeg_coefficient_bytes(seg, w, h);
-                }
-                if size.is_none() {
-                    cmyk = seg[5] == 4;
-                }
-                size.get_or_insert((w, h));
-            }
-            0xE1 if seg.starts_with(b"Exif\0\0") && exif.is_none() => {
-                exif = Some(seg[6..].to_vec())
-            }
-            0xE2 if seg.starts_with(b"ICC_PROFILE\0") => icc = true,
-            _ => {}
-        }
+        segments.read(m, &d[i + 2..i + len])?;
         i += len;
         if m == 0xDA {
             saw_scan = true;
-            // Entropy-coded data runs to the next marker that is not a stuffed byte or RST.
-            loop {
-                let Some(r) = memchr::memchr(0xFF, &d[i..]) else {
-                    return Err(truncated(
-                        f,
-                        "its image data ends early (no end-of-image marker)",
-                    ));
-                };
-                i += r;
-                match d.get(i + 1) {
-                    None => {
-                        return Err(truncated(
-                            f,
-                            "its image data ends early (no end-of-image marker)",
-                        ))
-                    }
-                    Some(0xFF) => i += 1,
-                    Some(0x00 | 0xD0..=0xD7) => i += 2,
-                    // Markers that may follow a scan: tables, the next scan, EOI, APPn/COM.
-                    Some(0xC0..=0xCF | 0xD9..=0xDF | 0xE0..=0xEF | 0xFE) => break,
-                    Some(_) => {
-                        damaged += 1;
-                        i += 2;
-                    }
-                }
-            }
+            damaged += skip_entropy_coded(d, &mut i)?;
         }
     }
-    let Some((w, h)) = size else {
+    let Some((w, h)) = segments.size else {
         return Err(broken(f, "it has no frame header"));
     };
     if !saw_scan {
         return Err(broken(f, "it has no image data"));
     }
+    let mut findings = Vec::new();
     if damaged > 0 {
         findings.push(finding(
             Severity::Warning,
@@ -631,29 +646,144 @@ fn jpeg(d: &[u8]) -> Result<Parsed, Finding> {
         ));
     }
     let mut inf = info(f, w, h);
-    inf.icc = icc;
-    inf.coefficient_bytes = coefficients;
-    inf.cmyk = cmyk;
+    inf.icc = segments.icc;
+    inf.coefficient_bytes = segments.coefficients;
+    inf.cmyk = segments.cmyk;
     Ok(Parsed {
         info: inf,
-        exif,
+        exif: segments.exif,
         findings,
     })
 }
 
+/// Move `i` from the start of a scan's entropy-coded data to the marker after it: the next
+/// one that is not a stuffed byte or a restart marker. Returns how many invalid markers were
+/// in the data.
+fn skip_entropy_coded(d: &[u8], i: &mut usize) -> Result<usize, Finding> {
+    let mut damaged = 0;
+    loop {
+        let Some(r) = memchr::memchr(0xFF, &d[*i..]) else {
+            return Err(truncated(
+                Format::Jpeg,
+                "its image data ends early (no end-of-image marker)",
+            ));
+        };
+        *i += r;
+        match d.get(*i + 1) {
+            None => {
+                return Err(truncated(
+                    Format::Jpeg,
+                    "its image data ends early (no end-of-image marker)",
+                ))
+            }
+            Some(0xFF) => *i += 1,
+            Some(0x00 | 0xD0..=0xD7) => *i += 2,
+            // Markers that may follow a scan: tables, the next scan, EOI, APPn/COM.
+            Some(0xC0..=0xCF | 0xD9..=0xDF | 0xE0..=0xEF | 0xFE) => return Ok(damaged),
+            Some(_) => {
+                damaged += 1;
+                *i += 2;
+            }
+        }
+    }
+}
+
+/// What the chunks of a PNG up to its IEND say.
+struct PngChunks {
+    /// IHDR: width, height, bit depth, colour type.
+    ihdr: Option<(u32, u32, u8, u8)>,
+    plte: bool,
+    trns: bool,
+    idat: bool,
+    iend: bool,
+    /// Frames (APNG's acTL), 1 without one.
+    frames: u32,
+    icc: bool,
+    exif: Option<Vec<u8>>,
+    findings: Vec<Finding>,
+    /// Whether a compressed text chunk was already found not to inflate: one finding says it.
+    text_bomb: bool,
+}
+
+impl PngChunks {
+    /// Read chunk `ty` (named `name`) with `data`, its CRC checked. IEND is the caller's.
+    fn read(&mut self, ty: &[u8], data: &[u8], name: &str) -> Result<(), Finding> {
+        match ty {
+            b"IHDR" => self.ihdr = Some(png_header(data)?),
+            b"PLTE" => self.plte = true,
+            b"tRNS" => self.trns = true,
+            b"IDAT" => self.idat = true,
+            b"iCCP" => self.icc = true,
+            b"eXIf" => self.exif = Some(data.to_vec()),
+            b"acTL" => self.frames = be32(data, 0).unwrap_or(1).max(1),
+            b"zTXt" | b"iTXt" => {
+                if let Some(z) = compressed_text(ty, data).filter(|_| !self.text_bomb) {
+                    if miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(
+                        z,
+                        MAX_INFLATED_METADATA,
+                    )
+                    .is_err()
+                    {
+                        self.text_bomb = true;
+                        self.findings.push(finding(
+                            Severity::Warning,
+                            "damaged-metadata",
+                            format!("a compressed {name} text chunk does not inflate to a sane size (a decompression bomb, or damaged); browsers ignore it, some tools refuse the file"),
+                            Some("strip the metadata (pixpipe build does; or `optipng -strip all FILE`)"),
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Width, height, bit depth and colour type from IHDR's `data`, if they are valid.
+fn png_header(data: &[u8]) -> Result<(u32, u32, u8, u8), Finding> {
+    let f = Format::Png;
+    if data.len() != 13 {
+        return Err(broken(f, "its IHDR chunk has the wrong size"));
+    }
+    let (w, h, depth, color) = (
+        be32(data, 0).unwrap_or(0),
+        be32(data, 4).unwrap_or(0),
+        data[8],
+        data[9],
+    );
+    let ok = match color {
+        0 => matches!(depth, 1 | 2 | 4 | 8 | 16),
+        3 => matches!(depth, 1 | 2 | 4 | 8),
+        2 | 4 | 6 => matches!(depth, 8 | 16),
+        _ => false,
+    };
+    if !ok {
+        return Err(broken(
+            f,
+            &format!("bit depth {depth} with colour type {color} is not valid"),
+        ));
+    }
+    Ok((w, h, depth, color))
+}
+
+/// Read a PNG's chunks up to IEND, each checksum checked: its size, alpha, frames and
+/// metadata, or what makes it unreadable; damaged metadata or a missing IEND are findings.
 fn png(d: &[u8]) -> Result<Parsed, Finding> {
     let f = Format::Png;
     let mut i = 8;
-    let mut ihdr: Option<(u32, u32, u8, u8)> = None;
-    let mut idat = false;
-    let mut iend = false;
-    let mut plte = false;
-    let mut trns = false;
-    let mut frames = 1;
-    let mut icc = false;
-    let mut exif = None;
-    let mut findings = Vec::new();
-    let mut text_bomb = false;
+    let mut chunks = PngChunks {
+        ihdr: None,
+        plte: false,
+        trns: false,
+        idat: false,
+        iend: false,
+        frames: 1,
+        icc: false,
+        exif: None,
+        findings: Vec::new(),
+        text_bomb: false,
+    };
     while i < d.len() {
         let (Some(len), Some(ty)) = (be32(d, i), d.get(i + 4..i + 8)) else {
             return Err(truncated(f, "it ends inside a chunk header"));
@@ -679,84 +809,34 @@ fn png(d: &[u8]) -> Result<Parsed, Finding> {
                     &format!("the checksum (CRC) of its {name} chunk is wrong"),
                 ));
             }
-            findings.push(finding(
+            chunks.findings.push(finding(
                 Severity::Warning,
                 "damaged-metadata",
                 format!("the checksum (CRC) of its {name} metadata chunk is wrong; decoders drop that chunk"),
                 Some("re-save the image to drop the damaged chunk"),
             ));
         }
-        if ihdr.is_none() && ty != b"IHDR" {
+        if chunks.ihdr.is_none() && ty != b"IHDR" {
             return Err(broken(f, "its first chunk is not IHDR"));
         }
-        match ty {
-            b"IHDR" => {
-                if len != 13 {
-                    return Err(broken(f, "its IHDR chunk has the wrong size"));
-                }
-                let (w, h, depth, color) = (
-                    be32(data, 0).unwrap_or(0),
-                    be32(data, 4).unwrap_or(0),
-                    data[8],
-                    data[9],
-                );
-                let ok = match color {
-                    0 => matches!(depth, 1 | 2 | 4 | 8 | 16),
-                    3 => matches!(depth, 1 | 2 | 4 | 8),
-                    2 | 4 | 6 => matches!(depth, 8 | 16),
-                    _ => false,
-                };
-                if !ok {
-                    return Err(broken(
-                        f,
-                        &format!("bit depth {depth} with colour type {color} is not valid"),
-                    ));
-                }
-                ihdr = Some((w, h, depth, color));
-            }
-            b"PLTE" => plte = true,
-            b"tRNS" => trns = true,
-            b"IDAT" => idat = true,
-            b"iCCP" => icc = true,
-            b"eXIf" => exif = Some(data.to_vec()),
-            b"acTL" => frames = be32(data, 0).unwrap_or(1).max(1),
-            b"zTXt" | b"iTXt" => {
-                if let Some(z) = compressed_text(ty, data).filter(|_| !text_bomb) {
-                    if miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(
-                        z,
-                        MAX_INFLATED_METADATA,
-                    )
-                    .is_err()
-                    {
-                        text_bomb = true;
-                        findings.push(finding(
-                            Severity::Warning,
-                            "damaged-metadata",
-                            format!("a compressed {name} text chunk does not inflate to a sane size (a decompression bomb, or damaged); browsers ignore it, some tools refuse the file"),
-                            Some("strip the metadata (pixpipe build does; or `optipng -strip all FILE`)"),
-                        ));
-                    }
-                }
-            }
-            b"IEND" => {
-                iend = true;
-                break;
-            }
-            _ => {}
+        if ty == b"IEND" {
+            chunks.iend = true;
+            break;
         }
+        chunks.read(ty, data, &name)?;
         i += 12 + len;
     }
-    let Some((w, h, _, color)) = ihdr else {
+    let Some((w, h, _, color)) = chunks.ihdr else {
         return Err(truncated(f, "it ends before its header"));
     };
-    if color == 3 && !plte {
+    if color == 3 && !chunks.plte {
         return Err(broken(f, "it is a palette image without a palette"));
     }
-    if !idat {
+    if !chunks.idat {
         return Err(broken(f, "it has no image data (IDAT chunk)"));
     }
-    if !iend {
-        findings.push(finding(
+    if !chunks.iend {
+        chunks.findings.push(finding(
             Severity::Warning,
             "damaged-data",
             "PNG has no end chunk (IEND); most decoders show it anyway",
@@ -764,13 +844,13 @@ fn png(d: &[u8]) -> Result<Parsed, Finding> {
         ));
     }
     let mut inf = info(f, w, h);
-    inf.alpha = matches!(color, 4 | 6) || trns;
-    inf.frames = frames;
-    inf.icc = icc;
+    inf.alpha = matches!(color, 4 | 6) || chunks.trns;
+    inf.frames = chunks.frames;
+    inf.icc = chunks.icc;
     Ok(Parsed {
         info: inf,
-        exif,
-        findings,
+        exif: chunks.exif,
+        findings: chunks.findings,
     })
 }
 
