@@ -9,23 +9,11 @@
 //! 1.1 % of the bytes for 19 % more CPU time for the whole build (its statistics pass is plain C
 //! in libjpeg-turbo, and it buffers every coefficient of the image).
 
+use super::pixels::Pixels;
 use crate::plan::OutFormat;
 use crate::probe::Format;
 use image::ImageEncoder;
 use std::io::Cursor;
-
-/// Decoded pixels, rows top to bottom, no padding.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pixels {
-    /// Width in pixels.
-    pub width: u32,
-    /// Height in pixels.
-    pub height: u32,
-    /// 3 (RGB) or 4 (RGBA).
-    pub channels: u8,
-    /// The samples.
-    pub data: Vec<u8>,
-}
 
 /// Decode `bytes` (of `format`), at a DCT scale that keeps at least `min_w` x `min_h` pixels
 /// where the format allows it. `alpha` keeps an alpha channel.

@@ -8,13 +8,14 @@
 
 pub mod codec;
 pub mod metadata;
+pub mod pixels;
 pub mod resize;
 pub mod scratch;
 
 use crate::plan::Variant;
 use crate::probe::ImageInfo;
-use codec::Pixels;
 use image::ImageDecoder;
+use pixels::Pixels;
 use std::io::Cursor;
 use std::sync::{Condvar, Mutex};
 
@@ -108,8 +109,15 @@ pub fn make_largest(
     keep: crate::config::Metadata,
 ) -> Result<(Encoded, Option<Rest>), ProcessError> {
     let made = largest_of(bytes, info, variants, all, max_pixels, keep);
-    scratch::release();
+    release_buffers();
     made
+}
+
+/// Free every buffer this thread keeps for the steps of one image: the scratch buffers and
+/// the resizer's intermediate ones, so that what a worker holds between images is nothing.
+fn release_buffers() {
+    scratch::release();
+    resize::release();
 }
 
 /// What is left of a source's variants after `make_largest`: the pixels of the next size
@@ -141,7 +149,7 @@ impl Rest {
     /// Make the variants left: each size from the previous one.
     pub fn finish(self) -> Result<Encoded, ProcessError> {
         let made = self.finish_here();
-        scratch::release();
+        release_buffers();
         made
     }
 

@@ -7,7 +7,7 @@
 //! output, which is much smaller than the source. Embedded ICC profiles are converted to sRGB
 //! with moxcms, after resizing, for the same reason.
 
-use super::codec::Pixels;
+use super::pixels::Pixels;
 use super::scratch;
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};

@@ -63,10 +63,10 @@ pub fn give(buf: Vec<u8>) {
     });
 }
 
-/// Free every buffer this thread keeps, and the resizer's intermediate.
+/// Free every buffer this thread keeps. The resizer keeps its own intermediate buffers,
+/// which `resize::release` frees: this module depends on no other step of `process`.
 pub fn release() {
     FREE.with(|f| f.borrow_mut().clear());
-    super::resize::release();
 }
 
 /// Bytes this thread keeps.
