@@ -247,44 +247,24 @@ fn build_in_pool(
         mirror_other_files(root, mirror, &a.site, config, &left_out, &made, &texts)?;
     }
 
-    let mut manifest = manifest_of(&plan, &made, &hashes, &previous, &referenced, &kept);
-    // What is under a folder that could not be read stays as it was (see `scan::Site`).
-    let unreadable = |p: &str| a.site.unreadable.iter().any(|u| site_path::is_within(p, u));
-    for (src, img) in previous.images.iter().filter(|(src, _)| unreadable(src)) {
-        manifest
-            .images
-            .entry(src.clone())
-            .or_insert_with(|| img.clone());
-    }
-    if let Dest::Mirror(owned, layout) = &dest {
-        for u in &a.site.unreadable {
-            owned.keep_under(&layout.path(u));
-        }
-    }
+    let kept_as_was = Kept {
+        referenced: &referenced,
+        sources: &kept,
+        unreadable: &a.site.unreadable,
+    };
+    let manifest = manifest_of(&plan, &made, &hashes, &previous, &kept_as_was);
     dest.write_file(
         &manifest_path,
         manifest.to_string(opts.manifest_format).as_bytes(),
     )?;
-    report.manifest = manifest_path
-        .strip_prefix(root)
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| manifest_path.display().to_string());
-    report.pruned = match dest {
-        Dest::Mirror(owned, layout) => {
-            let mounts = hugo_mounts(root, owned.dir(), config, &layout);
-            owned.write(Path::new("hugo-mounts.toml"), mounts.as_bytes())?;
-            owned.finish()?
-        }
-        Dest::InPlace(..) => {
-            let keep = Keep {
-                referenced: &referenced,
-                plan: &plan,
-                made: &made,
-                unreadable: &a.site.unreadable,
-            };
-            prune_in_place(root, config, &a.site, &previous, keep)
-        }
+    report.manifest = shown_path(root, &manifest_path);
+    let keep = Keep {
+        referenced: &referenced,
+        plan: &plan,
+        made: &made,
+        unreadable: &a.site.unreadable,
     };
+    report.pruned = dest.finish(root, config, &a.site, &previous, keep)?;
     let root_abs = absolute(root);
     let scope = StatScope {
         root: &root_abs,
@@ -412,6 +392,12 @@ fn keep_previous(
         }
     }
     kept
+}
+
+/// `path` as the summary shows it: relative to the site root when inside it.
+fn shown_path(root: &Path, path: &Path) -> String {
+    let shown = path.strip_prefix(root).unwrap_or(path);
+    shown.display().to_string()
 }
 
 /// The note for a cache whose index could not be read.
@@ -965,6 +951,30 @@ impl Dest {
         Ok(written)
     }
 
+    /// End the build: in a mirror, write the mounts, keep what is under an unreadable
+    /// folder and remove what earlier builds wrote and this one does not; in place, remove
+    /// the outputs no page uses any more. Returns how many files were removed.
+    fn finish(
+        self,
+        root: &Path,
+        config: &Config,
+        site: &Site,
+        previous: &Manifest,
+        keep: Keep,
+    ) -> Result<usize, BuildError> {
+        match self {
+            Dest::Mirror(owned, layout) => {
+                for u in &site.unreadable {
+                    owned.keep_under(&layout.path(u));
+                }
+                let mounts = hugo_mounts(root, owned.dir(), config, &layout);
+                owned.write(Path::new("hugo-mounts.toml"), mounts.as_bytes())?;
+                Ok(owned.finish()?)
+            }
+            Dest::InPlace(..) => Ok(prune_in_place(root, config, site, previous, keep)),
+        }
+    }
+
     /// Write `bytes` at `path` (the manifest) unless it holds them already.
     fn write_file(&self, path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
         if let Dest::Mirror(owned, _) = self {
@@ -1242,9 +1252,13 @@ fn manifest_of(
     made: &BTreeMap<String, Vec<Published>>,
     hashes: &BTreeMap<String, (String, u64)>,
     previous: &Manifest,
-    referenced: &BTreeSet<String>,
-    kept: &BTreeSet<String>,
+    kept_as_was: &Kept,
 ) -> Manifest {
+    let Kept {
+        referenced,
+        sources: kept,
+        unreadable,
+    } = kept_as_was;
     let mut m = Manifest {
         version: manifest::VERSION,
         images: BTreeMap::new(),
@@ -1290,12 +1304,24 @@ fn manifest_of(
         m.images.insert(path.clone(), image);
     }
     for (src, img) in &previous.images {
-        if !m.images.contains_key(src) && img.variants.iter().any(|v| referenced.contains(&v.path))
-        {
+        let used = img.variants.iter().any(|v| referenced.contains(&v.path));
+        // What is under a folder that could not be read stays as it was (see `scan::Site`).
+        let unknown = unreadable.iter().any(|u| site_path::is_within(src, u));
+        if !m.images.contains_key(src) && (used || unknown) {
             m.images.insert(src.clone(), img.clone());
         }
     }
     m
+}
+
+/// What a build keeps of the previous manifest.
+struct Kept<'a> {
+    /// Every file a page points at now.
+    referenced: &'a BTreeSet<String>,
+    /// Broken sources whose last good outputs stay published (`keep_previous`).
+    sources: &'a BTreeSet<String>,
+    /// Folders that could not be read.
+    unreadable: &'a [String],
 }
 
 /// A Hugo config fragment that mounts the mirror over the site: give it to Hugo after the
