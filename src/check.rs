@@ -10,7 +10,7 @@ use crate::extract::{Syntax, Value};
 use crate::inventory::{self, Inventory, Reference};
 use crate::probe::{self, Probe};
 use crate::report::{Diagnostic, Severity};
-use crate::resolve::{self, clean_src, PageInfo, Resolution};
+use crate::resolve::{self, clean_src, Entry, PageInfo, Resolution};
 use crate::scan::Site;
 use std::collections::{BTreeMap, BTreeSet};
 use unicode_normalization::UnicodeNormalization;
@@ -121,6 +121,17 @@ fn check_ref(
             Diagnostic::error("missing-image", format!("image is a symbolic link in content, which Hugo never publishes: {link}"))
                 .with_help("replace the link with a copy of the file"),
         )),
+        Resolution::Missing { link_outside: Some(link), .. }
+            if matches!(site.assets.entries.get(link), Some(Entry::LinkBroken)) =>
+        {
+            out.push(at(
+                site,
+                r,
+                src,
+                Diagnostic::error("missing-image", format!("image is a symbolic link that leads to no file (its target is missing or not a file, or the links loop): {link}"))
+                    .with_help("point the link at the image, or replace it with a copy of the file"),
+            ))
+        }
         Resolution::Missing { link_outside: Some(link), .. } => out.push(at(
             site,
             r,

@@ -22,8 +22,11 @@ pub enum Entry {
         /// Size of the target in bytes.
         bytes: u64,
     },
-    /// A symbolic link whose target leaves the site root (or is broken): never read.
+    /// A symbolic link whose target leaves the site root: never read.
     LinkOutside,
+    /// A symbolic link that leads to no file: its target is missing or a folder, or links
+    /// loop.
+    LinkBroken,
     /// A symbolic link inside a content folder: Hugo ignores it, so it is never published.
     LinkInContent,
 }
@@ -585,7 +588,7 @@ impl Candidates {
                         via,
                     };
                 }
-                Some(Entry::LinkOutside) if link_outside.is_none() => {
+                Some(Entry::LinkOutside | Entry::LinkBroken) if link_outside.is_none() => {
                     link_outside = Some(c.clone())
                 }
                 Some(Entry::LinkInContent) if link_ignored.is_none() => {

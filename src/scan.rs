@@ -266,17 +266,18 @@ impl Indexer<'_> {
     /// What the symbolic link at `path` is to the site: a link to a file below the root
     /// (ignored in a content folder, as Hugo does), or a link out of it, never read.
     fn link_entry(&self, path: &Path, is_content: bool) -> Entry {
-        let inside = path
-            .canonicalize()
-            .ok()
-            .filter(|t| t.starts_with(&self.canon_root))
-            .and_then(|t| std::fs::metadata(&t).ok())
-            .filter(|m| m.is_file());
-        match inside {
+        // A target that cannot be resolved is missing, or the links loop.
+        let Ok(target) = path.canonicalize() else {
+            return Entry::LinkBroken;
+        };
+        if !target.starts_with(&self.canon_root) {
+            return Entry::LinkOutside;
+        }
+        match std::fs::metadata(&target) {
             // Hugo ignores symbolic links inside content.
-            Some(_) if is_content => Entry::LinkInContent,
-            Some(m) => Entry::LinkInside { bytes: m.len() },
-            None => Entry::LinkOutside,
+            Ok(m) if m.is_file() && is_content => Entry::LinkInContent,
+            Ok(m) if m.is_file() => Entry::LinkInside { bytes: m.len() },
+            _ => Entry::LinkBroken,
         }
     }
 }

@@ -481,3 +481,40 @@ fn an_image_broken_by_a_nul_byte_is_reported_not_dropped() {
         run.stdout
     );
 }
+
+#[test]
+fn dangling_and_looping_symlinks_are_not_called_outside_the_root() {
+    // Issue #17, item 9: a dangling or looping symlink was reported as "a symbolic link to a
+    // file outside the site root", which sends the user looking in the wrong place.
+    let site = SiteBuilder::new()
+        .page(
+            "content/a/index.md",
+            "![d](/img/dangling.jpg)\n![l](/img/loop.jpg)\n![o](/img/out.jpg)\n",
+        )
+        .symlink("static/img/dangling.jpg", "gone.jpg")
+        .symlink("static/img/loop.jpg", "loop.jpg")
+        .symlink("static/img/out.jpg", "/etc/hostname")
+        .build();
+    let run = check(site.root(), &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let broken = "error[missing-image]: image is a symbolic link that leads to no file (its target is missing or not a file, or the links loop)";
+    assert!(
+        run.stdout.contains(&format!(
+            "content/a/index.md:1:6: {broken}: static/img/dangling.jpg"
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(&format!(
+            "content/a/index.md:2:6: {broken}: static/img/loop.jpg"
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("content/a/index.md:3:6: error[outside-root]: image is a symbolic link to a file outside the site root: static/img/out.jpg"),
+        "{}",
+        run.stdout
+    );
+}
