@@ -242,9 +242,16 @@ fn build_in_pool(
     report.pages_written = dest.write_pages(root, &a.site, &texts)?;
     if let Dest::Mirror(owned, layout) = &dest {
         let mirror = (owned, layout);
-        let left_out =
-            |rel: &str| made.contains_key(rel) && (!failed.contains_key(rel) || kept.contains(rel));
-        mirror_other_files(root, mirror, &a.site, config, &left_out, &made, &texts)?;
+        let published = |rel: &str| made.contains_key(rel) && !failed.contains_key(rel);
+        // Left out: replaced by outputs. As is: a page shows the original itself (it could
+        // not be made), so it goes without its metadata.
+        let left_out = |rel: &str| published(rel) || kept.contains(rel);
+        let as_is = |rel: &str| referenced.contains(rel) && !left_out(rel);
+        let choice = (
+            &left_out as &dyn Fn(&str) -> bool,
+            &as_is as &dyn Fn(&str) -> bool,
+        );
+        mirror_other_files(root, mirror, &a.site, config, choice, &made, &texts)?;
     }
 
     let kept_as_was = Kept {
@@ -1046,15 +1053,20 @@ fn rewrite_pages(
         .collect()
 }
 
+/// A decision about a site-relative path.
+type Choice<'a> = &'a dyn Fn(&str) -> bool;
+
 /// Mirror every other content file, so Hugo finds the bundles' other resources. An original
 /// that was replaced everywhere is left out (Hugo would publish it for nothing), unless a
-/// page near it still names it (front matter such as `cover:` does).
+/// page near it still names it (front matter such as `cover:` does). An original a page
+/// shows as it is, because it could not be made, is copied without its metadata (GPS
+/// included: `process::metadata::strip`).
 fn mirror_other_files(
     root: &Path,
     (owned, layout): (&OwnedDir, &Layout),
     site: &Site,
     config: &Config,
-    left_out: &dyn Fn(&str) -> bool,
+    (left_out, as_is): (Choice, Choice),
     made: &BTreeMap<String, Vec<Published>>,
     texts: &[Option<String>],
 ) -> Result<(), BuildError> {
@@ -1088,7 +1100,15 @@ fn mirror_other_files(
         {
             continue;
         }
-        owned.mirror(&layout.path(rel), &root.join(rel))?;
+        let src = root.join(rel);
+        let stripped = as_is(rel)
+            .then(|| std::fs::read(&src).ok())
+            .flatten()
+            .and_then(|b| crate::process::metadata::strip(&b).filter(|s| *s != b));
+        match stripped {
+            Some(clean) => owned.write(&layout.path(rel), &clean)?,
+            None => owned.mirror(&layout.path(rel), &src)?,
+        };
     }
     Ok(())
 }

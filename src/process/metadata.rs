@@ -140,6 +140,65 @@ fn simple_webp_size(body: &[u8]) -> (u32, u32, bool) {
     }
 }
 
+/// `bytes` of a JPEG or PNG file without the metadata that can identify a person or place
+/// (JPEG APP1 EXIF/XMP, APP13 IPTC and comments; PNG eXIf, text and time chunks), every other
+/// byte as it is: for an original that is published as it is because it cannot be decoded.
+/// Segments after the image data starts are copied untouched, so a truncated or damaged file
+/// stays exactly as damaged. `None` for other formats, or a structure that cannot be walked.
+pub fn strip(bytes: &[u8]) -> Option<Vec<u8>> {
+    if bytes.starts_with(&[0xFF, 0xD8]) {
+        strip_jpeg(bytes)
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        strip_png(bytes)
+    } else {
+        None
+    }
+}
+
+fn strip_jpeg(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(bytes.len());
+    out.extend_from_slice(&bytes[..2]);
+    let mut i = 2;
+    loop {
+        if *bytes.get(i)? != 0xFF {
+            // Not a marker where one should be: keep the rest as it is.
+            out.extend_from_slice(&bytes[i..]);
+            return Some(out);
+        }
+        let marker = *bytes.get(i + 1)?;
+        if marker == 0xDA || marker == 0xD9 {
+            out.extend_from_slice(&bytes[i..]);
+            return Some(out);
+        }
+        let len = u16::from_be_bytes([*bytes.get(i + 2)?, *bytes.get(i + 3)?]) as usize;
+        let end = (i + 2 + len).min(bytes.len());
+        // APP1 (EXIF, XMP), APP13 (IPTC), COM: dropped; APP2 (ICC), APP14 (Adobe) kept.
+        if !matches!(marker, 0xE1 | 0xED | 0xFE) {
+            out.extend_from_slice(&bytes[i..end]);
+        }
+        i = end;
+        if i >= bytes.len() {
+            return Some(out);
+        }
+    }
+}
+
+fn strip_png(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(bytes.len());
+    out.extend_from_slice(&bytes[..8]);
+    let mut i = 8;
+    while i < bytes.len() {
+        let len = u32::from_be_bytes(bytes.get(i..i + 4)?.try_into().ok()?) as usize;
+        let kind = bytes.get(i + 4..i + 8)?;
+        let end = (i + 12).saturating_add(len).min(bytes.len());
+        if !matches!(kind, b"eXIf" | b"tEXt" | b"zTXt" | b"iTXt" | b"tIME") {
+            out.extend_from_slice(&bytes[i..end]);
+        }
+        i = end;
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1481,3 +1481,41 @@ fn a_jpeg_that_browsers_show_despite_stray_bytes_is_built_as_check_says() {
     let img = image::open(site.path(&format!(".pixpipe/site/content/a/{name}"))).unwrap();
     assert_eq!((img.width(), img.height()), (900, 600));
 }
+
+#[test]
+fn an_original_shown_as_it_is_goes_without_its_metadata() {
+    // Issue #17, item 3: an image that cannot be made is shown as it is, and the mirror
+    // published it with its EXIF, GPS coordinates included. It now goes without them.
+    let exif = Exif {
+        gps: Some((52.34, 4.89)),
+        ..Exif::default()
+    };
+    let site = SiteBuilder::new()
+        .photo_with_exif("content/a/p.jpg", 900, 600, &exif)
+        .page("content/a/index.md", "![p](p.jpg)\n")
+        .build();
+    let whole = std::fs::read(site.path("content/a/p.jpg")).unwrap();
+    let cut = &whole[..whole.len() - 2000];
+    std::fs::write(site.path("content/a/p.jpg"), cut).unwrap();
+    let run = build(site.root(), &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("error[undecodable]: content/a/p.jpg: JPEG image is truncated"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        site.read(".pixpipe/site/content/a/index.md"),
+        "![p](p.jpg)\n"
+    );
+    let published = std::fs::read(site.path(".pixpipe/site/content/a/p.jpg")).unwrap();
+    let has_exif = |b: &[u8]| b.windows(6).any(|w| w == b"Exif\0\0");
+    assert!(has_exif(cut), "the source keeps its EXIF");
+    assert!(!has_exif(&published), "the published copy has none");
+    assert!(published.starts_with(&[0xFF, 0xD8]) && published.len() < cut.len());
+    assert!(
+        cut.ends_with(&published[published.len() - 1000..]),
+        "the image data is as it was"
+    );
+}
