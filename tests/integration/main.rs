@@ -8,4 +8,5 @@ mod build;
 mod check;
 mod gallery;
 mod hugo;
+mod mutants;
 mod scan;

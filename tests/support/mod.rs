@@ -2,7 +2,9 @@
 #![allow(dead_code)]
 
 pub mod exif;
+pub mod mutants;
 pub mod pixels;
+pub mod verdicts;
 
 pub use pixels::*;
 

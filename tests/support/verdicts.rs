@@ -1,0 +1,302 @@
+//! Whether `pixpipe check --deep` predicted `pixpipe build` on a site of mutants (issue #17,
+//! item 8): each command's verdict per file, its crashes, and whether what build wrote decodes
+//! at the size its manifest says. The consistency test asserts on a `Judgement`; `make fuzz`
+//! reports from one. Running the binary is the only I/O besides the site's folder.
+#![allow(dead_code)]
+
+use super::mutants::Mutant;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The page that references every mutant, one per line: mutant `i` is on line `2 i + 1`.
+pub const PAGE: &str = "content/t/index.md";
+
+/// The site-relative path of mutant `i`.
+pub fn site_path(i: usize, ext: &str) -> String {
+    format!("content/t/m-{:04}.{ext}", i + 1)
+}
+
+/// Write every mutant and the page referencing them under `root`; their site-relative paths.
+pub fn write_site(root: &Path, mutants: &[Mutant]) -> Vec<String> {
+    let mut page = String::new();
+    let mut files = Vec::new();
+    for (i, m) in mutants.iter().enumerate() {
+        let path = site_path(i, m.ext);
+        let p = root.join(&path);
+        std::fs::create_dir_all(p.parent().expect("a folder")).expect("create content/t");
+        std::fs::write(&p, &m.bytes).expect("write a mutant");
+        page.push_str(&format!("![m]({})\n\n", &path["content/t/".len()..]));
+        files.push(path);
+    }
+    std::fs::write(root.join(PAGE), page).expect("write the page");
+    files
+}
+
+/// How a command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// It exited with this code.
+    Exited(i32),
+    /// A signal stopped it.
+    Signal(i32),
+    /// It ran past the time limit and was killed.
+    TimedOut,
+}
+
+/// One run of the binary.
+#[derive(Debug, Clone)]
+pub struct Ran {
+    pub args: Vec<String>,
+    pub status: Status,
+    pub stdout: String,
+    pub stderr: String,
+    pub seconds: f64,
+}
+
+impl Ran {
+    /// What went wrong if the command crashed or hung: an exit code other than 0 (clean) or
+    /// 1 (problems reported), a signal, a panic message, or the time limit.
+    pub fn failure(&self) -> Option<String> {
+        let panicked = self.stderr.contains("panicked at");
+        match self.status {
+            Status::TimedOut => Some(format!("ran past the time limit ({:.0} s)", self.seconds)),
+            Status::Signal(s) => Some(format!("stopped by signal {s}")),
+            Status::Exited(c) if !matches!(c, 0 | 1) => Some(format!("exited with code {c}")),
+            Status::Exited(_) if panicked => Some("printed a panic but exited 0 or 1".into()),
+            Status::Exited(_) => None,
+        }
+    }
+
+    /// The last `n` lines of stderr, for a report.
+    pub fn stderr_tail(&self, n: usize) -> String {
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+}
+
+/// Run `bin` with `args`, without colour; killed after `timeout` if one is given.
+pub fn run(bin: &Path, args: &[&str], timeout: Option<Duration>) -> Ran {
+    let start = Instant::now();
+    let mut child = Command::new(bin)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("CLICOLOR_FORCE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
+    // Read both pipes while waiting: a full pipe would stop the child.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let out = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let err = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait for pixpipe") {
+            use std::os::unix::process::ExitStatusExt;
+            break match (s.code(), s.signal()) {
+                (Some(c), _) => Status::Exited(c),
+                (None, Some(sig)) => Status::Signal(sig),
+                (None, None) => Status::Exited(-1),
+            };
+        }
+        if timeout.is_some_and(|t| start.elapsed() > t) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break Status::TimedOut;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Ran {
+        args: args.iter().map(|a| a.to_string()).collect(),
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+        seconds: start.elapsed().as_secs_f64(),
+    }
+}
+
+/// What both commands said about a site of `n` mutants.
+#[derive(Debug)]
+pub struct Judgement {
+    pub check: Ran,
+    pub build: Ran,
+    /// The first error `check --deep` reported for each mutant that has one, by index.
+    pub check_errors: BTreeMap<usize, String>,
+    /// The first error `build` reported for each mutant that has one, by index.
+    pub build_errors: BTreeMap<usize, String>,
+    /// Errors of either command that point at no mutant's reference.
+    pub unplaced: Vec<String>,
+    /// Outputs that do not decode at their manifest size, mutants built without outputs.
+    pub output_problems: Vec<(usize, String)>,
+}
+
+/// A mutant on which the two commands disagree.
+#[derive(Debug, Clone)]
+pub struct Disagreement {
+    pub index: usize,
+    /// What check --deep said (its first error), or `None`: no error.
+    pub check: Option<String>,
+    /// What build said (its first error), or `None`: no error.
+    pub build: Option<String>,
+}
+
+impl Judgement {
+    /// The mutants with an error in one command and none in the other.
+    pub fn disagreements(&self) -> Vec<Disagreement> {
+        let indexes: BTreeSet<usize> = self
+            .check_errors
+            .keys()
+            .chain(self.build_errors.keys())
+            .copied()
+            .collect();
+        indexes
+            .into_iter()
+            .filter(|i| self.check_errors.contains_key(i) != self.build_errors.contains_key(i))
+            .map(|i| Disagreement {
+                index: i,
+                check: self.check_errors.get(&i).cloned(),
+                build: self.build_errors.get(&i).cloned(),
+            })
+            .collect()
+    }
+}
+
+/// Run `check --deep --format json` and `build --jobs 2` on the site at `root`, whose page
+/// references `files` (from `write_site`), each command killed after `timeout` if given.
+pub fn judge(bin: &Path, root: &Path, files: &[String], timeout: Option<Duration>) -> Judgement {
+    let site = root.to_str().expect("a UTF-8 temp path");
+    let check = run(bin, &["check", "--deep", "--format", "json", site], timeout);
+    let build = run(bin, &["build", site, "--jobs", "2"], timeout);
+    let index_of = |line: u64| {
+        let i = (line.saturating_sub(1) / 2) as usize;
+        (line % 2 == 1 && i < files.len()).then_some(i)
+    };
+    let mut unplaced = Vec::new();
+    let mut check_errors = BTreeMap::new();
+    if check.failure().is_none() {
+        let diags: Vec<serde_json::Value> = serde_json::from_str(&check.stdout)
+            .unwrap_or_else(|e| panic!("check's JSON does not parse ({e}): {}", check.stdout));
+        for d in diags.iter().filter(|d| d["severity"] == "error") {
+            let said = format!(
+                "error[{}]: {}",
+                d["code"].as_str().unwrap_or("?"),
+                d["message"].as_str().unwrap_or("?")
+            );
+            match d["line"]
+                .as_u64()
+                .filter(|_| d["file"] == PAGE)
+                .and_then(index_of)
+            {
+                Some(i) => {
+                    check_errors.entry(i).or_insert(said);
+                }
+                None => unplaced.push(format!("check: {d}")),
+            }
+        }
+    }
+    let mut build_errors = BTreeMap::new();
+    for line in build.stderr.lines() {
+        // `content/t/index.md:LINE:COL: error[code]: PATH: message`
+        let Some(rest) = line.strip_prefix(PAGE).and_then(|r| r.strip_prefix(':')) else {
+            if line.starts_with("error") {
+                unplaced.push(format!("build: {line}"));
+            }
+            continue;
+        };
+        let mut fields = rest.splitn(3, ':');
+        let (Some(at), Some(_col), Some(said)) = (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        let said = said.trim_start();
+        if !said.starts_with("error") {
+            continue;
+        }
+        match at.parse().ok().and_then(index_of) {
+            Some(i) => {
+                build_errors.entry(i).or_insert_with(|| said.to_string());
+            }
+            None => unplaced.push(format!("build: {line}")),
+        }
+    }
+    let output_problems = if build.failure().is_none() {
+        outputs(root, files, &check_errors, &build_errors)
+    } else {
+        Vec::new()
+    };
+    Judgement {
+        check,
+        build,
+        check_errors,
+        build_errors,
+        unplaced,
+        output_problems,
+    }
+}
+
+/// Every output in the manifest must decode at the size the manifest gives it, and every
+/// mutant that neither command called broken must have outputs.
+fn outputs(
+    root: &Path,
+    files: &[String],
+    check_errors: &BTreeMap<usize, String>,
+    build_errors: &BTreeMap<usize, String>,
+) -> Vec<(usize, String)> {
+    let out = root.join(".pixpipe/site");
+    let manifest: serde_json::Value = match std::fs::read_to_string(out.join("data/pixpipe.yaml"))
+        .map_err(|e| e.to_string())
+        .and_then(|t| serde_yaml::from_str(&t).map_err(|e| e.to_string()))
+    {
+        Ok(m) => m,
+        Err(e) => return vec![(0, format!("the manifest cannot be read: {e}"))],
+    };
+    let mut problems = Vec::new();
+    for (i, file) in files.iter().enumerate() {
+        let variants = manifest["images"][file]["variants"].as_array();
+        if variants.is_none_or(|v| v.is_empty()) {
+            if !check_errors.contains_key(&i) && !build_errors.contains_key(&i) {
+                problems.push((i, "no error, but no output in the manifest".into()));
+            }
+            continue;
+        }
+        for v in variants.into_iter().flatten() {
+            let path = v["path"].as_str().unwrap_or("");
+            let want = (v["width"].as_u64(), v["height"].as_u64());
+            let got = decoded_size(&out.join(path));
+            match got {
+                Ok((w, h)) if (Some(w as u64), Some(h as u64)) == want => {}
+                Ok((w, h)) => problems.push((
+                    i,
+                    format!(
+                        "{path} decodes at {w}x{h}, the manifest says {}x{}",
+                        want.0.unwrap_or(0),
+                        want.1.unwrap_or(0)
+                    ),
+                )),
+                Err(e) => problems.push((i, format!("{path} does not decode: {e}"))),
+            }
+        }
+    }
+    problems
+}
+
+fn decoded_size(path: &Path) -> Result<(u32, u32), String> {
+    let img = image::ImageReader::open(path)
+        .map_err(|e| e.to_string())?
+        .with_guessed_format()
+        .map_err(|e| e.to_string())?
+        .decode()
+        .map_err(|e| e.to_string())?;
+    Ok((img.width(), img.height()))
+}
