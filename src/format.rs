@@ -36,6 +36,16 @@ impl OutFormat {
             OutFormat::Webp => "webp",
         }
     }
+    /// Whether a `width` x `height` picture can be encoded in this format: WebP's sides stop
+    /// at 16,383 pixels (libwebp refuses larger), JPEG's at 65,500 (libjpeg-turbo's limit).
+    pub fn fits(self, width: u32, height: u32) -> bool {
+        let max = match self {
+            OutFormat::Jpeg => 65_500,
+            OutFormat::Png => u32::MAX,
+            OutFormat::Webp => 16_383,
+        };
+        width <= max && height <= max
+    }
     /// The format named `name` in a manifest (`jpeg`, `png`, `webp`).
     pub fn from_name(name: &str) -> Option<OutFormat> {
         [OutFormat::Jpeg, OutFormat::Png, OutFormat::Webp]

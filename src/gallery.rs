@@ -311,7 +311,9 @@ pub fn variants_for(info: &ImageInfo, config: &Config, format: GalleryFormat) ->
     for f in formats {
         for &width in &widths {
             let height = ((width as f64 * h as f64 / w.max(1) as f64).round() as u32).max(1);
-            out.push(Variant::new(width, height, f, config));
+            if f.fits(width, height) {
+                out.push(Variant::new(width, height, f, config));
+            }
         }
     }
     out

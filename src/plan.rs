@@ -190,7 +190,8 @@ pub fn plan(inv: &Inventory, probes: &BTreeMap<String, Probe>, config: &Config) 
         let set = variants.entry(path.clone()).or_default();
         for &w in &widths {
             let h = ((w as f64 * dh as f64 / dw as f64).round() as u32).max(1);
-            for &f in &formats {
+            // A size a format cannot hold is not made in it (a tall strip has no WebP).
+            for &f in formats.iter().filter(|f| f.fits(w, h)) {
                 set.insert(Variant::new(w, h, f, config));
             }
         }

@@ -1519,3 +1519,25 @@ fn an_original_shown_as_it_is_goes_without_its_metadata() {
         "the image data is as it was"
     );
 }
+
+#[test]
+fn a_size_webp_cannot_hold_is_made_in_the_sources_format_only() {
+    // Issue #17, item 8 (found by the mutation test): a picture taller than 16,383 pixels
+    // passed check --deep, then failed in build: libwebp refuses it
+    // (VP8_ENC_ERROR_BAD_DIMENSION). Such a size is not made in WebP.
+    let site = SiteBuilder::new()
+        .bytes("content/a/strip.jpg", jpeg_bytes(&photo(300, 17000, 4)))
+        .page(
+            "content/a/index.md",
+            "{{< img src=\"strip.jpg\" width=\"300\" >}}\n",
+        )
+        .page("pixpipe.yaml", "densities: [1]\n")
+        .build();
+    let run = build(site.root(), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let m = manifest(site.root());
+    assert_eq!(
+        variants_of(&m, "content/a/strip.jpg"),
+        vec![(300, 17000, "jpeg".to_string())]
+    );
+}
