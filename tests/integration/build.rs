@@ -1276,6 +1276,11 @@ fn an_unreadable_content_folder_is_an_error_and_its_mirror_files_stay() {
         open_to_all(0o666);
     }
     let (code, stderr) = run();
+    if as_root && (code == 126 || code == 127) {
+        // `nobody` cannot reach the binary (a checkout under a private folder).
+        eprintln!("SKIPPED: the pixpipe binary cannot be run as nobody here: {stderr}");
+        return;
+    }
     assert_eq!(code, 0, "{stderr}");
     let mirror_b = tree(&site.path(".pixpipe/site/content/b"));
     assert_eq!(mirror_b.len(), 3, "{:?}", mirror_b.keys());
