@@ -46,6 +46,14 @@ pub fn decode(
     let fmt = format
         .image_format()
         .ok_or_else(|| format!("{} images cannot be decoded", format.name()))?;
+    let ended;
+    let bytes = match format {
+        Format::Png if ends_without_iend(bytes) => {
+            ended = [bytes, &PNG_END[..]].concat();
+            &ended[..]
+        }
+        _ => bytes,
+    };
     let mut reader = image::ImageReader::with_format(Cursor::new(bytes), fmt);
     let mut limits = image::Limits::default();
     limits.max_alloc = Some(max_pixels.saturating_mul(16));
@@ -68,6 +76,25 @@ pub fn decode(
             data: b.into_raw(),
         }
     })
+}
+
+/// A PNG's end chunk (IEND): no data, and the checksum of its type.
+const PNG_END: [u8; 12] = [0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xAE, 0x42, 0x60, 0x82];
+
+/// Whether the PNG `bytes` ends after its last whole chunk, and none of them is IEND. Browsers
+/// show such a file (they stop once the last row is decoded), and `check` warns that most
+/// decoders do; the png crate reads the chunk after the image data and fails at the end of the
+/// file instead, so it is given the end chunk. A file that ends inside a chunk is left to fail.
+fn ends_without_iend(bytes: &[u8]) -> bool {
+    let mut i = 8;
+    while let (Some(len), Some(ty)) = (bytes.get(i..i + 4), bytes.get(i + 4..i + 8)) {
+        if ty == b"IEND" {
+            return false;
+        }
+        let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
+        i = i.saturating_add(12).saturating_add(len);
+    }
+    i == bytes.len()
 }
 
 /// The DCT scale (1, 2, 4 or 8: decode at 1/n) at which a `w` x `h` JPEG still covers
@@ -310,6 +337,19 @@ mod tests {
             channels,
             data,
         }
+    }
+
+    #[test]
+    fn a_png_ending_after_its_last_chunk_without_iend_decodes() {
+        let png = encode(&pixels(64, 40, 4), OutFormat::Png, 0, 0).unwrap();
+        assert_eq!(&png[png.len() - 12..], &PNG_END[..]);
+        let decoded = decode(&png[..png.len() - 12], Format::Png, true, 1, 1, 1 << 20).unwrap();
+        assert_eq!(
+            (decoded.width, decoded.height, decoded.channels),
+            (64, 40, 4)
+        );
+        // Cut inside a chunk: truncated, not ended.
+        assert!(decode(&png[..png.len() - 20], Format::Png, true, 1, 1, 1 << 20).is_err());
     }
 
     #[test]

@@ -2,8 +2,8 @@
 
 use crate::support::exif::Exif;
 use crate::support::{
-    corpus, jpeg_bytes, photo, photo_site, pixpipe, quadrants, stored_for_orientation, tree,
-    with_icc, Run, SiteBuilder,
+    corpus, jpeg_bytes, photo, photo_site, pixpipe, png_bytes, quadrants, stored_for_orientation,
+    tree, with_icc, Run, SiteBuilder,
 };
 use std::path::Path;
 
@@ -1545,4 +1545,45 @@ fn a_size_webp_cannot_hold_is_made_in_the_sources_format_only() {
         variants_of(&m, "content/a/strip.jpg"),
         vec![(300, 17000, "jpeg".to_string())]
     );
+}
+
+#[test]
+fn a_png_without_its_end_chunk_is_built_as_browsers_show_it() {
+    // Issue #17, item 8, found by the mutation test: check warns that most decoders show a PNG
+    // that ends right after its image data, without its end chunk (IEND), as browsers do; but
+    // check --deep and build both failed on it ("unexpected end of file": the png crate reads
+    // the chunk after the image data). Both decode it now.
+    let png = png_bytes(&photo(300, 200, 3));
+    let site = SiteBuilder::new()
+        .bytes("content/a/p.png", png[..png.len() - 12].to_vec())
+        .page("content/a/index.md", "![p](p.png)\n")
+        .build();
+    for deep in [&[][..], &["--deep"][..]] {
+        let mut args = vec!["check", site.root().to_str().unwrap()];
+        args.extend_from_slice(deep);
+        let run = pixpipe(&args);
+        assert_eq!(run.code, 0, "{args:?}: {}{}", run.stdout, run.stderr);
+        assert!(
+            run.stdout.contains(
+                "warning[damaged-data]: content/a/p.png: PNG has no end chunk (IEND); most decoders show it anyway"
+            ),
+            "{args:?}: {}",
+            run.stdout
+        );
+    }
+    let run = build(site.root(), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let m = manifest(site.root());
+    assert_eq!(
+        variants_of(&m, "content/a/p.png"),
+        [(300, 200, "png".into()), (300, 200, "webp".into())]
+    );
+    for v in m["images"]["content/a/p.png"]["variants"]
+        .as_array()
+        .unwrap()
+    {
+        let out = site.path(&format!(".pixpipe/site/{}", v["path"].as_str().unwrap()));
+        let img = image::open(out).unwrap();
+        assert_eq!((img.width(), img.height()), (300, 200));
+    }
 }
