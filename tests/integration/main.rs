@@ -7,6 +7,7 @@ mod browser;
 mod build;
 mod check;
 mod gallery;
+mod hostile;
 mod hugo;
 mod mutants;
 mod scan;
