@@ -56,7 +56,10 @@ pub fn examine(root: &Path, site: Site, inv: Inventory, config: &Config, deep: b
             decoder: Some(crate::process::verify_decode),
         },
     );
-    let diagnostics = check::check(&site, &inv, config, &probes);
+    let mut diagnostics = check::check(&site, &inv, config, &probes);
+    diagnostics.extend(inv.shortcodes_in_code_omitted.iter().cloned());
+    // At most `MAX_PER_CODE` of a code per file, for `check` and `build` alike.
+    let diagnostics = crate::report::limit(diagnostics);
     Analysis {
         site,
         inv,

@@ -6,7 +6,7 @@
 use crate::config::{Config, LinkRule, Lookup};
 use crate::extract::{self, ImageRef, Rules, Syntax};
 use crate::position::{LineCol, Span};
-use crate::report::Diagnostic;
+use crate::report::{Diagnostic, Severity};
 use crate::resolve::{self, PageInfo, Resolution};
 use crate::scan::{Page, Site};
 use rayon::prelude::*;
@@ -33,8 +33,12 @@ pub struct Inventory {
     pub refs: Vec<Reference>,
     /// Problems, sorted.
     pub diagnostics: Vec<Diagnostic>,
-    /// Image shortcodes inside code blocks (Hugo executes them).
+    /// Image shortcodes inside code blocks (Hugo executes them): at most
+    /// `report::MAX_PER_CODE` for each page.
     pub shortcodes_in_code: Vec<(usize, LineCol, String)>,
+    /// For each page with more image shortcodes in code than that: the summary diagnostic
+    /// that stands for the rest (`check` reports shortcodes in code, `scan` does not).
+    pub shortcodes_in_code_omitted: Vec<Diagnostic>,
 }
 
 /// How a syntax is resolved under `config`.
@@ -54,11 +58,15 @@ pub fn rule_for(syntax: &Syntax, config: &Config) -> (LinkRule, Vec<Lookup>) {
     }
 }
 
-/// A diagnostic located at `span` of `page`.
+/// A diagnostic located at `span` of `page`. Reads only a window of a long line: a page can
+/// have thousands of problems on one line (issue #17, item 7).
 pub fn located(page: &Page, span: Span, d: Diagnostic) -> Diagnostic {
     let pos = page.lines.line_col(&page.text, span.start);
-    let line = page.lines.line_text(&page.text, pos.line).to_string();
-    d.in_file(page.path.clone()).at(pos, line)
+    let line = page.lines.line_text(&page.text, pos.line);
+    let at = span
+        .start
+        .saturating_sub(page.lines.line_start(&page.text, pos.line));
+    d.in_file(page.path.clone()).at_byte(pos, line, at)
 }
 
 /// Extract and resolve every reference of `site`.
@@ -75,6 +83,8 @@ pub fn take(site: &Site, config: &Config) -> Inventory {
         inv.refs.extend(p.refs);
         inv.diagnostics.extend(p.diagnostics);
         inv.shortcodes_in_code.extend(p.shortcodes_in_code);
+        inv.shortcodes_in_code_omitted
+            .extend(p.shortcodes_in_code_omitted);
     }
     inv
 }
@@ -82,23 +92,28 @@ pub fn take(site: &Site, config: &Config) -> Inventory {
 fn page_inventory(i: usize, page: &Page, site: &Site, config: &Config, rules: &Rules) -> Inventory {
     let mut inv = Inventory::default();
     let ex = extract::extract(&page.text, rules);
-    for p in &ex.problems {
-        let mut d = Diagnostic::error(p.code, p.message.clone());
-        if let Some(h) = &p.help {
-            d = d.with_help(h.clone());
-        }
-        inv.diagnostics.push(located(page, p.span, d));
-    }
-    for c in &ex.shortcodes_in_code {
+    inv.diagnostics = problem_diagnostics(page, &ex.problems);
+    let shown = ex.shortcodes_in_code.len().min(crate::report::MAX_PER_CODE);
+    for c in &ex.shortcodes_in_code[..shown] {
         inv.shortcodes_in_code.push((
             i,
             page.lines.line_col(&page.text, c.span.start),
             c.name.clone(),
         ));
     }
+    if let Some(first) = ex.shortcodes_in_code.get(shown) {
+        inv.shortcodes_in_code_omitted.push(crate::report::omitted(
+            Severity::Warning,
+            "shortcode-in-code",
+            page.path.clone(),
+            Some(page.lines.line_col(&page.text, first.span.start)),
+            ex.shortcodes_in_code.len() - shown,
+        ));
+    }
     let Some(info) = PageInfo::new(&page.path, config) else {
         return inv;
     };
+    inv.refs.reserve(ex.refs.len());
     for image in ex.refs {
         let pos = page.lines.line_col(&page.text, image.span.start);
         let resolved = match image.glob.clone() {
@@ -121,6 +136,43 @@ fn page_inventory(i: usize, page: &Page, site: &Site, config: &Config, rules: &R
         }
     }
     inv
+}
+
+/// The diagnostics of `problems` (in text order): `report::MAX_PER_CODE` of each code, then
+/// one that says how many more there are. Only those shown are located: a page with 20,000
+/// broken tags is not 20,000 positions and snippets (issue #17, item 7).
+fn problem_diagnostics(page: &Page, problems: &[extract::Problem]) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    // Per code: how many, and where the first one left out is.
+    let mut seen: std::collections::BTreeMap<&'static str, (usize, Option<Span>)> =
+        Default::default();
+    for p in problems {
+        let (n, first_left_out) = seen.entry(p.code).or_insert((0, None));
+        *n += 1;
+        if *n > crate::report::MAX_PER_CODE {
+            first_left_out.get_or_insert(p.span);
+            continue;
+        }
+        let d = Diagnostic::error(p.code, p.message.clone());
+        let d = match &p.help {
+            Some(h) => d.with_help(h.clone()),
+            None => d,
+        };
+        out.push(located(page, p.span, d));
+    }
+    for (code, (n, first)) in seen {
+        if let Some(first) = first {
+            out.push(crate::report::omitted(
+                Severity::Error,
+                code,
+                page.path.clone(),
+                Some(page.lines.line_col(&page.text, first.start)),
+                n - crate::report::MAX_PER_CODE,
+            ));
+        }
+    }
+    crate::report::sort(&mut out);
+    out
 }
 
 /// A reference whose source is a pattern among the page's resources: the first match (or,

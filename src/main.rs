@@ -73,7 +73,7 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let mut diags = site.diagnostics.clone();
     diags.extend(inv.diagnostics.iter().cloned());
     report::sort(&mut diags);
-    print_diagnostics(&diags);
+    print_diagnostics(&report::limit(diags));
     let out = match args.format {
         ScanFormat::Jsonl => inventory::to_jsonl(&inv.refs),
         ScanFormat::Table => inventory::to_table(&inv.refs),

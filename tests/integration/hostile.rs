@@ -40,3 +40,56 @@ fn shortcodes_nested_5000_deep_on_one_line_are_read_issue_17() {
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
+
+// Issue #17, item 7: 8,000 broken tags on one 120 KB line printed 8,000 diagnostics, each
+// with the whole line (1.44 GB).
+#[test]
+fn broken_tags_on_one_long_line_print_a_hundred_clipped_then_a_summary_issue_17() {
+    let page = "{{< figure src=".repeat(8_000) + "\n";
+    let site = SiteBuilder::new().page("content/p.md", &page).build();
+    let run = scan(site.root());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let headers: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("content/"))
+        .collect();
+    assert_eq!(headers.len(), 101, "{}", run.stderr);
+    assert_eq!(
+        headers[100],
+        "content/p.md:1:1501: error[bad-shortcode]: 7900 more `bad-shortcode` errors in this file are not shown"
+    );
+    let first = "content/p.md:1:1: error[bad-shortcode]: shortcode `figure` is never closed\n  |\n1 | {{< figure src={{< figure src={{< figure src={{< figure src=…\n  | ^\n  help: end it with `>}}` before the next shortcode\n";
+    assert!(run.stderr.starts_with(first), "{}", run.stderr);
+    // The sixth tag starts at column 76: 60 characters on each side, both cuts marked.
+    let sixth = format!(
+        "content/p.md:1:76: error[bad-shortcode]: shortcode `figure` is never closed\n  |\n1 | …{}…\n  | {}^\n",
+        &page[15..135],
+        " ".repeat(61)
+    );
+    assert!(run.stderr.contains(&sixth), "{}", run.stderr);
+    assert!(run.stderr.ends_with(
+        "  help: pixpipe shows the first 100 of each kind in a file; fix those and run it again\n"
+    ));
+    assert!(run.stderr.len() < 60_000, "{} bytes", run.stderr.len());
+}
+
+// Issue #17, item 7: every shortcode in code is a warning of `check`; past a hundred, one
+// says how many more there are.
+#[test]
+fn shortcodes_in_code_are_a_hundred_warnings_then_a_summary_issue_17() {
+    let page = "`{{< figure src=\"a.png\" >}}`\n\n".repeat(110);
+    let site = SiteBuilder::new().page("content/p.md", &page).build();
+    let run = pixpipe(&["check", site.root().to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let headers: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("content/"))
+        .collect();
+    assert_eq!(headers.len(), 101, "{}", run.stdout);
+    assert_eq!(
+        headers[100],
+        "content/p.md:201:2: warning[shortcode-in-code]: 10 more `shortcode-in-code` warnings in this file are not shown"
+    );
+}
