@@ -533,6 +533,10 @@ impl YamlFile<'_> {
         if self.text.trim().is_empty() {
             return Ok(RawConfig::default());
         }
+        if let Err(deep) = crate::nesting::check(self.text) {
+            let pos = crate::position::LineIndex::new(self.text).line_col(self.text, deep.offset);
+            return Err(self.invalid(pos.line, pos.column, deep.message()));
+        }
         serde_yaml::from_str(self.text).map_err(|e| {
             let (line, column, message) = yaml_error(&e);
             self.invalid(line, column, message)

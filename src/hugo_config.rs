@@ -89,6 +89,10 @@ pub fn parse(text: &str, shown: &str) -> Result<Value, ConfigError> {
         column,
         message,
     };
+    if let Err(deep) = crate::nesting::check(text) {
+        let (line, column) = line_col(text, deep.offset);
+        return Err(invalid(line, column, deep.message()));
+    }
     let v: Value = if shown.ends_with(".toml") {
         let t: toml::Value = toml::from_str(text).map_err(|e| {
             let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));

@@ -25,6 +25,7 @@ pub mod inventory;
 pub mod jobs;
 pub mod manifest;
 pub mod naming;
+pub mod nesting;
 pub mod output;
 pub mod plan;
 pub mod position;

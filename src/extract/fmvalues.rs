@@ -22,9 +22,11 @@ pub struct FmImage {
     pub span: Span,
 }
 
-/// Parse the front matter of `text` into a JSON value (keys as written).
+/// Parse the front matter of `text` into a JSON value (keys as written); none when it does
+/// not parse, or nests too deep to be parsed in time (`extract` reports that).
 pub fn parse(text: &str, fm: &FrontMatter) -> Option<Value> {
     let inner = &text[fm.inner.start..fm.inner.end];
+    crate::nesting::check(inner).ok()?;
     match fm.format {
         Format::Yaml => serde_yaml::from_str(inner).ok(),
         Format::Toml => toml::from_str::<toml::Value>(inner)

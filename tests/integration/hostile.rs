@@ -93,3 +93,54 @@ fn shortcodes_in_code_are_a_hundred_warnings_then_a_summary_issue_17() {
         "content/p.md:201:2: warning[shortcode-in-code]: 10 more `shortcode-in-code` warnings in this file are not shown"
     );
 }
+
+// Issue #17, item 7: front matter nested 100,000 `[` deep took 49 s to be refused.
+#[test]
+fn front_matter_nested_too_deep_is_an_error_at_the_bracket_issue_17() {
+    // The 33rd bracket open at once: in JSON the object's own `{` is the first.
+    let deep = "[".repeat(20_000);
+    for (page, line, column) in [
+        (format!("---\nimages: {deep}\n---\nbody\n"), 2, 41),
+        (format!("+++\nimages = {deep}\n+++\nbody\n"), 2, 42),
+        (format!("{{\"images\": {deep}\n}}\nbody\n"), 1, 43),
+    ] {
+        let site = SiteBuilder::new().page("content/p.md", &page).build();
+        let run = pixpipe(&["check", site.root().to_str().unwrap()]);
+        assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+        assert_eq!(
+            run.stdout.lines().next().unwrap(),
+            format!("content/p.md:{line}:{column}: error[bad-front-matter]: front matter lists and maps are nested more than 32 deep here"),
+            "{page:.20}"
+        );
+        assert_eq!(
+            run.stdout
+                .lines()
+                .filter(|l| l.starts_with("content/"))
+                .count(),
+            1
+        );
+    }
+}
+
+// Issue #17, item 7: the same in pixpipe.yaml took 50 s before its error.
+#[test]
+fn configuration_nested_too_deep_is_an_error_at_the_bracket_issue_17() {
+    let deep = "[".repeat(20_000);
+    for (file, text, column) in [
+        ("pixpipe.yaml", format!("shortcodes: {deep}\n"), 45),
+        ("hugo.yaml", format!("params: {deep}\n"), 41),
+        ("hugo.toml", format!("params = {deep}\n"), 42),
+        ("hugo.json", format!("{{\"params\": {deep}\n"), 43),
+    ] {
+        let site = SiteBuilder::new()
+            .page("content/p.md", "text\n")
+            .page(file, &text)
+            .build();
+        let run = scan(site.root());
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert_eq!(
+            run.stderr,
+            format!("error: {file}:1:{column}: lists and maps are nested more than 32 deep here\n")
+        );
+    }
+}
