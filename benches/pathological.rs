@@ -45,6 +45,10 @@ fn pages() -> Vec<(&'static str, String)> {
             ("`{{< figure src=a.png >}}` ".repeat(40) + "\n").repeat(2_000),
         ),
         (
+            "reference_images_and_links/40000",
+            "![i][a] [l][b]\n".repeat(40_000) + "\n[a]: a.png\n[b]: b.html\n",
+        ),
+        (
             "front_matter_yaml_deep/100000",
             "---\nimages: ".to_string() + &"[".repeat(100_000) + "\n---\nbody\n",
         ),
