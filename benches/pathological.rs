@@ -49,6 +49,10 @@ fn pages() -> Vec<(&'static str, String)> {
             "![i][a] [l][b]\n".repeat(40_000) + "\n[a]: a.png\n[b]: b.html\n",
         ),
         (
+            "front_matter_images/10000",
+            "---\nimages:\n".to_string() + &"  - a.jpg\n".repeat(10_000) + "---\nbody\n",
+        ),
+        (
             "front_matter_yaml_deep/100000",
             "---\nimages: ".to_string() + &"[".repeat(100_000) + "\n---\nbody\n",
         ),
