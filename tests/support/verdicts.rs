@@ -11,27 +11,39 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The page that references every mutant, one per line: mutant `i` is on line `2 i + 1`.
-pub const PAGE: &str = "content/t/index.md";
+/// The folder of mutant `i`: a page bundle whose `index.md` references it on its first line.
+/// One page each, as pixpipe shows at most `MAX_PER_CODE` diagnostics of one code in a file.
+fn bundle(i: usize) -> String {
+    format!("content/t/m-{:04}", i + 1)
+}
+
+/// Which mutant the page at site path `file` references.
+fn mutant_of(file: &str) -> Option<usize> {
+    let n: usize = file
+        .strip_prefix("content/t/m-")?
+        .strip_suffix("/index.md")?
+        .parse()
+        .ok()?;
+    n.checked_sub(1)
+}
 
 /// The site-relative path of mutant `i`.
 pub fn site_path(i: usize, ext: &str) -> String {
-    format!("content/t/m-{:04}.{ext}", i + 1)
+    format!("{}/image.{ext}", bundle(i))
 }
 
 /// Write every mutant and the page referencing them under `root`; their site-relative paths.
 pub fn write_site(root: &Path, mutants: &[Mutant]) -> Vec<String> {
-    let mut page = String::new();
     let mut files = Vec::new();
     for (i, m) in mutants.iter().enumerate() {
         let path = site_path(i, m.ext);
         let p = root.join(&path);
         std::fs::create_dir_all(p.parent().expect("a folder")).expect("create content/t");
         std::fs::write(&p, &m.bytes).expect("write a mutant");
-        page.push_str(&format!("![m]({})\n\n", &path["content/t/".len()..]));
+        let page = format!("![m](image.{})\n", m.ext);
+        std::fs::write(root.join(bundle(i)).join("index.md"), page).expect("write a page");
         files.push(path);
     }
-    std::fs::write(root.join(PAGE), page).expect("write the page");
     files
 }
 
@@ -178,10 +190,8 @@ pub fn judge(bin: &Path, root: &Path, files: &[String], timeout: Option<Duration
     let site = root.to_str().expect("a UTF-8 temp path");
     let check = run(bin, &["check", "--deep", "--format", "json", site], timeout);
     let build = run(bin, &["build", site, "--jobs", "2"], timeout);
-    let index_of = |line: u64| {
-        let i = (line.saturating_sub(1) / 2) as usize;
-        (line % 2 == 1 && i < files.len()).then_some(i)
-    };
+    let index_of =
+        |file: &str, line: u64| mutant_of(file).filter(|i| line == 1 && *i < files.len());
     let mut unplaced = Vec::new();
     let mut check_errors = BTreeMap::new();
     if check.failure().is_none() {
@@ -195,8 +205,8 @@ pub fn judge(bin: &Path, root: &Path, files: &[String], timeout: Option<Duration
             );
             match d["line"]
                 .as_u64()
-                .filter(|_| d["file"] == PAGE)
-                .and_then(index_of)
+                .zip(d["file"].as_str())
+                .and_then(|(line, file)| index_of(file, line))
             {
                 Some(i) => {
                     check_errors.entry(i).or_insert(said);
@@ -207,23 +217,21 @@ pub fn judge(bin: &Path, root: &Path, files: &[String], timeout: Option<Duration
     }
     let mut build_errors = BTreeMap::new();
     for line in build.stderr.lines() {
-        // `content/t/index.md:LINE:COL: error[code]: PATH: message`
-        let Some(rest) = line.strip_prefix(PAGE).and_then(|r| r.strip_prefix(':')) else {
+        // `content/t/m-NNNN/index.md:LINE:COL: error[code]: PATH: message`
+        let mut fields = line.splitn(4, ':');
+        let (Some(file), Some(at), Some(_col), Some(said)) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
+        else {
             if line.starts_with("error") {
                 unplaced.push(format!("build: {line}"));
             }
-            continue;
-        };
-        let mut fields = rest.splitn(3, ':');
-        let (Some(at), Some(_col), Some(said)) = (fields.next(), fields.next(), fields.next())
-        else {
             continue;
         };
         let said = said.trim_start();
         if !said.starts_with("error") {
             continue;
         }
-        match at.parse().ok().and_then(index_of) {
+        match at.parse().ok().and_then(|at| index_of(file, at)) {
             Some(i) => {
                 build_errors.entry(i).or_insert_with(|| said.to_string());
             }
