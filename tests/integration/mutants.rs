@@ -5,21 +5,29 @@
 //! other seeds.
 
 use crate::support::mutants::{batch, seeds};
-use crate::support::verdicts::{judge, write_site};
+use crate::support::verdicts::{judge, write_site, Outputs};
 use std::collections::BTreeSet;
 use std::path::Path;
 
-/// The batch this test checks: fixed, so that a failure is the same on every machine.
-const SEED: u64 = 17_08;
-/// Several hundred, and still a few seconds of a debug build's work.
-const COUNT: usize = 1000;
+/// Mutants in each test: several hundred, and still a few seconds of a debug build's work.
+const COUNT: usize = 500;
 
 #[test]
-fn check_deep_and_build_agree_on_every_mutant() {
-    let seeds = seeds(SEED);
-    let mutants = batch(SEED, &seeds, COUNT);
+fn check_deep_and_build_agree_on_every_mutant_made_at_its_own_size() {
+    // The seed is fixed, so that a failure is the same on every machine.
+    agree_on_every_mutant(1708, Outputs::Full);
+}
+
+#[test]
+fn check_deep_and_build_agree_on_every_mutant_decoded_at_a_dct_scale() {
+    agree_on_every_mutant(1709, Outputs::Small);
+}
+
+fn agree_on_every_mutant(seed: u64, outputs: Outputs) {
+    let seeds = seeds(seed);
+    let mutants = batch(seed, &seeds, COUNT);
     let dir = tempfile::tempdir().unwrap();
-    let files = write_site(dir.path(), &mutants);
+    let files = write_site(dir.path(), &mutants, outputs);
     let bin = Path::new(env!("CARGO_BIN_EXE_pixpipe"));
     let j = judge(bin, dir.path(), &files, None);
     for ran in [&j.check, &j.build] {

@@ -32,8 +32,27 @@ pub fn site_path(i: usize, ext: &str) -> String {
     format!("{}/image.{ext}", bundle(i))
 }
 
-/// Write every mutant and the page referencing them under `root`; their site-relative paths.
-pub fn write_site(root: &Path, mutants: &[Mutant]) -> Vec<String> {
+/// The sizes a site asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outputs {
+    /// The default content width (1200 px): these small images are made at their own width,
+    /// from a decode at full size.
+    Full,
+    /// 12 px wide, at one density: a JPEG is decoded at 1/2 to 1/8 of its size (DCT
+    /// scaling), as check --deep always decodes it.
+    Small,
+}
+
+/// Write every mutant and the page referencing them under `root`, with a configuration that
+/// asks for `outputs`; their site-relative paths.
+pub fn write_site(root: &Path, mutants: &[Mutant], outputs: Outputs) -> Vec<String> {
+    if outputs == Outputs::Small {
+        std::fs::write(
+            root.join("pixpipe.yaml"),
+            "content_width: 12\ndensities: [1]\n",
+        )
+        .expect("write pixpipe.yaml");
+    }
     let mut files = Vec::new();
     for (i, m) in mutants.iter().enumerate() {
         let path = site_path(i, m.ext);
