@@ -881,6 +881,35 @@ fn skip_sub_blocks(d: &[u8], mut i: usize) -> Option<usize> {
     }
 }
 
+/// The screen a GIF is shown on: its logical screen, enlarged to hold its first frame where
+/// that reaches past it, as browsers do (Chromium 156, measured: a first frame past the screen
+/// is shown whole, later frames are cut to the screen). Capped at the 65535 pixels a GIF
+/// header can say, as `codec::decode` writes it there for the image crate, which decodes on
+/// the logical screen alone. `None` before the first frame's descriptor.
+pub fn gif_shown_screen(d: &[u8]) -> Option<(u16, u16)> {
+    let (w, h, flags) = (le16(d, 6)?, le16(d, 8)?, *d.get(10)?);
+    let mut i = 13
+        + if flags & 0x80 != 0 {
+            3 << ((flags & 7) + 1)
+        } else {
+            0
+        };
+    while *d.get(i)? == 0x21 {
+        i = skip_sub_blocks(d, i + 2)?;
+    }
+    if *d.get(i)? != 0x2C {
+        return None;
+    }
+    let (left, top, fw, fh) = (
+        le16(d, i + 1)?,
+        le16(d, i + 3)?,
+        le16(d, i + 5)?,
+        le16(d, i + 7)?,
+    );
+    let reach = |at: u16, size: u16| (at as u32 + size as u32).min(0xFFFF) as u16;
+    Some((w.max(reach(left, fw)), h.max(reach(top, fh))))
+}
+
 fn gif(d: &[u8]) -> Result<Parsed, Finding> {
     let f = Format::Gif;
     let (Some(w), Some(h), Some(&flags)) = (le16(d, 6), le16(d, 8), d.get(10)) else {
@@ -903,7 +932,6 @@ fn gif(d: &[u8]) -> Result<Parsed, Finding> {
     let mut frames = 0;
     let mut damage: Option<Finding> = None;
     let mut alpha = false;
-    let (mut max_w, mut max_h) = (w as u32, h as u32);
     loop {
         let Some(&b) = d.get(i) else {
             if frames == 0 {
@@ -923,17 +951,9 @@ fn gif(d: &[u8]) -> Result<Parsed, Finding> {
                 }
             }
             0x2C => {
-                let (Some(fl), Some(ft), Some(fw), Some(fh), Some(&ff)) = (
-                    le16(d, i + 1),
-                    le16(d, i + 3),
-                    le16(d, i + 5),
-                    le16(d, i + 7),
-                    d.get(i + 9),
-                ) else {
+                let Some(&ff) = d.get(i + 9) else {
                     return Err(truncated(f, "it ends inside a frame header"));
                 };
-                max_w = max_w.max(fl as u32 + fw as u32);
-                max_h = max_h.max(ft as u32 + fh as u32);
                 i += 10
                     + if ff & 0x80 != 0 {
                         3 << ((ff & 7) + 1)
@@ -962,8 +982,8 @@ fn gif(d: &[u8]) -> Result<Parsed, Finding> {
     if frames == 0 {
         return Err(broken(f, "it has no frame"));
     }
-    // A frame reaching past the canvas makes decoders allocate its extent: count that.
-    let mut inf = info(f, max_w, max_h);
+    let (shown_w, shown_h) = gif_shown_screen(d).unwrap_or((w, h));
+    let mut inf = info(f, shown_w as u32, shown_h as u32);
     inf.frames = frames;
     inf.alpha = alpha;
     Ok(Parsed {

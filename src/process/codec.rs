@@ -46,12 +46,19 @@ pub fn decode(
     let fmt = format
         .image_format()
         .ok_or_else(|| format!("{} images cannot be decoded", format.name()))?;
-    let ended;
+    let fixed;
     let bytes = match format {
         Format::Png if ends_without_iend(bytes) => {
-            ended = [bytes, &PNG_END[..]].concat();
-            &ended[..]
+            fixed = [bytes, &PNG_END[..]].concat();
+            &fixed[..]
         }
+        Format::Gif => match on_shown_screen(bytes) {
+            Some(b) => {
+                fixed = b;
+                &fixed[..]
+            }
+            None => bytes,
+        },
         _ => bytes,
     };
     let mut reader = image::ImageReader::with_format(Cursor::new(bytes), fmt);
@@ -76,6 +83,20 @@ pub fn decode(
             data: b.into_raw(),
         }
     })
+}
+
+/// A GIF's `bytes` with its logical screen enlarged to the one browsers show it on
+/// (`probe::gif_shown_screen`, the size the probe gives), when that is larger: a first frame
+/// that reaches past the logical screen is shown whole by browsers and cut by the image crate.
+fn on_shown_screen(bytes: &[u8]) -> Option<Vec<u8>> {
+    let (w, h) = crate::probe::gif_shown_screen(bytes)?;
+    let screen = [w.to_le_bytes(), h.to_le_bytes()].concat();
+    if bytes.get(6..10)? == screen {
+        return None;
+    }
+    let mut b = bytes.to_vec();
+    b[6..10].copy_from_slice(&screen);
+    Some(b)
 }
 
 /// A PNG's end chunk (IEND): no data, and the checksum of its type.

@@ -1587,3 +1587,68 @@ fn a_png_without_its_end_chunk_is_built_as_browsers_show_it() {
         assert_eq!((img.width(), img.height()), (300, 200));
     }
 }
+
+/// A GIF of `frames`, each at its (left, top) offset; the logical screen is the first's size.
+fn gif_of(frames: Vec<(image::RgbaImage, u32, u32)>) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut e = image::codecs::gif::GifEncoder::new(&mut out);
+        let delay = image::Delay::from_numer_denom_ms(100, 1);
+        e.encode_frames(
+            frames
+                .into_iter()
+                .map(|(f, left, top)| image::Frame::from_parts(f, left, top, delay)),
+        )
+        .unwrap();
+    }
+    out
+}
+
+#[test]
+fn a_gif_whose_frames_pass_its_screen_is_sized_and_built_as_browsers_show_it() {
+    // Issue #17, item 8, found by `make fuzz`: the probe sized a GIF by the largest reach of
+    // any frame, and the image crate decodes on the logical screen alone. Chromium (156,
+    // measured) shows a first frame that reaches past the screen whole, on a screen enlarged
+    // to hold it, and cuts later frames to the screen. Before, a still GIF whose frame is
+    // wider than its screen was decoded cut and stretched back to the frame's width, and an
+    // animation whose second frame reaches past the screen was published with a size no
+    // browser shows.
+    let (red, blue) = (
+        image::Rgba([220, 20, 20, 255]),
+        image::Rgba([20, 20, 220, 255]),
+    );
+    let halves = image::RgbaImage::from_fn(40, 30, |x, _| if x < 20 { red } else { blue });
+    let mut still = gif_of(vec![(halves, 0, 0)]);
+    still[6..8].copy_from_slice(&20u16.to_le_bytes()); // a 20x30 screen
+    let square = |c| image::RgbaImage::from_pixel(30, 30, c);
+    let animation = gif_of(vec![(square(red), 0, 0), (square(blue), 20, 0)]);
+    let site = SiteBuilder::new()
+        .bytes("content/a/still.gif", still)
+        .bytes("content/a/anim.gif", animation)
+        .page("content/a/index.md", "![s](still.gif)\n\n![a](anim.gif)\n")
+        .build();
+    let run = pixpipe(&["check", "--deep", site.root().to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let run = build(site.root(), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let m = manifest(site.root());
+    assert_eq!(
+        variants_of(&m, "content/a/still.gif"),
+        [(40, 30, "png".into()), (40, 30, "webp".into())]
+    );
+    let png = &m["images"]["content/a/still.gif"]["variants"][0]["path"];
+    let out = image::open(site.path(&format!(".pixpipe/site/{}", png.as_str().unwrap())))
+        .unwrap()
+        .to_rgba8();
+    assert_eq!(out.get_pixel(5, 15), &red, "the left half");
+    assert_eq!(
+        out.get_pixel(35, 15),
+        &blue,
+        "the right half, not red stretched"
+    );
+    assert_eq!(
+        variants_of(&m, "content/a/anim.gif"),
+        [(30, 30, "gif".into())],
+        "the screen, as browsers show it"
+    );
+}
