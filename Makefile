@@ -6,7 +6,7 @@ DEMO := assets/demo
 TARGET_DIR := $(shell $(CARGO) metadata --format-version 1 --no-deps 2>/dev/null | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 PIXPIPE := $(or $(TARGET_DIR),target)/release/pixpipe
 
-.PHONY: help test lint bench-check bench-peers bench-memory bench-noop demo ci deps deps-build deps-test clean-demo
+.PHONY: help test lint bench-check bench-peers bench-memory bench-noop fuzz demo ci deps deps-build deps-test clean-demo
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -96,6 +96,19 @@ bench-memory: deps-build $(PIXPIPE) ## Peak RSS vs --memory on 50 generated 24 M
 NOOP_COUNT ?= 1000
 bench-noop: deps-build $(PIXPIPE) ## Time a rebuild with nothing changed (1,000 generated photos)
 	bash benches/peers/noop.sh $(NOOP_COUNT) $(BENCH_ROUNDS) $(PIXPIPE)
+
+# Damaged copies of generated images, in batches of FUZZ_BATCH with a new seed each, for
+# FUZZ_SECONDS: panics, hangs (a command past FUZZ_TIMEOUT seconds) and files on which
+# check --deep and build disagree are copied to target/fuzz-findings/ with a note.
+# FUZZ_SEED=n replays one batch (each batch prints its seed).
+FUZZ_SECONDS ?= 120
+FUZZ_BATCH ?= 300
+FUZZ_TIMEOUT ?= 20
+FUZZ_SEED ?=
+fuzz: deps-build $(PIXPIPE) ## Damage generated images for FUZZ_SECONDS (120); report panics, hangs, check/build disagreements
+	$(CARGO) run --release --quiet --example fuzz -- $(abspath $(PIXPIPE)) \
+		--seconds $(FUZZ_SECONDS) --batch $(FUZZ_BATCH) --timeout $(FUZZ_TIMEOUT) \
+		--seed "$(FUZZ_SEED)" --findings target/fuzz-findings
 
 bench-check: ## Compile the benchmarks without running them
 	$(CARGO) bench --no-run

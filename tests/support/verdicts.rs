@@ -111,8 +111,11 @@ impl Ran {
 /// Run `bin` with `args`, without colour; killed after `timeout` if one is given.
 pub fn run(bin: &Path, args: &[&str], timeout: Option<Duration>) -> Ran {
     let start = Instant::now();
+    use std::os::unix::process::CommandExt;
     let mut child = Command::new(bin)
         .args(args)
+        // Its own process group, so that a hung command is killed with whatever it started.
+        .process_group(0)
         .env("NO_COLOR", "1")
         .env_remove("CLICOLOR_FORCE")
         .stdin(Stdio::null())
@@ -142,6 +145,8 @@ pub fn run(bin: &Path, args: &[&str], timeout: Option<Duration>) -> Ran {
             };
         }
         if timeout.is_some_and(|t| start.elapsed() > t) {
+            let group = format!("-{}", child.id());
+            let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
             let _ = child.kill();
             let _ = child.wait();
             break Status::TimedOut;
@@ -154,6 +159,32 @@ pub fn run(bin: &Path, args: &[&str], timeout: Option<Duration>) -> Ran {
         stdout: out.join().unwrap_or_default(),
         stderr: err.join().unwrap_or_default(),
         seconds: start.elapsed().as_secs_f64(),
+    }
+}
+
+/// The two commands compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmd {
+    /// `check --deep --format json SITE`
+    Check,
+    /// `build SITE --jobs 2`
+    Build,
+}
+
+impl Cmd {
+    /// Its arguments, for the site at `site`.
+    pub fn args(self, site: &str) -> Vec<&str> {
+        match self {
+            Cmd::Check => vec!["check", "--deep", "--format", "json", site],
+            Cmd::Build => vec!["build", site, "--jobs", "2"],
+        }
+    }
+    /// Its name, as a report says it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cmd::Check => "check --deep",
+            Cmd::Build => "build",
+        }
     }
 }
 
@@ -203,19 +234,22 @@ impl Judgement {
     }
 }
 
-/// Run `check --deep --format json` and `build --jobs 2` on the site at `root`, whose page
+/// Run both commands (`Cmd`) on the site at `root`, whose page
 /// references `files` (from `write_site`), each command killed after `timeout` if given.
 pub fn judge(bin: &Path, root: &Path, files: &[String], timeout: Option<Duration>) -> Judgement {
     let site = root.to_str().expect("a UTF-8 temp path");
-    let check = run(bin, &["check", "--deep", "--format", "json", site], timeout);
-    let build = run(bin, &["build", site, "--jobs", "2"], timeout);
+    let check = run(bin, &Cmd::Check.args(site), timeout);
+    let build = run(bin, &Cmd::Build.args(site), timeout);
     let index_of =
         |file: &str, line: u64| mutant_of(file).filter(|i| line == 1 && *i < files.len());
     let mut unplaced = Vec::new();
     let mut check_errors = BTreeMap::new();
     if check.failure().is_none() {
-        let diags: Vec<serde_json::Value> = serde_json::from_str(&check.stdout)
-            .unwrap_or_else(|e| panic!("check's JSON does not parse ({e}): {}", check.stdout));
+        let diags: Vec<serde_json::Value> =
+            serde_json::from_str(&check.stdout).unwrap_or_else(|e| {
+                unplaced.push(format!("check: its JSON does not parse ({e})"));
+                Vec::new()
+            });
         for d in diags.iter().filter(|d| d["severity"] == "error") {
             let said = format!(
                 "error[{}]: {}",
@@ -300,7 +334,14 @@ fn outputs(
         for v in variants.into_iter().flatten() {
             let path = v["path"].as_str().unwrap_or("");
             let want = (v["width"].as_u64(), v["height"].as_u64());
-            let got = decoded_size(&out.join(path));
+            let got = decoded_size(&out.join(path)).map(|size| {
+                // A copied GIF: the size browsers show, not the image crate's.
+                let bytes = std::fs::read(out.join(path)).unwrap_or_default();
+                match v["format"].as_str() {
+                    Some("gif") => gif_size_in_browsers(&bytes).unwrap_or(size),
+                    _ => size,
+                }
+            });
             match got {
                 Ok((w, h)) if (Some(w as u64), Some(h as u64)) == want => {}
                 Ok((w, h)) => problems.push((
@@ -319,11 +360,46 @@ fn outputs(
 }
 
 fn decoded_size(path: &Path) -> Result<(u32, u32), String> {
-    let img = image::ImageReader::open(path)
+    let mut reader = image::ImageReader::open(path)
         .map_err(|e| e.to_string())?
         .with_guessed_format()
-        .map_err(|e| e.to_string())?
-        .decode()
         .map_err(|e| e.to_string())?;
+    // The probe's own limit: a copied animation may have a canvas of hundreds of megapixels,
+    // which pixpipe decodes (its first frame) and publishes, and so must this check.
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(pixpipe::config::DEFAULT_MAX_PIXELS * 8);
+    reader.limits(limits);
+    let img = reader.decode().map_err(|e| e.to_string())?;
     Ok((img.width(), img.height()))
+}
+
+/// The size Chromium shows a GIF at (156, measured on mutants): its logical screen, enlarged
+/// to hold its first frame where that reaches past it; later frames are cut to the screen.
+/// The image crate decodes on the logical screen alone. `None` without a first frame.
+fn gif_size_in_browsers(d: &[u8]) -> Option<(u32, u32)> {
+    let u16_at = |i: usize| Some(u16::from_le_bytes([*d.get(i)?, *d.get(i + 1)?]) as u32);
+    let table = |flags: u8| {
+        if flags & 0x80 != 0 {
+            3 << ((flags & 7) + 1)
+        } else {
+            0
+        }
+    };
+    let mut i = 13 + table(*d.get(10)?);
+    // Extensions before the first frame: label, then sub-blocks up to an empty one.
+    while *d.get(i)? == 0x21 {
+        i += 2;
+        while *d.get(i)? != 0 {
+            i += 1 + *d.get(i)? as usize;
+        }
+        i += 1;
+    }
+    (*d.get(i)? == 0x2C).then_some(())?;
+    let (left, top, w, h) = (
+        u16_at(i + 1)?,
+        u16_at(i + 3)?,
+        u16_at(i + 5)?,
+        u16_at(i + 7)?,
+    );
+    Some((u16_at(6)?.max(left + w), u16_at(8)?.max(top + h)))
 }
