@@ -1000,6 +1000,9 @@ fn webp(d: &[u8]) -> Result<Parsed, Finding> {
         return Err(truncated(f, "it is shorter than its RIFF header says"));
     }
     let end = riff.min(d.len());
+    // The extended format starts with VP8X, which gives the canvas; a simple file is its one
+    // VP8 or VP8L chunk, and decoders ignore what follows it.
+    let extended = d.get(12..16) == Some(&b"VP8X"[..]);
     let mut i = 12;
     let mut size = None;
     let mut alpha = false;
@@ -1018,6 +1021,12 @@ fn webp(d: &[u8]) -> Result<Parsed, Finding> {
         }
         let data = &d[data_start..data_start + len];
         match ty {
+            // Chromium refuses a file with a second VP8X, even one of the same bytes
+            // (measured, Chromium 156); a simple file's is ignored, as what follows its image.
+            b"VP8X" if i > 12 && extended => {
+                return Err(broken(f, "its VP8X header chunk is repeated"));
+            }
+            b"VP8X" if !extended => {}
             b"VP8X" if len >= 10 => {
                 alpha |= data[0] & 0x10 != 0;
                 size = Some((

@@ -1652,3 +1652,81 @@ fn a_gif_whose_frames_pass_its_screen_is_sized_and_built_as_browsers_show_it() {
         "the screen, as browsers show it"
     );
 }
+
+/// `webp` with `chunk` (a RIFF chunk: type, length, data) inserted at `at`, its RIFF size
+/// made whole again.
+fn with_webp_chunk(webp: &[u8], at: usize, chunk: &[u8]) -> Vec<u8> {
+    let mut out = webp.to_vec();
+    out.splice(at..at, chunk.iter().copied());
+    let riff = (out.len() - 8) as u32;
+    out[4..8].copy_from_slice(&riff.to_le_bytes());
+    out
+}
+
+#[test]
+fn a_webp_is_sized_by_the_chunks_browsers_read_and_refused_with_two_headers() {
+    // Issue #17, item 8, found by `make fuzz`: an animated WebP with its chunks duplicated
+    // was published at the size of its second VP8X header (65589x43), though it decodes at
+    // that of its first (53x43), and Chromium (156, measured) shows no file with a second
+    // VP8X. The probe took every VP8X for the size, also one after a simple file's image,
+    // which decoders ignore: a 40x30 picture was built stretched to 53x43.
+    use pixpipe::process::{codec, pixels::Pixels};
+    let encode = |channels: u8| {
+        let data = (0..40 * 30)
+            .flat_map(|i| {
+                [
+                    (i % 40 * 6) as u8,
+                    90,
+                    (i / 40 * 8) as u8,
+                    (i % 40 * 6) as u8,
+                ]
+            })
+            .enumerate()
+            .filter(|(k, _)| channels == 4 || k % 4 != 3)
+            .map(|(_, b)| b)
+            .collect();
+        let p = Pixels {
+            width: 40,
+            height: 30,
+            channels,
+            data,
+        };
+        codec::encode(&p, pixpipe::plan::OutFormat::Webp, 80, 4).unwrap()
+    };
+    let (simple, extended) = (encode(3), encode(4));
+    assert_eq!(
+        (&simple[12..16], &extended[12..16]),
+        (&b"VP8 "[..], &b"VP8X"[..])
+    );
+    // A VP8X chunk for a 53x43 canvas, after the simple file's image.
+    let mut stray = b"VP8X\x0a\0\0\0\0\0\0\0".to_vec();
+    stray.extend_from_slice(&[52, 0, 0, 42, 0, 0]);
+    let trailing = with_webp_chunk(&simple, simple.len(), &stray);
+    let twice = with_webp_chunk(&extended, 30, &extended[12..30]);
+    let site = SiteBuilder::new()
+        .bytes("content/a/trailing.webp", trailing)
+        .bytes("content/a/twice.webp", twice)
+        .page(
+            "content/a/index.md",
+            "![t](trailing.webp)\n\n![w](twice.webp)\n",
+        )
+        .build();
+    let run = pixpipe(&["check", "--deep", site.root().to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(
+            "3:6: error[undecodable]: content/a/twice.webp: not a readable WebP image: its VP8X header chunk is repeated"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("trailing.webp"), "{}", run.stdout);
+    let run = build(site.root(), &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let m = manifest(site.root());
+    assert_eq!(
+        variants_of(&m, "content/a/trailing.webp"),
+        [(40, 30, "jpeg".into()), (40, 30, "webp".into())]
+    );
+    assert!(m["images"]["content/a/twice.webp"].is_null(), "{m}");
+}
