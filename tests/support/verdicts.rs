@@ -306,8 +306,9 @@ pub fn judge(bin: &Path, root: &Path, files: &[String], timeout: Option<Duration
     }
 }
 
-/// Every output in the manifest must decode at the size the manifest gives it, and every
-/// mutant that neither command called broken must have outputs.
+/// Every output in the manifest must decode at the size the manifest gives it, every source
+/// in it must have the size its header gives (the image crate reads it; for a GIF, the size
+/// browsers show), and every mutant that neither command called broken must have outputs.
 fn outputs(
     root: &Path,
     files: &[String],
@@ -330,6 +331,32 @@ fn outputs(
                 problems.push((i, "no error, but no output in the manifest".into()));
             }
             continue;
+        }
+        // The source's size as its header gives it (turned by EXIF orientation or not): a
+        // probe that read another size would have the outputs stretched to it.
+        let source = std::fs::read(root.join(file)).unwrap_or_default();
+        let header = if file.ends_with(".gif") {
+            gif_size_in_browsers(&source)
+        } else {
+            image::ImageReader::new(std::io::Cursor::new(&source))
+                .with_guessed_format()
+                .ok()
+                .and_then(|r| r.into_dimensions().ok())
+        };
+        let said = (
+            manifest["images"][file]["width"].as_u64().unwrap_or(0),
+            manifest["images"][file]["height"].as_u64().unwrap_or(0),
+        );
+        if let Some((w, h)) = header.map(|(w, h)| (w as u64, h as u64)) {
+            if said != (w, h) && said != (h, w) {
+                problems.push((
+                    i,
+                    format!(
+                        "{file}: its header says {w}x{h}, the manifest {}x{}",
+                        said.0, said.1
+                    ),
+                ));
+            }
         }
         for v in variants.into_iter().flatten() {
             let path = v["path"].as_str().unwrap_or("");
