@@ -1194,18 +1194,21 @@ fn targets(
             continue;
         };
         let r = &refs[u.reference];
-        let of_primary: Vec<&Published> = ms
+        let Some(served) = served_format(u, ms) else {
+            continue;
+        };
+        let of_format: Vec<&Published> = ms
             .iter()
-            .filter(|m| m.variant.format == u.primary && u.widths.contains(&m.variant.width))
+            .filter(|m| m.variant.format == served && u.widths.contains(&m.variant.width))
             .collect();
-        let Some(one_x) = of_primary
+        let Some(one_x) = of_format
             .iter()
-            .find(|m| m.variant.width == u.widths[0])
-            .or(of_primary.first())
+            .find(|m| m.variant.width == u.one_x)
+            .or(of_format.first())
         else {
             continue;
         };
-        let srcset = of_primary
+        let srcset = of_format
             .iter()
             .map(|m| {
                 format!(
@@ -1224,6 +1227,7 @@ fn targets(
             Target {
                 src: rewrite::sibling_src(&r.image.src.text, file_name(&one_x.path)),
                 srcset,
+                sizes: u.sizes.clone(),
                 css_width: u.css_width,
                 css_height: css_h,
                 ratio,
@@ -1250,6 +1254,7 @@ fn targets(
             Target {
                 src: rewrite::sibling_src(&r.image.src.text, file_name(&m.path)),
                 srcset: String::new(),
+                sizes: String::new(),
                 css_width: w,
                 css_height: h,
                 ratio: format!("{}%", trim_num(h as f64 * 100.0 / w.max(1) as f64)),
@@ -1257,6 +1262,28 @@ fn targets(
         );
     }
     out
+}
+
+/// The format a use's page points at: of the formats made for it (every one shown by the
+/// browsers of the README's support table), the one whose 1x output is smallest; the primary
+/// format on a tie or when no 1x output was made.
+fn served_format(u: &plan::Use, made: &[Published]) -> Option<OutFormat> {
+    let one_x = |f: OutFormat| {
+        made.iter()
+            .find(|m| m.variant.format == f && m.variant.width == u.one_x)
+            .map(|m| m.bytes)
+    };
+    let mut best = (u.primary, one_x(u.primary));
+    for &f in &u.formats[1..] {
+        if let (Some(b), Some(cur)) = (one_x(f), best.1) {
+            if b < cur {
+                best = (f, Some(b));
+            }
+        }
+    }
+    made.iter()
+        .any(|m| m.variant.format == best.0)
+        .then_some(best.0)
 }
 
 fn trim_num(v: f64) -> String {

@@ -7,6 +7,7 @@
 //! This module is the only one that knows the file format of `pixpipe.yaml`.
 
 use crate::format::OutFormat;
+use crate::layout::{Column, Screen, DEFAULT_SCREENS};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -159,6 +160,12 @@ pub struct Config {
     pub content_width: u32,
     /// Pixel densities each width is made for. Default: `[1, 2]`.
     pub densities: Vec<f64>,
+    /// CSS pixels beside the content column (both sides together) on screens narrower than
+    /// it, for `sizes` and the widths phones need. Default: 32.
+    pub page_margin: u32,
+    /// Screens that get a width of their own besides the declared width times `densities`
+    /// (`layout::ladder`). Default: `layout::DEFAULT_SCREENS`; `[]` makes only the former.
+    pub screens: Vec<Screen>,
     /// Output formats (`auto` = the source's family, `jpeg`, `png`, `webp`). Default: `[auto, webp]`.
     pub formats: Vec<String>,
     /// Encoder quality per format. Default: jpeg 80, webp 80.
@@ -300,6 +307,11 @@ impl Default for Config {
             html_lookup: vec![Lookup::Url],
             content_width: 1200,
             densities: vec![1.0, 2.0],
+            page_margin: 32,
+            screens: DEFAULT_SCREENS
+                .iter()
+                .filter_map(|s| Screen::parse(s))
+                .collect(),
             formats: vec![s("auto"), s("webp")],
             quality: [(s("jpeg"), 80u8), (s("webp"), 80u8)].into_iter().collect(),
             webp_effort: 4,
@@ -378,6 +390,8 @@ struct RawConfig {
     front_matter_keys: Option<Vec<String>>,
     content_width: Option<u32>,
     densities: Option<Vec<f64>>,
+    page_margin: Option<u32>,
+    screens: Option<Vec<String>>,
     formats: Option<Vec<String>>,
     quality: Option<BTreeMap<String, u8>>,
     webp_effort: Option<u8>,
@@ -686,6 +700,7 @@ impl Config {
             c.merge_shortcodes(scs, &file)?;
         }
         c.set_sizes(raw.content_width, raw.densities, &file)?;
+        c.set_screens(raw.page_margin, raw.screens, &file)?;
         c.set_encoding(raw.formats, raw.quality, raw.webp_effort, &file)?;
         if let Some(m) = raw.metadata {
             c.metadata = m;
@@ -786,6 +801,37 @@ impl Config {
             self.densities = d;
         }
         Ok(())
+    }
+
+    /// `page_margin` and `screens`: the widths made for smaller screens.
+    fn set_screens(
+        &mut self,
+        page_margin: Option<u32>,
+        screens: Option<Vec<String>>,
+        file: &YamlFile,
+    ) -> Result<(), ConfigError> {
+        if let Some(m) = page_margin {
+            self.page_margin = m;
+        }
+        if let Some(list) = screens {
+            let parsed: Option<Vec<Screen>> = list.iter().map(|s| Screen::parse(s)).collect();
+            let in_range = |s: &Screen| (MIN_DENSITY..=MAX_DENSITY).contains(&s.density);
+            self.screens = parsed.filter(|p| p.iter().all(in_range)).ok_or_else(|| {
+                file.invalid_at(
+                    "screens",
+                    format!("`screens` must list viewports as WIDTH@DENSITY, such as `412@1.75`, with a density from {MIN_DENSITY} to {MAX_DENSITY}"),
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The page's content column.
+    pub fn column(&self) -> Column {
+        Column {
+            width: self.content_width,
+            margin: self.page_margin,
+        }
     }
 
     /// `formats`, `quality` and `webp_effort`: what the outputs are encoded as, and how.
@@ -933,6 +979,16 @@ impl Config {
                 Metadata::Strip => "strip",
                 Metadata::KeepCopyright => "keep-copyright",
             }
+        ));
+        let screens: Vec<String> = self.screens.iter().map(|s| s.to_string()).collect();
+        out.push_str(&format!(
+            "smaller screens: {} (page margin {} px)\n",
+            if screens.is_empty() {
+                "none".to_string()
+            } else {
+                screens.join(", ")
+            },
+            self.page_margin
         ));
         for (what, from) in &self.explain {
             out.push_str(&format!("from Hugo: {what}: {from}\n"));

@@ -23,6 +23,7 @@ pub mod gallery;
 pub mod hugo_config;
 pub mod inventory;
 pub mod jobs;
+pub mod layout;
 pub mod manifest;
 pub mod naming;
 pub mod nesting;

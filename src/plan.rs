@@ -9,6 +9,7 @@
 use crate::config::Config;
 use crate::declared::{parse_width, DeclaredWidth};
 use crate::inventory::{Inventory, Reference};
+use crate::layout::ladder;
 use crate::probe::{Format, ImageInfo, Probe};
 use crate::resolve::Resolution;
 use serde::Serialize;
@@ -59,10 +60,15 @@ pub struct Use {
     pub reference: usize,
     /// The source file.
     pub source: String,
-    /// CSS width the page shows it at (after capping at the image's width).
+    /// CSS width the page shows it at on a wide screen (after capping at the image's width).
     pub css_width: u32,
-    /// Widths made for it, ascending.
+    /// The pixel width of its 1x output (`css_width`, or the image's own width when smaller).
+    pub one_x: u32,
+    /// Widths made for it, ascending: `css_width` times each density, and the widths smaller
+    /// screens need (`layout::ladder`).
     pub widths: Vec<u32>,
+    /// The `sizes` attribute that tells a browser how wide the page shows it on any screen.
+    pub sizes: String,
     /// The format its `src` points at.
     pub primary: OutFormat,
     /// All formats made for it, primary first.
@@ -91,10 +97,14 @@ impl Plan {
     }
 }
 
-/// The CSS width a reference shows its image at, before capping.
+/// The width a reference declares, if it can be read.
+fn declared(r: &Reference) -> Option<DeclaredWidth> {
+    r.image.width.as_ref().and_then(|w| parse_width(&w.text))
+}
+
+/// The CSS width a reference shows its image at on a wide screen, before capping.
 pub fn css_width(r: &Reference, config: &Config) -> u32 {
-    let declared = r.image.width.as_ref().and_then(|w| parse_width(&w.text));
-    let w = match declared {
+    let w = match declared(r) {
         Some(DeclaredWidth::Px(px)) => px,
         Some(DeclaredWidth::Percent(pc)) => pc * config.content_width as f64 / 100.0,
         None => config.content_width as f64,
@@ -185,7 +195,9 @@ pub fn plan(inv: &Inventory, probes: &BTreeMap<String, Probe>, config: &Config) 
         }
         let (dw, dh) = info.display_size();
         let css = css_width(r, config).min(dw);
-        let widths = widths_for(css, &config.densities, dw);
+        let fixed = widths_for(css, &config.densities, dw);
+        let column = config.column();
+        let widths = ladder(column, declared(r), css, &config.screens, &fixed, dw);
         let formats = formats_for(info, config);
         let set = variants.entry(path.clone()).or_default();
         for &w in &widths {
@@ -206,7 +218,13 @@ pub fn plan(inv: &Inventory, probes: &BTreeMap<String, Probe>, config: &Config) 
             reference: i,
             source: path.clone(),
             css_width: css,
+            one_x: fixed
+                .iter()
+                .copied()
+                .find(|&w| w >= css)
+                .unwrap_or(fixed[fixed.len() - 1]),
             widths,
+            sizes: column.sizes(declared(r), css),
             primary: formats[0],
             formats,
         });

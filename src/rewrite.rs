@@ -40,8 +40,10 @@ pub fn apply(text: &str, mut edits: Vec<Edit>) -> String {
 pub struct Target {
     /// The new `src` (the 1x variant of the primary format), written like the original.
     pub src: String,
-    /// `url 480w, url 960w` of the primary format (empty for a copied image).
+    /// `url 480w, url 960w` in the format of `src` (empty for a copied image).
     pub srcset: String,
+    /// The `sizes` attribute for `srcset` (empty for a copied image).
+    pub sizes: String,
     /// CSS width shown.
     pub css_width: u32,
     /// Height at `css_width`.
@@ -205,11 +207,10 @@ pub fn edits_for(text: &str, r: &ImageRef, t: &Target, ratio_param: Option<&str>
                     &html_escape(&t.srcset),
                     &mut edits,
                 );
-                let sizes = format!("(max-width: {0}px) 100vw, {0}px", t.css_width);
                 // `sizes` is not extracted; look for it in the tag text.
                 let tag = &text[r.span.start..r.span.end];
                 if !tag.to_ascii_lowercase().contains(" sizes=") {
-                    set_or_insert(text, r.span, None, "sizes", &sizes, &mut edits);
+                    set_or_insert(text, r.span, None, "sizes", &t.sizes, &mut edits);
                 }
             }
             if r.width.is_none() {
@@ -250,6 +251,7 @@ mod tests {
         Target {
             src: "./p-480w.0123456789.jpg".into(),
             srcset: "./p-480w.0123456789.jpg 480w, ./p-960w.abcdefabcd.jpg 960w".into(),
+            sizes: "(max-width: 512px) calc(100vw - 32px), 480px".into(),
             css_width: 480,
             css_height: 270,
             ratio: "56.25%".into(),
@@ -296,7 +298,7 @@ mod tests {
         );
         assert_eq!(
             rewrite("<img src=\"p.jpg\" alt=\"x\">\n"),
-            "<img src=\"./p-480w.0123456789.jpg\" alt=\"x\" srcset=\"./p-480w.0123456789.jpg 480w, ./p-960w.abcdefabcd.jpg 960w\" sizes=\"(max-width: 480px) 100vw, 480px\" width=\"480\" height=\"270\">\n"
+            "<img src=\"./p-480w.0123456789.jpg\" alt=\"x\" srcset=\"./p-480w.0123456789.jpg 480w, ./p-960w.abcdefabcd.jpg 960w\" sizes=\"(max-width: 512px) calc(100vw - 32px), 480px\" width=\"480\" height=\"270\">\n"
         );
     }
 

@@ -69,19 +69,34 @@ fn outputs_have_the_planned_sizes_and_are_never_upscaled() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let m = manifest(site.root());
     // 40% of 1200 = 480 → 480 and 960; <img width=1000> → 1000, and 2000 is above 1600: 1600.
+    // Phones and a tablet (the default `screens`) get widths of their own, unless one at most
+    // 10 % larger serves them: 40% is 137-294 CSS px there → 275, 430, 589 (266, 394, 399 and
+    // 478 are served by 275, 430, 430 and 480); the <img> is 343-736 px → 686, 1074, 1194.
     let s = |x: &str| x.to_string();
-    assert_eq!(
-        variants_of(&m, "content/a/wide.jpg"),
-        vec![
-            (480, 270, s("jpeg")),
-            (960, 540, s("jpeg")),
-            (1000, 563, s("jpeg")),
-            (1600, 900, s("jpeg")),
-            (480, 270, s("webp")),
-            (960, 540, s("webp")),
-            (1000, 563, s("webp")),
-            (1600, 900, s("webp")),
-        ]
+    let widths = [
+        (275, 155),
+        (430, 242),
+        (480, 270),
+        (589, 331),
+        (686, 386),
+        (960, 540),
+        (1000, 563),
+        (1074, 604),
+        (1194, 672),
+        (1600, 900),
+    ];
+    let expected: Vec<(u64, u64, String)> = ["jpeg", "webp"]
+        .iter()
+        .flat_map(|f| widths.iter().map(move |&(w, h)| (w, h, s(f))))
+        .collect();
+    assert_eq!(variants_of(&m, "content/a/wide.jpg"), expected);
+    // The <img> offers every width made for it, with the sizes of the layout: the whole
+    // column less its 32-px margin on screens narrower than 1032 px, else 1000 px.
+    let page = site.read(".pixpipe/site/content/a/index.md");
+    assert!(
+        page.contains("1074w, ")
+            && page.contains(" sizes=\"(max-width: 1032px) calc(100vw - 32px), 1000px\""),
+        "{page}"
     );
     // No declared width: the column (1200) is capped at the image's 300 px.
     assert_eq!(
@@ -217,6 +232,8 @@ fn wide_gamut_photo_is_converted_to_srgb() {
 fn second_build_processes_nothing_and_changes_exactly_what_changed() {
     let site = SiteBuilder::new()
         .page("content/a/index.md", "![a](a.jpg)\n\n![b](b.jpg)\n")
+        // The column's widths only (the ladder for phones is tested on its own).
+        .page("pixpipe.yaml", "screens: []\n")
         .image("content/a/a.jpg", 800, 600)
         .image("content/a/b.jpg", 700, 500)
         .build();
@@ -266,7 +283,11 @@ fn second_build_processes_nothing_and_changes_exactly_what_changed() {
         fourth.stderr
     );
     // A changed setting rebuilds the affected variants only (JPEG quality; WebP stays).
-    std::fs::write(site.path("pixpipe.yaml"), "quality: {jpeg: 70}\n").unwrap();
+    std::fs::write(
+        site.path("pixpipe.yaml"),
+        "screens: []\nquality: {jpeg: 70}\n",
+    )
+    .unwrap();
     let fifth = build(site.root(), &[]);
     assert_eq!(made_and_reused(&fifth), (2, 2), "{}", fifth.stderr);
     // So does libwebp's effort: the WebP outputs are other bytes at the same size.
@@ -295,7 +316,7 @@ fn second_build_processes_nothing_and_changes_exactly_what_changed() {
     let at_4 = webps(&manifest(site.root()));
     std::fs::write(
         site.path("pixpipe.yaml"),
-        "quality: {jpeg: 70}\nwebp_effort: 0\n",
+        "screens: []\nquality: {jpeg: 70}\nwebp_effort: 0\n",
     )
     .unwrap();
     let sixth = build(site.root(), &[]);
@@ -629,19 +650,18 @@ fn the_same_photo_under_two_names_is_decoded_once() {
         .build();
     let run = build(site.root(), &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
+    let m = manifest(site.root());
+    let variants = variants_of(&m, "content/a/a.jpg");
+    assert_eq!(variants, variants_of(&m, "content/b/copy-of-a.jpg"));
+    // Made once, for both names.
     assert_eq!(
         (
             count_in_summary(&run.stderr, "sources decoded"),
             count_in_summary(&run.stderr, "made")
         ),
-        (1, 2),
+        (1, variants.len() as u64),
         "{}",
         run.stderr
-    );
-    let m = manifest(site.root());
-    assert_eq!(
-        variants_of(&m, "content/a/a.jpg"),
-        variants_of(&m, "content/b/copy-of-a.jpg")
     );
 }
 
@@ -825,7 +845,7 @@ fn a_cache_that_cannot_store_an_output_is_a_warning_and_the_outputs_are_placed()
         )
         .page(
             "pixpipe.yaml",
-            "densities: [1]\nformats: [jpeg]\nquality: {jpeg: 80}\n",
+            "densities: [1]\nscreens: []\nformats: [jpeg]\nquality: {jpeg: 80}\n",
         )
         .build();
     let variant = |width, height| {
@@ -1069,8 +1089,9 @@ fn a_content_folder_outside_the_site_is_mirrored_inside_the_output() {
         .trim()
         .trim_start_matches("![p](")
         .trim_end_matches(')');
+    // The smallest 1x output: the WebP.
     assert!(
-        name.starts_with("p-1200w.") && name.ends_with(".jpg"),
+        name.starts_with("p-1200w.") && name.ends_with(".webp"),
         "{page}"
     );
     assert!(out.join("_mounts/0/a").join(name).is_file());
@@ -1235,6 +1256,7 @@ fn an_unreadable_content_folder_is_an_error_and_its_mirror_files_stay() {
         .page("content/a/index.md", "![p](p.jpg)\n")
         .image("content/b/q.jpg", 800, 600)
         .page("content/b/index.md", "![q](q.jpg)\n")
+        .page("pixpipe.yaml", "screens: []\n")
         .build();
     let as_root = unsafe { libc::geteuid() } == 0;
     let setpriv = Path::new("/usr/bin/setpriv");
@@ -1332,7 +1354,7 @@ fn a_reference_style_image_has_its_definition_rewritten() {
     let lines: Vec<&str> = page.lines().collect();
     assert_eq!(lines[0], "Text ![x][r1] and ![y][R1].", "{page}");
     assert!(
-        lines[4].starts_with("[r1]: p-1200w.") && lines[4].ends_with(".jpg \"A title\""),
+        lines[4].starts_with("[r1]: p-1200w.") && lines[4].ends_with(".webp \"A title\""),
         "{page}"
     );
     assert!(
