@@ -15,15 +15,17 @@ use crate::probe::{self, ImageInfo, ProbeOptions};
 use crate::process;
 use crate::process::ProcessError;
 use crate::report::{Diagnostic, Progress};
+use crate::rows::{self, Slot};
 use rayon::prelude::*;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Width of a grid thumbnail in CSS pixels (made at 1x and 2x).
-pub const THUMB_WIDTH: u32 = 400;
 /// Widths made for the lightbox (never above the photo's own).
 pub const DISPLAY_WIDTHS: [u32; 3] = [1280, 1920, 2560];
+/// Desktop screens (viewport@density) whose grid thumbnails get widths of their own, besides
+/// the configuration's `screens` (phones and a tablet).
+pub const DESKTOP_SCREENS: [(u32, f64); 4] = [(1280, 1.0), (1440, 1.0), (1920, 1.0), (1440, 2.0)];
 
 /// `gallery.yaml`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -213,8 +215,48 @@ pub fn exif_facts(tiff: Vec<u8>) -> (Option<String>, Option<String>) {
             Some(off) => to_utc(&t, &off).unwrap_or(t),
             None => t,
         });
-    let description = ascii(exif::Tag::ImageDescription).filter(|s| !s.is_empty());
+    let description = ascii(exif::Tag::ImageDescription).filter(|s| !is_camera_placeholder(s));
     (taken, description)
+}
+
+/// Whether an EXIF description is what camera firmware writes when the photographer wrote
+/// nothing: blank, a maker's stock phrase (`OLYMPUS DIGITAL CAMERA`, `SONY DSC`, `DCIM`, …),
+/// or a file name such as `DSC_0042` or `IMG_1234.JPG`. Such text is not a caption.
+pub fn is_camera_placeholder(s: &str) -> bool {
+    let t = s.trim_matches(|c: char| c.is_whitespace() || c.is_control());
+    if t.is_empty() {
+        return true;
+    }
+    let upper = t.to_ascii_uppercase();
+    const STOCK: [&str; 12] = [
+        "OLYMPUS DIGITAL CAMERA",
+        "SONY DSC",
+        "DCIM",
+        "DIGITAL CAMERA",
+        "KODAK DIGITAL STILL CAMERA",
+        "MINOLTA DIGITAL CAMERA",
+        "SAMSUNG DIGITAL CAMERA",
+        "DEFAULT",
+        "CAMERA",
+        "IMAGE",
+        "PICTURE",
+        "EXIF_JPEG_PICTURE",
+    ];
+    if STOCK.contains(&upper.as_str()) {
+        return true;
+    }
+    // A file name: letters, then (after an optional `_` or `-`) digits, then maybe `.JPG`.
+    let stem = upper
+        .strip_suffix(".JPG")
+        .or_else(|| upper.strip_suffix(".JPEG"))
+        .unwrap_or(&upper);
+    let letters = stem.trim_end_matches(|c: char| c.is_ascii_digit());
+    let digits = stem.len() - letters.len();
+    let letters = letters.trim_end_matches(['_', '-']);
+    digits >= 3
+        && !letters.is_empty()
+        && letters.len() <= 5
+        && letters.chars().all(|c| c.is_ascii_uppercase())
 }
 
 /// `2023:04:18 09:00:00` at offset `+02:00` → `2023:04:18 07:00:00` (same format, UTC).
@@ -286,21 +328,52 @@ pub fn order(mut photos: Vec<Photo>, spec: &Spec) -> Vec<Photo> {
     photos
 }
 
-/// The variants a photo gets: thumbnails at 1x and 2x, display sizes, never upscaled.
-pub fn variants_for(info: &ImageInfo, config: &Config, format: GalleryFormat) -> Vec<Variant> {
+/// The justified rows of the HTML page: per photo (in order), its slot in each screen class
+/// (`rows::CLASSES`).
+pub fn layout_of(photos: &[Photo]) -> Vec<Vec<Slot>> {
+    let aspects: Vec<f64> = photos
+        .iter()
+        .map(|p| {
+            let (w, h) = p.info.display_size();
+            w.max(1) as f64 / h.max(1) as f64
+        })
+        .collect();
+    let per_class: Vec<Vec<Slot>> = rows::CLASSES
+        .iter()
+        .map(|c| rows::justify(&aspects, c.reference, c.row_height))
+        .collect();
+    (0..photos.len())
+        .map(|i| per_class.iter().map(|slots| slots[i]).collect())
+        .collect()
+}
+
+/// The pixel widths a photo's grid thumbnail needs on the configuration's screens and the
+/// desktop ones, given its `slots`.
+pub fn thumb_needs(slots: &[Slot], config: &Config) -> Vec<u32> {
+    let screens: Vec<(u32, f64)> = config
+        .screens
+        .iter()
+        .map(|s| (s.width, s.density))
+        .chain(DESKTOP_SCREENS)
+        .collect();
+    rows::needs(slots, &screens)
+}
+
+/// The variants a photo gets: for the HTML page, the widths its grid thumbnail needs
+/// (`thumbs`, merged as the build's ladder) and the lightbox's display sizes; for a Hugo
+/// bundle one large image, from which the site's build makes the rest. Never upscaled.
+pub fn variants_for(
+    info: &ImageInfo,
+    config: &Config,
+    format: GalleryFormat,
+    thumbs: &[u32],
+) -> Vec<Variant> {
     let (w, h) = info.display_size();
     let widths: Vec<u32> = match format {
-        // The site's own build makes the responsive sizes from one large image.
         GalleryFormat::Hugo => vec![w.min(DISPLAY_WIDTHS[2])],
         GalleryFormat::Html => {
-            let mut v: Vec<u32> = [THUMB_WIDTH, THUMB_WIDTH * 2]
-                .into_iter()
-                .chain(DISPLAY_WIDTHS)
-                .map(|x| x.min(w))
-                .collect();
-            v.sort();
-            v.dedup();
-            v
+            let display: Vec<u32> = DISPLAY_WIDTHS.iter().map(|&x| x.min(w)).collect();
+            crate::layout::merge(thumbs.to_vec(), &display, w)
         }
     };
     let formats: Vec<OutFormat> = match format {
@@ -346,67 +419,17 @@ fn photo_id(name: &str) -> String {
 
 /// The standalone page.
 pub fn render_html(spec: &Spec, title: &str, photos: &[(Photo, Vec<Output>, String)]) -> String {
+    let layout = layout_of(&photos.iter().map(|(p, _, _)| p.clone()).collect::<Vec<_>>());
     let mut grid = String::new();
-    for (p, outs, colour) in photos {
-        let primary = outs[0].variant.format;
-        let of = |f: OutFormat| outs.iter().filter(move |o| o.variant.format == f);
-        let set = |ws: &mut dyn Iterator<Item = &Output>| {
-            ws.map(|o| format!("images/{} {}w", o.name, o.variant.width))
-                .collect::<Vec<_>>()
-                .join(", ")
+    for (i, ((p, outs, colour), slots)) in photos.iter().zip(&layout).enumerate() {
+        // Explicit both ways: a photo in the first screen of a phone, a tablet or a desktop
+        // loads at once (one of them is the LCP), the first with high priority.
+        let loading = match (i, rows::in_first_screen(slots)) {
+            (0, _) => "loading=\"eager\" fetchpriority=\"high\"",
+            (_, true) => "loading=\"eager\" decoding=\"async\"",
+            _ => "loading=\"lazy\" decoding=\"async\"",
         };
-        let thumbs: Vec<&Output> = of(primary)
-            .filter(|o| o.variant.width <= THUMB_WIDTH * 2)
-            .collect();
-        let thumb = thumbs.first().copied().unwrap_or(&outs[0]);
-        let display: Vec<&Output> = of(primary).collect();
-        let largest = display.last().copied().unwrap_or(&outs[0]);
-        let webp_display: Vec<&Output> = of(OutFormat::Webp).collect();
-        let lightbox_set = if !webp_display.is_empty() && primary != OutFormat::Webp {
-            &webp_display
-        } else {
-            &display
-        };
-        let alt = p
-            .alt
-            .clone()
-            .or_else(|| p.caption.clone())
-            .unwrap_or_default();
-        // With --originals: the lightbox offers the original for download.
-        let original = p
-            .original
-            .as_ref()
-            .map(|o| {
-                let (w, h) = p.info.display_size();
-                // Saved as NAME.EXT, without the hash that keeps the URL fresh.
-                let mut parts = o.rsplitn(3, '.');
-                let (ext, _hash, stem) = (parts.next(), parts.next(), parts.next());
-                let save_as = match (stem, ext) {
-                    (Some(s), Some(e)) => format!("{s}.{e}"),
-                    _ => o.clone(),
-                };
-                format!(
-                    " data-original=\"originals/{o}\" data-original-name=\"{}\" data-original-size=\"{w} \u{d7} {h}\"",
-                    html_escape(&save_as)
-                )
-            })
-            .unwrap_or_default();
-        grid.push_str(&format!(
-            "<li id=\"{id}\"><a href=\"images/{big}\" data-srcset=\"{lset}\" data-sizes=\"92vw\" data-width=\"{bw}\" data-height=\"{bh}\" data-caption=\"{cap}\"{original} aria-label=\"Open photo: {label}\"><img src=\"images/{src}\" srcset=\"{tset}\" sizes=\"(max-width: 600px) 100vw, 400px\" width=\"{tw}\" height=\"{th}\" alt=\"{alt}\" loading=\"lazy\" decoding=\"async\" style=\"background-color: {colour}\"></a>{caption}</li>\n",
-            id = p.id,
-            big = largest.name,
-            lset = set(&mut lightbox_set.iter().copied()),
-            bw = largest.variant.width,
-            bh = largest.variant.height,
-            cap = html_escape(p.caption.as_deref().unwrap_or("")),
-            label = html_escape(if alt.is_empty() { &p.name } else { &alt }),
-            src = thumb.name,
-            tset = set(&mut thumbs.iter().copied()),
-            tw = thumb.variant.width,
-            th = thumb.variant.height,
-            alt = html_escape(&alt),
-            caption = p.caption.as_ref().map(|c| format!("<p class=\"pp-caption\">{}</p>", html_escape(c))).unwrap_or_default(),
-        ));
+        grid.push_str(&grid_item(p, outs, colour, slots, loading));
     }
     let download = if photos.iter().any(|(p, _, _)| p.original.is_some()) {
         "<a class=\"pp-original\" download hidden></a>"
@@ -423,6 +446,96 @@ pub fn render_html(spec: &Spec, title: &str, photos: &[(Photo, Vec<Output>, Stri
         t = html_escape(title),
         meta = meta.join(" · "),
         download = download,
+    )
+}
+
+/// One photo of the grid: a link to the lightbox around a `<picture>` (WebP `<source>`, the
+/// source's format as the `<img>`), its width in each screen class as CSS custom properties
+/// (gallery.css picks one), `sizes` to match, and its caption.
+fn grid_item(p: &Photo, outs: &[Output], colour: &str, slots: &[Slot], loading: &str) -> String {
+    let primary = outs[0].variant.format;
+    let of =
+        |f: OutFormat| -> Vec<&Output> { outs.iter().filter(|o| o.variant.format == f).collect() };
+    let set = |ws: &[&Output]| {
+        ws.iter()
+            .map(|o| format!("images/{} {}w", o.name, o.variant.width))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let display = of(primary);
+    let largest = display.last().copied().unwrap_or(&outs[0]);
+    let webp = if primary == OutFormat::Webp {
+        Vec::new()
+    } else {
+        of(OutFormat::Webp)
+    };
+    let lightbox_set = if webp.is_empty() { &display } else { &webp };
+    // The `src` of browsers without srcset: the width a desktop shows.
+    let desktop = rows::slot_width(slots[slots.len() - 1], rows::MAX_CONTENT);
+    let thumb = display
+        .iter()
+        .find(|o| o.variant.width as f64 >= desktop)
+        .copied()
+        .unwrap_or(largest);
+    let alt = p
+        .alt
+        .clone()
+        .or_else(|| p.caption.clone())
+        .unwrap_or_default();
+    let sizes = rows::sizes(slots);
+    let style: Vec<String> = ["s", "m", "l"]
+        .iter()
+        .zip(slots)
+        .map(|(class, slot)| format!("--pp-w{class}: {}", rows::css_width(*slot)))
+        .collect();
+    let source = if webp.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<source type=\"image/webp\" srcset=\"{}\" sizes=\"{sizes}\">",
+            set(&webp)
+        )
+    };
+    format!(
+        "<li id=\"{id}\" style=\"{style}\"><a href=\"images/{big}\" data-srcset=\"{lset}\" data-sizes=\"92vw\" data-width=\"{bw}\" data-height=\"{bh}\" data-caption=\"{cap}\"{original} aria-label=\"Open photo: {label}\"><picture>{source}<img src=\"images/{src}\" srcset=\"{tset}\" sizes=\"{sizes}\" width=\"{tw}\" height=\"{th}\" alt=\"{alt}\" {loading} style=\"background-color: {colour}\"></picture></a>{caption}</li>\n",
+        id = p.id,
+        style = style.join("; "),
+        big = largest.name,
+        lset = set(lightbox_set),
+        bw = largest.variant.width,
+        bh = largest.variant.height,
+        cap = html_escape(p.caption.as_deref().unwrap_or("")),
+        original = original_attrs(p),
+        label = html_escape(if alt.is_empty() { &p.name } else { &alt }),
+        src = thumb.name,
+        tset = set(&display),
+        tw = thumb.variant.width,
+        th = thumb.variant.height,
+        alt = html_escape(&alt),
+        caption = p
+            .caption
+            .as_ref()
+            .map(|c| format!("<p class=\"pp-caption\">{}</p>", html_escape(c)))
+            .unwrap_or_default(),
+    )
+}
+
+/// With --originals: the lightbox offers the original for download.
+fn original_attrs(p: &Photo) -> String {
+    let Some(o) = &p.original else {
+        return String::new();
+    };
+    let (w, h) = p.info.display_size();
+    // Saved as NAME.EXT, without the hash that keeps the URL fresh.
+    let mut parts = o.rsplitn(3, '.');
+    let (ext, _hash, stem) = (parts.next(), parts.next(), parts.next());
+    let save_as = match (stem, ext) {
+        (Some(s), Some(e)) => format!("{s}.{e}"),
+        _ => o.clone(),
+    };
+    format!(
+        " data-original=\"originals/{o}\" data-original-name=\"{}\" data-original-size=\"{w} \u{d7} {h}\"",
+        html_escape(&save_as)
     )
 }
 
@@ -673,8 +786,10 @@ fn jobs_of(
 ) -> (Vec<Job>, Vec<PhotoJob>) {
     let mut jobs = Vec::new();
     let mut meta = Vec::new();
+    let layout = layout_of(photos);
     for (i, p) in photos.iter().enumerate() {
-        let shown = variants_for(&p.info, config, opts.format);
+        let thumbs = thumb_needs(&layout[i], config);
+        let shown = variants_for(&p.info, config, opts.format, &thumbs);
         let original = opts.originals.then(|| original_variant(&p.info, config));
         let parts = match original {
             Some(o) if !shown.contains(&o) => vec![(shown, None), (Vec::new(), Some(o))],
@@ -982,6 +1097,33 @@ fn dominant_colour(dir: &Path, outs: &[Output]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn camera_placeholders_are_not_captions() {
+        for stock in [
+            "OLYMPUS DIGITAL CAMERA",
+            "SONY DSC  ",
+            "DCIM",
+            "  ",
+            "\0\0",
+            "DSC_0042",
+            "IMG_1234.JPG",
+            "P1010001",
+            "DSCN0001",
+            "KODAK Digital Still Camera",
+        ] {
+            assert!(is_camera_placeholder(stock), "{stock:?}");
+        }
+        for caption in [
+            "Istio Day Europe 2023, Welcome",
+            "DCIM folder tour",
+            "Room 101",
+            "Sony DSC-RX100 review shot",
+            "2023",
+        ] {
+            assert!(!is_camera_placeholder(caption), "{caption:?}");
+        }
+    }
 
     #[test]
     fn capture_times_are_compared_in_utc() {

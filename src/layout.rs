@@ -114,11 +114,19 @@ pub fn ladder(
     fixed: &[u32],
     source_width: u32,
 ) -> Vec<u32> {
-    let mut needs: Vec<u32> = screens
+    let needs: Vec<u32> = screens
         .iter()
         .map(|s| (column.shown(declared, cap, s.width) * s.density).ceil() as u32)
-        .map(|w| w.clamp(1, source_width.max(1)))
         .collect();
+    merge(needs, fixed, source_width)
+}
+
+/// `fixed` and those of `needs` (each capped at `source_width`) that no width at most
+/// `MERGE_WITHIN` larger serves, largest first. Ascending, without repeats.
+pub fn merge(mut needs: Vec<u32>, fixed: &[u32], source_width: u32) -> Vec<u32> {
+    for w in &mut needs {
+        *w = (*w).clamp(1, source_width.max(1));
+    }
     needs.sort_unstable_by(|a, b| b.cmp(a));
     let mut kept: Vec<u32> = fixed.to_vec();
     for w in needs {

@@ -35,6 +35,7 @@ pub mod process;
 pub mod report;
 pub mod resolve;
 pub mod rewrite;
+pub mod rows;
 pub mod scan;
 pub mod site_config;
 pub mod site_path;

@@ -84,14 +84,16 @@ fn photos_are_ordered_captioned_and_excluded_as_asked() {
         "the caption is the alt text when there is none"
     );
     assert!(!html.contains("d-blurry"), "excluded");
-    // Every grid image has its size (no layout shift) and loads lazily.
-    for tag in html.split("<img ").skip(1).take(4) {
+    // Every grid image has its size (no layout shift); all four are in the first screen, so
+    // none waits for the scroll, and the first (the likely LCP) is fetched first.
+    for (i, tag) in html.split("<img ").skip(1).take(4).enumerate() {
         assert!(
             tag.contains("width=\"")
                 && tag.contains("height=\"")
-                && tag.contains("loading=\"lazy\""),
+                && tag.contains("loading=\"eager\""),
             "{tag}"
         );
+        assert_eq!(tag.contains("fetchpriority=\"high\""), i == 0, "{tag}");
     }
     assert!(out.join("gallery.js").is_file() && out.join("gallery.css").is_file());
 }
@@ -241,9 +243,94 @@ fn adding_one_photo_processes_only_that_photo() {
         jpeg_bytes(&photo(900, 600, 42)),
     )
     .unwrap();
+    let before = tree(&out.join("images"));
     let second = gallery(&site.path("photos"), &["--out", out.to_str().unwrap()]);
-    // 900 px wide: 400, 800 and 900 in JPEG and WebP = 6 variants for the new photo.
-    assert!(second.stderr.contains("(6 made, "), "{}", second.stderr);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let after = tree(&out.join("images"));
+    let new: Vec<&String> = after.keys().filter(|k| !before.contains_key(*k)).collect();
+    // The new photo ends the last row: what is made is its sizes, and those of the photos
+    // whose row it joined (their thumbnails are wider now). The first row is untouched.
+    let made = count_made(&second.stderr);
+    assert_eq!(made, new.len(), "{}\n{new:?}", second.stderr);
+    assert!(new.iter().any(|n| n.starts_with("f-new-")), "{new:?}");
+    assert!(after
+        .keys()
+        .filter(|k| k.starts_with("f-new-"))
+        .all(|k| new.contains(&k)));
+    assert!(!new.iter().any(|n| n.starts_with("c-first-")), "{new:?}");
+    assert!(
+        before
+            .keys()
+            .all(|k| after.contains_key(k) || !k.starts_with("c-first-")),
+        "the first photo keeps its files"
+    );
+}
+
+/// `N made` in a gallery's summary.
+fn count_made(stderr: &str) -> usize {
+    let at = stderr.find(" made, ").expect("a summary");
+    let start = stderr[..at].rfind('(').expect("(N made") + 1;
+    stderr[start..at].parse().expect("a count")
+}
+
+#[test]
+fn the_grid_is_justified_rows_of_pictures_and_only_the_first_screen_loads_at_once() {
+    // Issue #18, item 4: 40 photos of three shapes.
+    let mut b = SiteBuilder::new();
+    for i in 0..40u32 {
+        let (w, h) = [(900, 600), (600, 900), (800, 800)][(i % 3) as usize];
+        b = b.bytes(&format!("photos/p{i:02}.jpg"), jpeg_bytes(&photo(w / 3, h / 3, i)));
+    }
+    let site = b.build();
+    let out = site.path("out");
+    let run = gallery(&site.path("photos"), &["--out", out.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    let items: Vec<&str> = html.split("<li id=").skip(1).collect();
+    assert_eq!(items.len(), 40);
+    let mut lazy = 0;
+    for (i, item) in items.iter().enumerate() {
+        // A WebP <source> before the JPEG <img>, both with the same sizes.
+        let source = &item[item.find("<source type=\"image/webp\" srcset=\"").unwrap()..];
+        let img = &item[item.find("<img ").unwrap()..];
+        assert!(
+            source.find("<img ").is_some(),
+            "the source comes first: {item}"
+        );
+        let sizes = |tag: &str| {
+            tag[tag.find(" sizes=\"").unwrap() + 8..]
+                .split('"')
+                .next()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(sizes(source), sizes(img), "{item}");
+        assert!(
+            sizes(img).starts_with("(max-width: 599px) calc((100vw - "),
+            "{item}"
+        );
+        assert!(img.contains(".jpg ") && source.contains(".webp "), "{item}");
+        // Its width in each class.
+        assert!(
+            item.contains("--pp-ws: calc(")
+                && item.contains("--pp-wm: calc(")
+                && item.contains("--pp-wl: calc("),
+            "{item}"
+        );
+        assert_eq!(img.contains("fetchpriority=\"high\""), i == 0);
+        if img.contains("loading=\"lazy\"") {
+            lazy += 1;
+        } else {
+            assert_eq!(lazy, 0, "photos after a lazy one are lazy too: #{i}");
+        }
+    }
+    // A desktop's first screen shows four rows of about five photos: those load at once.
+    assert!((10..=30).contains(&lazy), "{lazy} of 40 lazy");
+    // Every file the page names is there.
+    for src in html.split("images/").skip(1) {
+        let name = &src[..src.find([' ', '"']).unwrap()];
+        assert!(out.join("images").join(name).is_file(), "{name}");
+    }
 }
 
 #[test]
@@ -337,8 +424,33 @@ fn a_rerun_removes_what_it_no_longer_writes_and_nothing_else() {
         v.sort();
         v
     };
-    // 400, 800 and 1200 (the lightbox sizes, never upscaled) in JPEG and WebP, per photo.
-    assert_eq!(names("images").len(), 18, "{:?}", names("images"));
+    // The images folder holds exactly what the page uses: per photo, the widths its grid
+    // thumbnail needs and the lightbox's (never above 1200), in JPEG and WebP.
+    let used = |html: &str| -> Vec<String> {
+        let mut v: Vec<String> = html
+            .split("images/")
+            .skip(1)
+            .map(|s| s[..s.find([' ', '"']).unwrap()].to_string())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let first_html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert_eq!(names("images"), used(&first_html));
+    for i in 0..3 {
+        for ext in ["jpg", "webp"] {
+            let of = |n: &&String| n.starts_with(&format!("p{i}-")) && n.ends_with(ext);
+            assert!(
+                names("images").iter().filter(of).count() >= 2,
+                "{:?}",
+                names("images")
+            );
+        }
+        // The lightbox's largest size is the photo's own width: never upscaled.
+        let largest = |n: &String| n.starts_with(&format!("p{i}-1200w.")) && n.ends_with(".jpg");
+        assert!(names("images").iter().any(largest), "{:?}", names("images"));
+    }
     let originals = names("originals");
     assert_eq!(originals.len(), 3, "{originals:?}");
     assert!(originals[0].starts_with("p0.") && originals[0].ends_with(".jpg"));
@@ -361,21 +473,21 @@ fn a_rerun_removes_what_it_no_longer_writes_and_nothing_else() {
     std::fs::write(out.join("images/.pixpipe-tmp-Zz9"), "half").unwrap();
     let mark = out.join(".pixpipe-gallery");
     let listed = std::fs::read_to_string(&mark).unwrap();
-    assert!(listed.contains("\nimages/p2-400w."), "{listed}");
+    assert!(listed.contains("\nimages/p2-"), "{listed}");
     // A listed name that is the same file as one this run keeps (as a differently spelt
     // name is on a case-insensitive file system) is never removed.
     let kept = names("images")
         .into_iter()
-        .find(|n| n.starts_with("p1-400w."))
+        .find(|n| n.starts_with("p1-1200w."))
         .unwrap();
     std::fs::hard_link(
         out.join("images").join(&kept),
-        out.join("images/P1-400W.same.jpg"),
+        out.join("images/P1-SAME.jpg"),
     )
     .unwrap();
     std::fs::write(
         &mark,
-        format!("{listed}../victim.txt\nimages/P1-400W.same.jpg\n"),
+        format!("{listed}../victim.txt\nimages/P1-SAME.jpg\n"),
     )
     .unwrap();
 
@@ -384,21 +496,20 @@ fn a_rerun_removes_what_it_no_longer_writes_and_nothing_else() {
     let second = gallery(&site.path("photos"), &["--out", out.to_str().unwrap()]);
     assert_eq!(second.code, 0, "{}", second.stderr);
     assert!(
-        second
-            .stderr
-            .contains("(0 made, 12 reused), 9 stale files removed"),
+        second.stderr.contains("stale files removed"),
         "{}",
         second.stderr
     );
     let images: Vec<String> = names("images")
         .into_iter()
-        .filter(|n| n != "P1-400W.same.jpg")
+        .filter(|n| n != "P1-SAME.jpg")
         .collect();
     assert!(
-        out.join("images/P1-400W.same.jpg").exists(),
+        out.join("images/P1-SAME.jpg").exists(),
         "same file as a kept one"
     );
-    assert_eq!(images.len(), 12, "{images:?}");
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert_eq!(images, used(&html), "exactly what the page uses stays");
     assert!(
         !out.join("images/.pixpipe-tmp-Zz9").exists(),
         "the leftover goes"
@@ -591,7 +702,12 @@ fn the_shown_sizes_are_the_same_bytes_with_or_without_originals() {
     };
     let with = images(&["--originals"], "with");
     let without = images(&[], "without");
-    assert_eq!(with.len(), 10, "{:?}", with.keys());
+    // The thumbnails' widths and the lightbox's up to 2560, in JPEG and WebP.
+    assert!(
+        with.keys().any(|k| k.starts_with("wide-2560w.")) && with.len() >= 8,
+        "{:?}",
+        with.keys()
+    );
     assert!(with == without, "{:?} vs {:?}", with.keys(), without.keys());
 }
 
