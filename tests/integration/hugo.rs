@@ -5,12 +5,12 @@
 //! skipped, unless PIXPIPE_REQUIRE_TOOLS=1 (set by `make test`), when it fails.
 
 use crate::support::exif::Exif;
-use crate::support::{jpeg_bytes, photo, pixpipe, png_bytes, rgba_png_bytes};
+use crate::support::{copy_tree, jpeg_bytes, photo, pixpipe, png_bytes, rgba_png_bytes};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn hugo() -> Option<PathBuf> {
+pub(crate) fn hugo() -> Option<PathBuf> {
     let found = Command::new("hugo")
         .arg("version")
         .output()
@@ -27,7 +27,7 @@ fn hugo() -> Option<PathBuf> {
 }
 
 /// Build `site` with Hugo into `public`, with the comma-separated `config` files.
-fn hugo_build(hugo: &Path, site: &Path, config: &str, public: &Path) {
+pub(crate) fn hugo_build(hugo: &Path, site: &Path, config: &str, public: &Path) {
     let out = Command::new(hugo)
         .current_dir(site)
         .args(["--quiet", "--config", config, "-d"])
@@ -42,33 +42,13 @@ fn hugo_build(hugo: &Path, site: &Path, config: &str, public: &Path) {
 }
 
 /// Hugo's configuration files for a site built through pixpipe's mirror.
-const THROUGH_MIRROR: &str = "hugo.toml,.pixpipe/site/hugo-mounts.toml";
+pub(crate) const THROUGH_MIRROR: &str = "hugo.toml,.pixpipe/site/hugo-mounts.toml";
 
 /// Run `pixpipe build` on `site`, then Hugo through the mirror into `public`.
-fn pixpipe_then_hugo(hugo: &Path, site: &Path, public: &Path) {
+pub(crate) fn pixpipe_then_hugo(hugo: &Path, site: &Path, public: &Path) {
     let run = pixpipe(&["build", site.to_str().unwrap(), "--quiet"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     hugo_build(hugo, site, THROUGH_MIRROR, public);
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    for e in walkdir::WalkDir::new(from).into_iter().flatten() {
-        let rel = e.path().strip_prefix(from).unwrap();
-        if rel.starts_with(".pixpipe")
-            || matches!(
-                e.path().extension().and_then(|x| x.to_str()),
-                Some("jpg" | "png")
-            )
-        {
-            continue;
-        }
-        let dest = to.join(rel);
-        if e.file_type().is_dir() {
-            std::fs::create_dir_all(&dest).unwrap();
-        } else {
-            std::fs::copy(e.path(), &dest).unwrap();
-        }
-    }
 }
 
 /// Attribute `name` of every tag `tag` in `html`.

@@ -9,5 +9,6 @@ mod check;
 mod gallery;
 mod hostile;
 mod hugo;
+mod lighthouse;
 mod mutants;
 mod scan;

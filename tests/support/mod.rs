@@ -1,9 +1,11 @@
 //! Test fixtures made in code: sites from string literals, images from pixels.
 #![allow(dead_code)]
 
+pub mod demo;
 pub mod exif;
 pub mod mutants;
 pub mod pixels;
+pub mod serve;
 pub mod verdicts;
 
 pub use pixels::*;
@@ -176,4 +178,26 @@ pub fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
             )
         })
         .collect()
+}
+
+/// Copy the tree `from` into `to`, without its `.pixpipe` folder and its JPEG and PNG files
+/// (the demo's generated images and outputs).
+pub fn copy_tree(from: &Path, to: &Path) {
+    for e in walkdir::WalkDir::new(from).into_iter().flatten() {
+        let rel = e.path().strip_prefix(from).unwrap();
+        if rel.starts_with(".pixpipe")
+            || matches!(
+                e.path().extension().and_then(|x| x.to_str()),
+                Some("jpg" | "png")
+            )
+        {
+            continue;
+        }
+        let dest = to.join(rel);
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+        } else {
+            std::fs::copy(e.path(), &dest).unwrap();
+        }
+    }
 }
