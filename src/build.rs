@@ -163,6 +163,9 @@ enum From {
     /// An earlier build's output, already in the mirror, kept for a source that cannot be
     /// made now.
     Kept,
+    /// The original's own bytes (metadata stripped when that makes them smaller), served
+    /// where re-encoding made larger files (`serve_smaller_originals`).
+    Original(std::sync::Arc<Vec<u8>>),
 }
 
 /// Run a build of the site at `root`.
@@ -222,6 +225,10 @@ fn build_in_pool(
         &mut report,
     );
     let kept = keep_previous(&dest, &previous, &failed, &stand_ins, &mut made);
+    let smaller = serve_smaller_originals(root, &plan, &hashes, &mut made);
+    report
+        .diagnostics
+        .extend(smaller_notes(&smaller, &a.site, &a.inv));
     report
         .diagnostics
         .extend(failure_diagnostics(&failed, &kept, &a.site, &a.inv));
@@ -587,6 +594,144 @@ fn jobs_of(
         .unzip()
 }
 
+/// What `serve_smaller_originals` did to one source: how many outputs it left out, and the
+/// bytes of the original served in their place (if one is).
+struct Smaller {
+    left_out: usize,
+    original: Option<u64>,
+}
+
+/// Never serve more bytes than the original (issue #18): a source's outputs that came out
+/// larger than the original file (as a downscaled screenshot re-encoded as PNG can) are left
+/// out, and when that leaves the source's own format without its full width, the original
+/// itself is served (metadata stripped when that makes it smaller; named by the hash of
+/// those bytes). Only JPEG, PNG and WebP originals shown upright (no EXIF rotation to keep)
+/// and not CMYK are served so; of the others' outputs, a larger one is left out only where
+/// another format serves its width.
+fn serve_smaller_originals(
+    root: &Path,
+    plan: &Plan,
+    hashes: &BTreeMap<String, (String, u64)>,
+    made: &mut BTreeMap<String, Vec<Published>>,
+) -> BTreeMap<String, Smaller> {
+    let mut done = BTreeMap::new();
+    for (path, outs) in made.iter_mut() {
+        let (Some(sp), Some((_, size))) = (plan.sources.get(path), hashes.get(path)) else {
+            continue;
+        };
+        if sp.treatment == Treatment::Copy || !outs.iter().any(|o| o.bytes > *size) {
+            continue;
+        }
+        let own = match sp.info.format {
+            crate::probe::Format::Jpeg => Some(OutFormat::Jpeg),
+            crate::probe::Format::Png => Some(OutFormat::Png),
+            crate::probe::Format::WebP => Some(OutFormat::Webp),
+            _ => None,
+        };
+        let Some(own) = own.filter(|_| sp.info.orientation <= 1 && !sp.info.cmyk) else {
+            // A GIF original (or one that needs its EXIF rotation) is not served as it is: a
+            // larger output is left out where another format serves its width.
+            let before = outs.len();
+            let size = *size;
+            let widths_served: Vec<(u32, OutFormat)> = outs
+                .iter()
+                .filter(|o| o.bytes <= size)
+                .map(|o| (o.variant.width, o.variant.format))
+                .collect();
+            outs.retain(|o| {
+                o.bytes <= size
+                    || !widths_served
+                        .iter()
+                        .any(|&(w, f)| w == o.variant.width && f != o.variant.format)
+            });
+            if outs.len() < before {
+                let left_out = before - outs.len();
+                done.insert(
+                    path.clone(),
+                    Smaller {
+                        left_out,
+                        original: None,
+                    },
+                );
+            }
+            continue;
+        };
+        let Ok(bytes) = std::fs::read(root.join(path)) else {
+            continue;
+        };
+        let served = match crate::process::metadata::strip(&bytes) {
+            Some(s) if s.len() < bytes.len() => s,
+            _ => bytes,
+        };
+        let limit = served.len() as u64;
+        let before = outs.len();
+        outs.retain(|o| o.bytes <= limit);
+        let (w, h) = sp.info.display_size();
+        let full = |o: &Published| o.variant.format == own && o.variant.width == w;
+        let mut original = None;
+        if outs.len() < before && !outs.iter().any(full) {
+            let hash = crate::naming::short_hash(&served);
+            outs.push(Published {
+                variant: Variant {
+                    width: w,
+                    height: h,
+                    format: own,
+                    quality: 0,
+                    effort: 0,
+                },
+                path: join(site_path::parent(path), &copy_name(path, &hash)),
+                hash,
+                bytes: limit,
+                from: From::Original(std::sync::Arc::new(served)),
+            });
+            outs.sort_by_key(|p| (p.variant.format, p.variant.width));
+            original = Some(limit);
+        }
+        if outs.len() != before || original.is_some() {
+            let left_out = before + usize::from(original.is_some()) - outs.len();
+            done.insert(path.clone(), Smaller { left_out, original });
+        }
+    }
+    done
+}
+
+/// A note at each reference to a source whose original is served in place of larger outputs.
+fn smaller_notes(
+    smaller: &BTreeMap<String, Smaller>,
+    site: &Site,
+    inv: &Inventory,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for r in &inv.refs {
+        let Some((path, s)) = r
+            .resolution
+            .resolved()
+            .and_then(|p| smaller.get_key_value(p))
+        else {
+            continue;
+        };
+        let message = match s.original {
+            Some(bytes) => format!(
+                "{path}: {} output(s) came out larger than the original ({bytes} bytes), which is served in their place",
+                s.left_out
+            ),
+            None => format!(
+                "{path}: {} output(s) came out larger than the original and are left out",
+                s.left_out
+            ),
+        };
+        let d = Diagnostic::note("original-smaller", message).with_help(
+            "a screenshot or diagram compresses better as it is; pixpipe never serves more bytes than the original",
+        );
+        out.push(inventory::located(
+            &site.pages[r.page_index],
+            r.image.src.span,
+            d,
+        ));
+    }
+    out
+}
+
 /// The copied sources (SVG, animations): published as they are, under a hashed name.
 fn copies(
     plan: &Plan,
@@ -902,6 +1047,7 @@ impl Dest {
                         source,
                     })
                 }
+                From::Original(bytes) => Ok(bytes.as_ref().clone()),
             }?;
             match self {
                 Dest::Mirror(owned, _) => owned.place(rel, &bytes, false)?,
@@ -1199,13 +1345,9 @@ fn targets(
         };
         let of_format: Vec<&Published> = ms
             .iter()
-            .filter(|m| m.variant.format == served && u.widths.contains(&m.variant.width))
+            .filter(|m| m.variant.format == served && serves(u, m))
             .collect();
-        let Some(one_x) = of_format
-            .iter()
-            .find(|m| m.variant.width == u.one_x)
-            .or(of_format.first())
-        else {
+        let Some(one_x) = one_x_of(u, &of_format) else {
             continue;
         };
         let srcset = of_format
@@ -1264,26 +1406,40 @@ fn targets(
     out
 }
 
+/// Whether `m` is one of the outputs made for `u` (or the original served in their place).
+fn serves(u: &plan::Use, m: &Published) -> bool {
+    u.widths.contains(&m.variant.width) || matches!(m.from, From::Original(_))
+}
+
+/// The output a page names for `u` among `outs` (one format's, ascending): the 1x, or when
+/// it was left out (larger than the original), the smallest one at least as wide.
+fn one_x_of<'a>(u: &plan::Use, outs: &[&'a Published]) -> Option<&'a Published> {
+    outs.iter()
+        .find(|m| m.variant.width >= u.one_x)
+        .or(outs.last())
+        .copied()
+}
+
 /// The format a use's page points at: of the formats made for it (every one shown by the
 /// browsers of the README's support table), the one whose 1x output is smallest; the primary
-/// format on a tie or when no 1x output was made.
+/// format on a tie.
 fn served_format(u: &plan::Use, made: &[Published]) -> Option<OutFormat> {
     let one_x = |f: OutFormat| {
-        made.iter()
-            .find(|m| m.variant.format == f && m.variant.width == u.one_x)
-            .map(|m| m.bytes)
+        let outs: Vec<&Published> = made
+            .iter()
+            .filter(|m| m.variant.format == f && serves(u, m))
+            .collect();
+        one_x_of(u, &outs).map(|m| m.bytes)
     };
-    let mut best = (u.primary, one_x(u.primary));
-    for &f in &u.formats[1..] {
-        if let (Some(b), Some(cur)) = (one_x(f), best.1) {
-            if b < cur {
-                best = (f, Some(b));
+    let mut best: Option<(OutFormat, u64)> = None;
+    for &f in &u.formats {
+        if let Some(b) = one_x(f) {
+            if best.is_none_or(|(_, cur)| b < cur) {
+                best = Some((f, b));
             }
         }
     }
-    made.iter()
-        .any(|m| m.variant.format == best.0)
-        .then_some(best.0)
+    best.map(|(f, _)| f)
 }
 
 fn trim_num(v: f64) -> String {

@@ -150,9 +150,40 @@ pub fn strip(bytes: &[u8]) -> Option<Vec<u8>> {
         strip_jpeg(bytes)
     } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         strip_png(bytes)
+    } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        strip_webp(bytes)
     } else {
         None
     }
+}
+
+/// A WebP without its `EXIF` and `XMP ` chunks, the extended header's flags for them cleared
+/// and the RIFF size made right. `None` for a chunk list that cannot be walked.
+fn strip_webp(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut out = bytes[..12].to_vec();
+    let mut i = 12;
+    while i < bytes.len() {
+        let kind = bytes.get(i..i + 4)?;
+        let len = u32::from_le_bytes(bytes.get(i + 4..i + 8)?.try_into().ok()?) as usize;
+        // Chunks are padded to an even size.
+        let end = (i + 8).checked_add(len + (len & 1))?.min(bytes.len());
+        match kind {
+            b"EXIF" | b"XMP " => {}
+            b"VP8X" => {
+                let start = out.len();
+                out.extend_from_slice(&bytes[i..end]);
+                // Flags: bit 3 EXIF, bit 2 XMP.
+                if let Some(flags) = out.get_mut(start + 8) {
+                    *flags &= !0b0000_1100;
+                }
+            }
+            _ => out.extend_from_slice(&bytes[i..end]),
+        }
+        i = end;
+    }
+    let riff = u32::try_from(out.len() - 8).ok()?;
+    out[4..8].copy_from_slice(&riff.to_le_bytes());
+    Some(out)
 }
 
 fn strip_jpeg(bytes: &[u8]) -> Option<Vec<u8>> {
@@ -202,6 +233,41 @@ fn strip_png(bytes: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_webp_loses_its_exif_and_xmp_chunks_and_their_flags() {
+        let chunk = |kind: &[u8], data: &[u8]| {
+            let mut c = kind.to_vec();
+            c.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            c.extend_from_slice(data);
+            if data.len() % 2 == 1 {
+                c.push(0);
+            }
+            c
+        };
+        let body = [
+            chunk(b"VP8X", &[0b0000_1100, 0, 0, 0, 9, 0, 0, 9, 0, 0]),
+            chunk(b"VP8L", &[0x2f, 1, 2, 3, 4]),
+            chunk(b"EXIF", b"MM\0*GPS"),
+            chunk(b"XMP ", b"<x/>"),
+        ]
+        .concat();
+        let mut webp = b"RIFF".to_vec();
+        webp.extend_from_slice(&((body.len() + 4) as u32).to_le_bytes());
+        webp.extend_from_slice(b"WEBP");
+        webp.extend_from_slice(&body);
+        let out = strip(&webp).unwrap();
+        let want = [
+            chunk(b"VP8X", &[0, 0, 0, 0, 9, 0, 0, 9, 0, 0]),
+            chunk(b"VP8L", &[0x2f, 1, 2, 3, 4]),
+        ]
+        .concat();
+        assert_eq!(&out[12..], &want[..]);
+        assert_eq!(
+            u32::from_le_bytes(out[4..8].try_into().unwrap()) as usize,
+            out.len() - 8
+        );
+    }
 
     #[test]
     fn the_block_reads_back_with_only_artist_and_copyright() {

@@ -1654,9 +1654,11 @@ fn a_gif_whose_frames_pass_its_screen_is_sized_and_built_as_browsers_show_it() {
     let run = build(site.root(), &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let m = manifest(site.root());
+    // Made on the GIF's 40x30 screen; the WebP came out larger than the GIF and the PNG
+    // serves that width, so it is left out (issue #18: never more bytes than the original).
     assert_eq!(
         variants_of(&m, "content/a/still.gif"),
-        [(40, 30, "png".into()), (40, 30, "webp".into())]
+        [(40, 30, "png".into())]
     );
     let png = &m["images"]["content/a/still.gif"]["variants"][0]["path"];
     let out = image::open(site.path(&format!(".pixpipe/site/{}", png.as_str().unwrap())))
@@ -1746,9 +1748,136 @@ fn a_webp_is_sized_by_the_chunks_browsers_read_and_refused_with_two_headers() {
     let run = build(site.root(), &[]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     let m = manifest(site.root());
+    // Sized 40x30 as browsers read it; the JPEG came out larger than the WebP original, so
+    // only the WebP is served (issue #18).
     assert_eq!(
         variants_of(&m, "content/a/trailing.webp"),
-        [(40, 30, "jpeg".into()), (40, 30, "webp".into())]
+        [(40, 30, "webp".into())]
     );
     assert!(m["images"]["content/a/twice.webp"].is_null(), "{m}");
+}
+
+#[test]
+fn no_output_a_page_serves_is_larger_than_its_original() {
+    // Issue #18, item 1: a 1702-px screenshot of 257 KB became a 1200-px PNG of 319 KB. Here
+    // a grey, noisy 1700x900 PNG (one channel): re-encoded as 8-bit RGB at 1200 px it comes
+    // out larger than the original, so the original is served in its place; the WebP and the
+    // smaller PNGs are smaller, so they stay.
+    let mut state = 0x2545_f491_u32;
+    let grey = image::GrayImage::from_fn(1700, 900, |_, _| {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        image::Luma([(state >> 24) as u8])
+    });
+    let mut original = Vec::new();
+    grey.write_to(
+        &mut std::io::Cursor::new(&mut original),
+        image::ImageFormat::Png,
+    )
+    .unwrap();
+    let site = SiteBuilder::new()
+        .bytes("content/a/shot.png", original.clone())
+        .page("content/a/index.md", "![shot](shot.png)\n")
+        .build();
+    let run = build(site.root(), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("content/a/index.md:1:9: note[original-smaller]: content/a/shot.png: 2 output(s) came out ")
+            && run.stderr.contains(&format!(
+                "larger than the original ({} bytes), which is served in their place",
+                original.len()
+            )),
+        "{}",
+        run.stderr
+    );
+    let m = manifest(site.root());
+    let variants = m["images"]["content/a/shot.png"]["variants"]
+        .as_array()
+        .unwrap()
+        .clone();
+    for v in &variants {
+        let bytes =
+            std::fs::read(site.path(&format!(".pixpipe/site/{}", v["path"].as_str().unwrap())))
+                .unwrap();
+        assert_eq!(bytes.len() as u64, v["bytes"].as_u64().unwrap());
+        assert!(
+            bytes.len() <= original.len(),
+            "{v} is larger than the original ({} bytes)",
+            original.len()
+        );
+    }
+    // The original, full size, under the hash of its bytes (it has no metadata to strip).
+    let served = variants
+        .iter()
+        .find(|v| v["format"] == "png" && v["width"] == 1700)
+        .expect("the original among the PNGs");
+    let hash = blake3::hash(&original).to_hex()[..10].to_string();
+    assert_eq!(served["path"], format!("content/a/shot.{hash}.png"));
+    assert!(variants
+        .iter()
+        .any(|v| v["format"] == "webp" && v["width"] == 1200));
+    assert!(variants
+        .iter()
+        .any(|v| v["format"] == "png" && v["width"].as_u64() < Some(1200)));
+    // The page names the smallest 1x: the WebP.
+    let page = site.read(".pixpipe/site/content/a/index.md");
+    assert!(
+        page.starts_with("![shot](shot-1200w.") && page.contains(".webp)"),
+        "{page}"
+    );
+    // A rebuild decides the same and does nothing.
+    let again = build(site.root(), &[]);
+    assert_eq!(
+        count_in_summary(&again.stderr, "made"),
+        0,
+        "{}",
+        again.stderr
+    );
+    assert_eq!(manifest(site.root()), m);
+}
+
+/// Every output in the manifest at `root` that is larger than its source: (source, output).
+fn larger_than_their_sources(manifest: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for (src, img) in manifest["images"].as_object().unwrap() {
+        let original = img["bytes"].as_u64().unwrap();
+        for v in img["variants"].as_array().unwrap() {
+            if v["bytes"].as_u64().unwrap() > original {
+                out.push(format!("{src} ({original} bytes): {v}"));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn corpus_no_output_is_larger_than_its_original() {
+    // Issue #18's proof on real files: the screenshots and diagrams of linkerd.io (PNG, GIF
+    // and WebP) and the corpus's camera, colour and format photos.
+    let Some(corpus) = corpus() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("linkerd");
+    let run = build(
+        &corpus.join("sites/linkerd"),
+        &[
+            "--out",
+            out.to_str().unwrap(),
+            "--cache",
+            tmp.path().join("cache").to_str().unwrap(),
+        ],
+    );
+    assert!(run.code <= 1, "{}", run.stderr);
+    let text = std::fs::read_to_string(out.join("data/pixpipe.yaml")).unwrap();
+    let m: serde_json::Value = serde_yaml::from_str(&text).unwrap();
+    assert!(m["images"].as_object().unwrap().len() > 150);
+    assert_eq!(larger_than_their_sources(&m), Vec::<String>::new());
+
+    let site = photo_site(&corpus, &["camera", "color", "formats"]);
+    let run = build(site.root(), &[]);
+    assert!(run.code <= 1, "{}", run.stderr);
+    let m = manifest(site.root());
+    assert!(m["images"].as_object().unwrap().len() > 10);
+    assert_eq!(larger_than_their_sources(&m), Vec::<String>::new());
 }
