@@ -81,7 +81,7 @@ pub fn images(text: &str, fm: &FrontMatter, keys: &[String]) -> Vec<FmImage> {
             span,
         });
     }
-    out.sort_by_key(|i| (i.span.start, i.key.clone()));
+    out.sort_by(|a, b| (a.span.start, &a.key).cmp(&(b.span.start, &b.key)));
     out
 }
 
@@ -136,9 +136,10 @@ fn walk(
 /// A value goes at its first unused occurrence whose nearest key is the value's own: named
 /// before it on its line, or on the nearest of the 64 lines above that holds a `:` or `=`;
 /// failing that, at its first unused occurrence anywhere (a Markdown image in a multi-line
-/// string). Searches go on from where the last one for the same key and value stopped,
-/// and what a line says is worked out once per key: 5,000 images listed in front matter
-/// took 25 s when every value searched from the start (issue #17, item 7).
+/// string). Searches go on from where the last one for the same key and value stopped, and
+/// what a line says is worked out once per key: 5,000 images listed in front matter took 25 s
+/// when every value searched from the start (issue #17, item 7). The nearest line with a `:`
+/// or `=` above each line is known from the start, not looked for over 64 lines per value.
 struct Locator<'a> {
     /// The front matter's text.
     fm: &'a str,
@@ -146,62 +147,90 @@ struct Locator<'a> {
     start: usize,
     /// Where each of its lines starts.
     lines: Vec<usize>,
+    /// Per line: the nearest line at or above it that holds a `:` or `=`, if any.
+    key_line: Vec<Option<usize>>,
     /// Occurrences already given to a value.
     used: HashSet<usize>,
-    /// Per (key, value), where the search for its next occurrence goes on.
-    by_key: HashMap<(String, String), usize>,
+    /// Per key: what is known of it.
+    keys: HashMap<String, KeyLines>,
     /// Per value, where the search for its next unused occurrence anywhere goes on.
     anywhere: HashMap<String, usize>,
-    /// Per (key, line): where the key first occurs on the line, if it does.
-    key_on_line: HashMap<(String, usize), Option<usize>>,
-    /// Per (key, line, lines to look at): whether the nearest line with a `:` or `=`
-    /// among that many lines above `line` names the key.
-    key_above: HashMap<(String, usize, usize), bool>,
+}
+
+/// What the `Locator` knows of one key.
+#[derive(Default)]
+struct KeyLines {
+    /// Per value found under the key, where the search for its next occurrence goes on.
+    cursor: HashMap<String, usize>,
+    /// Per line: where the key first occurs on it, if it does.
+    on_line: HashMap<usize, Option<usize>>,
+    /// Per line with a `:` or `=`: whether it names the key.
+    named: HashMap<usize, bool>,
 }
 
 impl<'a> Locator<'a> {
     fn new(text: &'a str, inner: Span) -> Locator<'a> {
         let fm = &text[inner.start..inner.end];
-        let lines = std::iter::once(0)
+        let lines: Vec<usize> = std::iter::once(0)
             .chain(memchr::memchr_iter(b'\n', fm.as_bytes()).map(|i| i + 1))
             .collect();
-        Locator {
+        let mut locator = Locator {
             fm,
             start: inner.start,
             lines,
+            key_line: Vec::new(),
             used: HashSet::new(),
-            by_key: HashMap::new(),
+            keys: HashMap::new(),
             anywhere: HashMap::new(),
-            key_on_line: HashMap::new(),
-            key_above: HashMap::new(),
-        }
+        };
+        let mut nearest = None;
+        locator.key_line = (0..locator.lines.len())
+            .map(|n| {
+                if locator.line(n).contains([':', '=']) {
+                    nearest = Some(n);
+                }
+                nearest
+            })
+            .collect();
+        locator
     }
 
     /// Where `value`, found under `key`, is written.
     fn locate(&mut self, key: &str, value: &str) -> Option<Span> {
+        if !self.keys.contains_key(key) {
+            self.keys.insert(key.to_string(), KeyLines::default());
+        }
+        let from = self.keys[key].cursor.get(value).copied().unwrap_or(0);
+        let (found, from) = self.next_unused(value, from, |l, at| l.key_here(key, at));
+        if let Some(known) = self.keys.get_mut(key) {
+            set_cursor(&mut known.cursor, value, from);
+        }
+        if let Some(at) = found {
+            return Some(self.take(at, value));
+        }
+        let from = self.anywhere.get(value).copied().unwrap_or(0);
+        let (found, from) = self.next_unused(value, from, |_, _| true);
+        set_cursor(&mut self.anywhere, value, from);
+        found.map(|at| self.take(at, value))
+    }
+
+    /// The first unused occurrence of `value` from `from` that `fits`, and where a search for
+    /// the next one goes on.
+    fn next_unused(
+        &mut self,
+        value: &str,
+        mut from: usize,
+        mut fits: impl FnMut(&mut Self, usize) -> bool,
+    ) -> (Option<usize>, usize) {
         let step = value.len().max(1);
-        let cursor = (key.to_string(), value.to_string());
-        let mut from = self.by_key.get(&cursor).copied().unwrap_or(0);
         while let Some(rel) = self.fm.get(from..).and_then(|t| t.find(value)) {
             let at = from + rel;
             from = at + step;
-            if !self.used.contains(&at) && self.key_here(key, at) {
-                self.by_key.insert(cursor, from);
-                return Some(self.take(at, value));
+            if !self.used.contains(&at) && fits(self, at) {
+                return (Some(at), from);
             }
         }
-        self.by_key.insert(cursor, from);
-        let mut from = self.anywhere.get(value).copied().unwrap_or(0);
-        while let Some(rel) = self.fm.get(from..).and_then(|t| t.find(value)) {
-            let at = from + rel;
-            from = at + step;
-            if !self.used.contains(&at) {
-                self.anywhere.insert(value.to_string(), from);
-                return Some(self.take(at, value));
-            }
-        }
-        self.anywhere.insert(value.to_string(), from);
-        None
+        (None, from)
     }
 
     fn take(&mut self, at: usize, value: &str) -> Span {
@@ -215,14 +244,17 @@ impl<'a> Locator<'a> {
         self.fm[self.lines[n]..end].trim_end_matches('\r')
     }
 
-    /// Whether the nearest key before offset `at` is `key`.
+    /// Whether the nearest key before offset `at` is `key` (known to `keys`).
     fn key_here(&mut self, key: &str, at: usize) -> bool {
         let n = self.lines.partition_point(|&s| s <= at) - 1;
         let line_start = self.lines[n];
         let line = self.line(n);
-        let first = *self
-            .key_on_line
-            .entry((key.to_string(), n))
+        let Some(known) = self.keys.get_mut(key) else {
+            return false;
+        };
+        let first = *known
+            .on_line
+            .entry(n)
             .or_insert_with(|| line.find(key).map(|i| line_start + i));
         if first.is_some_and(|f| f + key.len() <= at) {
             return true;
@@ -237,16 +269,26 @@ impl<'a> Locator<'a> {
             return false;
         }
         let look = if partial.is_empty() { 64 } else { 63 };
-        if let Some(&known) = self.key_above.get(&(key.to_string(), n, look)) {
-            return known;
+        let Some(above) = self.key_line[n - 1].filter(|&i| i >= n.saturating_sub(look)) else {
+            return false;
+        };
+        let line = self.line(above);
+        self.keys.get_mut(key).is_some_and(|known| {
+            *known
+                .named
+                .entry(above)
+                .or_insert_with(|| line.contains(key))
+        })
+    }
+}
+
+/// Set where the search for `value` goes on, copying `value` only the first time.
+fn set_cursor(cursors: &mut HashMap<String, usize>, value: &str, to: usize) {
+    match cursors.get_mut(value) {
+        Some(c) => *c = to,
+        None => {
+            cursors.insert(value.to_string(), to);
         }
-        let named = (n.saturating_sub(look)..n)
-            .rev()
-            .map(|i| self.line(i))
-            .find(|l| l.contains([':', '=']))
-            .is_some_and(|l| l.contains(key));
-        self.key_above.insert((key.to_string(), n, look), named);
-        named
     }
 }
 
@@ -328,6 +370,26 @@ mod tests {
             .map(|i| t[..i.span.start].matches('\n').count() + 1)
             .collect();
         assert_eq!(lines, (3..=3003).collect::<Vec<usize>>());
+    }
+
+    // The nearest key line is looked for among the 63 lines above a list item (64 for a
+    // value that starts its line); past that, the value goes to its first unused occurrence.
+    #[test]
+    fn a_value_belongs_to_a_key_at_most_64_lines_above() {
+        let line_of = |items: usize| {
+            let t = format!(
+                "---\ntitle: a.jpg\nimages:\n{}  - a.jpg\n---\n",
+                "  - b.jpg\n".repeat(items)
+            );
+            let fm = detect(&t).unwrap().unwrap();
+            let a = images(&t, &fm, &keys())
+                .into_iter()
+                .find(|i| i.src == "a.jpg")
+                .unwrap();
+            t[..a.span.start].matches('\n').count() + 1
+        };
+        assert_eq!(line_of(62), 66);
+        assert_eq!(line_of(63), 2);
     }
 
     #[test]
