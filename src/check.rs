@@ -369,7 +369,7 @@ fn check_text_lints(site: &Site, r: &Reference, config: &Config, out: &mut Vec<D
         }
     }
     if let Some(sev) = level_severity(config.lint.missing_alt) {
-        let has = |v: &Option<Value>| v.as_ref().is_some_and(|v| !v.text.trim().is_empty());
+        let has = |v: &Option<Box<Value>>| v.as_ref().is_some_and(|v| !v.text.trim().is_empty());
         // Front matter images are shown by templates, which bring their own alt text.
         let in_text = !matches!(r.image.syntax, Syntax::FrontMatter(_));
         if in_text

@@ -299,7 +299,7 @@ struct JsonRef<'a> {
 pub fn to_jsonl(refs: &[Reference]) -> String {
     let mut out = String::new();
     for r in refs {
-        fn v(x: &Option<extract::Value>) -> Option<&str> {
+        fn v(x: &Option<Box<extract::Value>>) -> Option<&str> {
             x.as_ref().map(|v| v.text.as_str())
         }
         let j = JsonRef {

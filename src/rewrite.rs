@@ -149,7 +149,7 @@ pub fn edits_for(text: &str, r: &ImageRef, t: &Target, ratio_param: Option<&str>
                 set_or_insert(
                     text,
                     r.span,
-                    r.srcset.as_ref(),
+                    r.srcset.as_deref(),
                     "srcset",
                     &t.srcset,
                     &mut edits,
@@ -202,7 +202,7 @@ pub fn edits_for(text: &str, r: &ImageRef, t: &Target, ratio_param: Option<&str>
                 set_or_insert(
                     text,
                     r.span,
-                    r.srcset.as_ref(),
+                    r.srcset.as_deref(),
                     "srcset",
                     &html_escape(&t.srcset),
                     &mut edits,

@@ -63,22 +63,22 @@ pub struct ImageRef {
     /// The image source as written.
     pub src: Value,
     /// Declared width.
-    pub width: Option<Value>,
+    pub width: Option<Box<Value>>,
     /// Declared height.
-    pub height: Option<Value>,
+    pub height: Option<Box<Value>>,
     /// Declared ratio (height/width in percent).
-    pub ratio: Option<Value>,
+    pub ratio: Option<Box<Value>>,
     /// Alt text.
-    pub alt: Option<Value>,
+    pub alt: Option<Box<Value>>,
     /// Title.
-    pub title: Option<Value>,
+    pub title: Option<Box<Value>>,
     /// Caption.
-    pub caption: Option<Value>,
+    pub caption: Option<Box<Value>>,
     /// `srcset` of an `<img>`.
-    pub srcset: Option<Value>,
+    pub srcset: Option<Box<Value>>,
     /// The source is a glob over the page's resources (a gallery's `match`, or a shortcode
     /// that looks its image up by pattern): the pattern to match.
-    pub glob: Option<Value>,
+    pub glob: Option<Box<Value>>,
     /// For a reference-style Markdown image, where its definition's destination is written.
     pub definition: Option<Span>,
 }
@@ -740,15 +740,17 @@ fn markdown_refs(images: Vec<markdown::MdImage>, doc: &Document, ex: &mut Extrac
             width: None,
             height: None,
             ratio: None,
-            alt: Some(Value {
+            alt: Some(Box::new(Value {
                 text: img.alt,
                 span,
                 name: "alt".into(),
-            }),
-            title: (!img.title.is_empty()).then(|| Value {
-                text: img.title,
-                span,
-                name: "title".into(),
+            })),
+            title: (!img.title.is_empty()).then(|| {
+                Box::new(Value {
+                    text: img.title,
+                    span,
+                    name: "title".into(),
+                })
             }),
             caption: None,
             srcset: None,
@@ -770,11 +772,11 @@ fn html_refs(imgs: Vec<html::ImgTag>, hidden: &SpanSet, doc: &Document, ex: &mut
         let val = |n: &str| {
             tag.attr(n).map(|a| {
                 let s = doc.shift(a.span);
-                Value {
+                Box::new(Value {
                     text: doc.written(s).unwrap_or_else(|| a.value.clone()),
                     span: s,
                     name: n.to_string(),
-                }
+                })
             })
         };
         let src_span = doc.shift(src.span);
@@ -836,13 +838,14 @@ fn shift_ref(r: &mut ImageRef, by: usize) {
 }
 
 fn shortcode_ref(t: &shortcode::Tag, rule: &ShortcodeRule) -> Option<ImageRef> {
-    let named = |n: &Option<String>| {
-        n.as_ref().and_then(|n| t.named(n)).map(|p| Value {
+    let value = |p: &shortcode::Param| {
+        Box::new(Value {
             text: p.value.clone(),
             span: p.span,
             name: p.name.clone().unwrap_or_default(),
         })
     };
+    let named = |n: &Option<String>| n.as_deref().and_then(|n| t.named(n)).map(value);
     let set = rule.set.as_ref().and_then(|n| t.named(n));
     let src = rule
         .src
@@ -851,16 +854,12 @@ fn shortcode_ref(t: &shortcode::Tag, rule: &ShortcodeRule) -> Option<ImageRef> {
         .or_else(|| rule.positional_src.and_then(|i| t.positional(i)))
         .or(set)?;
     let glob = match (set, &rule.glob) {
-        (Some(p), _) => Some(Value {
-            text: p.value.clone(),
-            span: p.span,
-            name: p.name.clone().unwrap_or_default(),
-        }),
-        (None, Some(tpl)) => Some(Value {
+        (Some(p), _) => Some(value(p)),
+        (None, Some(tpl)) => Some(Box::new(Value {
             text: tpl.replace("{}", &src.value),
             span: src.span,
             name: "glob".into(),
-        }),
+        })),
         _ => None,
     };
     Some(ImageRef {
@@ -877,7 +876,7 @@ fn shortcode_ref(t: &shortcode::Tag, rule: &ShortcodeRule) -> Option<ImageRef> {
         alt: named(&rule.alt),
         title: named(&rule.title),
         caption: named(&rule.caption),
-        srcset: named(&Some("srcset".to_string())),
+        srcset: t.named("srcset").map(value),
         glob,
         definition: None,
     })
