@@ -58,7 +58,7 @@ pub struct BuildOptions {
 }
 
 /// What a build did.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize)]
 pub struct BuildReport {
     /// Findings (those of `check`, plus processing failures and notes).
     pub diagnostics: Vec<Diagnostic>,
@@ -76,6 +76,8 @@ pub struct BuildReport {
     pub bytes_in: u64,
     /// Bytes of the outputs.
     pub bytes_out: u64,
+    /// What a visitor of the site's pages downloads for their images, before and after.
+    pub visitor: Visitor,
     /// Pages written (rewritten or copied).
     pub pages_written: usize,
     /// Stale outputs removed.
@@ -84,6 +86,23 @@ pub struct BuildReport {
     pub manifest: String,
     /// Seconds taken.
     pub seconds: f64,
+}
+
+/// The bytes a visitor downloads for the images of the site's pages: each image a page shows
+/// (once per page), at the width the page declares, in the format a current browser takes
+/// (WebP where it was made).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Visitor {
+    /// Images counted (distinct per page).
+    pub images: usize,
+    /// Pages showing them.
+    pub pages: usize,
+    /// Before the build: the originals, whatever the screen.
+    pub before: u64,
+    /// After, on a standard screen (1x).
+    pub after_1x: u64,
+    /// After, on a high-density screen (2x).
+    pub after_2x: u64,
 }
 
 /// A build that could not run.
@@ -245,6 +264,7 @@ fn build_in_pool(
         }
     }
     let targets = targets(&plan, &made, &a.inv.refs);
+    report.visitor = visitor(&plan, &made, &hashes, &a.inv.refs);
     let texts = rewrite_pages(&a.site, &a.inv, &targets, config);
     report.pages_written = dest.write_pages(root, &a.site, &texts)?;
     if let Dest::Mirror(owned, layout) = &dest {
@@ -1440,6 +1460,50 @@ fn served_format(u: &plan::Use, made: &[Published]) -> Option<OutFormat> {
         }
     }
     best.map(|(f, _)| f)
+}
+
+/// What a visitor downloads for the images of the pages, before and after (see `Visitor`).
+fn visitor(
+    plan: &Plan,
+    made: &BTreeMap<String, Vec<Published>>,
+    hashes: &BTreeMap<String, (String, u64)>,
+    refs: &[Reference],
+) -> Visitor {
+    let mut seen = BTreeSet::new();
+    let mut pages = BTreeSet::new();
+    let mut v = Visitor::default();
+    for u in &plan.uses {
+        let page = refs[u.reference].page_index;
+        let (Some(ms), Some((_, original))) = (made.get(&u.source), hashes.get(&u.source)) else {
+            continue;
+        };
+        if !seen.insert((page, u.source.as_str())) {
+            continue;
+        }
+        let taken = if u.formats.contains(&OutFormat::Webp) {
+            Some(OutFormat::Webp)
+        } else {
+            served_format(u, ms)
+        };
+        let outs: Vec<&Published> = ms
+            .iter()
+            .filter(|m| Some(m.variant.format) == taken && serves(u, m))
+            .collect();
+        let at = |density: u32| {
+            let need = u.css_width.saturating_mul(density);
+            outs.iter()
+                .find(|m| m.variant.width >= need)
+                .or(outs.last())
+                .map_or(*original, |m| m.bytes)
+        };
+        pages.insert(page);
+        v.images += 1;
+        v.before += original;
+        v.after_1x += at(1);
+        v.after_2x += at(2);
+    }
+    v.pages = pages.len();
+    v
 }
 
 fn trim_num(v: f64) -> String {

@@ -98,6 +98,10 @@ pub struct BuildArgs {
     /// Cache folder (save and restore it in CI). Default: SITE/.pixpipe/cache.
     #[arg(long)]
     pub cache: Option<PathBuf>,
+    /// Also write the build's report as JSON here: counts, what a visitor downloads before
+    /// and after, and every finding.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
     /// Remove cache entries this build did not use.
     #[arg(long)]
     pub prune_cache: bool,

@@ -226,7 +226,11 @@ fn run_gallery(args: GalleryArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn megabytes(b: u64) -> String {
-    format!("{:.1} MB", b as f64 / 1e6)
+    if b < 1_000_000 {
+        format!("{} KB", (b as f64 / 1e3).round())
+    } else {
+        format!("{:.1} MB", b as f64 / 1e6)
+    }
 }
 
 fn run_build(args: BuildArgs) -> anyhow::Result<ExitCode> {
@@ -263,20 +267,35 @@ fn run_build(args: BuildArgs) -> anyhow::Result<ExitCode> {
     print_diagnostics(&report.diagnostics);
     let counts = report::count(&report.diagnostics);
     eprintln!(
-        "build: {} images, {} variants ({} made, {} reused), {} sources decoded, {} sources hashed, {} -> {}, {} pages written, {} stale files removed, {:.2} s; manifest {}",
+        "build: {} images, {} variants ({} made, {} reused), {} sources decoded, {} sources hashed, {} written, {} pages written, {} stale files removed, {:.2} s; manifest {}",
         report.images,
         report.made + report.reused,
         report.made,
         report.reused,
         report.decoded,
         report.hashed,
-        megabytes(report.bytes_in),
         megabytes(report.bytes_out),
         report.pages_written,
         report.pruned,
         report.seconds,
         report.manifest
     );
+    let v = report.visitor;
+    if v.images > 0 {
+        eprintln!(
+            "visitors: {} images on {} pages: {} as the originals -> {} at 1x, {} at 2x (WebP where made)",
+            v.images,
+            v.pages,
+            megabytes(v.before),
+            megabytes(v.after_1x),
+            megabytes(v.after_2x)
+        );
+    }
+    if let Some(path) = &args.report {
+        let json = serde_json::to_string_pretty(&report)?;
+        pixpipe::emit::write_atomic(path, format!("{json}\n").as_bytes())
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    }
     if counts.errors + counts.warnings > 0 {
         eprintln!("check: {}", report::summarize(counts));
     }

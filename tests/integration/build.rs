@@ -1881,3 +1881,48 @@ fn corpus_no_output_is_larger_than_its_original() {
     assert!(m["images"].as_object().unwrap().len() > 10);
     assert_eq!(larger_than_their_sources(&m), Vec::<String>::new());
 }
+
+#[test]
+fn the_summary_and_report_say_what_a_visitor_downloads_before_and_after() {
+    // Issue #18, item 5: "60.2 MB -> 115.3 MB" summed every file written. A photo shown
+    // twice on one page and once on another: two images on two pages, each at the column
+    // (1200 px at 1x; 2x is capped at the photo's 2000 px), in WebP.
+    let bytes = jpeg_bytes(&photo(2000, 1500, 5));
+    let site = SiteBuilder::new()
+        .bytes("content/a/p.jpg", bytes.clone())
+        .page("content/a/index.md", "![p](p.jpg)\n\n![again](p.jpg)\n")
+        .page("content/b/index.md", "![p](../a/p.jpg)\n")
+        .build();
+    let report = site.path("report.json");
+    let run = build(site.root(), &["--report", report.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let m = manifest(site.root());
+    let webp = |w: u64| {
+        m["images"]["content/a/p.jpg"]["variants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["format"] == "webp" && v["width"] == w)
+            .unwrap_or_else(|| panic!("no {w}w WebP"))["bytes"]
+            .as_u64()
+            .unwrap()
+    };
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(
+        r["visitor"],
+        serde_json::json!({
+            "images": 2,
+            "pages": 2,
+            "before": 2 * bytes.len() as u64,
+            "after_1x": 2 * webp(1200),
+            "after_2x": 2 * webp(2000),
+        })
+    );
+    assert_eq!(r["made"], count_in_summary(&run.stderr, "made"));
+    assert!(
+        run.stderr.contains("\nvisitors: 2 images on 2 pages: "),
+        "{}",
+        run.stderr
+    );
+}
