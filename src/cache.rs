@@ -108,11 +108,15 @@ pub fn job_key(
         v.height,
         v.format.name(),
         v.quality,
-        // Only WebP has an effort: the other formats' keys (and caches) stay as they were.
-        if v.format == crate::plan::OutFormat::Webp {
-            format!("|e={}", v.effort)
-        } else {
-            String::new()
+        // Only WebP has an effort, and PNG names its encoder (oxipng since pipeline 1): the
+        // JPEG keys (and caches) stay as they were.
+        match v.format {
+            crate::plan::OutFormat::Webp => format!("|e={}", v.effort),
+            crate::plan::OutFormat::Png => format!(
+                "|oxipng-10-p{}",
+                crate::process::codec::png_preset(v.width as u64 * v.height as u64)
+            ),
+            crate::plan::OutFormat::Jpeg => String::new(),
         },
         after.join(",")
     );

@@ -12,7 +12,6 @@
 use super::pixels::Pixels;
 use crate::plan::OutFormat;
 use crate::probe::Format;
-use image::ImageEncoder;
 use std::io::Cursor;
 
 /// Decode `bytes` (of `format`), at a DCT scale that keeps at least `min_w` x `min_h` pixels
@@ -234,23 +233,44 @@ pub fn encode(p: &Pixels, format: OutFormat, quality: u8, effort: u8) -> Result<
             c.compress_to_vec(image).map_err(|e| e.to_string())
         }
         OutFormat::Webp => encode_webp(p, quality, effort),
-        OutFormat::Png => {
-            let mut out = Vec::new();
-            let ct = if p.channels == 4 {
-                image::ExtendedColorType::Rgba8
-            } else {
-                image::ExtendedColorType::Rgb8
-            };
-            image::codecs::png::PngEncoder::new_with_quality(
-                &mut out,
-                image::codecs::png::CompressionType::Default,
-                image::codecs::png::FilterType::Adaptive,
-            )
-            .write_image(&p.data, p.width, p.height, ct)
-            .map_err(|e| e.to_string())?;
-            Ok(out)
-        }
+        OutFormat::Png => encode_png(p),
     }
+}
+
+/// oxipng's preset for an image of `pixels`: its most thorough search up to a megapixel,
+/// lighter above, so that a large PNG takes seconds, not minutes. Chosen by size, not by a
+/// time limit, so that every machine writes the same bytes.
+pub fn png_preset(pixels: u64) -> u8 {
+    match pixels {
+        0..=1_000_000 => 4,
+        1_000_001..=4_000_000 => 3,
+        _ => 2,
+    }
+}
+
+/// Lossless PNG through oxipng: the smallest of its filter and deflate trials, with the
+/// reductions that lose nothing (to a palette, greyscale or a lower bit depth when the
+/// pixels allow it).
+fn encode_png(p: &Pixels) -> Result<Vec<u8>, String> {
+    let colour = if p.channels == 4 {
+        oxipng::ColorType::RGBA
+    } else {
+        oxipng::ColorType::RGB {
+            transparent_color: None,
+        }
+    };
+    let raw = oxipng::RawImage::new(
+        p.width,
+        p.height,
+        colour,
+        oxipng::BitDepth::Eight,
+        p.data.clone(),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut opts = oxipng::Options::from_preset(png_preset(p.width as u64 * p.height as u64));
+    // Fully transparent pixels may take any colour: the one that compresses best.
+    opts.optimize_alpha = true;
+    raw.create_optimized_png(&opts).map_err(|e| e.to_string())
 }
 
 /// Lossy WebP through libwebp: default preset, `quality`, method `effort` (0-6; 4 is cwebp's
