@@ -113,8 +113,9 @@ pub fn job_key(
         match v.format {
             crate::plan::OutFormat::Webp => format!("|e={}", v.effort),
             crate::plan::OutFormat::Png => format!(
-                "|oxipng-10-p{}",
-                crate::process::codec::png_preset(v.width as u64 * v.height as u64)
+                "|oxipng-10-p{}|palette={}",
+                crate::process::codec::png_preset(v.width as u64 * v.height as u64),
+                v.effort
             ),
             crate::plan::OutFormat::Jpeg => String::new(),
         },

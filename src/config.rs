@@ -173,6 +173,9 @@ pub struct Config {
     /// How hard libwebp searches (its `method`): 0 fastest to 6 smallest. Default: 4, as
     /// cwebp's and sharp's.
     pub webp_effort: u8,
+    /// Whether a PNG output may be a palette of at most 256 colours when that looks the same
+    /// (`process::palette`). Default: auto.
+    pub png_palette: PngPalette,
     /// What metadata outputs keep: `strip` (nothing) or `keep-copyright` (Artist and
     /// Copyright). GPS never survives. Default: strip.
     pub metadata: Metadata,
@@ -315,6 +318,7 @@ impl Default for Config {
             formats: vec![s("auto"), s("webp")],
             quality: [(s("jpeg"), 80u8), (s("webp"), 80u8)].into_iter().collect(),
             webp_effort: 4,
+            png_palette: PngPalette::Auto,
             max_pixels: DEFAULT_MAX_PIXELS,
             metadata: Metadata::Strip,
             lint: Lints {
@@ -395,9 +399,27 @@ struct RawConfig {
     formats: Option<Vec<String>>,
     quality: Option<BTreeMap<String, u8>>,
     webp_effort: Option<u8>,
+    png: Option<RawPng>,
     max_pixels: Option<u64>,
     metadata: Option<Metadata>,
     lint: Option<RawLints>,
+}
+
+/// `png:` in pixpipe.yaml.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPng {
+    palette: Option<PngPalette>,
+}
+
+/// Whether PNG outputs may become palettes (`png: {palette: …}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PngPalette {
+    /// When the palette image scores at least `process::palette::VISUALLY_LOSSLESS`.
+    Auto,
+    /// Never: PNG outputs keep every colour.
+    Never,
 }
 
 #[derive(Deserialize)]
@@ -702,6 +724,9 @@ impl Config {
         c.set_sizes(raw.content_width, raw.densities, &file)?;
         c.set_screens(raw.page_margin, raw.screens, &file)?;
         c.set_encoding(raw.formats, raw.quality, raw.webp_effort, &file)?;
+        if let Some(p) = raw.png.and_then(|p| p.palette) {
+            c.png_palette = p;
+        }
         if let Some(m) = raw.metadata {
             c.metadata = m;
         }
@@ -1009,11 +1034,13 @@ impl Config {
         }
     }
 
-    /// The encoder effort for `format`: `webp_effort` for WebP, 0 for the other formats.
+    /// The encoder effort for `format`: `webp_effort` for WebP; for PNG 1 when a palette may
+    /// replace the colours (`png: {palette: auto}`), else 0; 0 for JPEG.
     pub fn effort_of(&self, format: OutFormat) -> u8 {
         match format {
             OutFormat::Webp => self.webp_effort,
-            OutFormat::Jpeg | OutFormat::Png => 0,
+            OutFormat::Png => u8::from(self.png_palette == PngPalette::Auto),
+            OutFormat::Jpeg => 0,
         }
     }
 
@@ -1035,6 +1062,26 @@ mod tests {
         Config::from_yaml(yaml, "pixpipe.yaml")
             .unwrap_err()
             .to_string()
+    }
+
+    #[test]
+    fn png_palette_is_auto_unless_never_and_nothing_else() {
+        let c = Config::default();
+        assert_eq!(
+            (c.png_palette, c.effort_of(OutFormat::Png)),
+            (PngPalette::Auto, 1)
+        );
+        let c = Config::from_yaml("png: {palette: never}\n", "pixpipe.yaml").unwrap();
+        assert_eq!(
+            (c.png_palette, c.effort_of(OutFormat::Png)),
+            (PngPalette::Never, 0)
+        );
+        assert!(
+            error_of("png: {palette: sometimes}\n").contains("unknown variant `sometimes`"),
+            "{}",
+            error_of("png: {palette: sometimes}\n")
+        );
+        assert!(error_of("png: {palete: auto}\n").contains("unknown field `palete`"));
     }
 
     #[test]
@@ -1102,7 +1149,8 @@ mod tests {
         let c = Config::from_yaml("webp_effort: 2\n", "p").unwrap();
         assert_eq!(Variant::new(100, 50, OutFormat::Webp, &c).effort, 2);
         assert_eq!(Variant::new(100, 50, OutFormat::Jpeg, &c).effort, 0);
-        assert_eq!(Variant::new(100, 50, OutFormat::Png, &c).effort, 0);
+        // A PNG's effort says whether a palette may replace its colours (auto by default).
+        assert_eq!(Variant::new(100, 50, OutFormat::Png, &c).effort, 1);
     }
 
     #[test]

@@ -29,7 +29,8 @@ pub struct Variant {
     pub format: OutFormat,
     /// Encoder quality (0 for lossless).
     pub quality: u8,
-    /// Encoder effort: libwebp's method for WebP, 0 for the other formats.
+    /// Encoder effort: libwebp's method for WebP; for PNG 1 when a palette may replace the
+    /// colours (`png: {palette: auto}`); 0 for JPEG.
     pub effort: u8,
 }
 

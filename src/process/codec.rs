@@ -233,7 +233,7 @@ pub fn encode(p: &Pixels, format: OutFormat, quality: u8, effort: u8) -> Result<
             c.compress_to_vec(image).map_err(|e| e.to_string())
         }
         OutFormat::Webp => encode_webp(p, quality, effort),
-        OutFormat::Png => encode_png(p),
+        OutFormat::Png => encode_png(p, effort == 1),
     }
 }
 
@@ -248,10 +248,11 @@ pub fn png_preset(pixels: u64) -> u8 {
     }
 }
 
-/// Lossless PNG through oxipng: the smallest of its filter and deflate trials, with the
-/// reductions that lose nothing (to a palette, greyscale or a lower bit depth when the
-/// pixels allow it).
-fn encode_png(p: &Pixels) -> Result<Vec<u8>, String> {
+/// PNG through oxipng: the smallest of its filter and deflate trials, with the reductions
+/// that lose nothing (to a palette, greyscale or a lower bit depth when the pixels allow
+/// it); with `palette`, also the image as 256 colours when that looks the same
+/// (`palette::indexed`), whichever is smaller.
+fn encode_png(p: &Pixels, palette: bool) -> Result<Vec<u8>, String> {
     let colour = if p.channels == 4 {
         oxipng::ColorType::RGBA
     } else {
@@ -259,18 +260,29 @@ fn encode_png(p: &Pixels) -> Result<Vec<u8>, String> {
             transparent_color: None,
         }
     };
-    let raw = oxipng::RawImage::new(
-        p.width,
-        p.height,
-        colour,
-        oxipng::BitDepth::Eight,
-        p.data.clone(),
-    )
-    .map_err(|e| e.to_string())?;
     let mut opts = oxipng::Options::from_preset(png_preset(p.width as u64 * p.height as u64));
     // Fully transparent pixels may take any colour: the one that compresses best.
     opts.optimize_alpha = true;
-    raw.create_optimized_png(&opts).map_err(|e| e.to_string())
+    let optimise = |colour, data| {
+        oxipng::RawImage::new(p.width, p.height, colour, oxipng::BitDepth::Eight, data)
+            .and_then(|raw| raw.create_optimized_png(&opts))
+            .map_err(|e| e.to_string())
+    };
+    let full = optimise(colour, p.data.clone())?;
+    let Some(ix) = palette.then(|| super::palette::indexed(p)).flatten() else {
+        return Ok(full);
+    };
+    let colours = ix
+        .palette
+        .iter()
+        .map(|c| oxipng::RGBA8::new(c[0], c[1], c[2], 255))
+        .collect();
+    let indexed = optimise(oxipng::ColorType::Indexed { palette: colours }, ix.indices)?;
+    Ok(if indexed.len() < full.len() {
+        indexed
+    } else {
+        full
+    })
 }
 
 /// Lossy WebP through libwebp: default preset, `quality`, method `effort` (0-6; 4 is cwebp's

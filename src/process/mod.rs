@@ -8,6 +8,7 @@
 
 pub mod codec;
 pub mod metadata;
+pub mod palette;
 pub mod pixels;
 pub mod resize;
 pub mod scratch;

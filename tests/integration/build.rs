@@ -1926,3 +1926,70 @@ fn the_summary_and_report_say_what_a_visitor_downloads_before_and_after() {
         run.stderr
     );
 }
+
+/// A screenshot-like RGB image: flat boxes on white and anti-aliased round marks over them
+/// (each edge pixel a blend), hundreds of colours.
+fn screenshot(w: u32, h: u32) -> image::RgbImage {
+    image::RgbImage::from_fn(w, h, |x, y| {
+        let under = match (x / 80 + y / 50) % 3 {
+            0 => [66.0, 133.0, 244.0],
+            1 => [251.0, 188.0, 5.0],
+            _ => [255.0, 255.0, 255.0],
+        };
+        let jitter = ((x / 12 * 7 + y / 12 * 13) % 17) as f32 / 17.0;
+        let (cx, cy) = (
+            (x / 12 * 12) as f32 + 5.5 + jitter,
+            (y / 12 * 12) as f32 + 6.2 - jitter / 2.0,
+        );
+        let d = ((x as f32 - cx).powi(2) + (y as f32 - cy).powi(2)).sqrt();
+        let cover = (4.2 - d).clamp(0.0, 1.5) / 1.5;
+        image::Rgb(under.map(|u: f32| (32.0 * cover + u * (1.0 - cover)).round() as u8))
+    })
+}
+
+#[test]
+fn a_screenshot_becomes_a_palette_png_unless_the_configuration_says_never() {
+    // Issue #18, item 1: `png: {palette: auto}` (the default) writes 256 colours where
+    // SSIMULACRA2 scores them visually lossless; `never` keeps every colour.
+    let mut bytes = Vec::new();
+    screenshot(600, 400)
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
+    let colour_type = |png: &[u8]| png[25];
+    let made = |config: &str| {
+        let site = SiteBuilder::new()
+            .bytes("content/a/shot.png", bytes.clone())
+            .page("content/a/index.md", "![s](shot.png)\n")
+            .page("pixpipe.yaml", config)
+            .build();
+        let run = build(site.root(), &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let m = manifest(site.root());
+        let v = m["images"]["content/a/shot.png"]["variants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["format"] == "png" && v["width"] == 600)
+            .unwrap()
+            .clone();
+        let png =
+            std::fs::read(site.path(&format!(".pixpipe/site/{}", v["path"].as_str().unwrap())))
+                .unwrap();
+        let decoded = image::load_from_memory(&png).unwrap();
+        assert_eq!((decoded.width(), decoded.height()), (600, 400));
+        png
+    };
+    let auto = made("screens: []\n");
+    let never = made("screens: []\npng: {palette: never}\n");
+    assert_eq!(colour_type(&auto), 3, "a palette PNG");
+    assert_eq!(colour_type(&never), 2, "an RGB PNG");
+    assert!(
+        auto.len() < never.len(),
+        "{} vs {}",
+        auto.len(),
+        never.len()
+    );
+}
