@@ -245,6 +245,13 @@ fn build_in_pool(
     );
     let kept = keep_previous(&dest, &previous, &failed, &stand_ins, &mut made);
     let smaller = serve_smaller_originals(root, &plan, &hashes, &mut made);
+    report.bytes_out = made.values().flatten().map(|m| m.bytes).sum();
+    if let Dest::Mirror(owned, layout) = &dest {
+        // Placed as soon as they were made; left out now, so pruned at the end.
+        for p in smaller.values().flat_map(|s| &s.dropped) {
+            owned.unkeep(&layout.path(p));
+        }
+    }
     report
         .diagnostics
         .extend(smaller_notes(&smaller, &a.site, &a.inv));
@@ -619,6 +626,8 @@ fn jobs_of(
 struct Smaller {
     left_out: usize,
     original: Option<u64>,
+    /// The site paths of the outputs left out (a mirror may have placed them already).
+    dropped: Vec<String>,
 }
 
 /// Never serve more bytes than the original (issue #18): a source's outputs that came out
@@ -653,6 +662,7 @@ fn serve_smaller_originals(
             // larger output is left out where another format serves its width.
             let before = outs.len();
             let size = *size;
+            let all: Vec<String> = outs.iter().map(|o| o.path.clone()).collect();
             let widths_served: Vec<(u32, OutFormat)> = outs
                 .iter()
                 .filter(|o| o.bytes <= size)
@@ -666,11 +676,13 @@ fn serve_smaller_originals(
             });
             if outs.len() < before {
                 let left_out = before - outs.len();
+                let dropped = left_out_of(all, outs);
                 done.insert(
                     path.clone(),
                     Smaller {
                         left_out,
                         original: None,
+                        dropped,
                     },
                 );
             }
@@ -685,6 +697,7 @@ fn serve_smaller_originals(
         };
         let limit = served.len() as u64;
         let before = outs.len();
+        let all: Vec<String> = outs.iter().map(|o| o.path.clone()).collect();
         outs.retain(|o| o.bytes <= limit);
         let (w, h) = sp.info.display_size();
         let full = |o: &Published| o.variant.format == own && o.variant.width == w;
@@ -709,10 +722,25 @@ fn serve_smaller_originals(
         }
         if outs.len() != before || original.is_some() {
             let left_out = before + usize::from(original.is_some()) - outs.len();
-            done.insert(path.clone(), Smaller { left_out, original });
+            let dropped = left_out_of(all, outs);
+            done.insert(
+                path.clone(),
+                Smaller {
+                    left_out,
+                    original,
+                    dropped,
+                },
+            );
         }
     }
     done
+}
+
+/// Of the site paths `all`, those no longer among `outs`.
+fn left_out_of(all: Vec<String>, outs: &[Published]) -> Vec<String> {
+    all.into_iter()
+        .filter(|p| !outs.iter().any(|o| &o.path == p))
+        .collect()
 }
 
 /// A note at each reference to a source whose original is served in place of larger outputs.
