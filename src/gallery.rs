@@ -328,13 +328,13 @@ pub fn order(mut photos: Vec<Photo>, spec: &Spec) -> Vec<Photo> {
     photos
 }
 
-/// The justified rows of the HTML page: per photo (in order), its slot in each screen class
-/// (`rows::CLASSES`).
-pub fn layout_of(photos: &[Photo]) -> Vec<Vec<Slot>> {
+/// The justified rows of the HTML page: per photo (in order, given by its probe), its slot in
+/// each screen class (`rows::CLASSES`).
+pub fn layout_of<'a>(photos: impl IntoIterator<Item = &'a ImageInfo>) -> Vec<Vec<Slot>> {
     let aspects: Vec<f64> = photos
-        .iter()
-        .map(|p| {
-            let (w, h) = p.info.display_size();
+        .into_iter()
+        .map(|info| {
+            let (w, h) = info.display_size();
             w.max(1) as f64 / h.max(1) as f64
         })
         .collect();
@@ -342,7 +342,7 @@ pub fn layout_of(photos: &[Photo]) -> Vec<Vec<Slot>> {
         .iter()
         .map(|c| rows::justify(&aspects, c.reference, c.row_height))
         .collect();
-    (0..photos.len())
+    (0..aspects.len())
         .map(|i| per_class.iter().map(|slots| slots[i]).collect())
         .collect()
 }
@@ -419,7 +419,7 @@ fn photo_id(name: &str) -> String {
 
 /// The standalone page.
 pub fn render_html(spec: &Spec, title: &str, photos: &[(Photo, Vec<Output>, String)]) -> String {
-    let layout = layout_of(&photos.iter().map(|(p, _, _)| p.clone()).collect::<Vec<_>>());
+    let layout = layout_of(photos.iter().map(|(p, _, _)| &p.info));
     let mut grid = String::new();
     for (i, ((p, outs, colour), slots)) in photos.iter().zip(&layout).enumerate() {
         // Explicit both ways: a photo in the first screen of a phone, a tablet or a desktop
@@ -786,7 +786,7 @@ fn jobs_of(
 ) -> (Vec<Job>, Vec<PhotoJob>) {
     let mut jobs = Vec::new();
     let mut meta = Vec::new();
-    let layout = layout_of(photos);
+    let layout = layout_of(photos.iter().map(|p| &p.info));
     for (i, p) in photos.iter().enumerate() {
         let thumbs = thumb_needs(&layout[i], config);
         let shown = variants_for(&p.info, config, opts.format, &thumbs);

@@ -1472,6 +1472,17 @@ fn a_full_cache_disk_is_a_warning_and_a_full_output_disk_loses_no_work() {
     assert_eq!(made_and_reused(&rerun).0, 0, "{}", rerun.stderr);
 }
 
+/// `check` and `check --deep` both pass the site, each with `warning`.
+fn check_warns_with_and_without_deep(site: &crate::support::Site, warning: &str) {
+    for deep in [&[][..], &["--deep"][..]] {
+        let mut args = vec!["check", site.root().to_str().unwrap()];
+        args.extend_from_slice(deep);
+        let run = pixpipe(&args);
+        assert_eq!(run.code, 0, "{args:?}: {}{}", run.stdout, run.stderr);
+        assert!(run.stdout.contains(warning), "{args:?}: {}", run.stdout);
+    }
+}
+
 #[test]
 fn a_jpeg_that_browsers_show_despite_stray_bytes_is_built_as_check_says() {
     // Issue #17, item 8: stray bytes between a JPEG's segments are a warning in check
@@ -1485,19 +1496,10 @@ fn a_jpeg_that_browsers_show_despite_stray_bytes_is_built_as_check_says() {
         .bytes("content/a/p.jpg", bytes)
         .page("content/a/index.md", "![p](p.jpg)\n")
         .build();
-    for deep in [&[][..], &["--deep"][..]] {
-        let mut args = vec!["check", site.root().to_str().unwrap()];
-        args.extend_from_slice(deep);
-        let run = pixpipe(&args);
-        assert_eq!(run.code, 0, "{args:?}: {}{}", run.stdout, run.stderr);
-        assert!(
-            run.stdout.contains(
-                "warning[damaged-data]: content/a/p.jpg: JPEG has 5 stray bytes between segments"
-            ),
-            "{}",
-            run.stdout
-        );
-    }
+    check_warns_with_and_without_deep(
+        &site,
+        "warning[damaged-data]: content/a/p.jpg: JPEG has 5 stray bytes between segments",
+    );
     let run = build(site.root(), &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let page = site.read(".pixpipe/site/content/a/index.md");
@@ -1580,19 +1582,10 @@ fn a_png_without_its_end_chunk_is_built_as_browsers_show_it() {
         .bytes("content/a/p.png", png[..png.len() - 12].to_vec())
         .page("content/a/index.md", "![p](p.png)\n")
         .build();
-    for deep in [&[][..], &["--deep"][..]] {
-        let mut args = vec!["check", site.root().to_str().unwrap()];
-        args.extend_from_slice(deep);
-        let run = pixpipe(&args);
-        assert_eq!(run.code, 0, "{args:?}: {}{}", run.stdout, run.stderr);
-        assert!(
-            run.stdout.contains(
-                "warning[damaged-data]: content/a/p.png: PNG has no end chunk (IEND); most decoders show it anyway"
-            ),
-            "{args:?}: {}",
-            run.stdout
-        );
-    }
+    check_warns_with_and_without_deep(
+        &site,
+        "warning[damaged-data]: content/a/p.png: PNG has no end chunk (IEND); most decoders show it anyway",
+    );
     let run = build(site.root(), &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let m = manifest(site.root());
