@@ -7,8 +7,9 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use pixpipe::{hugo_config, inventory, report, scan, Config};
 
-// The binary's allocator (src/alloc.rs, not library API). Unused here: `tune`, and its unit
-// test's import (cargo builds a bench without the harness with `cfg(test)` but no tests).
+// The binary's allocator (src/alloc.rs, not library API), set up as `main` sets it (`tune`).
+// Unused here: its unit test's import (cargo builds a bench without the harness with
+// `cfg(test)` but no tests).
 #[path = "../src/alloc.rs"]
 #[allow(dead_code, unused_imports)]
 mod alloc;
@@ -80,6 +81,10 @@ fn scan_stages(site: &scan::Site, config: &Config) -> usize {
 }
 
 fn bench_pages(c: &mut Criterion) {
+    // As the binary does first: without it glibc gives each large freed block back to the
+    // system, and a hostile page's big vectors were faulted in again on every pass (a third
+    // of the time on reference images).
+    alloc::tune();
     let config = Config::default();
     let mut g = c.benchmark_group("hostile_page");
     g.sample_size(10);

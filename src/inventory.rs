@@ -17,8 +17,8 @@ use std::collections::HashMap;
 pub struct Reference {
     /// Index of the page in `Site::pages`.
     pub page_index: usize,
-    /// Site-relative page path.
-    pub page: String,
+    /// Site-relative page path, shared by the page's references (a page can hold 80,000).
+    pub page: std::sync::Arc<str>,
     /// Position of the reference's first character.
     pub pos: LineCol,
     /// The reference as extracted.
@@ -129,12 +129,13 @@ fn page_inventory(i: usize, page: &Page, site: &Site, config: &Config, rules: &R
     };
     let resolved = resolve_each(&ex.refs, &info, config, site);
     inv.refs.reserve(ex.refs.len());
+    let path: std::sync::Arc<str> = page.path.as_str().into();
     for (image, resolution) in ex.refs.into_iter().zip(resolved) {
         let pos = page.lines.line_col(&page.text, image.span.start);
         let mut push = |image, resolution| {
             inv.refs.push(Reference {
                 page_index: i,
-                page: page.path.clone(),
+                page: path.clone(),
                 pos,
                 image,
                 resolution,
@@ -246,7 +247,6 @@ fn glob_references(
             image,
             Resolution::Missing {
                 primary,
-                tried: vec![],
                 link_outside: None,
                 link_ignored: None,
             },

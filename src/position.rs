@@ -46,7 +46,11 @@ pub struct LineIndex {
 const CHUNK_BYTES: usize = 256;
 
 /// The characters in `b`, a stretch of UTF-8 (its bytes that do not continue a character).
+/// ASCII, the common case, is checked a word at a time and counted by its length.
 fn char_count(b: &[u8]) -> usize {
+    if b.is_ascii() {
+        return b.len();
+    }
     b.iter().map(|&c| usize::from((c as i8) >= -0x40)).sum()
 }
 
@@ -68,11 +72,7 @@ impl LineIndex {
         let mut seen = 0;
         for chunk in bytes.chunks(CHUNK_BYTES) {
             chars_before_chunk.push(seen);
-            seen += if chunk.is_ascii() {
-                chunk.len()
-            } else {
-                char_count(chunk)
-            };
+            seen += char_count(chunk);
         }
         LineIndex {
             starts,

@@ -334,8 +334,6 @@ pub enum Resolution {
     Missing {
         /// The most likely intended location.
         primary: String,
-        /// Every location tried, in order.
-        tried: Vec<String>,
         /// A candidate that is a symbolic link leaving the site root.
         link_outside: Option<String>,
         /// A candidate that is a symbolic link in a content folder, which Hugo ignores.
@@ -571,7 +569,6 @@ impl Candidates {
             } else {
                 Resolution::Missing {
                     primary: p.trim_start_matches('/').to_string(),
-                    tried: vec![],
                     link_outside: None,
                     link_ignored: None,
                 }
@@ -603,15 +600,8 @@ impl Candidates {
             .min_by_key(|(_, rank)| *rank)
             .map(|(c, _)| c.clone())
             .unwrap_or_default();
-        let mut tried: Vec<String> = Vec::new();
-        for (c, _) in self.paths {
-            if !tried.contains(&c) {
-                tried.push(c);
-            }
-        }
         Resolution::Missing {
             primary,
-            tried,
             link_outside,
             link_ignored,
         }

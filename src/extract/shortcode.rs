@@ -91,6 +91,8 @@ pub struct Lexed {
     pub escaped: Vec<Span>,
     /// Malformed tags.
     pub problems: Vec<LexProblem>,
+    /// Where each malformed tag's `{{<` or `{{%` is, in order.
+    pub broken: Vec<usize>,
 }
 
 fn is_name_byte(b: u8) -> bool {
@@ -148,6 +150,7 @@ pub fn lex(text: &str) -> Lexed {
             }
             TagResult::Problem(m) => {
                 out.problems.push(m.problem);
+                out.broken.push(start);
                 from = m.resume.max(start + 3);
             }
         }
