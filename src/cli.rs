@@ -26,6 +26,35 @@ pub enum Command {
     Build(BuildArgs),
     /// Turn a folder of event photos into a gallery page (standalone HTML or a Hugo bundle).
     Gallery(GalleryArgs),
+    /// Optimise the images of a built site (Hugo's public/, Jekyll's _site/, …): each local
+    /// `<img>` becomes a responsive `<picture>`, its variants written next to the original.
+    Html(HtmlArgs),
+}
+
+/// `pixpipe html`.
+#[derive(Debug, clap::Args)]
+pub struct HtmlArgs {
+    /// The built site: the folder a generator wrote (public/, _site/, dist/, site/).
+    pub dir: PathBuf,
+    /// Work on a copy of DIR here, leaving DIR as it is. Default: rewrite DIR in place.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The site's URL (`https://example.org/docs/`) or base path (`/docs/`): absolute URLs
+    /// of the site and a site served under a path resolve to DIR's files.
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// Also rewrite images that already have a srcset or sit in a <picture>.
+    #[arg(long)]
+    pub force: bool,
+    /// Configuration file (content_width, page_margin, screens, densities, formats, quality).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Cache folder. Default: .pixpipe/cache beside DIR.
+    #[arg(long)]
+    pub cache: Option<PathBuf>,
+    /// Threads, memory and progress.
+    #[command(flatten)]
+    pub work: WorkArgs,
 }
 
 /// Output of `gallery`.

@@ -20,6 +20,7 @@ pub mod emit;
 pub mod extract;
 pub mod format;
 pub mod gallery;
+pub mod html;
 pub mod hugo_config;
 pub mod inventory;
 pub mod jobs;

@@ -9,13 +9,14 @@ mod cli;
 
 use clap::Parser;
 use cli::{
-    BuildArgs, CheckArgs, CheckFormat, Cli, Command, GalleryArgs, GalleryFormatArg,
+    BuildArgs, CheckArgs, CheckFormat, Cli, Command, GalleryArgs, GalleryFormatArg, HtmlArgs,
     ManifestFormatArg, ScanArgs, ScanFormat,
 };
 use pixpipe::analyze;
 use pixpipe::build::{self, BuildOptions, Output};
 use pixpipe::check::CheckOptions;
 use pixpipe::gallery::{self, GalleryFormat, GalleryOptions};
+use pixpipe::html::HtmlOptions;
 use pixpipe::manifest::ManifestFormat;
 use pixpipe::report;
 use pixpipe::report::Progress;
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
         Command::Check(args) => run_check(args),
         Command::Build(args) => run_build(args),
         Command::Gallery(args) => run_gallery(args),
+        Command::Html(args) => run_html(args),
     };
     match result {
         Ok(code) => code,
@@ -217,6 +219,62 @@ fn run_gallery(args: GalleryArgs) -> anyhow::Result<ExitCode> {
         started.elapsed().as_secs_f64(),
         report.page.display()
     );
+    let errors = report::count(&report.diagnostics).errors;
+    Ok(if errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn run_html(args: HtmlArgs) -> anyhow::Result<ExitCode> {
+    let config = match &args.config {
+        Some(c) => site_config::load(Path::new("."), Some(c))?,
+        None => Config::default(),
+    };
+    let abs = std::path::absolute(&args.dir).unwrap_or_else(|_| args.dir.clone());
+    let beside = abs
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect::<std::path::PathBuf>()
+        .parent()
+        .map_or_else(|| abs.clone(), Path::to_path_buf);
+    let opts = HtmlOptions {
+        out: args.out.clone(),
+        base: pixpipe::html::url::Base::parse(args.base_url.as_deref()),
+        force: args.force,
+        cache_dir: args
+            .cache
+            .clone()
+            .unwrap_or_else(|| beside.join(".pixpipe/cache")),
+        jobs: args.work.threads(),
+        memory_bytes: args.work.memory_bytes(),
+    };
+    let bar = progress_bar(
+        args.work.quiet,
+        "{msg:>9} [{bar:30}] {pos}/{len} variants, {eta} left",
+    );
+    let report = pixpipe::html::html(&args.dir, &config, &opts, &bar)?;
+    print_diagnostics(&report::limit(report.diagnostics.clone()));
+    eprintln!(
+        "html: {} pages ({} rewritten), {} <img> ({} made responsive, {} already were), {} variants ({} made, {} reused), {:.2} s",
+        report.pages,
+        report.pages_written,
+        report.imgs,
+        report.rewritten,
+        report.responsive,
+        report.made + report.reused,
+        report.made,
+        report.reused,
+        report.seconds
+    );
+    if report.rewritten > 0 {
+        eprintln!(
+            "visitors: the rewritten images weighed {}; their 1x fallbacks weigh {}",
+            megabytes(report.bytes_before),
+            megabytes(report.bytes_after)
+        );
+    }
     let errors = report::count(&report.diagnostics).errors;
     Ok(if errors > 0 {
         ExitCode::from(1)
