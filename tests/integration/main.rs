@@ -8,6 +8,7 @@ mod build;
 mod check;
 mod gallery;
 mod hostile;
+mod html;
 mod hugo;
 mod lighthouse;
 mod mutants;

