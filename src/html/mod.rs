@@ -639,7 +639,13 @@ fn write_page(
     if text == p.text {
         return Ok(false);
     }
-    crate::emit::replace_keeping_mode(&root.join(&p.path), text.as_bytes())
+    // Atomic (a temporary file renamed over the page) without waiting for the disk: the
+    // folder is a generator's output, made again by rerunning both, and a wait per page was
+    // most of a 5,000-page run.
+    let path = root.join(&p.path);
+    let perms = std::fs::metadata(&path).map(|m| m.permissions()).ok();
+    crate::emit::write_rebuildable(&path, text.as_bytes())
+        .and_then(|()| perms.map_or(Ok(()), |m| std::fs::set_permissions(&path, m)))
         .map_err(|e| fail(format!("cannot write the page: {e}")))?;
     Ok(true)
 }
