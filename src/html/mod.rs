@@ -358,7 +358,9 @@ fn inventory(
                 diags.push(locate(d, p, img.span));
                 continue;
             }
-            if !is_raster(&rel) || is_output_name(site_path::file_name(&rel)) && !opts.force {
+            // pixpipe's own outputs are never sources, even with --force: a forced second run
+            // would otherwise make variants of the 1x variant an earlier run put in `src`.
+            if !is_raster(&rel) || is_output_name(site_path::file_name(&rel)) {
                 continue;
             }
             let value = |name: &str, v: &str| Value {
