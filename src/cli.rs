@@ -175,6 +175,13 @@ pub struct CheckArgs {
     /// Exit 1 on warnings as well as errors.
     #[arg(long, value_enum)]
     pub deny: Option<Deny>,
+    /// Check a built site instead (public/, _site/, dist/): every <img> and <source> of its
+    /// pages against the folder's files (srcset widths, sizes, width/height, type).
+    #[arg(long, value_name = "DIR")]
+    pub html: Option<PathBuf>,
+    /// With --html: the site's URL or base path (`https://example.org/docs/`, `/docs/`).
+    #[arg(long, requires = "html")]
+    pub base_url: Option<String>,
 }
 
 /// Output formats of `scan`.

@@ -86,8 +86,20 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let config = site_config::load(&args.site, args.config.as_deref())?;
-    let report = analyze::check_site(&args.site, &config, CheckOptions { deep: args.deep })?;
+    let report = match &args.html {
+        Some(dir) => {
+            let config = match &args.config {
+                Some(c) => site_config::load(Path::new("."), Some(c))?,
+                None => Config::default(),
+            };
+            let base = pixpipe::html::url::Base::parse(args.base_url.as_deref());
+            pixpipe::html::check::check_html(dir, &config, &base)?
+        }
+        None => {
+            let config = site_config::load(&args.site, args.config.as_deref())?;
+            analyze::check_site(&args.site, &config, CheckOptions { deep: args.deep })?
+        }
+    };
     let counts = report::count(&report.diagnostics);
     let out = match args.format {
         CheckFormat::Human => {

@@ -8,6 +8,7 @@
 //! `<picture>` (`page::rewrite`: every other byte of the page unchanged). Pages are replaced
 //! atomically; a second run finds every image already responsive and changes nothing.
 
+pub mod check;
 pub mod page;
 pub mod url;
 
@@ -205,9 +206,25 @@ fn html_in_pool(
     report
         .diagnostics
         .extend(jobs::save_cache(&cache, false, None));
+    shown_in(&root, &mut report.diagnostics);
     crate::report::sort(&mut report.diagnostics);
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Name the files of `diags` (paths inside `dir`) as the user named the folder:
+/// `public/index.html`, the path CI annotations and editors resolve from where pixpipe ran.
+fn shown_in(dir: &Path, diags: &mut [Diagnostic]) {
+    let prefix = dir.to_string_lossy();
+    let prefix = prefix.trim_end_matches('/');
+    if prefix.is_empty() || prefix == "." {
+        return;
+    }
+    for d in diags {
+        if let Some(f) = &d.file {
+            d.file = Some(format!("{prefix}/{f}"));
+        }
+    }
 }
 
 /// Whether `img` is already responsive: `html` leaves it alone (unless `--force`).

@@ -114,7 +114,7 @@ fn assert_only_imgs_changed(before: &str, after: &str, rewritten: &[usize]) {
     );
 }
 
-const HOME: &str = "<!doctype html>\n<html><head><title>Home</title></head>\n<body>\n<h1>Home</h1>\n<p><img src=\"/img/photo.jpg\" alt=\"A photo\" class=\"hero\" data-id=7></p>\n<a href=\"/post/\"><img src=\"img/photo.jpg\" width=\"300\" alt=\"thumb\"></a>\n<img src=\"https://cdn.example.com/remote.jpg\" alt=\"remote\">\n<img src=\"/img/logo.svg\" alt=\"logo\">\n<img src=\"/img/photo.jpg\" srcset=\"/img/photo.jpg 1600w\" alt=\"set\">\n<picture><img src=\"/img/photo.jpg\" alt=\"pic\"></picture>\n<!-- <img src=\"/img/commented.jpg\"> -->\n</body></html>\n";
+const HOME: &str = "<!doctype html>\n<html><head><title>Home</title></head>\n<body>\n<h1>Home</h1>\n<p><img src=\"/img/photo.jpg\" alt=\"A photo\" class=\"hero\" data-id=7></p>\n<a href=\"/post/\"><img src=\"img/photo.jpg\" width=\"300\" alt=\"thumb\"></a>\n<img src=\"https://cdn.example.com/remote.jpg\" alt=\"remote\">\n<img src=\"/img/logo.svg\" alt=\"logo\">\n<img src=\"/img/photo.jpg\" srcset=\"/img/photo.jpg 1600w\" sizes=\"100vw\" alt=\"set\">\n<picture><img src=\"/img/photo.jpg\" alt=\"pic\"></picture>\n<!-- <img src=\"/img/commented.jpg\"> -->\n</body></html>\n";
 const POST: &str = "<!doctype html><html><body><article>\n<p>Text <IMG SRC='shot%20one.png' ALT=\"shot\" style=\"border:0\"></p>\n</article></body></html>\n";
 
 fn generated_site() -> crate::support::Site {
@@ -286,6 +286,14 @@ fn optimise_generated(dir: &Path, base: &str, expect: usize) {
             .collect();
         assert_only_imgs_changed(old, &new, &changed);
     }
+    // What it made passes `check --html`: every URL there, every descriptor true.
+    let check = pixpipe(&["check", "--html", dir.to_str().unwrap(), "--base-url", base]);
+    assert_eq!(
+        (check.code, check.stdout.as_str()),
+        (0, ""),
+        "{}",
+        check.stderr
+    );
     let once = tree(dir);
     let again = html(dir, &["--base-url", base]);
     assert_eq!(again.code, 0, "{}", again.stderr);
@@ -369,4 +377,136 @@ fn jekyll_output_under_a_base_path() {
         String::from_utf8_lossy(&out.stderr)
     );
     optimise_generated(&site.path("_site"), "/blog/", 2);
+}
+
+/// Copy every file of `from` into `to`.
+fn copy_all(from: &Path, to: &Path) {
+    for (rel, bytes) in tree(from) {
+        let dest = to.join(rel);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::write(dest, bytes).unwrap();
+    }
+}
+
+/// `pixpipe check --html DIR` with the human format: (exit code, stdout).
+fn check_html(dir: &Path) -> (i32, String) {
+    let run = pixpipe(&["check", "--html", dir.to_str().unwrap()]);
+    (run.code, run.stdout)
+}
+
+/// The `srcset` candidates of the `n`th `<img>` of `text`.
+fn img_srcset(text: &str, n: usize) -> String {
+    page::read(text).unwrap().imgs[n]
+        .attr("srcset")
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn check_html_passes_what_pixpipe_html_made_and_finds_each_hand_made_break_at_its_line() {
+    let site = generated_site();
+    let public = site.path("public");
+    assert_eq!(html(&public, &[]).code, 0);
+    let (code, out) = check_html(&public);
+    assert_eq!((code, out.as_str()), (0, ""), "{out}");
+
+    // A `w` descriptor 10 % off, on the hero image (line 5).
+    let broken = site.path("broken-w");
+    copy_all(&public, &broken);
+    let home = std::fs::read_to_string(broken.join("index.html")).unwrap();
+    let first = img_srcset(&home, 0).split(", ").next().unwrap().to_string();
+    let (url, w) = first.rsplit_once(' ').unwrap();
+    let w: u32 = w.trim_end_matches('w').parse().unwrap();
+    let off = format!("{url} {}w", w * 11 / 10);
+    std::fs::write(broken.join("index.html"), home.replacen(&first, &off, 1)).unwrap();
+    let (code, out) = check_html(&broken);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("index.html:5:"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "error[srcset-width]: {url} is described as {}w but is {w} px wide",
+            w * 11 / 10
+        )),
+        "{out}"
+    );
+    assert_eq!(out.matches("error[").count(), 1, "{out}");
+
+    // A file of a srcset gone (the thumbnail's largest, line 6).
+    let gone = site.path("broken-file");
+    copy_all(&public, &gone);
+    let home = std::fs::read_to_string(gone.join("index.html")).unwrap();
+    let last = img_srcset(&home, 1)
+        .rsplit(", ")
+        .next()
+        .unwrap()
+        .to_string();
+    let (url, _) = last.rsplit_once(' ').unwrap();
+    std::fs::remove_file(gone.join(url)).unwrap();
+    let (code, out) = check_html(&gone);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!("error[missing-image]: image not found: {url}")),
+        "{out}"
+    );
+    let first = out.lines().next().unwrap();
+    assert!(
+        first.starts_with(&format!("{}/index.html:6:", gone.display())),
+        "{out}"
+    );
+
+    // Width and height swapped on the post's image (line 2).
+    let swapped = site.path("broken-size");
+    copy_all(&public, &swapped);
+    let post = std::fs::read_to_string(swapped.join("post/index.html")).unwrap();
+    let img = &page::read(&post).unwrap().imgs[0];
+    let (w, h) = (
+        img.attr("width").unwrap().to_string(),
+        img.attr("height").unwrap().to_string(),
+    );
+    let tag = &post[img.span.start..img.span.end];
+    let fixed = tag
+        .replace(&format!("width=\"{w}\""), "width=\"W\"")
+        .replace(&format!("height=\"{h}\""), &format!("height=\"{w}\""))
+        .replace("width=\"W\"", &format!("width=\"{h}\""));
+    std::fs::write(
+        swapped.join("post/index.html"),
+        post.replacen(tag, &fixed, 1),
+    )
+    .unwrap();
+    let (code, out) = check_html(&swapped);
+    assert_eq!(code, 0, "a ratio mismatch is a warning: {out}");
+    assert!(out.contains("post/index.html:2:"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "warning[ratio-mismatch]: width=\"{h}\" height=\"{w}\" is not the shape of"
+        )),
+        "{out}"
+    );
+}
+
+#[test]
+fn check_html_reads_srcset_sizes_and_types_as_browsers_do() {
+    let site = SiteBuilder::new()
+        .page(
+            "public/index.html",
+            "<picture>\n<source type=\"image/webp\" srcset=\"a.jpg 800w\" sizes=\"100vw\">\n<img src=\"a.jpg\" srcset=\"a.jpg 800w, b.png 2x\" alt=\"\">\n</picture>\n<img src=\"a.jpg\" srcset=\"a.jpg 1x, b.png 2x\">\n<img src=\"https://cdn.example.com/x.jpg\" srcset=\"https://cdn.example.com/x.jpg 10w\" sizes=\"1px\" alt=\"x\">\n",
+        )
+        .image("public/a.jpg", 800, 600)
+        .image("public/b.png", 1200, 900)
+        .build();
+    let (code, out) = check_html(&site.path("public"));
+    assert_eq!(code, 1, "{out}");
+    let findings: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix(&format!("{}/", site.path("public").display())))
+        .collect();
+    assert_eq!(
+        findings,
+        vec![
+            "index.html:2:1: error[wrong-type]: <source type=\"image/webp\"> lists a.jpg, a JPEG file",
+            "index.html:3:1: error[missing-sizes]: <img> has `w` descriptors in srcset but no sizes: browsers then assume the image is as wide as the screen",
+            "index.html:5:1: warning[srcset-density]: b.png is 1200 px wide for 2x, but a.jpg is 800 px for 1x (expected about 1600 px)",
+        ],
+        "{out}"
+    );
 }
