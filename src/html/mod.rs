@@ -389,7 +389,13 @@ fn inventory(
                 syntax: Syntax::Html,
                 span: img.span,
                 src: value("src", src),
-                width: img.attr("width").map(|w| Box::new(value("width", w))),
+                // What the page shows it at: an inline style's width (its own, or a
+                // wrapper's such as `<figure style="width: 40%">`), else its width attribute.
+                width: img
+                    .styled_width
+                    .as_deref()
+                    .or(img.attr("width"))
+                    .map(|w| Box::new(value("width", w))),
                 height: img.attr("height").map(|h| Box::new(value("height", h))),
                 ratio: None,
                 alt: img.attr("alt").map(|a| Box::new(value("alt", a))),

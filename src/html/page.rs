@@ -9,6 +9,7 @@ use lol_html::html_content::ContentType;
 use lol_html::{element, HtmlRewriter, Settings};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 /// One `<img>` of a page, in document order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -19,6 +20,9 @@ pub struct Img {
     pub attrs: BTreeMap<&'static str, String>,
     /// Inside a `<picture>`.
     pub in_picture: bool,
+    /// The CSS width an inline style gives it, its own or its nearest styled ancestor's
+    /// (`<figure style="width: 40%">`, as themes print for a declared width): `40%` or `640`.
+    pub styled_width: Option<String>,
 }
 
 impl Img {
@@ -77,6 +81,31 @@ fn attrs_of(
         .collect()
 }
 
+/// The `width` an inline `style` declares, as `40%` or `640` (pixels); `None` for other
+/// units, `auto`, or no width (`max-width` and `min-width` are not the width).
+pub fn style_width(style: &str) -> Option<String> {
+    let value = style.split(';').rev().find_map(|decl| {
+        let (prop, value) = decl.split_once(':')?;
+        prop.trim()
+            .eq_ignore_ascii_case("width")
+            .then(|| value.trim())
+    })?;
+    let value = value.trim_end_matches("!important").trim();
+    let number = |s: &str| {
+        s.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite() && *v > 0.0)
+    };
+    if let Some(pc) = value.strip_suffix('%') {
+        number(pc).map(|_| value.to_string())
+    } else if let Some(px) = value.strip_suffix("px") {
+        number(px).map(|_| px.trim().to_string())
+    } else {
+        None
+    }
+}
+
 fn span_of(el: &lol_html::html_content::Element) -> Span {
     let r = el.source_location().bytes();
     Span::new(r.start, r.end)
@@ -88,8 +117,29 @@ pub fn read(text: &str) -> Result<PageImages, PageError> {
     // Set by `picture img` just before `img` sees the same element (handlers run in the
     // order they are given).
     let in_picture = RefCell::new(false);
+    // The widths the inline styles of the open elements give, innermost last.
+    let styled: Rc<RefCell<Vec<String>>> = Rc::new(RefCell::new(Vec::new()));
     let mut rw = HtmlRewriter::new(
         Settings::new()
+            .append_element_content_handler(element!("[style]", |el| {
+                let Some(w) = el
+                    .get_attribute("style")
+                    .and_then(|s| style_width(&decode_entities(&s)))
+                else {
+                    return Ok(());
+                };
+                if el.can_have_content() {
+                    let open = styled.clone();
+                    open.borrow_mut().push(w);
+                    let close = styled.clone();
+                    let pop: lol_html::EndTagHandler<'static> = Box::new(move |_| {
+                        close.borrow_mut().pop();
+                        Ok(())
+                    });
+                    el.on_end_tag(pop)?;
+                }
+                Ok(())
+            }))
             .append_element_content_handler(element!("base[href]", |el| {
                 let mut o = out.borrow_mut();
                 if o.base.is_none() {
@@ -110,10 +160,14 @@ pub fn read(text: &str) -> Result<PageImages, PageError> {
             }))
             .append_element_content_handler(element!("img", |el| {
                 let inside = std::mem::take(&mut *in_picture.borrow_mut());
+                let own = el
+                    .get_attribute("style")
+                    .and_then(|s| style_width(&decode_entities(&s)));
                 out.borrow_mut().imgs.push(Img {
                     span: span_of(el),
                     attrs: attrs_of(el, &IMG_ATTRS),
                     in_picture: inside,
+                    styled_width: own.or_else(|| styled.borrow().last().cloned()),
                 });
                 Ok(())
             })),
@@ -219,6 +273,19 @@ mod tests {
         assert_eq!(p.imgs[2].attr("width"), Some("300"));
         assert_eq!(p.sources.len(), 1);
         assert_eq!(p.sources[0].attrs["type"], "image/webp");
+    }
+
+    #[test]
+    fn an_inline_style_width_of_the_image_or_its_nearest_styled_parent_is_read() {
+        let t = "<figure style=\"margin:0; width: 40%\"><p><img src=a.jpg></p></figure>\n<div style=\"max-width:900px\"><img src=b.jpg><img src=c.jpg style=\"width:320px\"></div>\n<div style='width:50em'><img src=d.jpg></div><div style=\"width:640px\"><span style=\"width: 25%\"></span><img src=e.jpg></div><img src=f.jpg>";
+        let widths: Vec<Option<String>> = read(t)
+            .unwrap()
+            .imgs
+            .into_iter()
+            .map(|i| i.styled_width)
+            .collect();
+        let w = |s: &str| Some(s.to_string());
+        assert_eq!(widths, vec![w("40%"), None, w("320"), None, w("640"), None]);
     }
 
     #[test]

@@ -221,3 +221,147 @@ fn lighthouse_finds_no_image_to_fix_in_the_demo_on_phones_or_desktops() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Run `pixpipe html` on `dir` (with the site's base URL `base`).
+fn pixpipe_html(dir: &Path, base: &str) {
+    let cache = dir.with_file_name("html-cache");
+    let run = pixpipe(&[
+        "html",
+        dir.to_str().unwrap(),
+        "--base-url",
+        base,
+        "--cache",
+        cache.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+/// A small blog built by `generator` ("eleventy" or "jekyll") into `dir/out`: a page with a
+/// camera-sized photo and a second one further down, in a layout with a 1200 px column.
+fn generated_blog(generator: &str, dir: &Path) -> Option<PathBuf> {
+    use crate::support::{jpeg_bytes, photo};
+    let layout = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Day one</title>\n<style>body{max-width:1200px;margin:0 auto;padding:0 16px;font:18px/1.5 sans-serif}img{max-width:100%;height:auto}</style></head>\n<body>\n";
+    let text =
+        "The first day of the conference opened with a keynote on service meshes. ".repeat(12);
+    let page = format!("---\nlayout: LAYOUT\ntitle: Day one\n---\n\n# Day one\n\n![The keynote stage](/img/stage.jpg)\n\n{text}\n\n{text}\n\n![The hallway track](/img/hallway.jpg)\n\n{text}\n");
+    std::fs::create_dir_all(dir.join("img")).unwrap();
+    std::fs::write(dir.join("img/stage.jpg"), jpeg_bytes(&photo(3000, 2000, 1))).unwrap();
+    std::fs::write(
+        dir.join("img/hallway.jpg"),
+        jpeg_bytes(&photo(3000, 2000, 2)),
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let status = match generator {
+        "eleventy" => {
+            let bin = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("target/generators/node_modules/.bin/eleventy");
+            if !bin.is_file() {
+                return None;
+            }
+            std::fs::create_dir_all(dir.join("_includes")).unwrap();
+            std::fs::write(
+                dir.join("_includes/base.njk"),
+                format!("{layout}{{{{ content | safe }}}}\n</body></html>\n"),
+            )
+            .unwrap();
+            std::fs::write(
+                dir.join("eleventy.config.js"),
+                "module.exports = function (c) { c.addPassthroughCopy('img'); };\n",
+            )
+            .unwrap();
+            std::fs::write(dir.join("index.md"), page.replace("LAYOUT", "base.njk")).unwrap();
+            Command::new(bin)
+                .current_dir(dir)
+                .args(["--quiet", "--input=.", "--output=out"])
+                .output()
+        }
+        _ => {
+            std::fs::create_dir_all(dir.join("_layouts")).unwrap();
+            std::fs::write(
+                dir.join("_layouts/default.html"),
+                format!("{layout}{{{{ content }}}}\n</body></html>\n"),
+            )
+            .unwrap();
+            std::fs::write(
+                dir.join("_config.yml"),
+                "markdown: kramdown\nexclude: [out]\n",
+            )
+            .unwrap();
+            std::fs::write(dir.join("index.md"), page.replace("LAYOUT", "default")).unwrap();
+            Command::new("jekyll")
+                .current_dir(dir)
+                .args(["build", "--quiet", "-s", ".", "-d", "out"])
+                .output()
+        }
+    };
+    let status = status.ok()?;
+    assert!(
+        status.status.success(),
+        "{generator}: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    Some(out)
+}
+
+/// `pixpipe html` on the output of three generators (issue #21): Hugo's demo build from the
+/// original images without pixpipe's templates, and small Eleventy and Jekyll blogs. Before,
+/// Lighthouse finds images to fix; after, none, on phones and desktops.
+#[test]
+fn lighthouse_finds_no_image_to_fix_after_pixpipe_html_on_three_generators() {
+    let Some((cli, chromium)) = tools() else {
+        return;
+    };
+    let Some(hugo) = hugo() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let site = demo_site(tmp.path());
+    let hugo_out = tmp.path().join("hugo-public");
+    hugo_build(&hugo, &site, "hugo.toml", &hugo_out);
+    let mut sites = vec![("hugo", hugo_out, "/blog/2023/kubecon-eu/")];
+    for g in ["eleventy", "jekyll"] {
+        let dir = tmp.path().join(g);
+        std::fs::create_dir_all(&dir).unwrap();
+        match generated_blog(g, &dir) {
+            Some(out) => sites.push((g, out, "/")),
+            None if std::env::var("PIXPIPE_REQUIRE_TOOLS").as_deref() == Ok("1") => {
+                panic!("{g} is not installed; `make test` installs it")
+            }
+            None => eprintln!("SKIPPED: {g} is not installed (make test installs it)"),
+        }
+    }
+    let mut failures = Vec::new();
+    for (name, out, path) in sites {
+        let before = out.with_file_name(format!("{name}-before"));
+        for (rel, bytes) in crate::support::tree(&out) {
+            let dest = before.join(&rel);
+            std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+            std::fs::write(dest, bytes).unwrap();
+        }
+        let port = serve(before);
+        let (was, lines) = measure(
+            &cli,
+            &chromium,
+            &[(name, format!("http://127.0.0.1:{port}{path}"))],
+        );
+        eprintln!(
+            "{name} before pixpipe html:\n  {}\n  {}",
+            lines.join("\n  "),
+            was.join("\n  ")
+        );
+        assert!(
+            was.iter().any(|f| f.contains("uses-responsive-images") || f.contains("modern-image-formats")),
+            "{name}: Lighthouse found nothing to fix before: {was:?}"
+        );
+        pixpipe_html(&out, "/");
+        let port = serve(out);
+        let (now, lines) = measure(
+            &cli,
+            &chromium,
+            &[(name, format!("http://127.0.0.1:{port}{path}"))],
+        );
+        eprintln!("{name} after pixpipe html:\n  {}", lines.join("\n  "));
+        failures.extend(now);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
