@@ -128,6 +128,11 @@ pub struct Lints {
     pub max_bytes: LintLevel,
     /// Byte budget for `max_bytes`. Default: 1,000,000.
     pub max_bytes_limit: u64,
+    /// Built pages whose images (each once, at its `src`) weigh more than
+    /// `max_page_bytes_limit` (`check --html`). Default: off.
+    pub max_page_bytes: LintLevel,
+    /// Byte budget for `max_page_bytes`. Default: 2,000,000.
+    pub max_page_bytes_limit: u64,
 }
 
 /// The configuration every stage reads.
@@ -323,6 +328,7 @@ impl Default for Config {
             metadata: Metadata::Strip,
             lint: Lints {
                 max_bytes_limit: 1_000_000,
+                max_page_bytes_limit: 2_000_000,
                 ..Lints::default()
             },
             origin: s("built-in defaults"),
@@ -487,6 +493,7 @@ struct RawLints {
     gps: Option<LintLevel>,
     orphans: Option<LintLevel>,
     max_bytes: Option<RawMaxBytes>,
+    max_page_bytes: Option<RawMaxBytes>,
 }
 
 #[derive(Deserialize)]
@@ -645,6 +652,22 @@ impl RawShortcode {
     }
 }
 
+/// Apply a byte-budget lint as written (`N` alone turns it on as a warning).
+fn budget(raw: Option<RawMaxBytes>, level: &mut LintLevel, limit: &mut u64) {
+    match raw {
+        None => {}
+        Some(RawMaxBytes::Limit(n)) => {
+            *level = LintLevel::Warning;
+            *limit = n;
+        }
+        Some(RawMaxBytes::Level(lv)) => *level = lv,
+        Some(RawMaxBytes::Full { limit: n, severity }) => {
+            *level = severity;
+            *limit = n;
+        }
+    }
+}
+
 impl Lints {
     /// The levels (and byte budget) `l` sets, over these. `max_bytes: N` alone turns the
     /// lint on as a warning.
@@ -653,18 +676,12 @@ impl Lints {
         self.missing_alt = l.missing_alt.unwrap_or(self.missing_alt);
         self.gps = l.gps.unwrap_or(self.gps);
         self.orphans = l.orphans.unwrap_or(self.orphans);
-        match l.max_bytes {
-            None => {}
-            Some(RawMaxBytes::Limit(n)) => {
-                self.max_bytes = LintLevel::Warning;
-                self.max_bytes_limit = n;
-            }
-            Some(RawMaxBytes::Level(lv)) => self.max_bytes = lv,
-            Some(RawMaxBytes::Full { limit, severity }) => {
-                self.max_bytes = severity;
-                self.max_bytes_limit = limit;
-            }
-        }
+        budget(l.max_bytes, &mut self.max_bytes, &mut self.max_bytes_limit);
+        budget(
+            l.max_page_bytes,
+            &mut self.max_page_bytes,
+            &mut self.max_page_bytes_limit,
+        );
     }
 }
 

@@ -196,6 +196,18 @@ pub fn check_html(dir: &Path, config: &Config, base: &Base) -> Result<CheckRepor
     for t in &tags {
         references += check_tag(t, &files, &probes, config, base, &mut diagnostics);
     }
+    if let Some(sev) = severity(config.lint.max_page_bytes) {
+        for p in &read {
+            page_budget(
+                p,
+                &probes,
+                base,
+                config.lint.max_page_bytes_limit,
+                sev,
+                &mut diagnostics,
+            );
+        }
+    }
     shown_in(dir, &mut diagnostics);
     crate::report::sort(&mut diagnostics);
     Ok(CheckReport {
@@ -204,6 +216,44 @@ pub fn check_html(dir: &Path, config: &Config, base: &Base) -> Result<CheckRepor
         references,
         images: probes.len(),
     })
+}
+
+/// Whether the images of page `p` (each file once, at its `<img src>`) weigh more than
+/// `limit` bytes: a finding at the page's first image that counts.
+fn page_budget(
+    p: &Read,
+    probes: &BTreeMap<String, Probe>,
+    base: &Base,
+    limit: u64,
+    sev: Severity,
+    out: &mut Vec<Diagnostic>,
+) {
+    let mut seen = BTreeSet::new();
+    let mut total = 0;
+    let mut first = None;
+    for img in &p.images.imgs {
+        let Some(src) = img.attr("src") else { continue };
+        let Target::Site(rel) = resolve(src, &p.path, p.images.base.as_deref(), base) else {
+            continue;
+        };
+        if let Some(probe) = probes.get(&rel) {
+            if seen.insert(rel) {
+                total += probe.bytes;
+                first.get_or_insert(img.span);
+            }
+        }
+    }
+    if let (true, Some(span)) = (total > limit, first) {
+        let d = Diagnostic::new(
+            sev,
+            "max-page-bytes",
+            format!(
+                "the page's images weigh {total} bytes at their src, over the budget of {limit}"
+            ),
+        )
+        .with_help("make the images smaller (pixpipe html), or show fewer on this page");
+        out.push(locate(d, p, span));
+    }
 }
 
 /// The findings of one tag; how many URLs it names.

@@ -510,3 +510,53 @@ fn check_html_reads_srcset_sizes_and_types_as_browsers_do() {
         "{out}"
     );
 }
+
+#[test]
+fn check_html_weighs_each_page_against_the_page_budget() {
+    let site = SiteBuilder::new()
+        .page(
+            "public/index.html",
+            "<p>text</p>\n<img src=\"a.jpg\" alt=\"a\"><img src=\"/b.png\" alt=\"b\"><img src=\"a.jpg\" alt=\"again\">\n",
+        )
+        .page("public/other.html", "<img src=\"a.jpg\" alt=\"a\">\n")
+        .image("public/a.jpg", 400, 300)
+        .image("public/b.png", 200, 100)
+        .build();
+    let size = |f: &str| std::fs::metadata(site.path(f)).unwrap().len();
+    let (a, b) = (size("public/a.jpg"), size("public/b.png"));
+    let run_with = |limit: u64| {
+        let config = site.path(&format!("budget-{limit}.yaml"));
+        std::fs::write(
+            &config,
+            format!("lint:\n  max_page_bytes: {{limit: {limit}, severity: error}}\n"),
+        )
+        .unwrap();
+        pixpipe(&[
+            "check",
+            "--html",
+            site.path("public").to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ])
+    };
+    // Each file once: a.jpg twice on the page counts once.
+    let over = run_with(a + b - 1);
+    assert_eq!(over.code, 1, "{}", over.stdout);
+    let findings: Vec<&str> = over
+        .stdout
+        .lines()
+        .filter(|l| l.contains("max-page-bytes"))
+        .collect();
+    assert_eq!(findings.len(), 1, "{}", over.stdout);
+    assert!(
+        findings[0].ends_with(&format!(
+            "index.html:2:1: error[max-page-bytes]: the page's images weigh {} bytes at their src, over the budget of {}",
+            a + b,
+            a + b - 1
+        )),
+        "{}",
+        over.stdout
+    );
+    let within = run_with(a + b);
+    assert_eq!((within.code, within.stdout.as_str()), (0, ""));
+}
