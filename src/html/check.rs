@@ -256,6 +256,9 @@ fn page_budget(
     }
 }
 
+/// (URL, descriptor, probe) of a tag's URLs that name files of the folder.
+type Found<'a> = Vec<(&'a str, Option<Descriptor>, &'a Probe)>;
+
 /// The findings of one tag; how many URLs it names.
 fn check_tag(
     t: &Tag,
@@ -265,7 +268,6 @@ fn check_tag(
     base: &Base,
     out: &mut Vec<Diagnostic>,
 ) -> usize {
-    let at = |d: Diagnostic| locate(d, t.page, t.span);
     let candidates = t.srcset.map(parse_srcset).unwrap_or_default();
     let mut urls: Vec<(String, Option<Descriptor>)> =
         t.src.map(|s| (s.to_string(), None)).into_iter().collect();
@@ -274,9 +276,25 @@ fn check_tag(
             .iter()
             .map(|c| (c.url.clone(), Some(c.descriptor))),
     );
-    // (url, descriptor, probe) of the local files that exist.
-    let mut found: Vec<(&str, Option<Descriptor>, &Probe)> = Vec::new();
-    for (u, d) in &urls {
+    let found = found_files(t, &urls, files, probes, base, out);
+    file_findings(t, &found, config, out);
+    descriptor_findings(t, &found, out);
+    markup_findings(t, &candidates, &found, config, out);
+    urls.len()
+}
+
+/// The files `urls` name; a finding for each that names none (or leaves the folder).
+fn found_files<'a>(
+    t: &Tag,
+    urls: &'a [(String, Option<Descriptor>)],
+    files: &BTreeSet<String>,
+    probes: &'a BTreeMap<String, Probe>,
+    base: &Base,
+    out: &mut Vec<Diagnostic>,
+) -> Found<'a> {
+    let at = |d: Diagnostic| locate(d, t.page, t.span);
+    let mut found: Found = Vec::new();
+    for (u, d) in urls {
         let rel = match resolve(u, &t.page.path, t.page.images.base.as_deref(), base) {
             Target::Site(rel) => rel,
             Target::Outside(_) => {
@@ -303,7 +321,13 @@ fn check_tag(
             found.push((u.as_str(), *d, p));
         }
     }
-    for (u, _, p) in &found {
+    found
+}
+
+/// What is wrong with the files themselves: broken, or over the byte budget.
+fn file_findings(t: &Tag, found: &Found, config: &Config, out: &mut Vec<Diagnostic>) {
+    let at = |d: Diagnostic| locate(d, t.page, t.span);
+    for (u, _, p) in found {
         if p.is_broken() {
             for f in &p.findings {
                 out.push(at(Diagnostic::new(
@@ -326,6 +350,11 @@ fn check_tag(
             }
         }
     }
+}
+
+/// Whether the `srcset` descriptors say what the files are.
+fn descriptor_findings(t: &Tag, found: &Found, out: &mut Vec<Diagnostic>) {
+    let at = |d: Diagnostic| locate(d, t.page, t.span);
     let sized: Vec<(&str, Descriptor, u32, u32)> = found
         .iter()
         .filter_map(|(u, d, p)| {
@@ -365,6 +394,17 @@ fn check_tag(
             }
         }
     }
+}
+
+/// Whether the tag's other attributes fit its files: `sizes`, `type`, `width`/`height`, `alt`.
+fn markup_findings(
+    t: &Tag,
+    candidates: &[Candidate],
+    found: &Found,
+    config: &Config,
+    out: &mut Vec<Diagnostic>,
+) {
+    let at = |d: Diagnostic| locate(d, t.page, t.span);
     if candidates
         .iter()
         .any(|c| matches!(c.descriptor, Descriptor::Width(_)))
@@ -377,7 +417,7 @@ fn check_tag(
         .with_help("add sizes=\"…\" saying how wide the page shows it")));
     }
     if let Some(ty) = t.mime {
-        for (u, _, p) in &found {
+        for (u, _, p) in found {
             if let Some(info) = &p.info {
                 if !ty.trim().eq_ignore_ascii_case(mime(info.format)) {
                     out.push(at(Diagnostic::error(
@@ -423,7 +463,6 @@ fn check_tag(
             )));
         }
     }
-    urls.len()
 }
 
 #[cfg(test)]
