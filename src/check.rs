@@ -41,7 +41,8 @@ fn fmt_num(v: f64) -> String {
     s.to_string()
 }
 
-fn level_severity(l: LintLevel) -> Option<Severity> {
+/// The severity a lint set to `l` reports at (none when it is off).
+pub(crate) fn level_severity(l: LintLevel) -> Option<Severity> {
     match l {
         LintLevel::Off => None,
         LintLevel::Note => Some(Severity::Note),

@@ -10,8 +10,8 @@
 
 use super::url::{resolve, Base, Target};
 use super::{list, locate, read_pages, shown_in, HtmlError, Read};
-use crate::check::CheckReport;
-use crate::config::{Config, LintLevel};
+use crate::check::{level_severity, CheckReport};
+use crate::config::Config;
 use crate::position::Span;
 use crate::probe::{self, Format, Probe, ProbeOptions};
 use crate::report::{Diagnostic, Severity};
@@ -106,15 +106,6 @@ fn mime(f: Format) -> &'static str {
     }
 }
 
-fn severity(l: LintLevel) -> Option<Severity> {
-    match l {
-        LintLevel::Off => None,
-        LintLevel::Note => Some(Severity::Note),
-        LintLevel::Warning => Some(Severity::Warning),
-        LintLevel::Error => Some(Severity::Error),
-    }
-}
-
 /// One tag to check: its page, where it is, and its URLs.
 struct Tag<'a> {
     page: &'a Read,
@@ -196,7 +187,7 @@ pub fn check_html(dir: &Path, config: &Config, base: &Base) -> Result<CheckRepor
     for t in &tags {
         references += check_tag(t, &files, &probes, config, base, &mut diagnostics);
     }
-    if let Some(sev) = severity(config.lint.max_page_bytes) {
+    if let Some(sev) = level_severity(config.lint.max_page_bytes) {
         for p in &read {
             page_budget(
                 p,
@@ -337,7 +328,7 @@ fn file_findings(t: &Tag, found: &Found, config: &Config, out: &mut Vec<Diagnost
                 )));
             }
         }
-        if let (Some(sev), Some(info)) = (severity(config.lint.max_bytes), &p.info) {
+        if let (Some(sev), Some(info)) = (level_severity(config.lint.max_bytes), &p.info) {
             if p.bytes > config.lint.max_bytes_limit && info.format != Format::Svg {
                 out.push(at(Diagnostic::new(
                     sev,
@@ -451,7 +442,7 @@ fn markup_findings(
             }
         }
     }
-    if let (Some(sev), Some(alt)) = (severity(config.lint.missing_alt), t.alt) {
+    if let (Some(sev), Some(alt)) = (level_severity(config.lint.missing_alt), t.alt) {
         if alt.is_none() && !found.is_empty() {
             out.push(at(Diagnostic::new(
                 sev,

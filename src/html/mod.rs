@@ -552,28 +552,20 @@ fn edits(
         };
         let img = &read[pi].images.imgs[ii];
         let src = img.attr("src").unwrap_or_default();
+        // The use's widths made in format `f`: all of them for the primary format; for
+        // another, those it has (a size the format cannot hold is not made in it).
         let set_of = |f: OutFormat| -> Option<Vec<(u32, &Made)>> {
-            u.widths
+            let have: Vec<(u32, &Made)> = u
+                .widths
                 .iter()
-                .map(|&w| {
+                .filter_map(|&w| {
                     made.iter()
                         .find(|m| m.variant.format == f && m.variant.width == w)
                         .map(|m| (w, m))
                 })
-                .collect::<Option<Vec<_>>>()
-                .or_else(|| {
-                    // A size the format cannot hold is not made in it: the widths it has.
-                    let some: Vec<(u32, &Made)> = u
-                        .widths
-                        .iter()
-                        .filter_map(|&w| {
-                            made.iter()
-                                .find(|m| m.variant.format == f && m.variant.width == w)
-                                .map(|m| (w, m))
-                        })
-                        .collect();
-                    (!some.is_empty() && f != u.primary).then_some(some)
-                })
+                .collect();
+            let complete = have.len() == u.widths.len();
+            (complete || (!have.is_empty() && f != u.primary)).then_some(have)
         };
         let Some(primary) = set_of(u.primary) else {
             continue;
