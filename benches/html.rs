@@ -73,6 +73,7 @@ fn edit(stem: &str) -> Edit {
             ("loading", "lazy".into()),
             ("decoding", "async".into()),
         ],
+        ..Default::default()
     }
 }
 

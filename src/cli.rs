@@ -46,6 +46,10 @@ pub struct HtmlArgs {
     /// Also rewrite images that already have a srcset or sit in a <picture>.
     #[arg(long)]
     pub force: bool,
+    /// Remove each original whose variants sit beside it and whose name no file of DIR
+    /// (page, feed, sitemap, CSS, script) mentions any more.
+    #[arg(long)]
+    pub prune_originals: bool,
     /// Configuration file (content_width, page_margin, screens, densities, formats, quality).
     #[arg(long)]
     pub config: Option<PathBuf>,

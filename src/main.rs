@@ -255,6 +255,7 @@ fn run_html(args: HtmlArgs) -> anyhow::Result<ExitCode> {
         out: args.out.clone(),
         base: pixpipe::html::url::Base::parse(args.base_url.as_deref()),
         force: args.force,
+        prune_originals: args.prune_originals,
         cache_dir: args
             .cache
             .clone()
@@ -285,6 +286,14 @@ fn run_html(args: HtmlArgs) -> anyhow::Result<ExitCode> {
             "visitors: the rewritten images weighed {}; their 1x fallbacks weigh {}",
             megabytes(report.bytes_before),
             megabytes(report.bytes_after)
+        );
+    }
+    if args.prune_originals {
+        eprintln!(
+            "pruned: {} originals no file names any more ({}); {} kept, still named",
+            report.pruned.removed.len(),
+            megabytes(report.pruned.bytes),
+            report.pruned.kept
         );
     }
     let errors = report::count(&report.diagnostics).errors;

@@ -10,6 +10,7 @@
 
 pub mod check;
 pub mod page;
+pub mod prune;
 pub mod url;
 
 use crate::cache::Cache;
@@ -40,6 +41,8 @@ pub struct HtmlOptions {
     pub base: Base,
     /// Rewrite images that already have a `srcset` or a `<picture>` too.
     pub force: bool,
+    /// Remove the originals no file names any more (`prune`).
+    pub prune_originals: bool,
     /// Cache folder.
     pub cache_dir: PathBuf,
     /// Worker threads.
@@ -71,6 +74,8 @@ pub struct HtmlReport {
     pub bytes_before: u64,
     /// What a visitor's 1x fallback weighs after (the same images).
     pub bytes_after: u64,
+    /// Originals removed by `--prune-originals`.
+    pub pruned: prune::Pruned,
     /// Findings.
     pub diagnostics: Vec<Diagnostic>,
     /// Wall time.
@@ -206,6 +211,16 @@ fn html_in_pool(
     report
         .diagnostics
         .extend(jobs::save_cache(&cache, false, None));
+    if opts.prune_originals {
+        let (files, _) = list(&root)?;
+        let candidates = prune::candidates(&files, is_raster);
+        match prune::prune(&root, &files, &candidates) {
+            Ok(p) => report.pruned = p,
+            Err(e) => report
+                .diagnostics
+                .push(Diagnostic::error("prune", e.to_string())),
+        }
+    }
     shown_in(&root, &mut report.diagnostics);
     crate::report::sort(&mut report.diagnostics);
     report.seconds = started.elapsed().as_secs_f64();
@@ -637,7 +652,23 @@ fn edits(
             report.bytes_after += one_x.bytes;
         }
         report.rewritten += 1;
-        out.entry(pi).or_default().insert(ii, Edit { sources, set });
+        // With --force, an `<img>` in the author's `<picture>` stays in it: the picture's
+        // format alternatives (no `media`) give way to the new sources; art direction stays.
+        let replaces = img
+            .picture_sources
+            .iter()
+            .copied()
+            .filter(|&s| !read[pi].images.sources[s].attrs.contains_key("media"))
+            .collect();
+        out.entry(pi).or_default().insert(
+            ii,
+            Edit {
+                sources,
+                set,
+                in_picture: img.in_picture,
+                replaces,
+            },
+        );
     }
     out
 }

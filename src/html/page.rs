@@ -20,6 +20,8 @@ pub struct Img {
     pub attrs: BTreeMap<&'static str, String>,
     /// Inside a `<picture>`.
     pub in_picture: bool,
+    /// The `<source>`s of its `<picture>` before it (indices in [`PageImages::sources`]).
+    pub picture_sources: Vec<usize>,
     /// The CSS width an inline style gives it, its own or its nearest styled ancestor's
     /// (`<figure style="width: 40%">`, as themes print for a declared width): `40%` or `640`.
     pub styled_width: Option<String>,
@@ -115,8 +117,9 @@ fn span_of(el: &lol_html::html_content::Element) -> Span {
 pub fn read(text: &str) -> Result<PageImages, PageError> {
     let out = RefCell::new(PageImages::default());
     // Set by `picture img` just before `img` sees the same element (handlers run in the
-    // order they are given).
+    // order they are given), with the sources of that picture seen so far.
     let in_picture = RefCell::new(false);
+    let picture_sources: RefCell<Vec<usize>> = RefCell::new(Vec::new());
     // The widths the inline styles of the open elements give, innermost last.
     let styled: Rc<RefCell<Vec<String>>> = Rc::new(RefCell::new(Vec::new()));
     let mut rw = HtmlRewriter::new(
@@ -147,8 +150,14 @@ pub fn read(text: &str) -> Result<PageImages, PageError> {
                 }
                 Ok(())
             }))
+            .append_element_content_handler(element!("picture", |_el| {
+                picture_sources.borrow_mut().clear();
+                Ok(())
+            }))
             .append_element_content_handler(element!("picture source", |el| {
-                out.borrow_mut().sources.push(Source {
+                let mut o = out.borrow_mut();
+                picture_sources.borrow_mut().push(o.sources.len());
+                o.sources.push(Source {
                     span: span_of(el),
                     attrs: attrs_of(el, &SOURCE_ATTRS),
                 });
@@ -160,6 +169,11 @@ pub fn read(text: &str) -> Result<PageImages, PageError> {
             }))
             .append_element_content_handler(element!("img", |el| {
                 let inside = std::mem::take(&mut *in_picture.borrow_mut());
+                let sources = if inside {
+                    std::mem::take(&mut *picture_sources.borrow_mut())
+                } else {
+                    Vec::new()
+                };
                 let own = el
                     .get_attribute("style")
                     .and_then(|s| style_width(&decode_entities(&s)));
@@ -167,6 +181,7 @@ pub fn read(text: &str) -> Result<PageImages, PageError> {
                     span: span_of(el),
                     attrs: attrs_of(el, &IMG_ATTRS),
                     in_picture: inside,
+                    picture_sources: sources,
                     styled_width: own.or_else(|| styled.borrow().last().cloned()),
                 });
                 Ok(())
@@ -180,13 +195,19 @@ pub fn read(text: &str) -> Result<PageImages, PageError> {
 }
 
 /// What becomes of one `<img>`: wrapped in a `<picture>` after `sources` (ready HTML), and
-/// these attributes set (written escaped).
+/// these attributes set (written escaped). An `<img>` already in a `<picture>` (rewritten
+/// with `--force`) is not wrapped again: `sources` go into its picture, before it, in place
+/// of the picture's sources listed in `replaces`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Edit {
-    /// `<source …>` tags to put before the `<img>` inside the new `<picture>`.
+    /// `<source …>` tags to put before the `<img>`.
     pub sources: String,
     /// Attributes to set, (name, value unescaped).
     pub set: Vec<(&'static str, String)>,
+    /// The `<img>` is inside a `<picture>` already.
+    pub in_picture: bool,
+    /// `<source>`s of that picture to remove (indices in [`PageImages::sources`]).
+    pub replaces: Vec<usize>,
 }
 
 /// Escape `v` for a double-quoted attribute value.
@@ -202,28 +223,54 @@ pub fn rewrite(text: &str, edits: &BTreeMap<usize, Edit>) -> Result<String, Page
     }
     let mut out = Vec::with_capacity(text.len() + edits.len() * 512);
     let index = RefCell::new(0usize);
+    let source_index = RefCell::new(0usize);
+    let removed: std::collections::BTreeSet<usize> = edits
+        .values()
+        .flat_map(|e| e.replaces.iter().copied())
+        .collect();
     let mut failed: Option<String> = None;
     {
         let failed = RefCell::new(&mut failed);
-        let mut rw = HtmlRewriter::new(
-            Settings::new().append_element_content_handler(element!("img", |el| {
+        let mut handlers = vec![element!("img", |el| {
+            let i = {
+                let mut n = index.borrow_mut();
+                *n += 1;
+                *n - 1
+            };
+            let Some(edit) = edits.get(&i) else {
+                return Ok(());
+            };
+            for (name, value) in &edit.set {
+                if let Err(e) = el.set_attribute(name, &escape_attr(value)) {
+                    **failed.borrow_mut() = Some(e.to_string());
+                }
+            }
+            if edit.in_picture {
+                el.before(&edit.sources, ContentType::Html);
+            } else {
+                el.before(&format!("<picture>{}", edit.sources), ContentType::Html);
+                el.after("</picture>", ContentType::Html);
+            }
+            Ok(())
+        })];
+        // Counting sources costs a selector on every page; only pages that drop one pay it.
+        if !removed.is_empty() {
+            handlers.push(element!("picture source", |el| {
                 let i = {
-                    let mut n = index.borrow_mut();
+                    let mut n = source_index.borrow_mut();
                     *n += 1;
                     *n - 1
                 };
-                let Some(edit) = edits.get(&i) else {
-                    return Ok(());
-                };
-                for (name, value) in &edit.set {
-                    if let Err(e) = el.set_attribute(name, &escape_attr(value)) {
-                        **failed.borrow_mut() = Some(e.to_string());
-                    }
+                if removed.contains(&i) {
+                    el.remove();
                 }
-                el.before(&format!("<picture>{}", edit.sources), ContentType::Html);
-                el.after("</picture>", ContentType::Html);
                 Ok(())
-            })),
+            }));
+        }
+        let mut rw = HtmlRewriter::new(
+            handlers
+                .into_iter()
+                .fold(Settings::new(), |s, h| s.append_element_content_handler(h)),
             |c: &[u8]| out.extend_from_slice(c),
         );
         rw.write(text.as_bytes())
@@ -304,6 +351,7 @@ mod tests {
                     ),
                     ("title", "\"quoted\" & more".into()),
                 ],
+                ..Default::default()
             },
         );
         let out = rewrite(PAGE, &edits).unwrap();
@@ -312,5 +360,28 @@ mod tests {
         let new_tag = "<picture><source type=\"image/webp\" srcset=\"a-480w.0123456789.webp 480w\"><img src=\"a-480w.0123456789.jpg\" class=x alt=\"A &amp; B\" sizes=\"(max-width: 512px) calc(100vw - 32px), 480px\" title=\"&quot;quoted&quot; &amp; more\"></picture>";
         assert_eq!(out, format!("{}{}{}", &PAGE[..at], new_tag, &PAGE[end..]));
         assert_eq!(rewrite(PAGE, &BTreeMap::new()).unwrap(), PAGE);
+    }
+
+    #[test]
+    fn an_image_already_in_a_picture_keeps_its_picture_and_its_art_direction() {
+        let t = "<picture><source media=\"(max-width: 600px)\" srcset=\"narrow.jpg\"><source type=\"image/webp\" srcset=\"b.webp\"><img src=b.jpg></picture><picture><source srcset=c.webp><img src=c.jpg></picture>";
+        let p = read(t).unwrap();
+        assert_eq!(p.imgs[0].picture_sources, vec![0, 1]);
+        assert_eq!(p.imgs[1].picture_sources, vec![2]);
+        let mut edits = BTreeMap::new();
+        edits.insert(
+            0,
+            Edit {
+                sources: "<source type=\"image/webp\" srcset=\"b-480w.0123456789.webp 480w\">"
+                    .into(),
+                set: vec![("src", "b-480w.0123456789.jpg".into())],
+                in_picture: true,
+                replaces: vec![1],
+            },
+        );
+        assert_eq!(
+            rewrite(t, &edits).unwrap(),
+            "<picture><source media=\"(max-width: 600px)\" srcset=\"narrow.jpg\"><source type=\"image/webp\" srcset=\"b-480w.0123456789.webp 480w\"><img src=\"b-480w.0123456789.jpg\"></picture><picture><source srcset=c.webp><img src=c.jpg></picture>"
+        );
     }
 }

@@ -560,3 +560,76 @@ fn check_html_weighs_each_page_against_the_page_budget() {
     let within = run_with(a + b);
     assert_eq!((within.code, within.stdout.as_str()), (0, ""));
 }
+
+#[test]
+fn prune_originals_removes_only_what_no_file_names_and_force_keeps_the_authors_picture() {
+    let index = "<!doctype html><body>\n<img src=\"/img/a.jpg\" alt=\"a\">\n<a href=\"/img/b.jpg\"><img src=\"/img/b.jpg\" alt=\"b\"></a>\n<img src=\"/img/c.jpg\" alt=\"c\">\n<picture><source media=\"(max-width: 600px)\" srcset=\"/img/d-narrow.jpg\"><source type=\"image/webp\" srcset=\"/img/e.webp\"><img src=\"/img/e.jpg\" alt=\"e\"></picture>\n</body>\n";
+    let site = SiteBuilder::new()
+        .page("public/index.html", index)
+        // A feed that copies the post keeps c.jpg.
+        .page(
+            "public/index.xml",
+            "<item><description>&lt;img src=&#34;/img/c.jpg&#34;&gt;</description></item>",
+        )
+        .image("public/img/a.jpg", 1200, 800)
+        .image("public/img/b.jpg", 1200, 800)
+        .image("public/img/c.jpg", 1200, 800)
+        .image("public/img/d-narrow.jpg", 600, 800)
+        .image("public/img/e.jpg", 1200, 800)
+        .image("public/img/e.webp", 1200, 800)
+        .image("public/img/unused.jpg", 300, 200)
+        .build();
+    let public = site.path("public");
+    let run = html(&public, &["--force", "--prune-originals"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // a.jpg: its variants beside it, named nowhere any more. b.jpg is linked, c.jpg is in the
+    // feed; e.jpg and e.webp share a stem (the variants cannot say whose they are); d-narrow
+    // and unused have no variants.
+    assert!(
+        run.stderr
+            .contains("pruned: 1 originals no file names any more (1"),
+        "{}",
+        run.stderr
+    );
+    assert!(!public.join("img/a.jpg").exists());
+    for kept in [
+        "b.jpg",
+        "c.jpg",
+        "d-narrow.jpg",
+        "e.jpg",
+        "e.webp",
+        "unused.jpg",
+    ] {
+        assert!(public.join("img").join(kept).exists(), "{kept} was removed");
+    }
+    // --force on the author's <picture>: no second <picture>; the art-directed source stays
+    // first, the WebP alternative gives way to pixpipe's.
+    let text = site.read("public/index.html");
+    assert_eq!(text.matches("<picture>").count(), 4, "{text}");
+    let p = page::read(&text).unwrap();
+    let e = &p.imgs[3];
+    assert!(e.in_picture, "{text}");
+    let srcsets: Vec<&str> = e
+        .picture_sources
+        .iter()
+        .map(|&i| p.sources[i].attrs["srcset"].as_str())
+        .collect();
+    assert_eq!(srcsets[0], "/img/d-narrow.jpg", "{text}");
+    assert!(
+        srcsets.len() == 2 && srcsets[1].starts_with("/img/e-"),
+        "{text}"
+    );
+    // What the pages ask for is all there.
+    let (code, out) = check_html(&public);
+    assert_eq!(code, 0, "{out}");
+    // A second run changes nothing.
+    let before = tree(&public);
+    let again = html(&public, &["--force", "--prune-originals"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again.stderr.contains("pruned: 0 originals"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(tree(&public), before);
+}
