@@ -80,6 +80,8 @@ pub struct BuildReport {
     pub visitor: Visitor,
     /// Pages written (rewritten or copied).
     pub pages_written: usize,
+    /// Which: their paths in the site (what `--in-place` rewrote of the sources).
+    pub written_pages: Vec<String>,
     /// Stale outputs removed.
     pub pruned: usize,
     /// Where the manifest was written, relative to the site root when inside it.
@@ -194,7 +196,32 @@ pub fn build(
     opts: &BuildOptions,
     progress: &dyn Progress,
 ) -> Result<BuildReport, BuildError> {
-    jobs::in_pool(opts.jobs, || build_in_pool(root, config, opts, progress))?
+    build_warm(root, config, opts, progress, &mut Warm::default())
+}
+
+/// What a process that builds the same site again and again (`--watch`) keeps between its
+/// builds, so that a rebuild after a one-page edit does not redo the work of the whole
+/// site's bookkeeping. Only ever a shortcut: each item is used only when the file on disk
+/// still holds exactly what it was made from.
+#[derive(Debug, Default)]
+pub struct Warm {
+    /// The manifest this process wrote last, and its bytes.
+    manifest: Option<(Vec<u8>, Manifest)>,
+    /// A build of this process has swept the output of killed runs' temporary files.
+    swept: bool,
+}
+
+/// [`build`], keeping what the next build of the same site can reuse in `warm`.
+pub fn build_warm(
+    root: &Path,
+    config: &Config,
+    opts: &BuildOptions,
+    progress: &dyn Progress,
+    warm: &mut Warm,
+) -> Result<BuildReport, BuildError> {
+    jobs::in_pool(opts.jobs, || {
+        build_in_pool(root, config, opts, progress, warm)
+    })?
 }
 
 fn build_in_pool(
@@ -202,6 +229,7 @@ fn build_in_pool(
     config: &Config,
     opts: &BuildOptions,
     progress: &dyn Progress,
+    warm: &mut Warm,
 ) -> Result<BuildReport, BuildError> {
     let started = Instant::now();
     let mut report = BuildReport::default();
@@ -210,7 +238,7 @@ fn build_in_pool(
         .manifest
         .clone()
         .unwrap_or_else(|| dest.root().join("data").join("pixpipe.yaml"));
-    let previous = previous_manifest(&manifest_path, &dest, &mut report.diagnostics)?;
+    let previous = previous_manifest(&manifest_path, &dest, warm, &mut report.diagnostics)?;
 
     let (site, mut inv) = analyze::read(root, config)?;
     // Every file a page points at now is kept, whatever happens to its source.
@@ -273,7 +301,8 @@ fn build_in_pool(
     let targets = targets(&plan, &made, &a.inv.refs);
     report.visitor = visitor(&plan, &made, &hashes, &a.inv.refs);
     let texts = rewrite_pages(&a.site, &a.inv, &targets, config);
-    report.pages_written = dest.write_pages(root, &a.site, &texts)?;
+    report.written_pages = dest.write_pages(root, &a.site, &texts)?;
+    report.pages_written = report.written_pages.len();
     if let Dest::Mirror(owned, layout) = &dest {
         let mirror = (owned, layout);
         let published = |rel: &str| made.contains_key(rel) && !failed.contains_key(rel);
@@ -294,10 +323,12 @@ fn build_in_pool(
         unreadable: &a.site.unreadable,
     };
     let manifest = manifest_of(&plan, &made, &hashes, &previous, &kept_as_was);
-    dest.write_file(
-        &manifest_path,
-        manifest.to_string(opts.manifest_format).as_bytes(),
-    )?;
+    let bytes = match warm.manifest.take() {
+        Some((bytes, m)) if m == manifest => bytes,
+        _ => manifest.to_string(opts.manifest_format).into_bytes(),
+    };
+    dest.write_file(&manifest_path, &bytes)?;
+    warm.manifest = Some((bytes, manifest));
     report.manifest = shown_path(root, &manifest_path);
     let keep = Keep {
         referenced: &referenced,
@@ -305,7 +336,8 @@ fn build_in_pool(
         made: &made,
         unreadable: &a.site.unreadable,
     };
-    report.pruned = dest.finish(root, config, &a.site, &previous, keep)?;
+    report.pruned = dest.finish(root, config, &a.site, &previous, keep, !warm.swept)?;
+    warm.swept = true;
     let root_abs = absolute(root);
     let scope = StatScope {
         root: &root_abs,
@@ -458,6 +490,7 @@ pub(crate) fn damaged_cache_note(dir: &Path) -> Diagnostic {
 fn previous_manifest(
     path: &Path,
     dest: &Dest,
+    warm: &Warm,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Result<Manifest, BuildError> {
     let text = match std::fs::read(path) {
@@ -465,6 +498,12 @@ fn previous_manifest(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Manifest::default()),
         Err(e) => return Err(werr(path)(e)),
     };
+    // The file as this process wrote it: what it was made from, without parsing it again.
+    if let Some((bytes, m)) = &warm.manifest {
+        if *bytes == text {
+            return Ok(m.clone());
+        }
+    }
     let parsed = std::str::from_utf8(&text)
         .map_err(|e| e.to_string())
         .and_then(Manifest::parse);
@@ -548,6 +587,11 @@ fn stand_ins(dest: &Dest, previous: &Manifest, a: &Analysis) -> BTreeMap<String,
     };
     let mut out = BTreeMap::new();
     for (path, probe) in &a.probes {
+        // Only a broken source needs a stand-in (looking at every output first was a stat
+        // per output of the site on every build).
+        if !probe.is_broken() {
+            continue;
+        }
         let Some(img) = previous.images.get(path) else {
             continue;
         };
@@ -1115,8 +1159,8 @@ impl Dest {
         root: &Path,
         site: &Site,
         texts: &[Option<String>],
-    ) -> Result<usize, BuildError> {
-        let mut written = 0;
+    ) -> Result<Vec<String>, BuildError> {
+        let mut written = Vec::new();
         for (page, text) in site.pages.iter().zip(texts) {
             let rel = Path::new(&page.path);
             let wrote = match (self, text) {
@@ -1147,7 +1191,9 @@ impl Dest {
                     }
                 }
             };
-            written += usize::from(wrote);
+            if wrote {
+                written.push(page.path.clone());
+            }
         }
         Ok(written)
     }
@@ -1162,6 +1208,7 @@ impl Dest {
         site: &Site,
         previous: &Manifest,
         keep: Keep,
+        sweep: bool,
     ) -> Result<usize, BuildError> {
         match self {
             Dest::Mirror(owned, layout) => {
@@ -1170,7 +1217,7 @@ impl Dest {
                 }
                 let mounts = hugo_mounts(root, owned.dir(), config, &layout);
                 owned.write(Path::new("hugo-mounts.toml"), mounts.as_bytes())?;
-                Ok(owned.finish()?)
+                Ok(owned.finish_sweeping(sweep)?)
             }
             Dest::InPlace(..) => Ok(prune_in_place(root, config, site, previous, keep)),
         }

@@ -96,6 +96,9 @@ pub struct GalleryArgs {
     /// Threads, memory and progress.
     #[command(flatten)]
     pub work: WorkArgs,
+    /// Keep watching after the first run.
+    #[command(flatten)]
+    pub watch: WatchArgs,
 }
 
 /// Manifest file formats.
@@ -141,6 +144,9 @@ pub struct BuildArgs {
     /// Threads, memory and progress.
     #[command(flatten)]
     pub work: WorkArgs,
+    /// Keep watching after the first run.
+    #[command(flatten)]
+    pub watch: WatchArgs,
 }
 
 /// Output formats of `check`.
@@ -213,6 +219,30 @@ pub struct ScanArgs {
     /// came from, instead of scanning.
     #[arg(long)]
     pub explain_config: bool,
+}
+
+/// `--watch` (`build` and `gallery`).
+#[derive(Debug, clap::Args)]
+pub struct WatchArgs {
+    /// After the first run, keep the output current as the sources change (pages, images,
+    /// configuration) until Ctrl-C.
+    #[arg(long)]
+    pub watch: bool,
+    /// With --watch: look for changes every MS milliseconds instead of waiting for file
+    /// events (network filesystems, containers whose mounts deliver none). Polling is also
+    /// chosen by itself when file events cannot be had.
+    #[arg(long, value_name = "MS", requires = "watch")]
+    pub poll: Option<u64>,
+}
+
+impl WatchArgs {
+    /// How changes are noticed.
+    pub fn backend(&self) -> pixpipe::watch::Backend {
+        match self.poll {
+            Some(ms) => pixpipe::watch::Backend::Poll(std::time::Duration::from_millis(ms.max(10))),
+            None => pixpipe::watch::Backend::Auto,
+        }
+    }
 }
 
 /// How image work runs (`build` and `gallery`).

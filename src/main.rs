@@ -20,7 +20,7 @@ use pixpipe::html::HtmlOptions;
 use pixpipe::manifest::ManifestFormat;
 use pixpipe::report;
 use pixpipe::report::Progress;
-use pixpipe::{inventory, scan, site_config, Config};
+use pixpipe::{inventory, scan, site_config, watch, Config};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -88,10 +88,7 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
 fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let report = match &args.html {
         Some(dir) => {
-            let config = match &args.config {
-                Some(c) => site_config::load(Path::new("."), Some(c))?,
-                None => Config::default(),
-            };
+            let config = config_or_default(args.config.as_deref())?;
             let base = pixpipe::html::url::Base::parse(args.base_url.as_deref());
             pixpipe::html::check::check_html(dir, &config, &base)?
         }
@@ -177,11 +174,17 @@ fn progress_bar(quiet: bool, template: &str) -> Bar {
     Bar(Some(b), quiet)
 }
 
-fn run_gallery(args: GalleryArgs) -> anyhow::Result<ExitCode> {
-    let config = match &args.config {
+/// The configuration of `--config FILE` for the commands that work without a site (gallery,
+/// html, check --html), else the defaults.
+fn config_or_default(file: Option<&Path>) -> anyhow::Result<Config> {
+    Ok(match file {
         Some(c) => site_config::load(Path::new("."), Some(c))?,
         None => Config::default(),
-    };
+    })
+}
+
+fn run_gallery(args: GalleryArgs) -> anyhow::Result<ExitCode> {
+    let config = config_or_default(args.config.as_deref())?;
     // Default: PHOTO_DIR-gallery beside the photo folder (from its absolute path, so that
     // `pixpipe gallery .` does not write into the photos).
     let abs = std::path::absolute(&args.photo_dir).unwrap_or_else(|_| args.photo_dir.clone());
@@ -217,6 +220,7 @@ fn run_gallery(args: GalleryArgs) -> anyhow::Result<ExitCode> {
         args.work.quiet,
         "{msg:>9} [{bar:30}] {pos}/{len} variants, {eta} left",
     );
+    let stop = args.watch.watch.then(stop_on_ctrl_c).transpose()?;
     let started = std::time::Instant::now();
     let report = gallery::gallery(&args.photo_dir, &config, &opts, &bar)?;
     print_diagnostics(&report.diagnostics);
@@ -231,19 +235,54 @@ fn run_gallery(args: GalleryArgs) -> anyhow::Result<ExitCode> {
         started.elapsed().as_secs_f64(),
         report.page.display()
     );
-    let errors = report::count(&report.diagnostics).errors;
-    Ok(if errors > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    let Some(stop) = stop else {
+        return Ok(exit_code(&report.diagnostics));
+    };
+    let spec = watch::folder_spec(
+        &args.photo_dir,
+        args.config.as_deref(),
+        &opts.out,
+        &opts.cache_dir,
+    );
+    let mut session = WatchSession::new(&report.diagnostics);
+    let mut config = config;
+    watch::watch(
+        &spec,
+        args.watch.backend(),
+        &stop,
+        &mut |note| eprintln!("watch: {note}"),
+        &mut |batch| {
+            let what = watch::describe(batch, &args.photo_dir);
+            if batch.config && args.config.is_some() {
+                match config_or_default(args.config.as_deref()) {
+                    Ok(c) => config = c,
+                    Err(e) => {
+                        eprintln!(
+                            "watch: {what}: {}; the last good configuration stays",
+                            report::clean(&e.to_string())
+                        );
+                        return None;
+                    }
+                }
+            }
+            match gallery::gallery(&args.photo_dir, &config, &opts, &report::NoProgress) {
+                Ok(r) => session.show(&what, batch, &r.diagnostics, || {
+                    format!(
+                        "{} photos, {} variants made, {} reused, {} stale files removed",
+                        r.photos, r.made, r.reused, r.removed
+                    )
+                }),
+                Err(e) => eprintln!("watch: {what}: {}", report::clean(&e.to_string())),
+            }
+            None
+        },
+    );
+    eprintln!("watch: stopped");
+    Ok(session.exit_code())
 }
 
 fn run_html(args: HtmlArgs) -> anyhow::Result<ExitCode> {
-    let config = match &args.config {
-        Some(c) => site_config::load(Path::new("."), Some(c))?,
-        None => Config::default(),
-    };
+    let config = config_or_default(args.config.as_deref())?;
     let abs = std::path::absolute(&args.dir).unwrap_or_else(|_| args.dir.clone());
     let beside = abs
         .components()
@@ -313,7 +352,9 @@ fn megabytes(b: u64) -> String {
 }
 
 fn run_build(args: BuildArgs) -> anyhow::Result<ExitCode> {
-    let config = site_config::load(&args.site, args.config.as_deref())?;
+    // Set before the first build, so that Ctrl-C during it ends the watch cleanly too.
+    let stop = args.watch.watch.then(stop_on_ctrl_c).transpose()?;
+    let mut config = site_config::load(&args.site, args.config.as_deref())?;
     let output = if args.in_place {
         Output::InPlace
     } else {
@@ -342,9 +383,181 @@ fn run_build(args: BuildArgs) -> anyhow::Result<ExitCode> {
         args.work.quiet,
         "{msg:>9} [{bar:30}] {pos}/{len} variants, {eta} left",
     );
-    let report = build::build(&args.site, &config, &opts, &bar)?;
+    let mut warm = build::Warm::default();
+    let report = build::build_warm(&args.site, &config, &opts, &bar, &mut warm)?;
     print_diagnostics(&report.diagnostics);
+    print_build_summary(&report);
+    if let Some(path) = &args.report {
+        let json = serde_json::to_string_pretty(&report)?;
+        pixpipe::emit::write_atomic(path, format!("{json}\n").as_bytes())
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    }
     let counts = report::count(&report.diagnostics);
+    if counts.errors + counts.warnings > 0 {
+        eprintln!("check: {}", report::summarize(counts));
+    }
+    let Some(stop) = stop else {
+        return Ok(exit_code(&report.diagnostics));
+    };
+
+    let out_dir = match &opts.output {
+        Output::Mirror(p) => Some(p.clone()),
+        Output::InPlace => None,
+    };
+    let spec_of = |config: &Config| {
+        watch::site_spec(
+            &args.site,
+            config,
+            args.config.as_deref(),
+            out_dir.as_deref(),
+            &opts.cache_dir,
+        )
+    };
+    let spec = spec_of(&config);
+    let mut session = WatchSession::new(&report.diagnostics);
+    session.own_pages(&args.site, &report, &opts.output);
+    watch::watch(
+        &spec,
+        args.watch.backend(),
+        &stop,
+        &mut |note| eprintln!("watch: {note}"),
+        &mut |batch| {
+            let mut batch = batch.clone();
+            session.own.drop_from(&mut batch);
+            if batch.paths.is_empty() && !batch.rescan {
+                return None;
+            }
+            let what = watch::describe(&batch, &args.site);
+            let mut respec = None;
+            if batch.config {
+                match site_config::load(&args.site, args.config.as_deref()) {
+                    Ok(c) => {
+                        let new = spec_of(&c);
+                        if new.trees != spec_of(&config).trees {
+                            respec = Some(new);
+                        }
+                        config = c;
+                    }
+                    Err(e) => {
+                        eprintln!(
+                            "watch: {what}: {}; the last good configuration stays",
+                            report::clean(&e.to_string())
+                        );
+                        return None;
+                    }
+                }
+            }
+            match build::build_warm(&args.site, &config, &opts, &report::NoProgress, &mut warm) {
+                Ok(r) => {
+                    session.show(&what, &batch, &r.diagnostics, || build_line(&r));
+                    session.own_pages(&args.site, &r, &opts.output);
+                }
+                Err(e) => eprintln!("watch: {what}: {}", report::clean(&e.to_string())),
+            }
+            respec
+        },
+    );
+    eprintln!("watch: stopped");
+    Ok(session.exit_code())
+}
+
+/// What one rebuild did, in a line.
+fn build_line(r: &build::BuildReport) -> String {
+    format!(
+        "{} pages written, {} variants made ({} sources decoded), {} reused, {} stale files removed",
+        r.pages_written, r.made, r.decoded, r.reused, r.pruned
+    )
+}
+
+/// A flag set by Ctrl-C: a watch ends after the rebuild under way (its cache saved, no
+/// temporary file left). A second Ctrl-C ends the process at once.
+fn stop_on_ctrl_c() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+    })?;
+    Ok(stop)
+}
+
+/// What a watch remembers between rebuilds: the problems already shown, and the files it
+/// wrote among the watched ones.
+struct WatchSession {
+    shown: std::collections::BTreeSet<String>,
+    last: Vec<pixpipe::Diagnostic>,
+    own: watch::OwnWrites,
+}
+
+impl WatchSession {
+    fn new(diags: &[pixpipe::Diagnostic]) -> Self {
+        WatchSession {
+            shown: diags
+                .iter()
+                .map(|d| report::render_human(d, false))
+                .collect(),
+            last: diags.to_vec(),
+            own: watch::OwnWrites::default(),
+        }
+    }
+
+    /// Remember the source pages an `--in-place` build rewrote: their change events are its own.
+    fn own_pages(&mut self, root: &Path, r: &build::BuildReport, output: &Output) {
+        let paths: Vec<std::path::PathBuf> = match output {
+            Output::InPlace => r.written_pages.iter().map(|p| root.join(p)).collect(),
+            Output::Mirror(_) => Vec::new(),
+        };
+        self.own.record(paths.iter().map(|p| p.as_path()));
+    }
+
+    /// Print the problems not shown before, and one line for the batch: what changed, what
+    /// was done, how many problems are left and how long after the change it was done.
+    fn show(
+        &mut self,
+        what: &str,
+        batch: &watch::Batch,
+        diags: &[pixpipe::Diagnostic],
+        line: impl FnOnce() -> String,
+    ) {
+        let now: std::collections::BTreeSet<String> = diags
+            .iter()
+            .map(|d| report::render_human(d, false))
+            .collect();
+        let new: Vec<pixpipe::Diagnostic> = diags
+            .iter()
+            .filter(|d| !self.shown.contains(&report::render_human(d, false)))
+            .cloned()
+            .collect();
+        print_diagnostics(&new);
+        let fixed = self.shown.difference(&now).count();
+        let counts = report::count(diags);
+        let ms = batch.first_event.map_or(0, |t| t.elapsed().as_millis());
+        let mut problems = report::summarize(counts);
+        if fixed > 0 {
+            problems.push_str(&format!(", {fixed} gone"));
+        }
+        eprintln!("watch: {what}: {}; {problems}; {ms} ms", line());
+        self.shown = now;
+        self.last = diags.to_vec();
+    }
+
+    fn exit_code(&self) -> ExitCode {
+        exit_code(&self.last)
+    }
+}
+
+/// 1 when `diags` hold an error, else 0.
+fn exit_code(diags: &[pixpipe::Diagnostic]) -> ExitCode {
+    if report::count(diags).errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn print_build_summary(report: &build::BuildReport) {
     eprintln!(
         "build: {} images, {} variants ({} made, {} reused), {} sources decoded, {} sources hashed, {} written, {} pages written, {} stale files removed, {:.2} s; manifest {}",
         report.images,
@@ -370,17 +583,4 @@ fn run_build(args: BuildArgs) -> anyhow::Result<ExitCode> {
             megabytes(v.after_2x)
         );
     }
-    if let Some(path) = &args.report {
-        let json = serde_json::to_string_pretty(&report)?;
-        pixpipe::emit::write_atomic(path, format!("{json}\n").as_bytes())
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-    }
-    if counts.errors + counts.warnings > 0 {
-        eprintln!("check: {}", report::summarize(counts));
-    }
-    Ok(if counts.errors > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
 }

@@ -13,3 +13,4 @@ mod hugo;
 mod lighthouse;
 mod mutants;
 mod scan;
+mod watch;

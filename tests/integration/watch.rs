@@ -1,0 +1,403 @@
+//! `pixpipe build --watch` and `gallery --watch`, driven for real: the binary watches a
+//! generated site while the test edits, adds, replaces, deletes and renames its files the
+//! way writers and their tools do; after each change the mirror must equal what a fresh
+//! `pixpipe build` makes, and the watch log must show no work beyond the change.
+
+use crate::support::{jpeg_bytes, photo, tree, SiteBuilder};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+/// A running `pixpipe … --watch`, its stderr read line by line.
+pub(crate) struct Watching {
+    child: Child,
+    lines: Receiver<String>,
+    log: Vec<String>,
+}
+
+impl Watching {
+    pub(crate) fn start(args: &[&str]) -> Watching {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pixpipe"))
+            .args(args)
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start pixpipe --watch");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for l in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut w = Watching {
+            child,
+            lines,
+            log: Vec::new(),
+        };
+        w.next_line("watch: watching");
+        w
+    }
+
+    /// The next line of the log that starts with `prefix` (the lines before it are kept
+    /// for messages); fails after 60 s.
+    pub(crate) fn next_line(&mut self, prefix: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    self.log.push(l.clone());
+                    if l.starts_with(prefix) {
+                        return l;
+                    }
+                }
+                Err(_) => panic!(
+                    "no line starting with {prefix:?} within 60 s; the log:\n{}",
+                    self.log.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// The next line of what one batch did.
+    pub(crate) fn next_batch(&mut self) -> String {
+        loop {
+            let l = self.next_line("watch: ");
+            if !l.starts_with("watch: watching") {
+                return l;
+            }
+        }
+    }
+
+    /// Lines that arrive within `wait` (none expected).
+    fn quiet_for(&mut self, wait: Duration) -> Vec<String> {
+        let deadline = Instant::now() + wait;
+        let mut got = Vec::new();
+        while let Ok(l) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            self.log.push(l.clone());
+            got.push(l);
+        }
+        got
+    }
+
+    /// Ctrl-C, and the exit code.
+    pub(crate) fn stop(mut self) -> i32 {
+        let pid = self.child.id().to_string();
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill -INT");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s.code().unwrap_or(-1);
+            }
+            assert!(Instant::now() < deadline, "pixpipe did not stop on Ctrl-C");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The files a mirror publishes, without the two that name where it is (its mark and the
+/// Hugo mounts file, which hold the folder's own path).
+fn published(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    tree(dir)
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with(".pixpipe") && k != "hugo-mounts.toml")
+        .collect()
+}
+
+/// The mirror `mirror` equals a fresh `pixpipe build` of `site` into a new folder (the
+/// cache shared, so that it takes seconds).
+fn assert_fresh_build_equals(site: &Path, mirror: &Path, cache: &Path, step: &str) {
+    let fresh = site.join(format!("fresh-{}", step.replace(' ', "-")));
+    let run = crate::support::pixpipe(&[
+        "build",
+        site.to_str().unwrap(),
+        "--out",
+        fresh.to_str().unwrap(),
+        "--cache",
+        cache.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(run.code <= 1, "{}", run.stderr);
+    let (a, b) = (published(mirror), published(&fresh));
+    let names = |m: &BTreeMap<String, Vec<u8>>| m.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(names(&a), names(&b), "after {step}: the files differ");
+    for (k, v) in &a {
+        assert!(v == &b[k], "after {step}: {k} differs from a fresh build's");
+    }
+    std::fs::remove_dir_all(fresh).unwrap();
+}
+
+/// A number from a batch line: the one before `what` (`3 pages written` → 3).
+fn count(line: &str, what: &str) -> usize {
+    let i = line
+        .find(what)
+        .unwrap_or_else(|| panic!("{what:?} not in {line:?}"));
+    line[..i]
+        .trim_end()
+        .rsplit([' ', '('])
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap_or_else(|_| panic!("no number before {what:?} in {line:?}"))
+}
+
+fn page(width: &str, image: &str) -> String {
+    format!(
+        "---\ntitle: A post\n---\n\nText.\n\n{{{{< image width=\"{width}\" link=\"./{image}\" caption=\"A photo\" >}}}}\n"
+    )
+}
+
+fn write(path: &Path, bytes: &[u8]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Write `bytes` at `path` as editors save: a temporary file beside it, renamed over it.
+fn save_like_an_editor(path: &Path, bytes: &[u8]) {
+    let swap = path.with_file_name(format!(
+        ".{}.swp",
+        path.file_name().unwrap().to_string_lossy()
+    ));
+    std::fs::write(&swap, b"swap").unwrap();
+    let tmp = path.with_extension("md.tmp");
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+    std::fs::remove_file(&swap).unwrap();
+}
+
+#[test]
+fn build_watch_keeps_the_mirror_equal_to_a_fresh_build_through_every_kind_of_change() {
+    let mut b = SiteBuilder::new();
+    for i in 0..4 {
+        b = b
+            .page(&format!("content/p{i}/index.md"), &page("60%", "photo.jpg"))
+            .bytes(
+                &format!("content/p{i}/photo.jpg"),
+                jpeg_bytes(&photo(1200, 800, i)),
+            );
+    }
+    let site = b.build();
+    let root = site.root().to_path_buf();
+    let cache = root.join(".pixpipe/cache");
+    let mirror = root.join(".pixpipe/site");
+    let mut w = Watching::start(&[
+        "build",
+        root.to_str().unwrap(),
+        "--cache",
+        cache.to_str().unwrap(),
+        "-q",
+        "--watch",
+    ]);
+    let content = root.join("content");
+
+    // A page edited: its width changes; only it is rewritten, new sizes of one photo made.
+    save_like_an_editor(
+        &content.join("p0/index.md"),
+        page("30%", "photo.jpg").as_bytes(),
+    );
+    let l = w.next_batch();
+    assert!(l.starts_with("watch: content/p0/index.md: "), "{l}");
+    assert_eq!(count(&l, "pages written"), 1, "{l}");
+    assert_eq!(count(&l, "sources decoded"), 1, "{l}");
+    assert_fresh_build_equals(&root, &mirror, &cache, "page edit");
+
+    // Text only: the page, nothing else.
+    let text = page("30%", "photo.jpg") + "\nMore text.\n";
+    write(&content.join("p0/index.md"), text.as_bytes());
+    let l = w.next_batch();
+    assert_eq!(
+        (count(&l, "pages written"), count(&l, "variants made")),
+        (1, 0),
+        "{l}"
+    );
+
+    // A photo added with the page that shows it.
+    write(
+        &content.join("p4/photo.jpg"),
+        &jpeg_bytes(&photo(1000, 700, 9)),
+    );
+    write(
+        &content.join("p4/index.md"),
+        page("60%", "photo.jpg").as_bytes(),
+    );
+    let l = w.next_batch();
+    assert_eq!(
+        (count(&l, "pages written"), count(&l, "sources decoded")),
+        (1, 1),
+        "{l}"
+    );
+    assert_fresh_build_equals(&root, &mirror, &cache, "photo added");
+
+    // A photo replaced: new pixels, new names; its page rewritten, the old outputs pruned.
+    write(
+        &content.join("p1/photo.jpg"),
+        &jpeg_bytes(&photo(1200, 800, 77)),
+    );
+    let l = w.next_batch();
+    assert!(l.starts_with("watch: content/p1/photo.jpg: "), "{l}");
+    assert_eq!(
+        (count(&l, "pages written"), count(&l, "sources decoded")),
+        (1, 1),
+        "{l}"
+    );
+    assert!(count(&l, "stale files removed") > 0, "{l}");
+    assert_fresh_build_equals(&root, &mirror, &cache, "photo replaced");
+
+    // A photo deleted and its page with it.
+    std::fs::remove_dir_all(content.join("p2")).unwrap();
+    let l = w.next_batch();
+    assert_eq!(count(&l, "sources decoded"), 0, "{l}");
+    assert!(count(&l, "stale files removed") > 0, "{l}");
+    assert_fresh_build_equals(&root, &mirror, &cache, "photo deleted");
+
+    // A folder renamed: nothing to decode, the pages move.
+    std::fs::rename(content.join("p3"), content.join("renamed")).unwrap();
+    let l = w.next_batch();
+    assert_eq!(count(&l, "sources decoded"), 0, "{l}");
+    assert_fresh_build_equals(&root, &mirror, &cache, "folder renamed");
+
+    // 200 photos copied at once, with the page that shows them: one batch.
+    let mut gallery = String::from("---\ntitle: Many\n---\n");
+    for i in 0..200 {
+        gallery.push_str(&format!("\n![photo {i}](img/{i:03}.jpg)\n"));
+    }
+    let staging = root.join("staging");
+    for i in 0..200u32 {
+        write(
+            &staging.join(format!("img/{i:03}.jpg")),
+            &jpeg_bytes(&photo(96 + i % 7, 64, 1000 + i)),
+        );
+    }
+    write(&staging.join("index.md"), gallery.as_bytes());
+    Command::new("cp")
+        .arg("-r")
+        .arg(&staging)
+        .arg(content.join("many"))
+        .status()
+        .unwrap();
+    let l = w.next_batch();
+    assert_eq!(count(&l, "sources decoded"), 200, "{l}");
+    assert!(
+        w.quiet_for(Duration::from_millis(500)).is_empty(),
+        "{}",
+        w.log.join("\n")
+    );
+    assert_fresh_build_equals(&root, &mirror, &cache, "200 photos");
+
+    // Files pixpipe ignores: editor swap files and the output folder.
+    write(&content.join("p0/.index.md.swp"), b"swap");
+    write(&mirror.join("content/note.txt"), b"x");
+    assert!(
+        w.quiet_for(Duration::from_millis(400)).is_empty(),
+        "{}",
+        w.log.join("\n")
+    );
+    std::fs::remove_file(mirror.join("content/note.txt")).unwrap();
+
+    // Ctrl-C: a clean end, no temporary file left anywhere.
+    assert_eq!(w.stop(), 0);
+    let leftovers: Vec<String> = tree(&root)
+        .into_keys()
+        .chain(tree(&cache).into_keys())
+        .filter(|k| k.contains(".pixpipe-tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn a_broken_page_keeps_its_last_good_output_and_reports_once() {
+    let site = SiteBuilder::new()
+        .page("content/p/index.md", &page("60%", "photo.jpg"))
+        .bytes("content/p/photo.jpg", jpeg_bytes(&photo(900, 600, 1)))
+        .build();
+    let root = site.root().to_path_buf();
+    let cache = root.join(".pixpipe/cache");
+    let mirror = root.join(".pixpipe/site");
+    let mut w = Watching::start(&[
+        "build",
+        root.to_str().unwrap(),
+        "-q",
+        "--watch",
+        "--poll",
+        "100",
+    ]);
+    let before = std::fs::read_to_string(mirror.join("content/p/index.md")).unwrap();
+    // The photo replaced by a truncated file: an error, the last good outputs stay.
+    let good = std::fs::read(root.join("content/p/photo.jpg")).unwrap();
+    write(&root.join("content/p/photo.jpg"), &good[..good.len() / 3]);
+    let l = w.next_batch();
+    assert!(l.contains("1 error"), "{l}\n{}", w.log.join("\n"));
+    assert!(
+        w.log.iter().any(|l| l.contains("content/p/photo.jpg")),
+        "{}",
+        w.log.join("\n")
+    );
+    assert_eq!(
+        std::fs::read_to_string(mirror.join("content/p/index.md")).unwrap(),
+        before
+    );
+    // Fixed again: the problem is gone, the page as before.
+    write(&root.join("content/p/photo.jpg"), &good);
+    let l = w.next_batch();
+    assert!(
+        l.ends_with(" ms") && l.contains("no problems, ") && l.contains(" gone;"),
+        "{l}"
+    );
+    assert_fresh_build_equals(&root, &mirror, &cache, "fixed");
+    assert_eq!(w.stop(), 0);
+}
+
+#[test]
+fn gallery_watch_adds_a_photo_dropped_into_the_folder() {
+    let mut b = SiteBuilder::new();
+    for i in 0..3u32 {
+        b = b.bytes(
+            &format!("photos/p{i}.jpg"),
+            jpeg_bytes(&photo(1200, 800, i)),
+        );
+    }
+    let site = b.build();
+    let photos = site.path("photos");
+    let out = site.path("gallery");
+    let mut w = Watching::start(&[
+        "gallery",
+        photos.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "-q",
+        "--watch",
+    ]);
+    let count_imgs = |dir: &PathBuf| {
+        std::fs::read_to_string(dir.join("index.html"))
+            .unwrap()
+            .matches("<img")
+            .count()
+    };
+    let before = count_imgs(&out);
+    write(&photos.join("p3.jpg"), &jpeg_bytes(&photo(1200, 800, 3)));
+    let l = w.next_batch();
+    assert!(l.starts_with("watch: p3.jpg: "), "{l}");
+    assert!(count(&l, "variants made") > 0, "{l}");
+    assert_eq!(count_imgs(&out), before + 1);
+    assert_eq!(w.stop(), 0);
+}
