@@ -25,6 +25,7 @@ use crate::resolve::Resolution;
 use crate::rewrite::{self, Target};
 use crate::scan::{ScanError, Site};
 use crate::site_path::{self, file_name, join};
+use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -293,11 +294,11 @@ fn build_in_pool(
         .diagnostics
         .extend(kept_notes(&stand_ins, &kept, &a.site, &a.inv));
 
-    for (src, ms) in &made {
-        for m in ms {
-            dest.place(root, src, m, &cache)?;
-        }
-    }
+    // In parallel: mostly a look at each output already in place (10,000 on a 1,000-page
+    // site); the mark is written sorted at the end whatever the order.
+    made.par_iter()
+        .flat_map_iter(|(src, ms)| ms.iter().map(move |m| (src, m)))
+        .try_for_each(|(src, m)| dest.place(root, src, m, &cache))?;
     let targets = targets(&plan, &made, &a.inv.refs);
     report.visitor = visitor(&plan, &made, &hashes, &a.inv.refs);
     let texts = rewrite_pages(&a.site, &a.inv, &targets, config);

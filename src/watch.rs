@@ -44,7 +44,7 @@ pub enum Backend {
 /// How long the folders must be quiet before a batch closes.
 pub const QUIET: Duration = Duration::from_millis(25);
 /// How long an image must keep its size and time before it is taken as complete.
-pub const SETTLE: Duration = Duration::from_millis(100);
+pub const SETTLE: Duration = Duration::from_millis(60);
 /// How long to wait at most for an image that keeps changing.
 const SETTLE_LIMIT: Duration = Duration::from_secs(30);
 

@@ -401,3 +401,172 @@ fn gallery_watch_adds_a_photo_dropped_into_the_folder() {
     assert_eq!(count_imgs(&out), before + 1);
     assert_eq!(w.stop(), 0);
 }
+
+/// The page at `url` as headless Chromium renders it.
+fn chromium_dom(chromium: &Path, url: &str) -> String {
+    let out = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--dump-dom",
+            url,
+        ])
+        .stderr(Stdio::null())
+        .output()
+        .expect("run chromium");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The `srcset` of the first `<img>` of `dom`.
+fn first_srcset(dom: &str) -> Option<String> {
+    let tag = &dom[dom.find("<img")?..];
+    let tag = &tag[..tag.find('>')?];
+    let v = &tag[tag.find("srcset=\"")? + 8..];
+    Some(v[..v.find('"')?].to_string())
+}
+
+#[test]
+fn hugo_server_shows_an_edited_page_with_its_new_image_sizes_without_a_restart() {
+    let Some(hugo) = crate::hugo::hugo() else {
+        return;
+    };
+    let chromium =
+        PathBuf::from(std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()));
+    if !chromium.is_file() {
+        if std::env::var("PIXPIPE_REQUIRE_TOOLS").as_deref() == Ok("1") {
+            panic!("chromium is missing; `make test` installs it");
+        }
+        eprintln!("SKIPPED: chromium is missing (make test installs it)");
+        return;
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().join("site");
+    crate::support::copy_tree(&repo.join("assets/demo/layouts"), &site.join("layouts"));
+    crate::support::copy_tree(&repo.join("assets/hugo"), &tmp.path().join("hugo"));
+    std::fs::copy(repo.join("assets/demo/hugo.toml"), site.join("hugo.toml")).unwrap();
+    write(
+        &site.join("content/post/index.md"),
+        page("40%", "photo.jpg").as_bytes(),
+    );
+    write(
+        &site.join("content/post/photo.jpg"),
+        &jpeg_bytes(&photo(2400, 1600, 5)),
+    );
+    let mut w = Watching::start(&["build", site.to_str().unwrap(), "-q", "--watch"]);
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}/");
+    let mut server = Command::new(&hugo)
+        .current_dir(&site)
+        .args([
+            "server",
+            "--config",
+            crate::hugo::THROUGH_MIRROR,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--baseURL",
+            &base,
+            "--disableLiveReload",
+            "--disableFastRender",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start hugo server");
+    struct Stop<'a>(&'a mut Child);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _server = Stop(&mut server);
+    let url = format!("{base}post/");
+    // The srcset Chromium sees, once it satisfies `ok` (within 60 s).
+    let srcset_when = |ok: &dyn Fn(&str) -> bool| -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(s) = first_srcset(&chromium_dom(&chromium, &url)) {
+                if ok(&s) {
+                    return s;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{url} never showed the expected srcset"
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    };
+    let before = srcset_when(&|s| s.contains("photo-"));
+
+    // The writer makes the photo wider; pixpipe updates the mirror, Hugo the page.
+    write(
+        &site.join("content/post/index.md"),
+        page("100%", "photo.jpg").as_bytes(),
+    );
+    let l = w.next_batch();
+    assert!(
+        l.starts_with("watch: content/post/index.md: 1 pages written"),
+        "{l}"
+    );
+    let after = srcset_when(&|s| s.contains("photo-") && s != before);
+    let widest = |s: &str| -> u32 {
+        s.split(", ")
+            .filter_map(|c| c.rsplit_once(' ')?.1.strip_suffix('w')?.parse().ok())
+            .max()
+            .unwrap()
+    };
+    assert!(widest(&after) > widest(&before), "{before} -> {after}");
+    // Every file the new srcset names is served.
+    for c in after.split(", ") {
+        let u = c.rsplit_once(' ').unwrap().0;
+        let path = u.trim_start_matches(&base).trim_start_matches('/');
+        let file = site
+            .join(".pixpipe/site/content/post")
+            .join(Path::new(path).file_name().unwrap_or_else(|| panic!("{u}")));
+        assert!(file.is_file(), "{u} is not in the mirror");
+    }
+    assert_eq!(w.stop(), 0);
+}
+
+#[test]
+fn in_place_rewrites_of_source_pages_do_not_start_another_rebuild() {
+    let site = SiteBuilder::new()
+        .page("content/p/index.md", &page("60%", "photo.jpg"))
+        .bytes("content/p/photo.jpg", jpeg_bytes(&photo(900, 600, 1)))
+        .build();
+    let root = site.root().to_path_buf();
+    let mut w = Watching::start(&[
+        "build",
+        root.to_str().unwrap(),
+        "-q",
+        "--in-place",
+        "--watch",
+    ]);
+    // A new page: pixpipe rewrites it in place (its image now names an output).
+    write(
+        &root.join("content/q/index.md"),
+        page("50%", "../p/photo.jpg").as_bytes(),
+    );
+    let l = w.next_batch();
+    assert!(l.starts_with("watch: content/q"), "{l}");
+    assert!(count(&l, "pages written") >= 1, "{l}");
+    let text = std::fs::read_to_string(root.join("content/q/index.md")).unwrap();
+    assert!(!text.contains("../p/photo.jpg\""), "{text}");
+    // That rewrite is pixpipe's own: no second batch.
+    assert!(
+        w.quiet_for(Duration::from_millis(600)).is_empty(),
+        "{}",
+        w.log.join("\n")
+    );
+    assert_eq!(w.stop(), 0);
+}
