@@ -1177,7 +1177,7 @@ impl Dest {
                     };
                     match self {
                         Dest::Mirror(owned, layout) => {
-                            owned.write(&layout.path(&page.path), text.as_bytes())?
+                            owned.write_as(&layout.path(&page.path), text.as_bytes(), false)?
                         }
                         Dest::InPlace(..) => {
                             let dest = root.join(rel);

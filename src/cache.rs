@@ -45,7 +45,7 @@ pub struct Stat {
     pub hash: String,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct Index {
     version: String,
     outputs: BTreeMap<String, Entry>,
@@ -261,9 +261,9 @@ impl Cache {
             .write(true)
             .open(self.dir.join("index.lock"))?;
         lock_file.lock()?;
-        let mut index = match read_index(&self.dir) {
-            Read::Index(i) => i,
-            Read::Empty | Read::Damaged => Index::default(),
+        let (mut index, read) = match read_index(&self.dir) {
+            Read::Index(i) => (i.clone(), Some(i)),
+            Read::Empty | Read::Damaged => (Index::default(), None),
         };
         index.version = PIPELINE_VERSION.to_string();
         index.outputs.extend(lock(&self.added).clone());
@@ -293,6 +293,10 @@ impl Cache {
                 }
             }
             index.outputs.retain(|k, _| used.contains(k));
+        }
+        // Nothing new (a rebuild that made nothing): the index stays as it is, unwritten.
+        if read.as_ref() == Some(&index) {
+            return Ok(removed);
         }
         let text = serde_json::to_string(&index).map_err(std::io::Error::other)?;
         crate::emit::write_atomic(&self.dir.join("index.json"), text.as_bytes())?;

@@ -240,6 +240,13 @@ impl OwnedDir {
     /// Write the text file `rel` (a page, a manifest), durably, unless it already holds
     /// exactly `bytes`. Returns whether it was written.
     pub fn write(&self, rel: &Path, bytes: &[u8]) -> Result<bool, OutputError> {
+        self.write_as(rel, bytes, true)
+    }
+
+    /// [`OwnedDir::write`]; `durable` false does not wait for the disk (a page of the
+    /// mirror: every build compares it with what it should hold and rewrites it if a power
+    /// cut left it otherwise; the manifest, written last, stays durable).
+    pub fn write_as(&self, rel: &Path, bytes: &[u8], durable: bool) -> Result<bool, OutputError> {
         let dest = self.dir.join(rel);
         self.keep(rel);
         if std::fs::read(&dest).ok().as_deref() == Some(bytes) {
@@ -247,7 +254,12 @@ impl OwnedDir {
         }
         self.check_inside(rel)?;
         self.list(&[rel.to_path_buf()])?;
-        emit::write_atomic(&dest, bytes).map_err(io_err(&dest))?;
+        if durable {
+            emit::write_atomic(&dest, bytes)
+        } else {
+            emit::write_rebuildable(&dest, bytes)
+        }
+        .map_err(io_err(&dest))?;
         Ok(true)
     }
 
@@ -391,6 +403,10 @@ impl OwnedDir {
         for f in files {
             text.push_str(&f.to_string_lossy());
             text.push('\n');
+        }
+        // Unchanged (a rebuild that wrote nothing new): no write, no wait for the disk.
+        if std::fs::read(&mark).ok().as_deref() == Some(text.as_bytes()) {
+            return Ok(());
         }
         emit::write_atomic(&mark, text.as_bytes()).map_err(io_err(&mark))
     }
