@@ -81,7 +81,9 @@ pub struct BuildReport {
     pub visitor: Visitor,
     /// Pages written (rewritten or copied).
     pub pages_written: usize,
-    /// Which: their paths in the site (what `--in-place` rewrote of the sources).
+    /// Which: their paths in the site (what `--in-place` rewrote of the sources). Not in
+    /// the JSON report (a first build of a mirror lists every page).
+    #[serde(skip)]
     pub written_pages: Vec<String>,
     /// Stale outputs removed.
     pub pruned: usize,

@@ -221,6 +221,16 @@ fn run_gallery(args: GalleryArgs) -> anyhow::Result<ExitCode> {
         "{msg:>9} [{bar:30}] {pos}/{len} variants, {eta} left",
     );
     let stop = args.watch.watch.then(stop_on_ctrl_c).transpose()?;
+    let spec = watch::folder_spec(
+        &args.photo_dir,
+        args.config.as_deref(),
+        &opts.out,
+        &opts.cache_dir,
+    );
+    // Watching from before the first run: photos landing during it are the first batch.
+    let watching = stop
+        .is_some()
+        .then(|| watch::start(&spec, args.watch.backend(), &mut log_note));
     let started = std::time::Instant::now();
     let report = gallery::gallery(&args.photo_dir, &config, &opts, &bar)?;
     print_diagnostics(&report.diagnostics);
@@ -235,48 +245,34 @@ fn run_gallery(args: GalleryArgs) -> anyhow::Result<ExitCode> {
         started.elapsed().as_secs_f64(),
         report.page.display()
     );
-    let Some(stop) = stop else {
+    let (Some(stop), Some(watching)) = (stop, watching) else {
         return Ok(exit_code(&report.diagnostics));
     };
-    let spec = watch::folder_spec(
-        &args.photo_dir,
-        args.config.as_deref(),
-        &opts.out,
-        &opts.cache_dir,
-    );
     let mut session = WatchSession::new(&report.diagnostics);
     let mut config = config;
-    watch::watch(
-        &spec,
-        args.watch.backend(),
-        &stop,
-        &mut |note| eprintln!("watch: {note}"),
-        &mut |batch| {
-            let what = watch::describe(batch, &args.photo_dir);
-            if batch.config && args.config.is_some() {
-                match config_or_default(args.config.as_deref()) {
-                    Ok(c) => config = c,
-                    Err(e) => {
-                        eprintln!(
-                            "watch: {what}: {}; the last good configuration stays",
-                            report::clean(&e.to_string())
-                        );
-                        return None;
-                    }
-                }
+    WATCHING.store(true, std::sync::atomic::Ordering::SeqCst);
+    watching.run(&stop, &mut log_note, &mut |batch| {
+        let what = watch::describe(batch, &args.photo_dir);
+        if batch.config && args.config.is_some() {
+            match config_or_default(args.config.as_deref()) {
+                Ok(c) => config = c,
+                Err(e) => eprintln!(
+                    "watch: {what}: {}; the last good configuration stays",
+                    report::clean(&e.to_string())
+                ),
             }
-            match gallery::gallery(&args.photo_dir, &config, &opts, &report::NoProgress) {
-                Ok(r) => session.show(&what, batch, &r.diagnostics, || {
-                    format!(
-                        "{} photos, {} variants made, {} reused, {} stale files removed",
-                        r.photos, r.made, r.reused, r.removed
-                    )
-                }),
-                Err(e) => eprintln!("watch: {what}: {}", report::clean(&e.to_string())),
-            }
-            None
-        },
-    );
+        }
+        match gallery::gallery(&args.photo_dir, &config, &opts, &report::NoProgress) {
+            Ok(r) => session.show(&what, batch, &r.diagnostics, || {
+                format!(
+                    "{} photos, {} variants made, {} reused, {} stale files removed",
+                    r.photos, r.made, r.reused, r.removed
+                )
+            }),
+            Err(e) => eprintln!("watch: {what}: {}", report::clean(&e.to_string())),
+        }
+        None
+    });
     eprintln!("watch: stopped");
     Ok(session.exit_code())
 }
@@ -383,23 +379,6 @@ fn run_build(args: BuildArgs) -> anyhow::Result<ExitCode> {
         args.work.quiet,
         "{msg:>9} [{bar:30}] {pos}/{len} variants, {eta} left",
     );
-    let mut warm = build::Warm::default();
-    let report = build::build_warm(&args.site, &config, &opts, &bar, &mut warm)?;
-    print_diagnostics(&report.diagnostics);
-    print_build_summary(&report);
-    if let Some(path) = &args.report {
-        let json = serde_json::to_string_pretty(&report)?;
-        pixpipe::emit::write_atomic(path, format!("{json}\n").as_bytes())
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-    }
-    let counts = report::count(&report.diagnostics);
-    if counts.errors + counts.warnings > 0 {
-        eprintln!("check: {}", report::summarize(counts));
-    }
-    let Some(stop) = stop else {
-        return Ok(exit_code(&report.diagnostics));
-    };
-
     let out_dir = match &opts.output {
         Output::Mirror(p) => Some(p.clone()),
         Output::InPlace => None,
@@ -413,52 +392,68 @@ fn run_build(args: BuildArgs) -> anyhow::Result<ExitCode> {
             &opts.cache_dir,
         )
     };
-    let spec = spec_of(&config);
+    // Watching from before the first build: what changes during it is the first batch.
+    let watching = stop
+        .is_some()
+        .then(|| watch::start(&spec_of(&config), args.watch.backend(), &mut log_note));
+    let mut warm = build::Warm::default();
+    let report = build::build_warm(&args.site, &config, &opts, &bar, &mut warm)?;
+    print_diagnostics(&report.diagnostics);
+    print_build_summary(&report);
+    if let Some(path) = &args.report {
+        let json = serde_json::to_string_pretty(&report)?;
+        pixpipe::emit::write_atomic(path, format!("{json}\n").as_bytes())
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    }
+    let counts = report::count(&report.diagnostics);
+    if counts.errors + counts.warnings > 0 {
+        eprintln!("check: {}", report::summarize(counts));
+    }
+    let (Some(stop), Some(watching)) = (stop, watching) else {
+        return Ok(exit_code(&report.diagnostics));
+    };
     let mut session = WatchSession::new(&report.diagnostics);
     session.own_pages(&args.site, &report, &opts.output);
-    watch::watch(
-        &spec,
-        args.watch.backend(),
-        &stop,
-        &mut |note| eprintln!("watch: {note}"),
-        &mut |batch| {
-            let mut batch = batch.clone();
-            session.own.drop_from(&mut batch);
-            if batch.paths.is_empty() && !batch.rescan {
-                return None;
-            }
-            let what = watch::describe(&batch, &args.site);
-            let mut respec = None;
-            if batch.config {
-                match site_config::load(&args.site, args.config.as_deref()) {
-                    Ok(c) => {
-                        let new = spec_of(&c);
-                        if new.trees != spec_of(&config).trees {
-                            respec = Some(new);
-                        }
-                        config = c;
+    WATCHING.store(true, std::sync::atomic::Ordering::SeqCst);
+    watching.run(&stop, &mut log_note, &mut |batch| {
+        let mut batch = batch.clone();
+        session.own.drop_from(&mut batch);
+        if batch.paths.is_empty() && !batch.rescan {
+            return None;
+        }
+        let what = watch::describe(&batch, &args.site);
+        let mut respec = None;
+        if batch.config {
+            match site_config::load(&args.site, args.config.as_deref()) {
+                Ok(c) => {
+                    let new = spec_of(&c);
+                    if new.trees != spec_of(&config).trees {
+                        respec = Some(new);
                     }
-                    Err(e) => {
-                        eprintln!(
-                            "watch: {what}: {}; the last good configuration stays",
-                            report::clean(&e.to_string())
-                        );
-                        return None;
-                    }
+                    config = c;
                 }
+                // Reported; the rest of the batch is built with the last good one.
+                Err(e) => eprintln!(
+                    "watch: {what}: {}; the last good configuration stays",
+                    report::clean(&e.to_string())
+                ),
             }
-            match build::build_warm(&args.site, &config, &opts, &report::NoProgress, &mut warm) {
-                Ok(r) => {
-                    session.show(&what, &batch, &r.diagnostics, || build_line(&r));
-                    session.own_pages(&args.site, &r, &opts.output);
-                }
-                Err(e) => eprintln!("watch: {what}: {}", report::clean(&e.to_string())),
+        }
+        match build::build_warm(&args.site, &config, &opts, &report::NoProgress, &mut warm) {
+            Ok(r) => {
+                session.show(&what, &batch, &r.diagnostics, || build_line(&r));
+                session.own_pages(&args.site, &r, &opts.output);
             }
-            respec
-        },
-    );
+            Err(e) => eprintln!("watch: {what}: {}", report::clean(&e.to_string())),
+        }
+        respec
+    });
     eprintln!("watch: stopped");
     Ok(session.exit_code())
+}
+
+fn log_note(note: &str) {
+    eprintln!("watch: {note}");
 }
 
 /// What one rebuild did, in a line.
@@ -476,12 +471,17 @@ fn stop_on_ctrl_c() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicBo
     let stop = std::sync::Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
+        // Before the watch starts (a long first build), Ctrl-C ends at once, as without
+        // --watch (files are written whole, so nothing is left half-written).
+        if !WATCHING.load(Ordering::SeqCst) || flag.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
     })?;
     Ok(stop)
 }
+
+/// Set when a watch takes over from the first build: Ctrl-C then ends it cleanly.
+static WATCHING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// What a watch remembers between rebuilds: the problems already shown, and the files it
 /// wrote among the watched ones.

@@ -101,6 +101,8 @@ pub struct OwnedDir {
     kept: Mutex<BTreeSet<PathBuf>>,
     /// A folder inside this one that is not ours (a cache put inside the mirror).
     skip: Option<PathBuf>,
+    /// This run appended names to the mark (not flushed): it is written anew at the end.
+    appended: std::sync::atomic::AtomicBool,
     _lock: File,
 }
 
@@ -158,6 +160,7 @@ impl OwnedDir {
             listed: Mutex::new(listed),
             kept: Mutex::new(BTreeSet::new()),
             skip,
+            appended: std::sync::atomic::AtomicBool::new(false),
             _lock: lock,
         };
         // The mark in this version's format before anything is written.
@@ -186,6 +189,8 @@ impl OwnedDir {
         if lines.is_empty() {
             return Ok(());
         }
+        self.appended
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let mark = self.dir.join(self.kind.mark());
         std::fs::OpenOptions::new()
             .append(true)
@@ -404,8 +409,10 @@ impl OwnedDir {
             text.push_str(&f.to_string_lossy());
             text.push('\n');
         }
-        // Unchanged (a rebuild that wrote nothing new): no write, no wait for the disk.
-        if std::fs::read(&mark).ok().as_deref() == Some(text.as_bytes()) {
+        // Unchanged and nothing appended this run (a rebuild that wrote nothing new): no
+        // write, no wait for the disk. Appended lines were not flushed: written anew.
+        let appended = self.appended.load(std::sync::atomic::Ordering::Relaxed);
+        if !appended && std::fs::read(&mark).ok().as_deref() == Some(text.as_bytes()) {
             return Ok(());
         }
         emit::write_atomic(&mark, text.as_bytes()).map_err(io_err(&mark))
@@ -445,8 +452,6 @@ fn every_file(dir: &Path, skip: Option<&Path>) -> BTreeSet<PathBuf> {
         .collect()
 }
 
-/// Whether every folder between `dir` and `rel` (a plain relative path) is a real folder,
-/// not a symlink.
 /// For a walk of `dir` that follows no symlink: whether an entry is outside `skip` (a
 /// canonical path). The folder is resolved once: an entry's real path is then the folder's
 /// plus its path in the walk (resolving each one was 80,000 `readlink` calls on a mirror of
@@ -466,6 +471,8 @@ fn outside<'a>(
     }
 }
 
+/// Whether every folder between `dir` and `rel` (a plain relative path) is a real folder,
+/// not a symlink.
 fn within_real_folders(dir: &Path, rel: &Path) -> bool {
     let mut d = dir.to_path_buf();
     let parts: Vec<_> = rel.components().collect();

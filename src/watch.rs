@@ -113,53 +113,93 @@ impl Spec {
     }
 }
 
-/// Watch `spec` until `stop` is set, calling `rebuild` with each batch of changes that
-/// matter; a rebuild that returns a new spec (the configuration moved a folder) is watched
-/// with it from then on. `log` gets one-line notes (a fallback to polling).
-pub fn watch(
-    spec: &Spec,
+/// A watch that has started: its watcher is noticing changes from now on, queued until
+/// [`Watch::run`] takes them (so that what changes during a long first build is not lost).
+pub struct Watch {
+    spec: Spec,
     backend: Backend,
-    stop: &AtomicBool,
-    log: &mut dyn FnMut(&str),
-    rebuild: &mut dyn FnMut(&Batch) -> Option<Spec>,
-) {
-    let mut spec = spec.clone();
+    rx: Receiver<notify::Result<notify::Event>>,
+    running: Running,
+    /// Watched places that did not exist when the watcher started (their nearest existing
+    /// folder is watched instead): when one appears, the watcher starts again.
+    missing: Vec<PathBuf>,
+}
+
+/// Start watching `spec`. `log` gets one-line notes (a fallback to polling).
+pub fn start(spec: &Spec, backend: Backend, log: &mut dyn FnMut(&str)) -> Watch {
     let mut backend = backend;
-    while !stop.load(Ordering::Relaxed) {
-        let (tx, rx) = channel();
-        let watcher = start(&spec, &mut backend, tx, log);
+    let (tx, rx) = channel();
+    let running = start_watcher(spec, &mut backend, tx, log);
+    Watch {
+        missing: missing(spec),
+        spec: spec.clone(),
+        backend,
+        rx,
+        running,
+    }
+}
+
+/// The trees of `spec` that are not folders now.
+fn missing(spec: &Spec) -> Vec<PathBuf> {
+    spec.trees
+        .iter()
+        .chain(&spec.config_trees)
+        .filter(|t| !t.is_dir())
+        .cloned()
+        .collect()
+}
+
+impl Watch {
+    /// Until `stop` is set, call `rebuild` with each batch of changes that matter (the
+    /// first batch holds what changed since `start`). A rebuild that returns a new spec (the
+    /// configuration moved a folder) is watched with it from then on. Whenever the watcher
+    /// starts again (a new spec, a watched folder that appeared), one rebuild looks at
+    /// everything, since changes between the two watchers have no events.
+    pub fn run(
+        mut self,
+        stop: &AtomicBool,
+        log: &mut dyn FnMut(&str),
+        rebuild: &mut dyn FnMut(&Batch) -> Option<Spec>,
+    ) {
         log(&format!(
             "watching {} for changes ({}); Ctrl-C ends",
-            plural(spec.trees.len(), "folder"),
-            match backend {
+            plural(self.spec.trees.len(), "folder"),
+            match self.backend {
                 Backend::Auto => "file events".to_string(),
                 Backend::Poll(d) => format!("looking every {} ms", d.as_millis()),
             }
         ));
-        loop {
-            if stop.load(Ordering::Relaxed) {
-                return;
-            }
-            let Some(batch) = next_batch(&spec, &rx, stop) else {
+        while !stop.load(Ordering::Relaxed) {
+            let Some(batch) = next_batch(&self.spec, &self.rx, stop) else {
                 continue;
             };
             settle(&batch, stop);
             if stop.load(Ordering::Relaxed) {
                 return;
             }
-            if let Some(new) = rebuild(&batch) {
-                spec = new;
-                break;
+            let mut next = rebuild(&batch);
+            while next.is_some() || self.missing.iter().any(|m| m.is_dir()) {
+                if let Some(spec) = next.take() {
+                    self.spec = spec;
+                }
+                let (tx, rx) = channel();
+                self.running = start_watcher(&self.spec, &mut self.backend, tx, log);
+                self.rx = rx;
+                self.missing = missing(&self.spec);
+                next = rebuild(&Batch {
+                    rescan: true,
+                    first_event: Some(Instant::now()),
+                    ..Batch::default()
+                });
             }
         }
-        drop(watcher);
     }
 }
 
 /// A watcher of every place of `spec`, sending to `tx`: file events when `backend` is
 /// `Auto` and they can be had (else it becomes polling every second, with a note), polling
 /// otherwise.
-fn start(
+fn start_watcher(
     spec: &Spec,
     backend: &mut Backend,
     tx: std::sync::mpsc::Sender<notify::Result<notify::Event>>,
@@ -297,11 +337,16 @@ fn plural(n: usize, what: &str) -> String {
 /// Watch every place of `spec` with `w`.
 fn add_all(w: &mut impl Watcher, spec: &Spec) -> Result<(), (PathBuf, String)> {
     let trees = spec.trees.iter().chain(&spec.config_trees);
-    for t in trees.filter(|t| t.is_dir()) {
-        w.watch(t, RecursiveMode::Recursive)
-            .map_err(|e| (t.clone(), e.to_string()))?;
-    }
     let mut alone: BTreeSet<PathBuf> = spec.folders.iter().cloned().collect();
+    for t in trees {
+        if t.is_dir() {
+            w.watch(t, RecursiveMode::Recursive)
+                .map_err(|e| (t.clone(), e.to_string()))?;
+        } else if let Some(up) = t.ancestors().skip(1).find(|a| a.is_dir()) {
+            // Not there yet: its nearest folder is watched for it to appear.
+            alone.insert(up.to_path_buf());
+        }
+    }
     alone.extend(
         spec.config_files
             .iter()
@@ -525,9 +570,9 @@ pub fn describe(batch: &Batch, base: &Path) -> String {
     }
     if batch.rescan {
         s = if s.is_empty() {
-            "events lost, everything looked at".into()
+            "everything looked at again".into()
         } else {
-            format!("{s} (events lost, everything looked at)")
+            format!("{s} (and everything looked at again)")
         };
     }
     s

@@ -201,6 +201,10 @@ impl<'a> Locator<'a> {
 
     /// Where `value`, found under `key`, is written.
     fn locate(&mut self, key: &str, value: &str) -> Option<Span> {
+        // An empty value (`![]()`) is written nowhere in particular.
+        if value.is_empty() {
+            return None;
+        }
         if !self.keys.contains_key(key) {
             self.keys.insert(key.to_string(), KeyLines::default());
         }
@@ -239,7 +243,9 @@ impl<'a> Locator<'a> {
         while let Some(rel) = self.fm.as_bytes().get(from..).and_then(|t| finder.find(t)) {
             let at = from + rel;
             from = at + step;
-            if !self.used.contains(&at) && fits(self, at) {
+            // A match of valid UTF-8 starts on a character boundary; checked all the same,
+            // since `key_here` slices the text there.
+            if self.fm.is_char_boundary(at) && !self.used.contains(&at) && fits(self, at) {
                 return (Some(at), from);
             }
         }
@@ -433,5 +439,16 @@ mod tests {
             ),
             (Some("2023-06-21"), Some("hi"), Some("Hello World"))
         );
+    }
+
+    #[test]
+    fn an_empty_markdown_image_after_multibyte_text_is_no_panic() {
+        let t = "---\nauthor: \"José Ñandú\"\nsummary: \"Intro ![]() and ![x](b.png)\"\n---\n";
+        let fm = detect(t).unwrap().unwrap();
+        let got: Vec<(String, usize)> = images(t, &fm, &keys())
+            .into_iter()
+            .map(|i| (i.src, t[..i.span.start].matches('\n').count() + 1))
+            .collect();
+        assert_eq!(got, vec![(String::new(), 1), ("b.png".to_string(), 3)]);
     }
 }

@@ -215,7 +215,15 @@ fn html_in_pool(
         let (files, _) = list(&root)?;
         let candidates = prune::candidates(&files, is_raster);
         match prune::prune(&root, &files, &candidates) {
-            Ok(p) => report.pruned = p,
+            Ok(p) => {
+                for (path, why) in &p.failed {
+                    report.diagnostics.push(
+                        Diagnostic::error("prune", format!("cannot remove the original: {why}"))
+                            .in_file(path.clone()),
+                    );
+                }
+                report.pruned = p;
+            }
             Err(e) => report
                 .diagnostics
                 .push(Diagnostic::error("prune", e.to_string())),

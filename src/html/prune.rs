@@ -1,9 +1,10 @@
 //! `pixpipe html --prune-originals`: remove the originals no file of the site names any more.
 //!
-//! An original is removed only when both hold: pixpipe's variants of it sit beside it (so
-//! the pages that showed it show those now), and its name appears in no file of the site
-//! that could hold a URL (pages, feeds, sitemaps, CSS, scripts, JSON, …), written plainly,
-//! percent-encoded or with `&amp;`, in any letter case. The test is a name, not a parsed
+//! An original is removed only when all hold: pixpipe's variants of it sit beside it (so
+//! the pages that showed it show those now), its name is spelled one way in any URL
+//! (letters, digits, `.`, `_`, `-`, `~`: no encoding can hide it), and that name appears,
+//! in any letter case, in no file of the site that could hold a URL (pages, feeds,
+//! sitemaps, CSS, scripts, JSON, …). The test is a name, not a parsed
 //! URL: a link to the full-size photo, an RSS feed's copy of the post, a `data-src` for a
 //! script or a CSS background keeps the file, and a name shared by two files keeps both.
 //! A file of the site that cannot be read stops the pruning: nothing is removed.
@@ -11,7 +12,6 @@
 use crate::naming::{clean_stem, is_output_name};
 use crate::site_path;
 use aho_corasick::AhoCorasick;
-use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -22,19 +22,6 @@ const BINARY: [&str; 26] = [
     "woff2", "ttf", "otf", "eot", "mp4", "webm", "mov", "mp3", "ogg", "wav", "pdf", "zip", "gz",
     "br",
 ];
-
-/// What URLs percent-encode in a file name (as generators write them).
-const URL_ENCODED: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}');
 
 fn extension(path: &str) -> String {
     site_path::file_name(path)
@@ -53,9 +40,20 @@ fn is_variant_of(name: &str, stem: &str) -> bool {
             .is_some_and(|(w, _)| !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// The originals of `files` (site paths) that have pixpipe's variants beside them. Pure.
-/// Two originals of one folder whose names clean to the same stem (`a.jpg`, `a.png`) are
-/// not candidates: the variants cannot say which one they came from.
+/// Whether every way of writing `name` in a page, a feed, a script or JSON spells it the
+/// same (letters, digits, `.`, `_`, `-`, `~`): only such names are searched for, since a
+/// name with a space, parentheses, `&` or `'` has spellings (`%28`, `&#39;`, `\u0026`, and
+/// their mixtures) that a search could miss, and its file would be removed while linked.
+fn spelled_one_way(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'~'))
+}
+
+/// The originals of `files` (site paths) that have pixpipe's variants beside them and a name
+/// spelled one way. Pure. Two originals of one folder whose names clean to the same stem
+/// (`a.jpg`, `a.png`) are not candidates: the variants cannot say which one they came from.
 pub fn candidates(files: &BTreeSet<String>, is_source: impl Fn(&str) -> bool) -> Vec<String> {
     // (folder, cleaned stem) -> originals with that stem.
     let mut originals: BTreeMap<(&str, String), Vec<&String>> = BTreeMap::new();
@@ -64,7 +62,7 @@ pub fn candidates(files: &BTreeSet<String>, is_source: impl Fn(&str) -> bool) ->
         let name = site_path::file_name(f);
         if is_output_name(name) {
             variants.entry(site_path::parent(f)).or_default().push(name);
-        } else if is_source(f) {
+        } else if is_source(f) && spelled_one_way(name) {
             let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
             originals
                 .entry((site_path::parent(f), clean_stem(stem)))
@@ -84,16 +82,6 @@ pub fn candidates(files: &BTreeSet<String>, is_source: impl Fn(&str) -> bool) ->
         .collect()
 }
 
-/// The ways a page can write the file name `name` in a URL.
-fn spellings(name: &str) -> Vec<String> {
-    let mut s = vec![name.to_string()];
-    s.push(utf8_percent_encode(name, URL_ENCODED).to_string());
-    s.push(name.replace('&', "&amp;"));
-    s.sort();
-    s.dedup();
-    s
-}
-
 /// What pruning did.
 #[derive(Debug, Default, serde::Serialize)]
 pub struct Pruned {
@@ -103,6 +91,8 @@ pub struct Pruned {
     pub bytes: u64,
     /// Originals kept because a file names them.
     pub kept: usize,
+    /// Originals that could not be removed, and why.
+    pub failed: Vec<(String, String)>,
 }
 
 /// Why nothing was pruned.
@@ -128,10 +118,8 @@ pub fn prune(
     let mut patterns = Vec::new();
     let mut owner = Vec::new();
     for (i, c) in candidates.iter().enumerate() {
-        for s in spellings(site_path::file_name(c)) {
-            patterns.push(s);
-            owner.push(i);
-        }
+        patterns.push(site_path::file_name(c).to_string());
+        owner.push(i);
     }
     let ac = AhoCorasick::builder()
         .ascii_case_insensitive(true)
@@ -168,20 +156,22 @@ pub fn prune(
         }
         let path = root.join(c);
         // Never through a link: `candidates` come from a walk that lists files, not links,
-        // but the folder may have changed since.
-        let meta = std::fs::symlink_metadata(&path).map_err(|source| PruneError {
-            path: c.clone(),
-            source,
-        })?;
-        if !meta.file_type().is_file() {
-            continue;
+        // but the folder may have changed since. A failure is reported and the rest go on.
+        let removed = std::fs::symlink_metadata(&path).and_then(|meta| {
+            if meta.file_type().is_file() {
+                std::fs::remove_file(&path).map(|()| Some(meta.len()))
+            } else {
+                Ok(None)
+            }
+        });
+        match removed {
+            Ok(Some(bytes)) => {
+                out.bytes += bytes;
+                out.removed.push(c.clone());
+            }
+            Ok(None) => {}
+            Err(e) => out.failed.push((c.clone(), e.to_string())),
         }
-        std::fs::remove_file(&path).map_err(|source| PruneError {
-            path: c.clone(),
-            source,
-        })?;
-        out.bytes += meta.len();
-        out.removed.push(c.clone());
     }
     Ok(out)
 }
@@ -205,8 +195,10 @@ mod tests {
             "b/x.png",
             "b/x-320w.abcdef0123.webp",
             "c/photo.jpg",
-            "d/My Photo.JPG",
-            "d/My-Photo-1024w.abcdef0123.jpg",
+            "d/MyPhoto.JPG",
+            "d/MyPhoto-1024w.abcdef0123.jpg",
+            "f/team (2019).jpg",
+            "f/team--2019--1024w.abcdef0123.jpg",
             "e/photo-2.jpg",
             "e/photo-2x.0123456789.jpg",
         ]);
@@ -214,7 +206,7 @@ mod tests {
             |f: &str| !extension(f).is_empty() && BINARY[..6].contains(&extension(f).as_str());
         assert_eq!(
             candidates(&files, raster),
-            vec!["a/photo.jpg".to_string(), "d/My Photo.JPG".to_string()]
+            vec!["a/photo.jpg".to_string(), "d/MyPhoto.JPG".to_string()]
         );
     }
 
@@ -230,9 +222,9 @@ mod tests {
             "index.html",
             b"<picture><img src=\"a-480w.0123456789.jpg\"></picture>",
         );
-        w("index.xml", b"&lt;img src=&#34;/linked%20one.jpg&#34;&gt;");
+        w("index.xml", b"&lt;img src=&#34;/Linked.jpg&#34;&gt;");
         w("style.css", b"body{background:url(BG.PNG)}");
-        for f in ["a.jpg", "linked one.jpg", "bg.png", "gone.jpg"] {
+        for f in ["a.jpg", "linked.jpg", "bg.png", "gone.jpg"] {
             w(f, b"\xff\xd8 pixels");
         }
         let files = set(&[
@@ -240,12 +232,12 @@ mod tests {
             "index.xml",
             "style.css",
             "a.jpg",
-            "linked one.jpg",
+            "linked.jpg",
             "bg.png",
             "gone.jpg",
             "a-480w.0123456789.jpg",
         ]);
-        let c: Vec<String> = ["a.jpg", "linked one.jpg", "bg.png", "gone.jpg"]
+        let c: Vec<String> = ["a.jpg", "linked.jpg", "bg.png", "gone.jpg"]
             .iter()
             .map(|s| s.to_string())
             .collect();
@@ -254,7 +246,7 @@ mod tests {
         assert_eq!(p.kept, 2);
         assert_eq!(p.bytes, 18);
         assert!(!dir.path().join("a.jpg").exists());
-        assert!(dir.path().join("linked one.jpg").exists());
+        assert!(dir.path().join("linked.jpg").exists());
         assert!(dir.path().join("bg.png").exists());
     }
 

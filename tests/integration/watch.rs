@@ -356,7 +356,13 @@ fn a_broken_page_keeps_its_last_good_output_and_reports_once() {
         std::fs::read_to_string(mirror.join("content/p/index.md")).unwrap(),
         before
     );
-    // Fixed again: the problem is gone, the page as before.
+    // Another change while it is broken: the problem is not printed again.
+    write(&root.join("content/p/index.md"), (page("60%", "photo.jpg") + "\nMore.\n").as_bytes());
+    let l = w.next_batch();
+    assert!(l.contains("1 error"), "{l}");
+    let shown = w.log.iter().filter(|l| l.contains("error[")).count();
+    assert_eq!(shown, 1, "{}", w.log.join("\n"));
+    // Fixed again: the problem is gone.
     write(&root.join("content/p/photo.jpg"), &good);
     let l = w.next_batch();
     assert!(
@@ -568,5 +574,44 @@ fn in_place_rewrites_of_source_pages_do_not_start_another_rebuild() {
         "{}",
         w.log.join("\n")
     );
+    assert_eq!(w.stop(), 0);
+}
+
+#[test]
+fn a_folder_that_appears_later_is_watched_from_then_on() {
+    let site = SiteBuilder::new()
+        .page("content/p/index.md", "---\ntitle: p\n---\nText.\n")
+        .build();
+    let root = site.root().to_path_buf();
+    let mut w = Watching::start(&["build", root.to_str().unwrap(), "-q", "--watch"]);
+    // static/ does not exist yet: it appears with an image the page then shows.
+    write(
+        &root.join("static/img/logo.png"),
+        &crate::support::png_bytes(&photo(800, 400, 1)),
+    );
+    write(
+        &root.join("content/p/index.md"),
+        b"---\ntitle: p\n---\n![logo](/img/logo.png)\n",
+    );
+    // Until a rebuild has made the logo's variants (the new folder may take two batches).
+    loop {
+        let l = w.next_batch();
+        if count(&l, "sources decoded") == 1 {
+            break;
+        }
+    }
+    // A change inside the new folder is seen.
+    write(
+        &root.join("static/img/logo.png"),
+        &crate::support::png_bytes(&photo(800, 400, 2)),
+    );
+    let l = loop {
+        let l = w.next_batch();
+        if !l.starts_with("watch: everything looked at again") {
+            break l;
+        }
+    };
+    assert!(l.starts_with("watch: static/img/logo.png"), "{l}");
+    assert_eq!(count(&l, "sources decoded"), 1, "{l}");
     assert_eq!(w.stop(), 0);
 }
