@@ -357,7 +357,10 @@ fn a_broken_page_keeps_its_last_good_output_and_reports_once() {
         before
     );
     // Another change while it is broken: the problem is not printed again.
-    write(&root.join("content/p/index.md"), (page("60%", "photo.jpg") + "\nMore.\n").as_bytes());
+    write(
+        &root.join("content/p/index.md"),
+        (page("60%", "photo.jpg") + "\nMore.\n").as_bytes(),
+    );
     let l = w.next_batch();
     assert!(l.contains("1 error"), "{l}");
     let shown = w.log.iter().filter(|l| l.contains("error[")).count();
