@@ -618,3 +618,40 @@ fn a_folder_that_appears_later_is_watched_from_then_on() {
     assert_eq!(count(&l, "sources decoded"), 1, "{l}");
     assert_eq!(w.stop(), 0);
 }
+
+#[test]
+fn a_configuration_that_moves_the_content_folder_is_watched_anew() {
+    let site = SiteBuilder::new()
+        .page("content/p/index.md", &page("60%", "photo.jpg"))
+        .bytes("content/p/photo.jpg", jpeg_bytes(&photo(900, 600, 1)))
+        .page("docs/q/index.md", &page("60%", "photo.jpg"))
+        .bytes("docs/q/photo.jpg", jpeg_bytes(&photo(900, 600, 2)))
+        .build();
+    let root = site.root().to_path_buf();
+    let mut w = Watching::start(&["build", root.to_str().unwrap(), "-q", "--watch"]);
+    // pixpipe.yaml now reads the pages from docs/: the batch names it, docs/q's photo is made.
+    write(&root.join("pixpipe.yaml"), b"content: [docs]\n");
+    let l = w.next_batch();
+    assert!(l.starts_with("watch: pixpipe.yaml: "), "{l}");
+    assert_eq!(count(&l, "sources decoded"), 1, "{l}");
+    // The watcher starts again on docs/ and looks at everything once.
+    let l = w.next_batch();
+    assert!(l.starts_with("watch: everything looked at again: "), "{l}");
+    // A change in the folder watched from then on is seen.
+    write(
+        &root.join("docs/q/index.md"),
+        page("30%", "photo.jpg").as_bytes(),
+    );
+    let l = w.next_batch();
+    assert!(
+        l.starts_with("watch: docs/q/index.md: 1 pages written"),
+        "{l}"
+    );
+    // A bad configuration: reported, the last good one stays, the batch still built.
+    write(&root.join("pixpipe.yaml"), b"content: [docs\n");
+    let l = w.next_batch();
+    assert!(l.contains("the last good configuration stays"), "{l}");
+    let l = w.next_batch();
+    assert!(l.starts_with("watch: pixpipe.yaml: 0 pages written"), "{l}");
+    assert_eq!(w.stop(), 0);
+}
