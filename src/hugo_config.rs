@@ -13,20 +13,24 @@ use crate::config::{Config, ConfigError, ContentDir, Lookup};
 use serde_json::{Map, Value};
 use std::path::Path;
 
+/// The files Hugo reads its configuration from in a site root, in the order it looks (the
+/// first found is used), besides the `config/` folder.
+pub const CONFIG_FILES: [&str; 8] = [
+    "hugo.toml",
+    "hugo.yaml",
+    "hugo.yml",
+    "hugo.json",
+    "config.toml",
+    "config.yaml",
+    "config.yml",
+    "config.json",
+];
+
 /// The site's Hugo configuration as pixpipe's, or the defaults when the site has none.
 pub fn read(root: &Path) -> Result<Config, ConfigError> {
     let mut doc = Value::Object(Map::new());
     let mut files = Vec::new();
-    for name in [
-        "hugo.toml",
-        "hugo.yaml",
-        "hugo.yml",
-        "hugo.json",
-        "config.toml",
-        "config.yaml",
-        "config.yml",
-        "config.json",
-    ] {
+    for name in CONFIG_FILES {
         let p = root.join(name);
         if p.is_file() {
             merge(&mut doc, parse_file(&p, name)?);

@@ -481,19 +481,6 @@ fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
-/// The configuration files Hugo and pixpipe read from a site root.
-const SITE_CONFIG_FILES: [&str; 9] = [
-    "pixpipe.yaml",
-    "hugo.toml",
-    "hugo.yaml",
-    "hugo.yml",
-    "hugo.json",
-    "config.toml",
-    "config.yaml",
-    "config.yml",
-    "config.json",
-];
-
 /// What `build --watch` watches: every folder the site's pages and images come from (its
 /// content, static and assets folders and their mounts, wherever they are), its
 /// configuration files and `config/` folder, and `--config`; not the output or the cache.
@@ -515,7 +502,10 @@ pub fn site_spec(
         .collect();
     trees.sort();
     trees.dedup();
-    let mut config_files: Vec<PathBuf> = SITE_CONFIG_FILES.iter().map(|f| root.join(f)).collect();
+    let mut config_files: Vec<PathBuf> = std::iter::once(crate::config::CONFIG_FILE)
+        .chain(crate::hugo_config::CONFIG_FILES)
+        .map(|f| root.join(f))
+        .collect();
     config_files.extend(explicit_config.map(absolute));
     let mut ignore = vec![absolute(cache)];
     ignore.extend(output.map(absolute));

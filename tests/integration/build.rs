@@ -46,16 +46,7 @@ fn count_in_summary(stderr: &str, what: &str) -> u64 {
         .lines()
         .find(|l| l.starts_with("build: "))
         .unwrap_or_else(|| panic!("{stderr}"));
-    let i = line
-        .find(what)
-        .unwrap_or_else(|| panic!("{what} in {line}"));
-    line[..i]
-        .trim_end()
-        .rsplit([' ', '('])
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
+    crate::support::number_before(line, what)
 }
 
 #[test]

@@ -149,16 +149,7 @@ fn assert_fresh_build_equals(site: &Path, mirror: &Path, cache: &Path, step: &st
 
 /// A number from a batch line: the one before `what` (`3 pages written` → 3).
 fn count(line: &str, what: &str) -> usize {
-    let i = line
-        .find(what)
-        .unwrap_or_else(|| panic!("{what:?} not in {line:?}"));
-    line[..i]
-        .trim_end()
-        .rsplit([' ', '('])
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap_or_else(|_| panic!("no number before {what:?} in {line:?}"))
+    crate::support::number_before(line, what) as usize
 }
 
 fn page(width: &str, image: &str) -> String {

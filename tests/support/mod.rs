@@ -201,3 +201,17 @@ pub fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The number just before `what` in a summary line (`3 pages written` or `(3 made` → 3).
+pub fn number_before(line: &str, what: &str) -> u64 {
+    let i = line
+        .find(what)
+        .unwrap_or_else(|| panic!("{what:?} not in {line:?}"));
+    line[..i]
+        .trim_end()
+        .rsplit([' ', '('])
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap_or_else(|_| panic!("no number before {what:?} in {line:?}"))
+}
