@@ -59,6 +59,9 @@ pub struct Batch {
     pub rescan: bool,
     /// When the first event of the batch arrived.
     pub first_event: Option<Instant>,
+    /// Files of `paths` that may still be being written: their last event was a write, not
+    /// the writer closing the file or a rename into place (with polling, every file).
+    pub open: BTreeSet<PathBuf>,
 }
 
 /// Whether a file named `name` is one that editors, copy tools or pixpipe write on the way
@@ -375,14 +378,40 @@ fn next_batch(
         if ev.need_rescan() {
             batch.rescan = true;
         }
-        if matches!(ev.kind, EventKind::Access(_)) {
-            return;
-        }
-        for p in ev.paths {
-            if spec.matters(&p) {
-                batch.config |= spec.is_config(&p);
-                batch.paths.insert(p);
+        use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
+        match ev.kind {
+            // The writer closed the file: it is whole (no batch opens for this alone).
+            EventKind::Access(AccessKind::Close(AccessMode::Write)) => {
+                for p in &ev.paths {
+                    batch.open.remove(p);
+                }
+                return;
             }
+            EventKind::Access(_) => return,
+            _ => {}
+        }
+        // A rename into place is whole (of a pair, the second path is the new name); a
+        // file created or written to may not be yet.
+        let (whole, open) = match ev.kind {
+            EventKind::Modify(ModifyKind::Name(RenameMode::To)) => (ev.paths.len(), 0),
+            EventKind::Modify(ModifyKind::Name(RenameMode::Both)) => (1, 0),
+            EventKind::Modify(ModifyKind::Name(_) | ModifyKind::Metadata(_)) => (0, 0),
+            EventKind::Remove(_) => (0, 0),
+            _ => (0, ev.paths.len()),
+        };
+        let n = ev.paths.len();
+        for (i, p) in ev.paths.into_iter().enumerate() {
+            if !spec.matters(&p) {
+                continue;
+            }
+            if i + whole >= n {
+                batch.open.remove(&p);
+            }
+            if i < open {
+                batch.open.insert(p.clone());
+            }
+            batch.config |= spec.is_config(&p);
+            batch.paths.insert(p);
         }
     };
     // The first event that matters.
@@ -412,11 +441,12 @@ fn next_batch(
     Some(batch)
 }
 
-/// Wait until every image of `batch` keeps its size and time for [`SETTLE`]: a photo still
-/// being copied is taken when it is complete, not reported broken half-way.
+/// Wait until every image of `batch` that may still be being written keeps its size and
+/// time for [`SETTLE`]: a photo still being copied is taken when it is complete, not
+/// reported broken half-way. One whose writer has closed it is taken at once.
 fn settle(batch: &Batch, stop: &AtomicBool) {
     let images: Vec<&PathBuf> = batch
-        .paths
+        .open
         .iter()
         .filter(|p| {
             p.to_str()
@@ -588,6 +618,80 @@ mod tests {
         for n in ["index.md", "photo.jpg", "_index.md", "my-photo-2x.jpg"] {
             assert!(!is_noise(n), "{n}");
         }
+    }
+
+    #[test]
+    fn an_image_is_waited_for_only_until_its_writer_closes_it_or_renames_it_into_place() {
+        use notify::event::{AccessKind, AccessMode, CreateKind, DataChange, ModifyKind};
+        use notify::event::{MetadataKind, RenameMode};
+        let spec = Spec {
+            trees: vec!["/s/content".into()],
+            ..Spec::default()
+        };
+        let ev = |kind: EventKind, paths: &[&str]| {
+            let mut e = notify::Event::new(kind);
+            for p in paths {
+                e = e.add_path(PathBuf::from(p));
+            }
+            Ok(e)
+        };
+        let data = || EventKind::Modify(ModifyKind::Data(DataChange::Any));
+        let (tx, rx) = channel();
+        for e in [
+            // Copied whole: created, written, closed, its times set.
+            ev(EventKind::Create(CreateKind::File), &["/s/content/a.jpg"]),
+            ev(data(), &["/s/content/a.jpg"]),
+            ev(
+                EventKind::Access(AccessKind::Close(AccessMode::Write)),
+                &["/s/content/a.jpg"],
+            ),
+            ev(
+                EventKind::Modify(ModifyKind::Metadata(MetadataKind::Any)),
+                &["/s/content/a.jpg"],
+            ),
+            // Still being written when the folders went quiet.
+            ev(EventKind::Create(CreateKind::File), &["/s/content/b.jpg"]),
+            ev(data(), &["/s/content/b.jpg"]),
+            // Written under another name, then renamed into place.
+            ev(data(), &["/s/content/c.jpg.part"]),
+            ev(
+                EventKind::Modify(ModifyKind::Name(RenameMode::Both)),
+                &["/s/content/c.jpg.part", "/s/content/c.jpg"],
+            ),
+            // Closed, then written to again.
+            ev(data(), &["/s/content/d.jpg"]),
+            ev(
+                EventKind::Access(AccessKind::Close(AccessMode::Write)),
+                &["/s/content/d.jpg"],
+            ),
+            ev(data(), &["/s/content/d.jpg"]),
+        ] {
+            tx.send(e).unwrap();
+        }
+        let batch = next_batch(&spec, &rx, &AtomicBool::new(false)).expect("a batch");
+        let names = |set: &BTreeSet<PathBuf>| -> Vec<String> {
+            set.iter().map(|p| p.display().to_string()).collect()
+        };
+        assert_eq!(
+            names(&batch.paths),
+            [
+                "/s/content/a.jpg",
+                "/s/content/b.jpg",
+                "/s/content/c.jpg",
+                "/s/content/d.jpg"
+            ]
+        );
+        assert_eq!(names(&batch.open), ["/s/content/b.jpg", "/s/content/d.jpg"]);
+
+        // A close alone opens no batch.
+        let (tx, rx) = channel();
+        tx.send(ev(
+            EventKind::Access(AccessKind::Close(AccessMode::Write)),
+            &["/s/content/a.jpg"],
+        ))
+        .unwrap();
+        drop(tx);
+        assert_eq!(next_batch(&spec, &rx, &AtomicBool::new(false)), None);
     }
 
     #[test]
