@@ -36,6 +36,25 @@ pub fn read(root: &Path, config: &Config) -> Result<(Site, Inventory), ScanError
 
 /// Probe every file the references resolve to (`deep`: decode every pixel) and check them.
 pub fn examine(root: &Path, site: Site, inv: Inventory, config: &Config, deep: bool) -> Analysis {
+    examine_with(
+        root,
+        site,
+        inv,
+        config,
+        deep,
+        &mut probe::ProbeMemo::default(),
+    )
+}
+
+/// [`examine`], with the probes a long-running process kept from its last run (`--watch`).
+pub fn examine_with(
+    root: &Path,
+    site: Site,
+    inv: Inventory,
+    config: &Config,
+    deep: bool,
+    memo: &mut probe::ProbeMemo,
+) -> Analysis {
     let files: Vec<String> = inv
         .refs
         .iter()
@@ -46,7 +65,7 @@ pub fn examine(root: &Path, site: Site, inv: Inventory, config: &Config, deep: b
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let probes = probe::probe_files(
+    let probes = probe::probe_files_with(
         root,
         &files,
         ProbeOptions {
@@ -55,6 +74,7 @@ pub fn examine(root: &Path, site: Site, inv: Inventory, config: &Config, deep: b
             // What `build` decodes with: one decision per file for both commands.
             decoder: Some(crate::process::verify_decode),
         },
+        memo,
     );
     let mut diagnostics = check::check(&site, &inv, config, &probes);
     diagnostics.extend(inv.shortcodes_in_code_omitted.iter().cloned());

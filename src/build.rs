@@ -25,6 +25,7 @@ use crate::resolve::Resolution;
 use crate::rewrite::{self, Target};
 use crate::scan::{ScanError, Site};
 use crate::site_path::{self, file_name, join};
+use crate::stamp::DirMemo;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -212,6 +213,39 @@ pub struct Warm {
     manifest: Option<(Vec<u8>, Manifest)>,
     /// A build of this process has swept the output of killed runs' temporary files.
     swept: bool,
+    /// The probes of the last build, each with its file's stamp.
+    probes: crate::probe::ProbeMemo,
+    /// The outputs and cache objects the last build looked at, by folder.
+    looked: std::sync::Arc<DirMemo>,
+    /// The cache's index as the last build left it.
+    index: crate::cache::IndexMemo,
+    /// What the last build's scan read, for a build told what changed since (a mirror only:
+    /// `--in-place` rewrites pages itself).
+    site: Option<Site>,
+    /// The files that changed since the last build, when the caller knows (a watcher).
+    changed: Option<Vec<PathBuf>>,
+    /// The workers of the last build, and how many.
+    pool: Option<(usize, rayon::ThreadPool)>,
+    /// The cache keys of the last build's jobs.
+    keys: jobs::KeyMemo,
+}
+
+impl Warm {
+    /// Tell the next build that only the files at `paths` (absolute) changed since the last
+    /// one (`None`: anything may have): it reads just those again.
+    pub fn changed_since_last(&mut self, paths: Option<Vec<PathBuf>>) {
+        self.changed = paths;
+    }
+
+    /// Start a build: the last build's scan and the files changed since, when both are
+    /// known. Taken: if this build fails anywhere, the next one scans anew.
+    fn begin(&mut self) -> Option<(Site, Vec<PathBuf>)> {
+        match std::sync::Arc::get_mut(&mut self.looked) {
+            Some(memo) => memo.next(),
+            None => self.looked = Default::default(),
+        }
+        self.site.take().zip(self.changed.take())
+    }
 }
 
 /// [`build`], keeping what the next build of the same site can reuse in `warm`.
@@ -222,9 +256,13 @@ pub fn build_warm(
     progress: &dyn Progress,
     warm: &mut Warm,
 ) -> Result<BuildReport, BuildError> {
-    jobs::in_pool(opts.jobs, || {
-        build_in_pool(root, config, opts, progress, warm)
-    })?
+    let pool = match warm.pool.take() {
+        Some((n, pool)) if n == opts.jobs => pool,
+        _ => jobs::pool(opts.jobs)?,
+    };
+    let built = pool.install(|| build_in_pool(root, config, opts, progress, warm));
+    warm.pool = Some((opts.jobs, pool));
+    built
 }
 
 fn build_in_pool(
@@ -236,6 +274,7 @@ fn build_in_pool(
 ) -> Result<BuildReport, BuildError> {
     let started = Instant::now();
     let mut report = BuildReport::default();
+    let last_scan = warm.begin();
     let dest = Dest::open(root, config, opts, progress)?;
     let manifest_path = opts
         .manifest
@@ -243,7 +282,7 @@ fn build_in_pool(
         .unwrap_or_else(|| dest.root().join("data").join("pixpipe.yaml"));
     let previous = previous_manifest(&manifest_path, &dest, warm, &mut report.diagnostics)?;
 
-    let (site, mut inv) = analyze::read(root, config)?;
+    let (site, mut inv) = read_site(root, config, opts, last_scan, warm)?;
     // Every file a page points at now is kept, whatever happens to its source.
     let referenced: BTreeSet<String> = inv
         .refs
@@ -251,14 +290,15 @@ fn build_in_pool(
         .filter_map(|r| r.resolution.resolved().map(str::to_string))
         .collect();
     let frozen = recognise_outputs(&mut inv, &previous, &site);
-    let a = analyze::examine(root, site, inv, config, false);
+    let a = analyze::examine_with(root, site, inv, config, false, &mut warm.probes);
     report.diagnostics.extend(a.diagnostics.iter().cloned());
     // A source that is broken now keeps its last good outputs in the mirror: it is planned
     // as that version was, and published from what is already there.
     let stand_ins = stand_ins(&dest, &previous, &a);
     let plan = plan_visible(&a, &frozen, &stand_ins, config);
 
-    let cache = Cache::open(&opts.cache_dir);
+    let cache =
+        Cache::open_with(&opts.cache_dir, warm.index.clone()).looking_through(warm.looked.clone());
     let Outputs {
         mut made,
         failed,
@@ -267,7 +307,7 @@ fn build_in_pool(
     } = make_outputs(
         root,
         (&plan, &stand_ins),
-        &cache,
+        (&cache, &mut warm.keys),
         config,
         opts,
         &dest,
@@ -300,7 +340,7 @@ fn build_in_pool(
     // site); the mark is written sorted at the end whatever the order.
     made.par_iter()
         .flat_map_iter(|(src, ms)| ms.iter().map(move |m| (src, m)))
-        .try_for_each(|(src, m)| dest.place(root, src, m, &cache))?;
+        .try_for_each(|(src, m)| dest.place(root, src, m, (&cache, &warm.looked)))?;
     let targets = targets(&plan, &made, &a.inv.refs);
     report.visitor = visitor(&plan, &made, &hashes, &a.inv.refs);
     let texts = rewrite_pages(&a.site, &a.inv, &targets, config);
@@ -353,6 +393,28 @@ fn build_in_pool(
     Ok(report)
 }
 
+/// Scan the site, or bring the last build's scan up to date with the files that changed
+/// since; then take its inventory.
+fn read_site(
+    root: &Path,
+    config: &Config,
+    opts: &BuildOptions,
+    last_scan: Option<(Site, Vec<PathBuf>)>,
+    warm: &mut Warm,
+) -> Result<(Site, Inventory), BuildError> {
+    let site =
+        last_scan.and_then(|(before, changed)| crate::scan::rescan(before, &changed, config));
+    let site = match site {
+        Some(site) => site,
+        None => crate::scan::scan(root, config)?,
+    };
+    if matches!(opts.output, Output::Mirror(_)) {
+        warm.site = Some(site.clone());
+    }
+    let inv = inventory::take(&site, config);
+    Ok((site, inv))
+}
+
 /// What the build publishes, by source name, and what it could not make.
 struct Outputs {
     made: BTreeMap<String, Vec<Published>>,
@@ -369,7 +431,7 @@ struct Outputs {
 fn make_outputs(
     root: &Path,
     (plan, stand_ins): (&Plan, &BTreeMap<String, Probe>),
-    cache: &Cache,
+    (cache, keys): (&Cache, &mut jobs::KeyMemo),
     config: &Config,
     opts: &BuildOptions,
     dest: &Dest,
@@ -390,7 +452,7 @@ fn make_outputs(
     report.hashed = hashed;
     report.bytes_in = hashes.values().map(|(_, size)| size).sum();
     let (job_list, names) = jobs_of(root, plan, &hashes);
-    let (hits, todo) = jobs::lookup(cache, &job_list, config);
+    let (hits, todo) = jobs::lookup_with(cache, &job_list, config, keys);
     let on_made = |j: usize, m: &Made, bytes: &[u8]| dest.place_early(&names[j], m, bytes);
     let run_opts = RunOptions {
         memory_bytes: opts.memory_bytes,
@@ -1116,7 +1178,7 @@ impl Dest {
         root: &Path,
         src: &str,
         m: &Published,
-        cache: &Cache,
+        (cache, looked): (&Cache, &DirMemo),
     ) -> Result<(), BuildError> {
         let rel = match self {
             Dest::Mirror(_, layout) => layout.path(&m.path),
@@ -1129,7 +1191,7 @@ impl Dest {
             owned.keep(rel);
             return Ok(());
         }
-        if !is_placed(&dest, m.bytes) {
+        if looked.len(&dest) != Some(m.bytes) {
             let bytes = match &m.from {
                 From::Job(made) => made.read(cache).map_err(|source| BuildError::CacheRead {
                     output: m.path.clone(),
@@ -1163,42 +1225,45 @@ impl Dest {
         site: &Site,
         texts: &[Option<String>],
     ) -> Result<Vec<String>, BuildError> {
-        let mut written = Vec::new();
-        for (page, text) in site.pages.iter().zip(texts) {
-            let rel = Path::new(&page.path);
-            let wrote = match (self, text) {
-                (Dest::Mirror(owned, layout), None) => {
-                    owned.mirror(&layout.path(&page.path), &root.join(rel))?
-                }
-                (Dest::InPlace(..), None) => false,
-                (_, Some(t)) => {
-                    let text = if page.bom {
-                        format!("\u{feff}{t}")
-                    } else {
-                        t.clone()
-                    };
-                    match self {
-                        Dest::Mirror(owned, layout) => {
-                            owned.write_as(&layout.path(&page.path), text.as_bytes(), false)?
-                        }
-                        Dest::InPlace(..) => {
-                            let dest = root.join(rel);
-                            let same =
-                                std::fs::read(&dest).ok().as_deref() == Some(text.as_bytes());
-                            if !same {
-                                emit::replace_keeping_mode(&dest, text.as_bytes())
-                                    .map_err(werr(&dest))?;
+        // In parallel: mostly a comparison of each page with what the output holds.
+        let written: Vec<Option<String>> = site
+            .pages
+            .par_iter()
+            .zip(texts)
+            .map(|(page, text)| -> Result<Option<String>, BuildError> {
+                let rel = Path::new(&page.path);
+                let wrote = match (self, text) {
+                    (Dest::Mirror(owned, layout), None) => {
+                        owned.mirror(&layout.path(&page.path), &root.join(rel))?
+                    }
+                    (Dest::InPlace(..), None) => false,
+                    (_, Some(t)) => {
+                        let text = if page.bom {
+                            format!("\u{feff}{t}")
+                        } else {
+                            t.clone()
+                        };
+                        match self {
+                            Dest::Mirror(owned, layout) => {
+                                owned.write_as(&layout.path(&page.path), text.as_bytes(), false)?
                             }
-                            !same
+                            Dest::InPlace(..) => {
+                                let dest = root.join(rel);
+                                let same =
+                                    std::fs::read(&dest).ok().as_deref() == Some(text.as_bytes());
+                                if !same {
+                                    emit::replace_keeping_mode(&dest, text.as_bytes())
+                                        .map_err(werr(&dest))?;
+                                }
+                                !same
+                            }
                         }
                     }
-                }
-            };
-            if wrote {
-                written.push(page.path.clone());
-            }
-        }
-        Ok(written)
+                };
+                Ok(wrote.then(|| page.path.clone()))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(written.into_iter().flatten().collect())
     }
 
     /// End the build: in a mirror, write the mounts, keep what is under an unreadable
@@ -1314,12 +1379,22 @@ fn mirror_other_files(
     made: &BTreeMap<String, Vec<Published>>,
     texts: &[Option<String>],
 ) -> Result<(), BuildError> {
+    // The pages of each folder: a file is still named by a page in its folder or above.
+    let mut by_folder: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (p, t) in site.pages.iter().zip(texts) {
+        let text = t.as_deref().unwrap_or(&p.text);
+        by_folder
+            .entry(site_path::parent_prefix(&p.path))
+            .or_default()
+            .push(text);
+    }
     let still_named = |rel: &str| {
         let name = file_name(rel);
-        site.pages.iter().zip(texts).any(|(p, t)| {
-            let text = t.as_deref().unwrap_or(&p.text);
-            rel.starts_with(site_path::parent_prefix(&p.path)) && text.contains(name)
-        })
+        let folders = std::iter::once("").chain(rel.match_indices('/').map(|(i, _)| &rel[..=i]));
+        folders
+            .filter_map(|f| by_folder.get(f))
+            .flatten()
+            .any(|text| text.contains(name))
     };
     let pages: BTreeSet<&str> = site.pages.iter().map(|p| p.path.as_str()).collect();
     let outputs: BTreeSet<&str> = made.values().flatten().map(|m| m.path.as_str()).collect();

@@ -76,6 +76,10 @@ pub struct Cache {
     stats_added: Mutex<BTreeMap<String, Stat>>,
     used: Mutex<BTreeSet<String>>,
     damaged: bool,
+    /// What a long-running process remembers of the objects' folders (`--watch`).
+    looked: Option<std::sync::Arc<crate::stamp::DirMemo>>,
+    /// ... and of the index.
+    memo: IndexMemo,
 }
 
 /// Which stat entries a save may drop: those of files under `root` that are not in `live`
@@ -131,6 +135,37 @@ fn is_hex(s: &str, n: usize) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// The index as this process last read or wrote it, with its file's stamp then: a process
+/// that opens the same cache again and again (`--watch`) parses the index again only when
+/// another process wrote it since. (Every writer renames a new file into place, so a write
+/// gives the index another inode, whatever the clock says.)
+#[derive(Debug, Default, Clone)]
+pub struct IndexMemo(std::sync::Arc<Mutex<Option<(crate::stamp::Stamp, Index)>>>);
+
+impl IndexMemo {
+    /// `read_index`, from memory when the file is the one remembered.
+    fn read(&self, dir: &Path) -> Read {
+        let stamp = crate::stamp::Stamp::read(&dir.join("index.json"));
+        if let (Some(s), Some((was, index))) = (stamp, lock(&self.0).as_ref()) {
+            if s == *was {
+                return Read::Index(index.clone());
+            }
+        }
+        // The stamp taken before the read: a write in between gives the next look another.
+        let read = read_index(dir);
+        if let (Some(s), Read::Index(index)) = (stamp, &read) {
+            *lock(&self.0) = Some((s, index.clone()));
+        }
+        read
+    }
+
+    /// Remember `index`, just written to `dir`.
+    fn wrote(&self, dir: &Path, index: &Index) {
+        *lock(&self.0) =
+            crate::stamp::Stamp::read(&dir.join("index.json")).map(|s| (s, index.clone()));
+    }
+}
+
 fn read_index(dir: &Path) -> Read {
     let text = match std::fs::read(dir.join("index.json")) {
         Ok(t) => t,
@@ -155,7 +190,12 @@ impl Cache {
     /// Open (or start) the cache at `dir`. A missing index is an empty cache; a damaged one
     /// too, and `damaged` says so (its outputs are found again from their objects).
     pub fn open(dir: &Path) -> Cache {
-        let (index, damaged) = match read_index(dir) {
+        Cache::open_with(dir, IndexMemo::default())
+    }
+
+    /// [`Cache::open`], with the index a long-running process remembers (`--watch`).
+    pub fn open_with(dir: &Path, memo: IndexMemo) -> Cache {
+        let (index, damaged) = match memo.read(dir) {
             Read::Index(i) => (i, false),
             Read::Empty => (Index::default(), false),
             Read::Damaged => (Index::default(), true),
@@ -168,7 +208,16 @@ impl Cache {
             stats_added: Mutex::new(BTreeMap::new()),
             used: Mutex::new(BTreeSet::new()),
             damaged,
+            looked: None,
+            memo,
         }
+    }
+
+    /// Look for objects through `memo` (an object is found by its folder's stamp while the
+    /// folder is unchanged: objects are written whole and renamed into place).
+    pub fn looking_through(mut self, memo: std::sync::Arc<crate::stamp::DirMemo>) -> Cache {
+        self.looked = Some(memo);
+        self
     }
 
     /// The cache's folder.
@@ -189,7 +238,14 @@ impl Cache {
     /// key (checked by size), else found from the object itself (read once to learn its hash).
     pub fn get(&self, key: &str) -> Option<Entry> {
         let known = lock(&self.outputs).get(key).cloned();
-        let meta = std::fs::metadata(self.object_path(key)).ok()?;
+        let path = self.object_path(key);
+        if let (Some(e), Some(memo)) = (&known, &self.looked) {
+            if memo.len(&path) == Some(e.bytes) {
+                lock(&self.used).insert(key.to_string());
+                return known;
+            }
+        }
+        let meta = std::fs::metadata(&path).ok()?;
         let entry = match known {
             Some(e) if meta.len() == e.bytes => e,
             // An empty object is what a power cut can leave of an unflushed write: a miss.
@@ -261,7 +317,7 @@ impl Cache {
             .write(true)
             .open(self.dir.join("index.lock"))?;
         lock_file.lock()?;
-        let (mut index, read) = match read_index(&self.dir) {
+        let (mut index, read) = match self.memo.read(&self.dir) {
             Read::Index(i) => (i.clone(), Some(i)),
             Read::Empty | Read::Damaged => (Index::default(), None),
         };
@@ -300,6 +356,7 @@ impl Cache {
         }
         let text = serde_json::to_string(&index).map_err(std::io::Error::other)?;
         crate::emit::write_atomic(&self.dir.join("index.json"), text.as_bytes())?;
+        self.memo.wrote(&self.dir, &index);
         Ok(removed)
     }
 }

@@ -40,6 +40,7 @@ pub mod rows;
 pub mod scan;
 pub mod site_config;
 pub mod site_path;
+pub mod stamp;
 pub mod watch;
 
 pub use config::Config;

@@ -7,10 +7,11 @@
 //! `probe_files` reads files, in parallel.
 
 use crate::report::Severity;
+use crate::stamp::Stamp;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::io::Cursor;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Image container formats pixpipe recognises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -1199,32 +1200,76 @@ fn read_into(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<()> {
 
 /// Probe the files at site-relative `paths` under `root`, in parallel; results by path.
 pub fn probe_files(root: &Path, paths: &[String], opts: ProbeOptions) -> BTreeMap<String, Probe> {
-    let probes = paths
+    probe_files_with(root, paths, opts, &mut ProbeMemo::default())
+}
+
+/// Probes kept between the builds of one process (`--watch`): a file whose [`Stamp`] is as
+/// it was is not read again.
+#[derive(Debug, Default)]
+pub struct ProbeMemo {
+    /// What the probes were made with (`max_pixels`, `deep`).
+    made_with: Option<(u64, bool)>,
+    probes: std::collections::HashMap<PathBuf, (Stamp, Probe)>,
+}
+
+/// [`probe_files`], taking what `memo` knows and leaving it what this call found.
+pub fn probe_files_with(
+    root: &Path,
+    paths: &[String],
+    opts: ProbeOptions,
+    memo: &mut ProbeMemo,
+) -> BTreeMap<String, Probe> {
+    let made_with = Some((opts.max_pixels, opts.deep));
+    let known = if memo.made_with == made_with {
+        std::mem::take(&mut memo.probes)
+    } else {
+        Default::default()
+    };
+    // Each probe, and its file's stamp when the probe can stand for the file until it changes.
+    type Stamped = (String, Probe, Option<(PathBuf, Stamp)>);
+    let probes: Vec<Stamped> = paths
         .par_iter()
         .map(|rel| {
-            let name = crate::site_path::file_name(rel);
-            let read = READ.with(|b| {
-                let mut buf = b.borrow_mut();
-                read_into(&root.join(rel), &mut buf).map(|()| probe_bytes(name, &buf, opts))
-            });
-            let p = match read {
-                Ok(probe) => probe,
-                Err(e) => Probe {
-                    bytes: 0,
-                    info: None,
-                    findings: vec![finding(
-                        Severity::Error,
-                        "undecodable",
-                        format!("cannot read the file: {e}"),
-                        None,
-                    )],
-                },
-            };
-            (rel.clone(), p)
+            let path = root.join(rel);
+            // Looked at before the file is read: a change during the read moves the stamp.
+            let looked = std::time::SystemTime::now();
+            let stamp = Stamp::read(&path);
+            if let Some((was, p)) = stamp.and_then(|s| known.get(&path).filter(|k| k.0 == s)) {
+                return (rel.clone(), p.clone(), Some((path, *was)));
+            }
+            let p = probe_path(&path, crate::site_path::file_name(rel), opts);
+            let keep = stamp.filter(|s| s.settled(looked)).map(|s| (path, s));
+            (rel.clone(), p, keep)
         })
         .collect();
     rayon::broadcast(|_| READ.with(|b| *b.borrow_mut() = Vec::new()));
-    probes
+    memo.made_with = made_with;
+    memo.probes = probes
+        .iter()
+        .filter_map(|(_, p, keep)| keep.clone().map(|(path, s)| (path, (s, p.clone()))))
+        .collect();
+    probes.into_iter().map(|(rel, p, _)| (rel, p)).collect()
+}
+
+/// Read and probe the file at `path`, named `name`.
+fn probe_path(path: &Path, name: &str, opts: ProbeOptions) -> Probe {
+    let read = READ.with(|b| {
+        let mut buf = b.borrow_mut();
+        read_into(path, &mut buf).map(|()| probe_bytes(name, &buf, opts))
+    });
+    match read {
+        Ok(probe) => probe,
+        Err(e) => Probe {
+            bytes: 0,
+            info: None,
+            findings: vec![finding(
+                Severity::Error,
+                "undecodable",
+                format!("cannot read the file: {e}"),
+                None,
+            )],
+        },
+    }
 }
 
 #[cfg(test)]

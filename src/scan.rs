@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::position::LineIndex;
 use crate::report::Diagnostic;
 use crate::resolve::{is_page_file, AssetIndex, Entry};
+use crate::site_path;
 use std::path::{Path, PathBuf};
 use walkdir::WalkDir;
 
@@ -25,7 +26,7 @@ pub struct Page {
 }
 
 /// What `scan` read.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Site {
     /// The site root as given.
     pub root: PathBuf,
@@ -159,6 +160,101 @@ pub fn scan(root: &Path, config: &Config) -> Result<Site, ScanError> {
     read_pages(page_paths, &mut site);
     index_page_urls(config, &mut site);
     Ok(site)
+}
+
+/// `before` (what `scan` read), brought up to date after a change to the files at
+/// `changed` (absolute, as a watcher names them) and nothing else: each file among them
+/// looked at again (added, replaced or removed), each page among them read again. `None`
+/// when that is not enough and the site must be scanned anew: a folder or a link among them,
+/// a path in two site folders or in one that could not be read, a page that cannot be read.
+pub fn rescan(mut before: Site, changed: &[PathBuf], config: &Config) -> Option<Site> {
+    if !before.unreadable.is_empty() {
+        return None;
+    }
+    let root = std::path::absolute(&before.root).ok()?;
+    let mut dirs: Vec<&String> = config.content.iter().map(|c| &c.dir).collect();
+    dirs.extend(config.static_dirs.iter());
+    dirs.extend(config.assets_dirs.iter());
+    let filters = MountFilters::new(config);
+    let mut pages_changed = false;
+    for path in changed {
+        // Its site-relative name, through the one site folder it is in.
+        let mut found = dirs.iter().filter_map(|d| {
+            let base = root.join(d);
+            path.starts_with(&base)
+                .then(|| Some((site_rel(&root, d, &base, path)?, *d)))
+                .flatten()
+        });
+        let (rel, dir) = found.next()?;
+        if found.next().is_some() {
+            return None;
+        }
+        let page = before.pages.binary_search_by(|p| p.path.as_str().cmp(&rel));
+        let is_page = is_page_file(&rel)
+            && config.content.iter().any(|c| c.dir == *dir)
+            && config.content_dir_of(&rel).is_some();
+        let known = match before.assets.entries.get(&rel) {
+            Some(Entry::File { .. }) => true,
+            Some(_) => return None,
+            None => false,
+        };
+        match std::fs::symlink_metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if known {
+                    before.assets.entries.remove(&rel);
+                } else if holds_files(&before, &format!("{rel}/")) {
+                    // A folder gone (moved away) with its files.
+                    return None;
+                }
+                if let Ok(i) = page {
+                    before.pages.remove(i);
+                    pages_changed = true;
+                }
+            }
+            // A new file must be in a folder the scan walked (one it found a file in, so not
+            // behind a link) and seen through its mount.
+            Ok(meta)
+                if meta.is_file()
+                    && (known
+                        || (holds_files(&before, site_path::parent_prefix(&rel))
+                            && filters.allows(&rel))) =>
+            {
+                before
+                    .assets
+                    .entries
+                    .insert(rel.clone(), Entry::File { bytes: meta.len() });
+                if is_page {
+                    let read = page_from_bytes(&rel, std::fs::read(path).ok()?).ok()?;
+                    match page {
+                        Ok(i) => before.pages[i] = read,
+                        Err(i) if !known => before.pages.insert(i, read),
+                        // A page the scan could not read: its diagnostic is the scan's.
+                        Err(_) => return None,
+                    }
+                    pages_changed = true;
+                }
+            }
+            _ => return None,
+        }
+    }
+    if pages_changed {
+        before.assets.page_urls.clear();
+        index_page_urls(config, &mut before);
+    }
+    Some(before)
+}
+
+/// Whether the scan found a file whose site path starts with `prefix` (a folder's, with its
+/// `/`; `` for the root).
+fn holds_files(site: &Site, prefix: &str) -> bool {
+    site.assets
+        .entries
+        .range::<str, _>((
+            std::ops::Bound::Included(prefix),
+            std::ops::Bound::Unbounded,
+        ))
+        .next()
+        .is_some_and(|(k, _)| k.starts_with(prefix))
 }
 
 /// An error unless `root` is a folder that can be listed: the only fatal problem of a scan.
@@ -346,5 +442,90 @@ pub fn page_from_bytes(rel: &str, mut bytes: Vec<u8>) -> Result<Page, Box<Diagno
                     .with_help("save the file as UTF-8"),
             ))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(root: &Path, rel: &str, text: &str) -> PathBuf {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        std::path::absolute(p).unwrap()
+    }
+
+    /// What a scan says, to compare two.
+    fn shown(s: &Site) -> String {
+        let pages: Vec<(&str, &str, bool)> = s
+            .pages
+            .iter()
+            .map(|p| (p.path.as_str(), p.text.as_str(), p.bom))
+            .collect();
+        format!(
+            "{pages:?}\n{:?}\n{:?}\n{:?}",
+            s.assets.entries, s.assets.page_urls, s.diagnostics
+        )
+    }
+
+    #[test]
+    fn a_rescan_after_edits_equals_a_scan_and_gives_way_to_one_for_new_or_gone_files() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path();
+        let config = Config::default();
+        let page = write(
+            root,
+            "content/a/index.md",
+            "---\ntitle: A\n---\n![x](x.jpg)\n",
+        );
+        let photo = write(root, "content/a/x.jpg", "1234");
+        write(root, "content/b/index.md", "---\ntitle: B\n---\n");
+        let before = scan(root, &config).unwrap();
+
+        // A page edited (its URL now set by front matter) and an image replaced in place.
+        std::fs::write(&page, "---\ntitle: A\nurl: /elsewhere/\n---\n![y](x.jpg)\n").unwrap();
+        std::fs::write(&photo, "123456").unwrap();
+        let again =
+            rescan(before.clone(), &[page.clone(), photo.clone()], &config).expect("edits only");
+        let fresh = scan(root, &config).unwrap();
+        assert_eq!(shown(&again), shown(&fresh));
+        assert_eq!(again.assets.page_urls["elsewhere"], "content/a");
+        assert_eq!(
+            again.assets.entries["content/a/x.jpg"],
+            Entry::File { bytes: 6 }
+        );
+
+        // Files added and removed in folders the scan walked: a new photo and a new page,
+        // a page and a photo gone.
+        let new_photo = write(root, "content/a/y.jpg", "1");
+        let new_page = write(
+            root,
+            "content/a/more.md",
+            "---\ntitle: M\n---\n![y](y.jpg)\n",
+        );
+        let gone = std::path::absolute(root.join("content/b/index.md")).unwrap();
+        std::fs::remove_file(&gone).unwrap();
+        std::fs::remove_file(&photo).unwrap();
+        let changed = [new_photo, new_page, gone, photo.clone()];
+        let again = rescan(fresh, &changed, &config).expect("files added and removed");
+        let fresh = scan(root, &config).unwrap();
+        assert_eq!(shown(&again), shown(&fresh));
+        assert_eq!(again.pages.len(), 2);
+
+        // A folder, a file in a folder the scan never saw, a folder moved away with its
+        // files: only a scan can tell.
+        let folder = std::path::absolute(root.join("content/c")).unwrap();
+        std::fs::create_dir(&folder).unwrap();
+        assert!(rescan(fresh.clone(), std::slice::from_ref(&folder), &config).is_none());
+        let inside = write(root, "content/c/z.jpg", "1");
+        assert!(rescan(fresh.clone(), &[inside], &config).is_none());
+        let moved = std::path::absolute(root.join("content/a")).unwrap();
+        std::fs::rename(&moved, root.join("elsewhere")).unwrap();
+        assert!(rescan(fresh.clone(), &[moved], &config).is_none());
+        std::fs::rename(root.join("elsewhere"), root.join("content/a")).unwrap();
+        // A page that is not UTF-8 now: the scan's diagnostic.
+        std::fs::write(&page, b"\xff\xfe").unwrap();
+        assert!(rescan(fresh, &[page], &config).is_none());
     }
 }
