@@ -6,7 +6,7 @@ DEMO := assets/demo
 TARGET_DIR := $(shell $(CARGO) metadata --format-version 1 --no-deps 2>/dev/null | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 PIXPIPE := $(or $(TARGET_DIR),target)/release/pixpipe
 
-.PHONY: help test lint bench-check bench-peers bench-memory bench-noop fuzz demo ci deps deps-build deps-test clean-demo
+.PHONY: help test lint bench-check bench-peers bench-memory bench-noop bench-watch fuzz demo ci deps deps-build deps-test clean-demo
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -117,6 +117,15 @@ bench-memory: deps-build $(PIXPIPE) ## Peak RSS vs --memory on 50 generated 24 M
 NOOP_COUNT ?= 1000
 bench-noop: deps-build $(PIXPIPE) ## Time a rebuild with nothing changed (1,000 generated photos)
 	bash benches/peers/noop.sh $(NOOP_COUNT) $(BENCH_ROUNDS) $(PIXPIPE)
+
+# `build --watch` seen from outside: WATCH_PAGES pages (one generated photo each), WATCH_EDITS page
+# saves (text and width edits), a 24 MP photo copied in, WATCH_BATCH photos copied at once, and
+# the CPU used while idle (median and 95th percentile of each, against cold builds of the same).
+WATCH_PAGES ?= 1000
+WATCH_EDITS ?= 40
+WATCH_BATCH ?= 200
+bench-watch: deps-build $(PIXPIPE) ## Latency of build --watch on a generated 1,000-page site
+	python3 benches/peers/watch.py $(PIXPIPE) $(WATCH_PAGES) $(WATCH_EDITS) 0.3 $(WATCH_BATCH) 10
 
 # Damaged copies of generated images, in batches of FUZZ_BATCH with a new seed each, for
 # FUZZ_SECONDS: panics, hangs (a command past FUZZ_TIMEOUT seconds) and files on which
