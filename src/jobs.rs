@@ -220,9 +220,10 @@ pub fn lookup_with(
         .map(|(job, keys)| {
             let mut found = Vec::new();
             let mut missing = Vec::new();
-            for (v, key) in job.variants.iter().zip(&keys.keys) {
+            let entries = cache.get_all(&keys.keys);
+            for ((v, key), entry) in job.variants.iter().zip(&keys.keys).zip(entries) {
                 let key = key.clone();
-                match cache.get(&key) {
+                match entry {
                     Some(e) => found.push(Made {
                         variant: *v,
                         key,

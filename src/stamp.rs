@@ -85,8 +85,9 @@ pub struct DirMemo {
     /// What the last build looked at (folders by their path's bytes: a `Path` hashes and
     /// compares component by component, ten times slower for 10,000 outputs).
     before: HashMap<OsString, Folder>,
-    /// What this build looked at.
-    now: Mutex<HashMap<OsString, Folder>>,
+    /// What this build looked at, in shards by folder (two workers looking at 10,000 files
+    /// would otherwise wait on one lock).
+    now: [Mutex<HashMap<OsString, Folder>>; SHARDS],
 }
 
 #[derive(Debug, Clone)]
@@ -108,7 +109,7 @@ impl DirMemo {
         let key: &OsStr = dir.as_os_str();
         // The common case in one lock: the folder already looked at in this build.
         let known = {
-            let mut now = lock(&self.now);
+            let mut now = lock(self.shard(key));
             match now.get_mut(key) {
                 Some(f) => {
                     let remembered = self
@@ -139,7 +140,7 @@ impl DirMemo {
                         files: HashMap::default(),
                     }
                 };
-                lock(&self.now)
+                lock(self.shard(key))
                     .entry(key.to_os_string())
                     .or_insert(folder)
                     .stamp
@@ -158,7 +159,7 @@ impl DirMemo {
                 .filter(|m| m.is_file())
                 .map(|m| m.len()),
         };
-        if let Some(f) = lock(&self.now).get_mut(key) {
+        if let Some(f) = lock(self.shard(key)).get_mut(key) {
             f.files.insert(name.to_os_string(), len);
         }
         len
@@ -166,9 +167,22 @@ impl DirMemo {
 
     /// Start the next build: what this one looked at is what it may use.
     pub fn next(&mut self) {
-        self.before = std::mem::take(self.now.get_mut().unwrap_or_else(|e| e.into_inner()));
+        self.before = self
+            .now
+            .iter_mut()
+            .flat_map(|m| std::mem::take(m.get_mut().unwrap_or_else(|e| e.into_inner())))
+            .collect();
+    }
+
+    /// The shard of `now` that holds the folder `key`.
+    fn shard(&self, key: &OsStr) -> &Mutex<HashMap<OsString, Folder>> {
+        use std::hash::BuildHasher;
+        let h = rustc_hash::FxBuildHasher.hash_one(key);
+        &self.now[(h >> 59) as usize % SHARDS]
     }
 }
+
+const SHARDS: usize = 16;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
