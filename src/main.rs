@@ -441,7 +441,8 @@ fn run_build(args: BuildArgs) -> anyhow::Result<ExitCode> {
         }
         // What changed, unless anything may have (lost events, a new configuration).
         let changed = !(batch.rescan || batch.config);
-        warm.changed_since_last(changed.then(|| batch.paths.iter().cloned().collect()));
+        let paths = batch.paths.iter().chain(&batch.unnoticed);
+        warm.changed_since_last(changed.then(|| paths.cloned().collect()));
         match build::build_warm(&args.site, &config, &opts, &report::NoProgress, &mut warm) {
             Ok(r) => {
                 session.show(&what, &batch, &r.diagnostics, || build_line(&r));

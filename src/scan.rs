@@ -168,7 +168,10 @@ pub fn scan(root: &Path, config: &Config) -> Result<Site, ScanError> {
 /// when that is not enough and the site must be scanned anew: a folder or a link among them,
 /// a path in two site folders or in one that could not be read, a page that cannot be read.
 pub fn rescan(mut before: Site, changed: &[PathBuf], config: &Config) -> Option<Site> {
-    if !before.unreadable.is_empty() {
+    // A link's entry depends on its target, which the watcher does not name: a site with
+    // links is scanned anew.
+    let plain = |e: &Entry| matches!(e, Entry::File { .. });
+    if !before.unreadable.is_empty() || !before.assets.entries.values().all(plain) {
         return None;
     }
     let root = std::path::absolute(&before.root).ok()?;
@@ -199,6 +202,8 @@ pub fn rescan(mut before: Site, changed: &[PathBuf], config: &Config) -> Option<
             None => false,
         };
         match std::fs::symlink_metadata(path) {
+            // A page the scan could not read, gone: its diagnostic is the scan's to drop.
+            Err(_) if known && is_page && page.is_err() => return None,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if known {
                     before.assets.entries.remove(&rel);
@@ -524,8 +529,16 @@ mod tests {
         std::fs::rename(&moved, root.join("elsewhere")).unwrap();
         assert!(rescan(fresh.clone(), &[moved], &config).is_none());
         std::fs::rename(root.join("elsewhere"), root.join("content/a")).unwrap();
-        // A page that is not UTF-8 now: the scan's diagnostic.
+        // A page that is not UTF-8 now: the scan's diagnostic; and when it goes, the scan's
+        // to drop.
         std::fs::write(&page, b"\xff\xfe").unwrap();
-        assert!(rescan(fresh, &[page], &config).is_none());
+        assert!(rescan(fresh.clone(), std::slice::from_ref(&page), &config).is_none());
+        let unreadable = scan(root, &config).unwrap();
+        std::fs::remove_file(&page).unwrap();
+        assert!(rescan(unreadable, std::slice::from_ref(&page), &config).is_none());
+        // A site with a link: its target may change unnamed.
+        std::os::unix::fs::symlink("x.jpg", root.join("content/a/link.jpg")).unwrap();
+        let linked = scan(root, &config).unwrap();
+        assert!(rescan(linked, &[], &config).is_none());
     }
 }

@@ -69,7 +69,13 @@ impl Stamp {
         let (s, ns) = self.changed.max(self.modified);
         let changed = std::time::UNIX_EPOCH
             + std::time::Duration::new(s.max(0) as u64, ns.clamp(0, 999_999_999) as u32);
-        changed + RACY <= looked
+        // Times in whole seconds (FAT, some network file systems) move in steps of up to 2 s.
+        let tick = if ns == 0 {
+            std::time::Duration::from_secs(2)
+        } else {
+            RACY
+        };
+        changed + tick <= looked
     }
 }
 

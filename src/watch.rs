@@ -62,6 +62,10 @@ pub struct Batch {
     /// Files of `paths` that may still be being written: their last event was a write, not
     /// the writer closing the file or a rename into place (with polling, every file).
     pub open: BTreeSet<PathBuf>,
+    /// Files under the watched folders whose changes open no batch (editor swap files,
+    /// hidden files, names like pixpipe's outputs) but that a scan of the site still sees:
+    /// gathered with the batch, so that a rebuild that reads only what changed reads them too.
+    pub unnoticed: BTreeSet<PathBuf>,
 }
 
 /// Whether a file named `name` is one that editors, copy tools or pixpipe write on the way
@@ -107,6 +111,14 @@ impl Spec {
         }
         // A folder watched alone: only its configuration files count, and those are listed.
         false
+    }
+
+    /// Whether a change at `path` is inside a watched tree (outside the ignored places) but
+    /// does not matter only because it is noise. Pure.
+    pub fn is_unnoticed(&self, path: &Path) -> bool {
+        !self.matters(path)
+            && !self.ignore.iter().any(|i| path.starts_with(i))
+            && self.trees.iter().any(|t| path.starts_with(t))
     }
 
     /// Whether `path` is configuration. Pure.
@@ -402,6 +414,9 @@ fn next_batch(
         let n = ev.paths.len();
         for (i, p) in ev.paths.into_iter().enumerate() {
             if !spec.matters(&p) {
+                if spec.is_unnoticed(&p) {
+                    batch.unnoticed.insert(p);
+                }
                 continue;
             }
             if i + whole >= n {
@@ -713,6 +728,11 @@ mod tests {
         assert!(!m("/s/content/.git/HEAD"));
         assert!(!m("/s/content/p/photo-480w.0123456789.jpg"));
         assert!(!m("/s/README.md"));
+        assert!(spec.is_unnoticed(Path::new("/s/content/p/.index.md.swp")));
+        assert!(spec.is_unnoticed(Path::new("/s/content/p/photo-480w.0123456789.jpg")));
+        assert!(!spec.is_unnoticed(Path::new("/s/content/p/index.md")));
+        assert!(!spec.is_unnoticed(Path::new("/s/content/out/p/.x.swp")));
+        assert!(!spec.is_unnoticed(Path::new("/s/README.md")));
         assert!(!m("/s/.pixpipe/site/content/p/index.md"));
         assert!(spec.is_config(Path::new("/s/hugo.toml")));
         assert!(spec.is_config(Path::new("/s/config/_default/params.toml")));
