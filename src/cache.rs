@@ -57,7 +57,7 @@ struct Index {
 /// What reading `index.json` gave.
 enum Read {
     /// An index of this version (possibly after dropping entries that do not look like ours).
-    Index(Index),
+    Index(std::sync::Arc<Index>),
     /// No index, or one of another pipeline version: an empty cache.
     Empty,
     /// An index that cannot be parsed.
@@ -68,13 +68,15 @@ enum Read {
 #[derive(Debug)]
 pub struct Cache {
     dir: PathBuf,
-    /// Outputs known from the index when it was opened, and those added or found since.
-    outputs: Mutex<BTreeMap<String, Entry>>,
-    /// Outputs this run stored or found again from their objects: merged into the index.
+    /// The index as it was opened: shared with the memo, never copied by a run (a watch's
+    /// rebuild opens an index of 10,000 outputs each time).
+    base: std::sync::Arc<Index>,
+    /// Outputs this run stored or found again from their objects, over `base`: merged into
+    /// the index.
     added: Mutex<BTreeMap<String, Entry>>,
-    stats: Mutex<BTreeMap<String, Stat>>,
+    /// Source hashes this run learnt, over `base`.
     stats_added: Mutex<BTreeMap<String, Stat>>,
-    used: Mutex<BTreeSet<String>>,
+    used: Mutex<rustc_hash::FxHashSet<String>>,
     damaged: bool,
     /// What a long-running process remembers of the objects' folders (`--watch`).
     looked: Option<std::sync::Arc<crate::stamp::DirMemo>>,
@@ -140,7 +142,10 @@ fn is_hex(s: &str, n: usize) -> bool {
 /// another process wrote it since. (Every writer renames a new file into place, so a write
 /// gives the index another inode, whatever the clock says.)
 #[derive(Debug, Default, Clone)]
-pub struct IndexMemo(std::sync::Arc<Mutex<Option<(crate::stamp::Stamp, Index)>>>);
+pub struct IndexMemo(std::sync::Arc<Mutex<Option<Remembered>>>);
+
+/// An index, with the stamp its file had when it was read or written.
+type Remembered = (crate::stamp::Stamp, std::sync::Arc<Index>);
 
 impl IndexMemo {
     /// `read_index`, from memory when the file is the one remembered.
@@ -160,9 +165,9 @@ impl IndexMemo {
     }
 
     /// Remember `index`, just written to `dir`.
-    fn wrote(&self, dir: &Path, index: &Index) {
-        *lock(&self.0) =
-            crate::stamp::Stamp::read(&dir.join("index.json")).map(|s| (s, index.clone()));
+    fn wrote(&self, dir: &Path, index: Index) {
+        *lock(&self.0) = crate::stamp::Stamp::read(&dir.join("index.json"))
+            .map(|s| (s, std::sync::Arc::new(index)));
     }
 }
 
@@ -183,7 +188,7 @@ fn read_index(dir: &Path) -> Read {
         .outputs
         .retain(|k, e| is_hex(k, 64) && is_hex(&e.hash, 10));
     index.stats.retain(|_, st| is_hex(&st.hash, 64));
-    Read::Index(index)
+    Read::Index(std::sync::Arc::new(index))
 }
 
 impl Cache {
@@ -195,18 +200,17 @@ impl Cache {
 
     /// [`Cache::open`], with the index a long-running process remembers (`--watch`).
     pub fn open_with(dir: &Path, memo: IndexMemo) -> Cache {
-        let (index, damaged) = match memo.read(dir) {
+        let (base, damaged) = match memo.read(dir) {
             Read::Index(i) => (i, false),
-            Read::Empty => (Index::default(), false),
-            Read::Damaged => (Index::default(), true),
+            Read::Empty => (Default::default(), false),
+            Read::Damaged => (Default::default(), true),
         };
         Cache {
             dir: dir.to_path_buf(),
-            outputs: Mutex::new(index.outputs),
+            base,
             added: Mutex::new(BTreeMap::new()),
-            stats: Mutex::new(index.stats),
             stats_added: Mutex::new(BTreeMap::new()),
-            used: Mutex::new(BTreeSet::new()),
+            used: Mutex::new(Default::default()),
             damaged,
             looked: None,
             memo,
@@ -234,10 +238,19 @@ impl Cache {
         self.dir.join("objects").join(&key[..2]).join(key)
     }
 
+    /// What the index (or this run) knows of `key`.
+    pub fn known(&self, key: &str) -> Option<Entry> {
+        let added = lock(&self.added);
+        added
+            .get(key)
+            .or_else(|| self.base.outputs.get(key))
+            .cloned()
+    }
+
     /// The cached output for `key`, if its object is there: by the index when it knows the
     /// key (checked by size), else found from the object itself (read once to learn its hash).
     pub fn get(&self, key: &str) -> Option<Entry> {
-        let known = lock(&self.outputs).get(key).cloned();
+        let known = self.known(key);
         let path = self.object_path(key);
         if let (Some(e), Some(memo)) = (&known, &self.looked) {
             if memo.len(&path) == Some(e.bytes) {
@@ -256,7 +269,6 @@ impl Cache {
                     hash: crate::naming::short_hash(&bytes),
                     bytes: bytes.len() as u64,
                 };
-                lock(&self.outputs).insert(key.to_string(), e.clone());
                 lock(&self.added).insert(key.to_string(), e.clone());
                 e
             }
@@ -270,8 +282,10 @@ impl Cache {
     /// workers spent more time waiting on the locks than looking).
     pub fn get_all(&self, keys: &[String]) -> Vec<Option<Entry>> {
         let known: Vec<Option<Entry>> = {
-            let outputs = lock(&self.outputs);
-            keys.iter().map(|k| outputs.get(k).cloned()).collect()
+            let added = lock(&self.added);
+            keys.iter()
+                .map(|k| added.get(k).or_else(|| self.base.outputs.get(k)).cloned())
+                .collect()
         };
         let mut used = Vec::with_capacity(keys.len());
         let found = keys
@@ -289,6 +303,11 @@ impl Cache {
         found
     }
 
+    /// Mark `keys` used by this run (objects it found earlier: `--prune-cache` keeps them).
+    pub fn mark_used(&self, keys: impl Iterator<Item = String>) {
+        lock(&self.used).extend(keys);
+    }
+
     /// The cached output's bytes.
     pub fn read(&self, key: &str) -> std::io::Result<Vec<u8>> {
         std::fs::read(self.object_path(key))
@@ -303,7 +322,6 @@ impl Cache {
             hash: hash.to_string(),
             bytes: bytes.len() as u64,
         };
-        lock(&self.outputs).insert(key.to_string(), e.clone());
         lock(&self.added).insert(key.to_string(), e);
         lock(&self.used).insert(key.to_string());
         Ok(())
@@ -312,8 +330,8 @@ impl Cache {
     /// The known hash of the source at `abs` (an absolute path) if its size and mtime are
     /// unchanged.
     pub fn known_hash(&self, abs: &str, size: u64, mtime_ns: u128) -> Option<String> {
-        let s = lock(&self.stats);
-        let st = s.get(abs)?;
+        let added = lock(&self.stats_added);
+        let st = added.get(abs).or_else(|| self.base.stats.get(abs))?;
         (st.size == size && st.mtime_ns == mtime_ns).then(|| st.hash.clone())
     }
 
@@ -324,7 +342,6 @@ impl Cache {
             mtime_ns,
             hash: hash.to_string(),
         };
-        lock(&self.stats).insert(abs.to_string(), st.clone());
         lock(&self.stats_added).insert(abs.to_string(), st);
     }
 
@@ -341,46 +358,69 @@ impl Cache {
             .write(true)
             .open(self.dir.join("index.lock"))?;
         lock_file.lock()?;
-        let (mut index, read) = match self.memo.read(&self.dir) {
-            Read::Index(i) => (i.clone(), Some(i)),
-            Read::Empty | Read::Damaged => (Index::default(), None),
+        let read = match self.memo.read(&self.dir) {
+            Read::Index(i) => Some(i),
+            Read::Empty | Read::Damaged => None,
         };
-        index.version = PIPELINE_VERSION.to_string();
-        index.outputs.extend(lock(&self.added).clone());
-        if let Some(scope) = scope {
-            let root = scope.root.to_string_lossy();
-            let under = format!("{}/", root.trim_end_matches('/'));
-            index
-                .stats
-                .retain(|k, _| !k.starts_with(&under) || scope.live.contains(k));
-        }
-        index.stats.extend(lock(&self.stats_added).clone());
+        let on_disk = read.clone().unwrap_or_default();
+        let added = lock(&self.added).clone();
+        let stats_added = lock(&self.stats_added).clone();
+        let under = scope
+            .as_ref()
+            .map(|s| format!("{}/", s.root.to_string_lossy().trim_end_matches('/')));
+        let stale = |k: &String| match (&scope, &under) {
+            (Some(scope), Some(under)) => k.starts_with(under) && !scope.live.contains(k),
+            _ => false,
+        };
         let mut removed = 0;
-        if prune {
+        let used = if prune {
             let used = lock(&self.used).clone();
-            let objects = self.dir.join("objects");
-            for shard in std::fs::read_dir(&objects).into_iter().flatten().flatten() {
-                for f in std::fs::read_dir(shard.path())
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                {
-                    let name = f.file_name().to_string_lossy().into_owned();
-                    if !used.contains(&name) {
-                        std::fs::remove_file(f.path())?;
-                        removed += 1;
-                    }
-                }
-            }
-            index.outputs.retain(|k, _| used.contains(k));
-        }
-        // Nothing new (a rebuild that made nothing): the index stays as it is, unwritten.
-        if read.as_ref() == Some(&index) {
+            removed = self.remove_unused(&used)?;
+            Some(used)
+        } else {
+            None
+        };
+        let unused = |k: &String| used.as_ref().is_some_and(|u| !u.contains(k));
+        // Nothing new (a rebuild that made nothing): the index stays as it is, unwritten,
+        // and is not even copied (a watch saves after every rebuild).
+        let new = added.iter().any(|(k, e)| on_disk.outputs.get(k) != Some(e))
+            || stats_added
+                .iter()
+                .any(|(k, st)| on_disk.stats.get(k) != Some(st))
+            || on_disk.stats.keys().any(stale)
+            || on_disk.outputs.keys().any(unused);
+        if read.is_some() && !new {
             return Ok(removed);
         }
+        let mut index = Index::clone(&on_disk);
+        index.version = PIPELINE_VERSION.to_string();
+        index.outputs.extend(added);
+        index.stats.retain(|k, _| !stale(k));
+        index.stats.extend(stats_added);
+        index.outputs.retain(|k, _| !unused(k));
         let text = serde_json::to_string(&index).map_err(std::io::Error::other)?;
         crate::emit::write_atomic(&self.dir.join("index.json"), text.as_bytes())?;
-        self.memo.wrote(&self.dir, &index);
+        self.memo.wrote(&self.dir, index);
+        Ok(removed)
+    }
+
+    /// Remove every object whose key is not in `used`; returns how many.
+    fn remove_unused(&self, used: &rustc_hash::FxHashSet<String>) -> std::io::Result<usize> {
+        let mut removed = 0;
+        let objects = self.dir.join("objects");
+        for shard in std::fs::read_dir(&objects).into_iter().flatten().flatten() {
+            for f in std::fs::read_dir(shard.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let name = f.file_name().to_string_lossy().into_owned();
+                if !used.contains(&name) {
+                    std::fs::remove_file(f.path())?;
+                    removed += 1;
+                }
+            }
+        }
         Ok(removed)
     }
 }
