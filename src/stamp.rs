@@ -88,104 +88,96 @@ const RACY: std::time::Duration = std::time::Duration::from_millis(50);
 /// between builds keeps what this build looked at for the next.
 #[derive(Debug, Default)]
 pub struct DirMemo {
-    /// What the last build looked at (folders by their path's bytes: a `Path` hashes and
-    /// compares component by component, ten times slower for 10,000 outputs).
-    before: HashMap<OsString, Folder>,
+    /// What the last build looked at; a folder is taken out of it (moved, not copied) when
+    /// this build first looks at it. Folders by their path's bytes: a `Path` hashes and
+    /// compares component by component, ten times slower for 10,000 outputs.
+    before: [Mutex<HashMap<OsString, Folder>>; SHARDS],
     /// What this build looked at, in shards by folder (two workers looking at 10,000 files
     /// would otherwise wait on one lock).
     now: [Mutex<HashMap<OsString, Folder>>; SHARDS],
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct Folder {
     /// The folder's stamp taken before any of `files` was looked at (`None`: no folder).
     stamp: Option<Stamp>,
     /// Whether the stamp can stand for the folder ([`Stamp::settled`]).
     settled: bool,
+    /// What earlier builds saw, still true: the folder has the stamp it had then.
     files: HashMap<OsString, Option<u64>>,
+    /// What this build saw by looking: only for the next build (this one may change it).
+    seen: HashMap<OsString, Option<u64>>,
 }
 
 impl DirMemo {
     /// The size of the file at `path` (`None` when there is none), from memory when its
-    /// folder is unchanged since the last build looked at it, else by looking.
+    /// folder's stamp is the one an earlier build saw the file under, else by looking.
     pub fn len(&self, path: &Path) -> Option<u64> {
         let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
             return std::fs::metadata(path).ok().map(|m| m.len());
         };
         let key: &OsStr = dir.as_os_str();
-        // The common case in one lock: the folder already looked at in this build.
-        let known = {
-            let mut now = lock(self.shard(key));
-            match now.get_mut(key) {
-                Some(f) => {
-                    let remembered = self
-                        .before
-                        .get(key)
-                        .filter(|b| b.settled && b.stamp == f.stamp)
-                        .and_then(|b| b.files.get(name).copied());
-                    if let Some(len) = remembered {
-                        f.files.insert(name.to_os_string(), len);
-                        return len;
-                    }
-                    Some(f.stamp)
-                }
-                None => None,
-            }
-        };
-        let stamp = match known {
-            Some(stamp) => stamp,
-            None => {
-                let folder = {
-                    // Taken before any file of the folder is looked at: a change after it moves
-                    // the stamp, so the next build looks again.
+        let shard = shard_of(key);
+        {
+            let mut now = lock(&self.now[shard]);
+            let folder = match now.get(key) {
+                Some(f) => f,
+                None => {
+                    // The folder's first look in this build: its stamp, taken before any of
+                    // its files is looked at (a change after it moves the stamp, so the next
+                    // build looks again), and what the last build knew of it if that holds.
                     let looked = std::time::SystemTime::now();
                     let stamp = Stamp::read(dir);
-                    Folder {
+                    let settled = stamp.is_some_and(|s| s.settled(looked));
+                    let files = lock(&self.before[shard])
+                        .remove(key)
+                        .filter(|b| b.settled && b.stamp == stamp)
+                        .map(|b| b.files)
+                        .unwrap_or_default();
+                    let folder = Folder {
                         stamp,
-                        settled: stamp.is_some_and(|s| s.settled(looked)),
-                        files: HashMap::default(),
-                    }
-                };
-                lock(self.shard(key))
-                    .entry(key.to_os_string())
-                    .or_insert(folder)
-                    .stamp
+                        settled,
+                        files,
+                        seen: HashMap::default(),
+                    };
+                    now.entry(key.to_os_string()).or_insert(folder)
+                }
+            };
+            if let Some(len) = folder.files.get(name) {
+                return *len;
             }
-        };
-        // Only the last build's memory: what this build saw may have been changed by it.
-        let remembered = self
-            .before
-            .get(key)
-            .filter(|f| f.settled && f.stamp == stamp)
-            .and_then(|f| f.files.get(name).copied());
-        let len = match remembered {
-            Some(len) => len,
-            None => std::fs::metadata(path)
-                .ok()
-                .filter(|m| m.is_file())
-                .map(|m| m.len()),
-        };
-        if let Some(f) = lock(self.shard(key)).get_mut(key) {
-            f.files.insert(name.to_os_string(), len);
+        }
+        let len = std::fs::metadata(path)
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len());
+        if let Some(f) = lock(&self.now[shard]).get_mut(key) {
+            f.seen.insert(name.to_os_string(), len);
         }
         len
     }
 
-    /// Start the next build: what this one looked at is what it may use.
+    /// Start the next build: what this one looked at (and what it knew still held) is what
+    /// that one may use.
     pub fn next(&mut self) {
-        self.before = self
-            .now
-            .iter_mut()
-            .flat_map(|m| std::mem::take(m.get_mut().unwrap_or_else(|e| e.into_inner())))
-            .collect();
+        for (before, now) in self.before.iter_mut().zip(&mut self.now) {
+            let mut folders = std::mem::take(now.get_mut().unwrap_or_else(|e| e.into_inner()));
+            for f in folders.values_mut() {
+                let seen = std::mem::take(&mut f.seen);
+                f.files.extend(seen);
+            }
+            *before.get_mut().unwrap_or_else(|e| e.into_inner()) = folders;
+        }
     }
+}
 
-    /// The shard of `now` that holds the folder `key`.
-    fn shard(&self, key: &OsStr) -> &Mutex<HashMap<OsString, Folder>> {
-        use std::hash::BuildHasher;
-        let h = rustc_hash::FxBuildHasher.hash_one(key);
-        &self.now[(h >> 59) as usize % SHARDS]
-    }
+/// The shard that holds the folder `key`.
+fn shard_of(key: &OsStr) -> usize {
+    use std::hash::BuildHasher;
+    let h = rustc_hash::FxBuildHasher.hash_one(key);
+    // Middle bits: a shard's own table places by the low bits and tags by the top ones, so
+    // a shard chosen by either would crowd its keys together (every look comparing keys).
+    (h >> 32) as usize % SHARDS
 }
 
 const SHARDS: usize = 16;
@@ -207,12 +199,18 @@ mod tests {
         assert_eq!(memo.len(&a), Some(5));
         memo.next();
         // Looked at just after the folder changed: not kept.
-        assert!(memo.before.values().all(|f| !f.settled));
+        assert!(memo
+            .before
+            .iter()
+            .all(|b| lock(b).values().all(|f| !f.settled)));
         std::thread::sleep(RACY * 2);
         assert_eq!(memo.len(&a), Some(5));
         assert_eq!(memo.len(&b), None);
         memo.next();
-        assert!(memo.before.values().all(|f| f.settled));
+        assert!(memo
+            .before
+            .iter()
+            .all(|b| lock(b).values().all(|f| f.settled)));
         // Written in place, the folder unchanged: the memory answers (what it is not for).
         std::fs::write(&a, b"123").unwrap();
         assert_eq!(memo.len(&a), Some(5));
@@ -231,6 +229,11 @@ mod tests {
         memo.next();
         std::fs::remove_file(&b).unwrap();
         assert_eq!(memo.len(&b), None);
+        // Within one build, what it saw by looking is looked at again (it may have changed it).
+        let c = t.path().join("c.jpg");
+        assert_eq!(memo.len(&c), None);
+        std::fs::write(&c, b"12").unwrap();
+        assert_eq!(memo.len(&c), Some(2));
     }
 
     #[test]
