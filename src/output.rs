@@ -96,7 +96,8 @@ pub struct OwnedDir {
     dir: PathBuf,
     kind: Kind,
     /// What the mark lists: earlier runs' files and those this run is about to write.
-    listed: Mutex<BTreeSet<PathBuf>>,
+    /// (Hashed, as `kept`: the mark is written sorted.)
+    listed: Mutex<Names>,
     /// What this run keeps (writes, or finds already written).
     /// (Hashed: 10,000 inserts into a sorted set of paths cost a rebuild ~8 ms.)
     kept: Mutex<rustc_hash::FxHashSet<PathBuf>>,
@@ -147,12 +148,15 @@ impl OwnedDir {
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         let lock = lock_folder(dir, progress).map_err(io_err(dir))?;
         let skip = skip.and_then(|s| s.canonicalize().ok());
-        let listed = match std::fs::read_to_string(&mark) {
+        let (listed, whole) = match std::fs::read_to_string(&mark) {
             Ok(text) if kind == Kind::Mirror && text.trim() == OLD_MIRROR_MARK => {
-                every_file(dir, skip.as_deref())
+                (every_file(dir, skip.as_deref()), false)
             }
-            Ok(text) => listed_files(&text, kind),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeSet::new(),
+            Ok(text) => {
+                let whole = text.starts_with(&header(kind)) && text.ends_with(MARK_END);
+                (listed_files(&text, kind), whole)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Names::default(), false),
             Err(e) => return Err(io_err(&mark)(e)),
         };
         let owned = OwnedDir {
@@ -164,8 +168,11 @@ impl OwnedDir {
             appended: std::sync::atomic::AtomicBool::new(false),
             _lock: lock,
         };
-        // The mark in this version's format before anything is written.
-        owned.write_mark(&lock_set(&owned.listed).clone())?;
+        // The mark whole and in this version's format before anything is written (after a
+        // killed run, its last line may be cut short: an append would run on from it).
+        if !whole {
+            owned.write_mark(&lock_set(&owned.listed).clone())?;
+        }
         Ok(owned)
     }
 
@@ -203,6 +210,11 @@ impl OwnedDir {
     /// Keep `rel` as one of this run's files (it is written, or already there).
     pub fn keep(&self, rel: &Path) {
         lock_set(&self.kept).insert(rel.to_path_buf());
+    }
+
+    /// [`OwnedDir::keep`] for each of `rels`, under one lock.
+    pub fn keep_all(&self, rels: impl Iterator<Item = PathBuf>) {
+        lock_set(&self.kept).extend(rels);
     }
 
     /// Forget that this run keeps `rel` (it was placed for a job that failed after all).
@@ -348,6 +360,7 @@ impl OwnedDir {
                 .filter(|k| !listed.contains(k.as_path()))
                 .collect()
         };
+        let mut same = unlisted.is_empty();
         let mut still = listed;
         still.extend(unlisted);
         let mut emptied: BTreeSet<PathBuf> = BTreeSet::new();
@@ -370,7 +383,7 @@ impl OwnedDir {
                 },
                 Err(_) => {}
             }
-            still.remove(stale);
+            same &= !still.remove(stale);
         }
         if sweep {
             self.remove_leftovers();
@@ -388,7 +401,12 @@ impl OwnedDir {
                 let _ = std::fs::remove_dir(self.dir.join(&d));
             }
         }
-        self.write_mark(&still)?;
+        // The mark is whole since `claim`: unchanged and nothing appended (most rebuilds of
+        // a watch), it is not even compared with what is there.
+        let appended = self.appended.load(std::sync::atomic::Ordering::Relaxed);
+        if !same || appended {
+            self.write_mark(&still)?;
+        }
         Ok(removed)
     }
 
@@ -409,17 +427,16 @@ impl OwnedDir {
         }
     }
 
-    fn write_mark(&self, files: &BTreeSet<PathBuf>) -> Result<(), OutputError> {
+    fn write_mark(&self, files: &Names) -> Result<(), OutputError> {
         let mark = self.dir.join(self.kind.mark());
-        let mut text = format!(
-            "# Written by {}. The next run replaces the files listed below and removes\n\
-             # those it no longer writes; it leaves every other file alone.\n",
-            self.kind.command()
-        );
+        let mut text = header(self.kind);
+        let mut files: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+        files.sort_unstable_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
         for f in files {
             text.push_str(&f.to_string_lossy());
             text.push('\n');
         }
+        text.push_str(MARK_END);
         // Unchanged and nothing appended this run (a rebuild that wrote nothing new): no
         // write, no wait for the disk. Appended lines were not flushed: written anew.
         let appended = self.appended.load(std::sync::atomic::Ordering::Relaxed);
@@ -430,6 +447,21 @@ impl OwnedDir {
     }
 }
 
+/// The set of a folder's files, relative to it.
+type Names = rustc_hash::FxHashSet<PathBuf>;
+
+/// The last line of a mark written whole (names a killed run appended come after it).
+const MARK_END: &str = "# end\n";
+
+/// The first lines of a mark in this version's format.
+fn header(kind: Kind) -> String {
+    format!(
+        "# Written by {}. The next run replaces the files listed below and removes\n\
+         # those it no longer writes; it leaves every other file alone.\n",
+        kind.command()
+    )
+}
+
 /// Whether an output of `bytes` bytes is already at `dest` (outputs are named by a hash of
 /// their bytes, so the name and the size tell; a file a power cut left short is not).
 pub fn is_placed(dest: &Path, bytes: u64) -> bool {
@@ -438,7 +470,7 @@ pub fn is_placed(dest: &Path, bytes: u64) -> bool {
 
 /// The files a mark lists: plain relative paths only, so that an edited mark can never name
 /// a file outside the output folder (nor the mark itself).
-pub fn listed_files(mark: &str, kind: Kind) -> BTreeSet<PathBuf> {
+pub fn listed_files(mark: &str, kind: Kind) -> Names {
     mark.lines()
         .filter(|l| !l.is_empty() && !l.starts_with('#') && *l != OLD_GALLERY_MARK)
         .map(PathBuf::from)
@@ -452,7 +484,7 @@ pub fn listed_files(mark: &str, kind: Kind) -> BTreeSet<PathBuf> {
 
 /// Every file in `dir` (relative to it), not following symlinks, outside `skip` and the mark:
 /// what a mirror of an earlier version owned.
-fn every_file(dir: &Path, skip: Option<&Path>) -> BTreeSet<PathBuf> {
+fn every_file(dir: &Path, skip: Option<&Path>) -> Names {
     walkdir::WalkDir::new(dir)
         .into_iter()
         .filter_entry(outside(dir, skip))
@@ -507,7 +539,8 @@ mod tests {
     fn a_mark_lists_only_plain_relative_paths() {
         let mark = "# header\nimages/a-400w.0123456789.jpg\n../outside.txt\n/etc/passwd\n\
              images/../../x\n.pixpipe-gallery\n\nindex.html\n";
-        let files: Vec<PathBuf> = listed_files(mark, Kind::Gallery).into_iter().collect();
+        let mut files: Vec<PathBuf> = listed_files(mark, Kind::Gallery).into_iter().collect();
+        files.sort();
         assert_eq!(
             files,
             vec![
@@ -545,6 +578,48 @@ mod tests {
         // A gallery does not take a mirror's folder.
         let e = OwnedDir::claim(&out, Kind::Gallery, None, &Quiet).unwrap_err();
         assert!(e.to_string().contains("not made by pixpipe gallery"), "{e}");
+    }
+
+    #[test]
+    fn a_mark_is_written_again_only_when_its_list_changed_or_a_killed_run_appended_to_it() {
+        use std::os::unix::fs::MetadataExt;
+        let t = tempfile::tempdir().unwrap();
+        let out = t.path().join("out");
+        let mark = out.join(MIRROR_MARK);
+        let run = |files: &[&str]| {
+            let owned = OwnedDir::claim(&out, Kind::Mirror, None, &Quiet).unwrap();
+            for f in files {
+                owned.place(Path::new(f), b"1", false).unwrap();
+            }
+            owned.finish().unwrap();
+            let m = std::fs::metadata(&mark).unwrap();
+            (m.ino(), std::fs::read_to_string(&mark).unwrap())
+        };
+        let (ino, text) = run(&["b/two.jpg", "a/one.jpg"]);
+        assert_eq!(
+            text,
+            format!("{}a/one.jpg\nb/two.jpg\n{MARK_END}", header(Kind::Mirror))
+        );
+        assert_eq!(
+            run(&["a/one.jpg", "b/two.jpg"]),
+            (ino, text.clone()),
+            "untouched"
+        );
+        // What a run killed after listing a file leaves: the next one writes it whole.
+        // (Its last line possibly cut short.)
+        std::fs::write(&mark, format!("{text}a/three.jpg\na/fo")).unwrap();
+        let (_, again) = run(&["a/one.jpg", "b/two.jpg"]);
+        assert_eq!(
+            again, text,
+            "three.jpg was never written: it is no longer listed"
+        );
+        let (ino, _) = run(&["a/one.jpg", "b/two.jpg"]);
+        let (changed, text) = run(&["a/one.jpg"]);
+        assert_ne!(changed, ino);
+        assert_eq!(
+            text,
+            format!("{}a/one.jpg\n{MARK_END}", header(Kind::Mirror))
+        );
     }
 
     #[test]
