@@ -226,8 +226,8 @@ pub struct Warm {
     changed: Option<Vec<PathBuf>>,
     /// The workers of the last build, and how many.
     pool: Option<(usize, rayon::ThreadPool)>,
-    /// The cache keys of the last build's jobs.
-    keys: jobs::KeyMemo,
+    /// What the last build's jobs gave.
+    jobs: JobMemo,
 }
 
 impl Warm {
@@ -275,12 +275,16 @@ fn build_in_pool(
     let started = Instant::now();
     let mut report = BuildReport::default();
     let last_scan = warm.begin();
+    // Given back only when this build succeeds: one that fails (an object it counted on
+    // gone from the cache) leaves the next to look everything up again.
+    let mut job_memo = std::mem::take(&mut warm.jobs);
     let dest = Dest::open(root, config, opts, progress)?;
     let manifest_path = opts
         .manifest
         .clone()
         .unwrap_or_else(|| dest.root().join("data").join("pixpipe.yaml"));
-    let previous = previous_manifest(&manifest_path, &dest, warm, &mut report.diagnostics)?;
+    let (previous, written) =
+        previous_manifest(&manifest_path, &dest, warm, &mut report.diagnostics)?;
 
     let (site, mut inv) = read_site(root, config, opts, last_scan, warm)?;
     // Every file a page points at now is kept, whatever happens to its source.
@@ -307,7 +311,7 @@ fn build_in_pool(
     } = make_outputs(
         root,
         (&plan, &stand_ins),
-        (&cache, &mut warm.keys),
+        (&cache, &mut job_memo),
         config,
         opts,
         &dest,
@@ -336,11 +340,7 @@ fn build_in_pool(
         .diagnostics
         .extend(kept_notes(&stand_ins, &kept, &a.site, &a.inv));
 
-    // In parallel: mostly a look at each output already in place (10,000 on a 1,000-page
-    // site); the mark is written sorted at the end whatever the order.
-    made.par_iter()
-        .flat_map_iter(|(src, ms)| ms.iter().map(move |m| (src, m)))
-        .try_for_each(|(src, m)| dest.place(root, src, m, (&cache, &warm.looked)))?;
+    dest.place_all(root, &made, (&cache, &warm.looked))?;
     let targets = targets(&plan, &made, &a.inv.refs);
     report.visitor = visitor(&plan, &made, &hashes, &a.inv.refs);
     let texts = rewrite_pages(&a.site, &a.inv, &targets, config);
@@ -366,8 +366,8 @@ fn build_in_pool(
         unreadable: &a.site.unreadable,
     };
     let manifest = manifest_of(&plan, &made, &hashes, &previous, &kept_as_was);
-    let bytes = match warm.manifest.take() {
-        Some((bytes, m)) if m == manifest => bytes,
+    let bytes = match written {
+        Some(bytes) if previous == manifest => bytes,
         _ => manifest.to_string(opts.manifest_format).into_bytes(),
     };
     dest.write_file(&manifest_path, &bytes)?;
@@ -388,6 +388,7 @@ fn build_in_pool(
     };
     let saved = jobs::save_cache(&cache, opts.prune_cache, Some(scope));
     report.diagnostics.extend(saved);
+    warm.jobs = job_memo;
     crate::report::sort(&mut report.diagnostics);
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
@@ -431,7 +432,7 @@ struct Outputs {
 fn make_outputs(
     root: &Path,
     (plan, stand_ins): (&Plan, &BTreeMap<String, Probe>),
-    (cache, keys): (&Cache, &mut jobs::KeyMemo),
+    (cache, memo): (&Cache, &mut JobMemo),
     config: &Config,
     opts: &BuildOptions,
     dest: &Dest,
@@ -452,7 +453,15 @@ fn make_outputs(
     report.hashed = hashed;
     report.bytes_in = hashes.values().map(|(_, size)| size).sum();
     let (job_list, names) = jobs_of(root, plan, &hashes);
-    let (hits, todo) = jobs::lookup_with(cache, &job_list, config, keys);
+    let (mut made, remembered) = memo.recall(cache, config, &job_list, &names);
+    let (job_list, names): (Vec<Job>, Vec<Names>) = job_list
+        .into_iter()
+        .zip(names)
+        .zip(&remembered)
+        .filter(|(_, r)| !**r)
+        .map(|(jn, _)| jn)
+        .unzip();
+    let (hits, todo) = jobs::lookup_with(cache, &job_list, config, &mut memo.keys);
     let on_made = |j: usize, m: &Made, bytes: &[u8]| dest.place_early(&names[j], m, bytes);
     let run_opts = RunOptions {
         memory_bytes: opts.memory_bytes,
@@ -468,8 +477,9 @@ fn make_outputs(
         .filter_map(|r| r.1.as_ref().ok())
         .map(Vec::len)
         .sum();
-    let mut made = copies(plan, &hashes);
     let failed = publish(&names, hits, ran.results, &mut made);
+    memo.learn(config, &job_list, &names, &made);
+    made.extend(copies(plan, &hashes));
     report.reused = made.values().map(Vec::len).sum::<usize>() - report.made;
     report.images = made.len();
     report.bytes_out = made.values().flatten().map(|m| m.bytes).sum();
@@ -482,6 +492,112 @@ fn make_outputs(
         failed,
         hashes,
         live,
+    }
+}
+
+/// What the last build's jobs gave, kept by a process that builds again (`--watch`): a
+/// rebuild after a page edit looks up and names again only the jobs whose sources or widths
+/// changed, not the 10,000 outputs of the whole site.
+#[derive(Debug, Default)]
+struct JobMemo {
+    /// The cache keys of the jobs the last build looked up.
+    keys: jobs::KeyMemo,
+    /// Each name's outputs, from a job all of whose outputs are in the cache, with what that
+    /// job was made from.
+    published: rustc_hash::FxHashMap<String, Remembered>,
+}
+
+#[derive(Debug)]
+struct Remembered {
+    /// The job's source hash, all its variants and the metadata setting: its cache keys.
+    hash: String,
+    all: Vec<Variant>,
+    metadata: crate::config::Metadata,
+    /// The variants this name needs, and what it publishes.
+    needs: Vec<Variant>,
+    outputs: Vec<Published>,
+}
+
+impl JobMemo {
+    /// The outputs of every name of the jobs the last build published from the cache, for
+    /// jobs exactly as they were (each name's too) whose objects the cache's index still
+    /// names; which jobs those were. Their objects are marked used, not looked at again: a
+    /// rebuild only reads one if its output left the mirror, and a failure to read it fails
+    /// that build, which drops this memory (`build_in_pool`), so the next looks again.
+    fn recall(
+        &mut self,
+        cache: &Cache,
+        config: &Config,
+        jobs: &[Job],
+        names: &[Names],
+    ) -> (BTreeMap<String, Vec<Published>>, Vec<bool>) {
+        let mut last = std::mem::take(&mut self.published);
+        let mut made = BTreeMap::new();
+        let indexed = |p: &Published| match &p.from {
+            From::Job(m) => cache
+                .known(&m.key)
+                .is_some_and(|e| e.hash == m.hash && e.bytes == m.bytes),
+            _ => false,
+        };
+        let same = |job: &Job, (name, needs): &(String, Vec<Variant>)| {
+            last.get(name).is_some_and(|r| {
+                r.hash == job.hash
+                    && r.all == job.variants
+                    && r.metadata == config.metadata
+                    && r.needs == *needs
+                    && r.outputs.iter().all(indexed)
+            })
+        };
+        let remembered: Vec<bool> = jobs
+            .iter()
+            .zip(names)
+            .map(|(job, names)| names.iter().all(|n| same(job, n)))
+            .collect();
+        for (names, _) in names.iter().zip(&remembered).filter(|(_, r)| **r) {
+            for (name, _) in names {
+                if let Some(r) = last.remove(name) {
+                    cache.mark_used(r.outputs.iter().filter_map(|p| match &p.from {
+                        From::Job(m) => Some(m.key.clone()),
+                        _ => None,
+                    }));
+                    made.insert(name.clone(), r.outputs.clone());
+                    self.published.insert(name.clone(), r);
+                }
+            }
+        }
+        (made, remembered)
+    }
+
+    /// Remember what `jobs` published in `made`, for each job all of whose outputs are in
+    /// the cache (not a failed one, nor one whose outputs could not be stored).
+    fn learn(
+        &mut self,
+        config: &Config,
+        jobs: &[Job],
+        names: &[Names],
+        made: &BTreeMap<String, Vec<Published>>,
+    ) {
+        let cached = |outs: &[Published]| {
+            outs.iter()
+                .all(|p| matches!(&p.from, From::Job(m) if m.held.is_none()))
+        };
+        for (job, names) in jobs.iter().zip(names) {
+            let outs: Option<Vec<&Vec<Published>>> =
+                names.iter().map(|(name, _)| made.get(name)).collect();
+            let Some(outs) = outs.filter(|o| o.iter().all(|o| cached(o))) else {
+                continue;
+            };
+            for ((name, needs), outs) in names.iter().zip(outs) {
+                let r = Remembered {
+                    hash: job.hash.clone(),
+                    all: job.variants.clone(),
+                    metadata: config.metadata,
+                    needs: needs.clone(),
+                    outputs: outs.clone(),
+                };
+                self.published.insert(name.clone(), r);
+            }
+        }
     }
 }
 
@@ -551,29 +667,29 @@ pub(crate) fn damaged_cache_note(dir: &Path) -> Diagnostic {
 
 /// The manifest an earlier build wrote. In place, a manifest that cannot be parsed is an
 /// error: the pages already point at outputs it names, and without it they would be taken
-/// for new sources. A mirror's own manifest is only noted and rebuilt.
+/// for new sources. A mirror's own manifest is only noted and rebuilt. With it, its bytes
+/// when they are what this process last wrote (taken from `warm`: not parsed again).
 fn previous_manifest(
     path: &Path,
     dest: &Dest,
-    warm: &Warm,
+    warm: &mut Warm,
     diagnostics: &mut Vec<Diagnostic>,
-) -> Result<Manifest, BuildError> {
+) -> Result<(Manifest, Option<Vec<u8>>), BuildError> {
+    let last = warm.manifest.take();
     let text = match std::fs::read(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Manifest::default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Default::default()),
         Err(e) => return Err(werr(path)(e)),
     };
     // The file as this process wrote it: what it was made from, without parsing it again.
-    if let Some((bytes, m)) = &warm.manifest {
-        if *bytes == text {
-            return Ok(m.clone());
-        }
+    if let Some((bytes, m)) = last.filter(|(bytes, _)| *bytes == text) {
+        return Ok((m, Some(bytes)));
     }
     let parsed = std::str::from_utf8(&text)
         .map_err(|e| e.to_string())
         .and_then(Manifest::parse);
     match (parsed, dest) {
-        (Ok(m), _) => Ok(m),
+        (Ok(m), _) => Ok((m, None)),
         (Err(message), Dest::InPlace(..)) => Err(BuildError::Manifest {
             path: path.display().to_string(),
             message,
@@ -586,7 +702,7 @@ fn previous_manifest(
                     path.display()
                 ),
             ));
-            Ok(Manifest::default())
+            Ok(Default::default())
         }
     }
 }
@@ -1172,24 +1288,24 @@ impl Dest {
     }
 
     /// Place one output unless it is there (checked by size on every build, so not flushed;
-    /// the manifest is).
+    /// the manifest is). Returns the mirror's file to keep (all kept at once after: 10,000
+    /// outputs from two workers waited on the lock of the kept set one by one).
     fn place(
         &self,
         root: &Path,
         src: &str,
         m: &Published,
         (cache, looked): (&Cache, &DirMemo),
-    ) -> Result<(), BuildError> {
+    ) -> Result<Option<PathBuf>, BuildError> {
         let rel = match self {
             Dest::Mirror(_, layout) => layout.path(&m.path),
             Dest::InPlace(..) => PathBuf::from(&m.path),
         };
-        let rel = rel.as_path();
-        let dest = self.root().join(rel);
-        if let (From::Kept, Dest::Mirror(owned, _)) = (&m.from, self) {
+        let dest = self.root().join(&rel);
+        let mirror = matches!(self, Dest::Mirror(..));
+        if let (From::Kept, true) = (&m.from, mirror) {
             // Chosen because it is in place (`keep_previous`): it only stays.
-            owned.keep(rel);
-            return Ok(());
+            return Ok(Some(rel));
         }
         if looked.len(&dest) != Some(m.bytes) {
             let bytes = match &m.from {
@@ -1207,12 +1323,29 @@ impl Dest {
                 From::Original(bytes) => Ok(bytes.as_ref().clone()),
             }?;
             match self {
-                Dest::Mirror(owned, _) => owned.place(rel, &bytes, false)?,
+                Dest::Mirror(owned, _) => owned.place(&rel, &bytes, false)?,
                 Dest::InPlace(..) => emit::write_rebuildable(&dest, &bytes).map_err(werr(&dest))?,
             }
         }
+        Ok(mirror.then_some(rel))
+    }
+
+    /// Place every output of `made`, in parallel: mostly a look at each output already in
+    /// place (10,000 on a 1,000-page site); the mark is written sorted at the end whatever
+    /// the order. In a mirror, all are then kept at once.
+    fn place_all(
+        &self,
+        root: &Path,
+        made: &BTreeMap<String, Vec<Published>>,
+        memo: (&Cache, &DirMemo),
+    ) -> Result<(), BuildError> {
+        let placed = made
+            .par_iter()
+            .flat_map_iter(|(src, ms)| ms.iter().map(move |m| (src, m)))
+            .map(|(src, m)| self.place(root, src, m, memo))
+            .collect::<Result<Vec<Option<PathBuf>>, BuildError>>()?;
         if let Dest::Mirror(owned, _) = self {
-            owned.keep(rel);
+            owned.keep_all(placed.into_iter().flatten());
         }
         Ok(())
     }

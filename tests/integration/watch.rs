@@ -117,6 +117,37 @@ impl Drop for Watching {
 
 /// The files a mirror publishes, without the two that name where it is (its mark and the
 /// Hugo mounts file, which hold the folder's own path).
+#[test]
+fn the_cache_and_mirror_removed_while_watching_are_made_again_at_the_next_change() {
+    let site = SiteBuilder::new()
+        .page("content/p/index.md", &page("60%", "photo.jpg"))
+        .bytes("content/p/photo.jpg", jpeg_bytes(&photo(900, 600, 1)))
+        .page("content/q/index.md", &page("40%", "photo.jpg"))
+        .bytes("content/q/photo.jpg", jpeg_bytes(&photo(800, 600, 2)))
+        .build();
+    let root = site.root().to_path_buf();
+    let cache = root.join(".pixpipe/cache");
+    let mirror = root.join(".pixpipe/site");
+    let mut w = Watching::start(&["build", root.to_str().unwrap(), "-q", "--watch"]);
+    // Edited once, so that the watch remembers the jobs' outputs as in the cache.
+    save_like_an_editor(
+        &root.join("content/p/index.md"),
+        (page("60%", "photo.jpg") + "\nOne.\n").as_bytes(),
+    );
+    let l = w.next_batch();
+    assert_eq!(count(&l, "variants made"), 0, "{l}");
+    std::fs::remove_dir_all(root.join(".pixpipe")).unwrap();
+    save_like_an_editor(
+        &root.join("content/p/index.md"),
+        (page("60%", "photo.jpg") + "\nTwo.\n").as_bytes(),
+    );
+    let l = w.next_batch();
+    assert!(l.contains("no problems"), "{l}\n{}", w.log.join("\n"));
+    assert!(count(&l, "variants made") > 0, "{l}");
+    assert_fresh_build_equals(&root, &mirror, &cache, "removal");
+    assert_eq!(w.stop(), 0);
+}
+
 fn published(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     tree(dir)
         .into_iter()
