@@ -43,6 +43,9 @@ pub enum Backend {
 
 /// How long the folders must be quiet before a batch closes.
 pub const QUIET: Duration = Duration::from_millis(25);
+/// ... when all it holds so far is pages saved whole (an editor's save is over within a
+/// millisecond or two; copies of photos keep the longer wait, to stay one batch).
+pub const QUIET_PAGES: Duration = Duration::from_millis(10);
 /// How long an image must keep its size and time before it is taken as complete.
 pub const SETTLE: Duration = Duration::from_millis(60);
 /// How long to wait at most for an image that keeps changing.
@@ -375,7 +378,7 @@ fn add_all(w: &mut impl Watcher, spec: &Spec) -> Result<(), (PathBuf, String)> {
 }
 
 /// Wait for the first event that matters, then gather until the folders are quiet for
-/// [`QUIET`]; `None` when nothing mattered (or `stop` was set).
+/// [`Batch::quiet`]; `None` when nothing mattered (or `stop` was set).
 fn next_batch(
     spec: &Spec,
     rx: &Receiver<notify::Result<notify::Event>>,
@@ -450,10 +453,28 @@ fn next_batch(
     }
     batch.first_event = Some(Instant::now());
     // Then everything until a quiet moment.
-    while let Ok(ev) = rx.recv_timeout(QUIET) {
+    while let Ok(ev) = rx.recv_timeout(batch.quiet()) {
         add(ev, &mut batch);
     }
     Some(batch)
+}
+
+impl Batch {
+    /// How long the folders must be quiet for this batch to close: [`QUIET_PAGES`] while it
+    /// holds only Markdown pages, each renamed into place or closed by its writer; else
+    /// [`QUIET`]. Pure.
+    pub fn quiet(&self) -> Duration {
+        let pages = self.paths.iter().all(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(crate::resolve::is_page_file)
+        });
+        if pages && self.open.is_empty() && !self.rescan && !self.config {
+            QUIET_PAGES
+        } else {
+            QUIET
+        }
+    }
 }
 
 /// Wait until every image of `batch` that may still be being written keeps its size and
@@ -697,6 +718,21 @@ mod tests {
             ]
         );
         assert_eq!(names(&batch.open), ["/s/content/b.jpg", "/s/content/d.jpg"]);
+        assert_eq!(batch.quiet(), QUIET, "photos being copied");
+
+        // An editor's save: a page renamed into place; the batch closes sooner.
+        let (tx, rx) = channel();
+        tx.send(ev(data(), &["/s/content/.index.md.swp"])).unwrap();
+        tx.send(ev(
+            EventKind::Modify(ModifyKind::Name(RenameMode::Both)),
+            &["/s/content/.index.md.swp", "/s/content/index.md"],
+        ))
+        .unwrap();
+        let mut batch = next_batch(&spec, &rx, &AtomicBool::new(false)).expect("a batch");
+        assert_eq!(names(&batch.paths), ["/s/content/index.md"]);
+        assert_eq!(batch.quiet(), QUIET_PAGES);
+        batch.open.insert("/s/content/index.md".into());
+        assert_eq!(batch.quiet(), QUIET, "a page still being written");
 
         // A close alone opens no batch.
         let (tx, rx) = channel();
