@@ -7,8 +7,9 @@ of the column (defaults otherwise), builds it cold with `--watch`, then:
 - edits EDITS pages one at a time as an editor saves (a temporary file renamed over the page),
   GAP seconds apart, alternating a text edit and a width edit (the page asks for a new width:
   its variants are made);
-- copies a 24 MP photo into a page that already names it (reported missing until then), and
-  times a cold build of that photo alone for its processing time;
+- times a cold build of the last width-edited page alone (the processing of its variants);
+- copies a 24 MP photo into a page that already names it (reported missing until then), then
+  another over it, and times a cold build of each photo alone for its processing time;
 - copies BATCH photos at once into a new page bundle, against a cold build of those photos.
 
 Each time runs from the moment before the write to the moment the watch log's line for that
@@ -95,10 +96,10 @@ def run(work, small, big):
     if os.path.isdir(site):
         # Kept from an earlier run (WATCH_BENCH_DIR): as it was laid out, warm. The 24 MP
         # photo's outputs are in the cache then, so its time is not its processing's.
-        for d in ["alone", "batch-alone", "batch-out", "batch-cache", "site/content/batch"]:
+        for d in ["alone0", "alone1", "batch-alone", "batch-out", "batch-cache", "site/content/batch", "width-alone"]:
             shutil.rmtree(os.path.join(work, d), ignore_errors=True)
         for r in range(3):
-            for d in [f"alone-out{r}", f"alone-cache{r}"]:
+            for d in [f"alone-out0{r}", f"alone-cache0{r}", f"alone-out1{r}", f"alone-cache1{r}", f"width-out{r}", f"width-cache{r}"]:
                 shutil.rmtree(os.path.join(work, d), ignore_errors=True)
         big_photo = os.path.join(site, "content", "big", "photo.jpg")
         if os.path.exists(big_photo):
@@ -149,6 +150,7 @@ def run_watch(work, site, small, big):
     kinds = {"text": [], "width": []}
     logged = []
     widths = {}
+    last_width = None
     for k in range(edits):
         i = (k * 37) % pages
         path = os.path.join(site, "content", f"p{i:04}", "index.md")
@@ -157,6 +159,7 @@ def run_watch(work, site, small, big):
         if kind == "width":
             w = 40 + (w + 7) % 50
             widths[i] = w
+            last_width = i
         text = page(i, f"{w}%", f" Edit {k}." if kind == "text" else "")
         time.sleep(gap)
         t0 = time.monotonic()
@@ -172,18 +175,34 @@ def run_watch(work, site, small, big):
     print(f"| page edit (all) | {len(both)} | {pct(both, 50):.0f} | {pct(both, 95):.0f} | {max(both):.0f} |")
     print(f"(as the log says, from the first event: median {pct(logged, 50)} ms, p95 {pct(logged, 95)} ms)")
 
-    # A 24 MP photo, against a cold build of a site with just it.
-    time.sleep(gap)
-    t0 = time.monotonic()
-    shutil.copyfile(big[0], os.path.join(big_dir, "photo.jpg"))
-    line_for("content/big/photo.jpg")
-    watched = (time.monotonic() - t0) * 1000
-    alone = os.path.join(work, "alone")
-    os.makedirs(os.path.join(alone, "content", "big"))
-    shutil.copyfile(os.path.join(big_dir, "index.md"), os.path.join(alone, "content", "big", "index.md"))
-    link(big[0], os.path.join(alone, "content", "big", "photo.jpg"))
-    alone_s = [cold(alone, ["--out", os.path.join(work, f"alone-out{r}"), "--cache", os.path.join(work, f"alone-cache{r}")]) for r in range(3)]
-    print(f"24 MP photo copied in: {watched:.0f} ms; a cold build of it alone: median {pct([s * 1000 for s in alone_s], 50):.0f} ms")
+    # A width edit makes new variants: against a cold build of the last width-edited page
+    # alone (its processing time, with the process's start).
+    if last_width is not None:
+        last = last_width
+        alone_w = os.path.join(work, "width-alone")
+        src = os.path.join(site, "content", f"p{last:04}")
+        os.makedirs(os.path.join(alone_w, "content"))
+        shutil.copytree(src, os.path.join(alone_w, "content", f"p{last:04}"))
+        alone_ws = [cold(alone_w, ["--out", os.path.join(work, f"width-out{r}"), "--cache", os.path.join(work, f"width-cache{r}")]) for r in range(3)]
+        print(f"page width edit: median {pct(kinds['width'], 50):.0f} ms; a cold build of such a page alone: median {pct([s * 1000 for s in alone_ws], 50):.0f} ms")
+
+    # A 24 MP photo added, then replaced by another, each against a cold build of a site
+    # with just it.
+    watched, alone_ms = [], []
+    for b, photo in enumerate(big):
+        time.sleep(gap)
+        t0 = time.monotonic()
+        shutil.copyfile(photo, os.path.join(big_dir, "photo.jpg"))
+        line_for("content/big/photo.jpg")
+        watched.append((time.monotonic() - t0) * 1000)
+        alone = os.path.join(work, f"alone{b}")
+        os.makedirs(os.path.join(alone, "content", "big"))
+        shutil.copyfile(os.path.join(big_dir, "index.md"), os.path.join(alone, "content", "big", "index.md"))
+        link(photo, os.path.join(alone, "content", "big", "photo.jpg"))
+        runs = [cold(alone, ["--out", os.path.join(work, f"alone-out{b}{r}"), "--cache", os.path.join(work, f"alone-cache{b}{r}")]) for r in range(3)]
+        alone_ms.append(pct([s * 1000 for s in runs], 50))
+    both = " / ".join(f"{w:.0f}" for w in watched)
+    print(f"24 MP photo added, then replaced: {both} ms; a cold build of each alone: median {' / '.join(f'{a:.0f}' for a in alone_ms)} ms")
 
     # Idle CPU.
     def cpu():
@@ -203,7 +222,9 @@ def run_watch(work, site, small, big):
             f.write("---\ntitle: Batch\n---\n\n")
             for j in range(batch):
                 f.write(f'{{{{< image width="60%" link="./b{j:03}.jpg" >}}}}\n')
-        line_for("content/batch/index.md")
+        # (The folder's line: a page written before the watch on its new folder is in place
+        # is found by the full scan the new folder starts, and not named itself.)
+        line_for("content/batch")
         time.sleep(gap)
         t0 = time.monotonic()
         for j in range(batch):
