@@ -105,6 +105,9 @@ pub struct OwnedDir {
     skip: Option<PathBuf>,
     /// This run appended names to the mark (not flushed): it is written anew at the end.
     appended: std::sync::atomic::AtomicBool,
+    /// The folder's file system may give one file several spellings (case-insensitive):
+    /// its mark is found under its name in capitals (or that could not be told).
+    folds_case: bool,
     _lock: File,
 }
 
@@ -166,6 +169,7 @@ impl OwnedDir {
             kept: Mutex::new(Default::default()),
             skip,
             appended: std::sync::atomic::AtomicBool::new(false),
+            folds_case: true,
             _lock: lock,
         };
         // The mark whole and in this version's format before anything is written (after a
@@ -173,7 +177,10 @@ impl OwnedDir {
         if !whole {
             owned.write_mark(&lock_set(&owned.listed).clone())?;
         }
-        Ok(owned)
+        Ok(OwnedDir {
+            folds_case: folds_case(&mark),
+            ..owned
+        })
     }
 
     /// The folder.
@@ -333,22 +340,28 @@ impl OwnedDir {
         use std::os::unix::fs::MetadataExt;
         let listed = std::mem::take(&mut *lock_set(&self.listed));
         let kept = std::mem::take(&mut *lock_set(&self.kept));
-        // On a case-insensitive file system a listed name can be a file this run kept under
-        // another spelling (a photo renamed IMG_1.JPG -> img_1.jpg): never remove those.
-        // Looked up only when something is stale: a rebuild with nothing to remove (most of
-        // a watch) does not stat every file it kept.
+        // A listed name can be a file this run kept under another name: on a
+        // case-insensitive file system another spelling (a photo renamed IMG_1.JPG ->
+        // img_1.jpg), anywhere a hard link. Never remove those. Every kept file is looked at
+        // only when a stale one could be such a name: not on a rebuild that removes nothing
+        // (most of a watch), nor for a stale file that is its file's only name on a file
+        // system that tells spellings apart.
         let stale: Vec<PathBuf> = listed
             .iter()
             .filter(|l| !kept.contains(*l))
             .cloned()
             .collect();
-        let kept_files: BTreeSet<(u64, u64)> = if stale.is_empty() {
-            BTreeSet::new()
-        } else {
-            kept.iter()
-                .filter_map(|w| std::fs::metadata(self.dir.join(w)).ok())
-                .map(|m| (m.dev(), m.ino()))
-                .collect()
+        let kept_files = std::cell::OnceCell::new();
+        let is_kept = |m: &std::fs::Metadata| {
+            (self.folds_case || m.nlink() > 1)
+                && kept_files
+                    .get_or_init(|| {
+                        kept.iter()
+                            .filter_map(|w| std::fs::metadata(self.dir.join(w)).ok())
+                            .map(|m| (m.dev(), m.ino()))
+                            .collect::<BTreeSet<(u64, u64)>>()
+                    })
+                    .contains(&(m.dev(), m.ino()))
         };
         let mut removed = 0;
         // What is kept stays listed; what could not be removed too, for the next run to try
@@ -356,8 +369,9 @@ impl OwnedDir {
         let unlisted: Vec<PathBuf> = {
             // (Hashed: a sorted set of paths compares them component by component.)
             let listed: rustc_hash::FxHashSet<&Path> = listed.iter().map(|p| p.as_path()).collect();
-            kept.into_iter()
+            kept.iter()
                 .filter(|k| !listed.contains(k.as_path()))
+                .cloned()
                 .collect()
         };
         let mut same = unlisted.is_empty();
@@ -372,7 +386,7 @@ impl OwnedDir {
             }
             match std::fs::symlink_metadata(&path) {
                 Ok(m) if m.is_dir() => {}
-                Ok(m) if kept_files.contains(&(m.dev(), m.ino())) => {}
+                Ok(m) if is_kept(&m) => {}
                 Ok(_) => match std::fs::remove_file(&path) {
                     Ok(()) => {
                         removed += 1;
@@ -452,6 +466,21 @@ type Names = rustc_hash::FxHashSet<PathBuf>;
 
 /// The last line of a mark written whole (names a killed run appended come after it).
 const MARK_END: &str = "# end\n";
+
+/// Whether the file system of `mark` (a file that exists) finds it under its name in
+/// capitals as well: one file, several spellings. True when that cannot be told.
+fn folds_case(mark: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Some(name) = mark.file_name().and_then(|n| n.to_str()) else {
+        return true;
+    };
+    let upper = mark.with_file_name(name.to_ascii_uppercase());
+    match (std::fs::metadata(mark), std::fs::metadata(upper)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        (Ok(_), Err(e)) => e.kind() != std::io::ErrorKind::NotFound,
+        _ => true,
+    }
+}
 
 /// The first lines of a mark in this version's format.
 fn header(kind: Kind) -> String {
@@ -620,6 +649,22 @@ mod tests {
             text,
             format!("{}a/one.jpg\n{MARK_END}", header(Kind::Mirror))
         );
+    }
+
+    #[test]
+    fn a_file_system_folds_case_when_the_mark_is_found_under_its_name_in_capitals() {
+        let t = tempfile::tempdir().unwrap();
+        let mark = t.path().join(MIRROR_MARK);
+        std::fs::write(&mark, "x").unwrap();
+        let upper = t.path().join(MIRROR_MARK.to_ascii_uppercase());
+        // (This file system tells spellings apart; a second name of the same file stands in
+        // for one that does not.)
+        assert!(!folds_case(&mark));
+        std::fs::write(&upper, "another file").unwrap();
+        assert!(!folds_case(&mark));
+        std::fs::remove_file(&upper).unwrap();
+        std::fs::hard_link(&mark, &upper).unwrap();
+        assert!(folds_case(&mark));
     }
 
     #[test]
