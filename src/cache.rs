@@ -15,6 +15,7 @@
 //! stat entries), so runs of different commands and sites keep each other's entries.
 //! The cache does not own the files the outputs are placed in; `output` does.
 
+use crate::locks::lock;
 use crate::plan::Variant;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -423,11 +424,6 @@ impl Cache {
         }
         Ok(removed)
     }
-}
-
-/// A poisoned lock still holds valid data here: every update is one insert.
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

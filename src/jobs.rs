@@ -15,6 +15,7 @@
 
 use crate::cache::{job_key, Cache};
 use crate::config::Config;
+use crate::locks::lock;
 use crate::naming::short_hash;
 use crate::plan::Variant;
 use crate::probe::ImageInfo;
@@ -473,9 +474,4 @@ fn cache_warning(dir: &Path, n: usize, cause: &str) -> Diagnostic {
         ),
     )
     .with_help("the outputs were placed all the same; a later run makes them again until the cache can be written")
-}
-
-/// A poisoned lock still holds valid data here: every update is one push or insert.
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -25,6 +25,7 @@ pub mod hugo_config;
 pub mod inventory;
 pub mod jobs;
 pub mod layout;
+mod locks;
 pub mod manifest;
 pub mod naming;
 pub mod nesting;

@@ -10,6 +10,7 @@
 //! for every kind; the marks of earlier versions are read once and replaced.
 
 use crate::emit::{self, TEMP_PREFIX};
+use crate::locks::lock;
 use crate::report::Progress;
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -149,7 +150,7 @@ impl OwnedDir {
             });
         }
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-        let lock = lock_folder(dir, progress).map_err(io_err(dir))?;
+        let held = lock_folder(dir, progress).map_err(io_err(dir))?;
         let skip = skip.and_then(|s| s.canonicalize().ok());
         let (listed, whole) = match std::fs::read_to_string(&mark) {
             Ok(text) if kind == Kind::Mirror && text.trim() == OLD_MIRROR_MARK => {
@@ -170,12 +171,12 @@ impl OwnedDir {
             skip,
             appended: std::sync::atomic::AtomicBool::new(false),
             folds_case: true,
-            _lock: lock,
+            _lock: held,
         };
         // The mark whole and in this version's format before anything is written (after a
         // killed run, its last line may be cut short: an append would run on from it).
         if !whole {
-            owned.write_mark(&lock_set(&owned.listed).clone())?;
+            owned.write_mark(&lock(&owned.listed).clone())?;
         }
         Ok(OwnedDir {
             folds_case: folds_case(&mark),
@@ -193,7 +194,7 @@ impl OwnedDir {
     /// killed run; `finish` writes the final mark durably).
     pub fn list(&self, names: &[PathBuf]) -> Result<(), OutputError> {
         use std::io::Write;
-        let mut listed = lock_set(&self.listed);
+        let mut listed = lock(&self.listed);
         let mut lines = String::new();
         for n in names {
             if listed.insert(n.clone()) {
@@ -216,28 +217,28 @@ impl OwnedDir {
 
     /// Keep `rel` as one of this run's files (it is written, or already there).
     pub fn keep(&self, rel: &Path) {
-        lock_set(&self.kept).insert(rel.to_path_buf());
+        lock(&self.kept).insert(rel.to_path_buf());
     }
 
     /// [`OwnedDir::keep`] for each of `rels`, under one lock.
     pub fn keep_all(&self, rels: impl Iterator<Item = PathBuf>) {
-        lock_set(&self.kept).extend(rels);
+        lock(&self.kept).extend(rels);
     }
 
     /// Forget that this run keeps `rel` (it was placed for a job that failed after all).
     pub fn unkeep(&self, rel: &Path) {
-        lock_set(&self.kept).remove(rel);
+        lock(&self.kept).remove(rel);
     }
 
     /// Keep every listed file under the folder `rel` (its source folder could not be read, so
     /// whether they are still wanted is unknown).
     pub fn keep_under(&self, rel: &Path) {
-        let under: Vec<PathBuf> = lock_set(&self.listed)
+        let under: Vec<PathBuf> = lock(&self.listed)
             .iter()
             .filter(|l| l.starts_with(rel))
             .cloned()
             .collect();
-        lock_set(&self.kept).extend(under);
+        lock(&self.kept).extend(under);
     }
 
     /// Write `bytes` at `rel` unless a file of that size is there already (outputs are named
@@ -338,8 +339,8 @@ impl OwnedDir {
     /// leaves none: a rebuild while watching).
     pub fn finish_sweeping(self, sweep: bool) -> Result<usize, OutputError> {
         use std::os::unix::fs::MetadataExt;
-        let listed = std::mem::take(&mut *lock_set(&self.listed));
-        let kept = std::mem::take(&mut *lock_set(&self.kept));
+        let listed = std::mem::take(&mut *lock(&self.listed));
+        let kept = std::mem::take(&mut *lock(&self.kept));
         // A listed name can be a file this run kept under another name: on a
         // case-insensitive file system another spelling (a photo renamed IMG_1.JPG ->
         // img_1.jpg), anywhere a hard link. Never remove those. Every kept file is looked at
@@ -552,10 +553,6 @@ fn within_real_folders(dir: &Path, rel: &Path) -> bool {
         d.push(c);
         std::fs::symlink_metadata(&d).is_ok_and(|m| m.is_dir())
     })
-}
-
-fn lock_set<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 //!   without being renamed is not seen: this is for outputs and cache objects, which pixpipe
 //!   writes whole and renames into place).
 
+use crate::locks::lock;
 use rustc_hash::FxHashMap as HashMap;
 use std::ffi::{OsStr, OsString};
 use std::path::Path;
@@ -181,10 +182,6 @@ fn shard_of(key: &OsStr) -> usize {
 }
 
 const SHARDS: usize = 16;
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,7 @@ pub mod pixels;
 pub mod resize;
 pub mod scratch;
 
+use crate::locks::lock;
 use crate::plan::Variant;
 use crate::probe::ImageInfo;
 use image::ImageDecoder;
@@ -406,7 +407,7 @@ impl<T> Queue<T> {
     /// The next job or deferred part, and its lease on the budget; `None` once everything
     /// has been handed out and no running job can defer more.
     pub fn next(&self) -> Option<(T, QueueLease<'_, T>)> {
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut st = lock(&self.state);
         loop {
             let used = st.used;
             let fits = st
@@ -447,7 +448,7 @@ impl<T> Queue<T> {
     /// Leave `part`, which holds `need` bytes, for a worker to take later; it is given back
     /// when the deferred parts already hold their share of the budget or it does not fit.
     pub fn defer(&self, need: u64, part: T) -> Result<(), T> {
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut st = lock(&self.state);
         if st.jobs.len() > self.tail
             || st.pooled + need > self.pool_limit
             || st.used + need > self.limit
@@ -471,7 +472,7 @@ pub struct QueueLease<'a, T> {
 
 impl<T> Drop for QueueLease<'_, T> {
     fn drop(&mut self) {
-        let mut st = self.queue.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut st = lock(&self.queue.state);
         st.used -= self.n;
         if self.job {
             st.running -= 1;
