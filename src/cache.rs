@@ -241,7 +241,11 @@ impl Cache {
 
     /// What the index (or this run) knows of `key`.
     pub fn known(&self, key: &str) -> Option<Entry> {
-        let added = lock(&self.added);
+        self.known_over(&lock(&self.added), key)
+    }
+
+    /// [`Cache::known`], with this run's additions already locked.
+    fn known_over(&self, added: &BTreeMap<String, Entry>, key: &str) -> Option<Entry> {
         added
             .get(key)
             .or_else(|| self.base.outputs.get(key))
@@ -284,9 +288,7 @@ impl Cache {
     pub fn get_all(&self, keys: &[String]) -> Vec<Option<Entry>> {
         let known: Vec<Option<Entry>> = {
             let added = lock(&self.added);
-            keys.iter()
-                .map(|k| added.get(k).or_else(|| self.base.outputs.get(k)).cloned())
-                .collect()
+            keys.iter().map(|k| self.known_over(&added, k)).collect()
         };
         let mut used = Vec::with_capacity(keys.len());
         let found = keys

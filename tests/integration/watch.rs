@@ -115,8 +115,6 @@ impl Drop for Watching {
     }
 }
 
-/// The files a mirror publishes, without the two that name where it is (its mark and the
-/// Hugo mounts file, which hold the folder's own path).
 #[test]
 fn the_cache_and_mirror_removed_while_watching_are_made_again_at_the_next_change() {
     let site = SiteBuilder::new()
@@ -148,6 +146,8 @@ fn the_cache_and_mirror_removed_while_watching_are_made_again_at_the_next_change
     assert_eq!(w.stop(), 0);
 }
 
+/// The files a mirror publishes, without the two that name where it is (its mark and the
+/// Hugo mounts file, which hold the folder's own path).
 fn published(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     tree(dir)
         .into_iter()
