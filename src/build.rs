@@ -70,6 +70,8 @@ pub struct BuildReport {
     pub made: usize,
     /// Variants taken from the cache or already in place.
     pub reused: usize,
+    /// AVIF variants left for a later run by `avif_budget` (`jobs::Ran::later`).
+    pub avif_later: usize,
     /// Sources decoded in this run.
     pub decoded: usize,
     /// Sources whose bytes were read to hash them (the others' size and mtime were known).
@@ -313,7 +315,7 @@ fn build_in_pool(
         (&plan, &stand_ins),
         (&cache, &mut job_memo),
         config,
-        opts,
+        (opts, started),
         &dest,
         progress,
         &mut report,
@@ -434,7 +436,7 @@ fn make_outputs(
     (plan, stand_ins): (&Plan, &BTreeMap<String, Probe>),
     (cache, memo): (&Cache, &mut JobMemo),
     config: &Config,
-    opts: &BuildOptions,
+    (opts, started): (&BuildOptions, Instant),
     dest: &Dest,
     progress: &dyn Progress,
     report: &mut BuildReport,
@@ -463,12 +465,11 @@ fn make_outputs(
         .unzip();
     let (hits, todo) = jobs::lookup_with(cache, &job_list, config, &mut memo.keys);
     let on_made = |j: usize, m: &Made, bytes: &[u8]| dest.place_early(&names[j], m, bytes);
-    let run_opts = RunOptions {
-        memory_bytes: opts.memory_bytes,
-    };
+    let run_opts = RunOptions::new(opts.memory_bytes, config, started);
     let ran = jobs::run(
         &job_list, &todo, cache, config, run_opts, &on_made, progress,
     );
+    report.avif_later = ran.later.iter().map(|(_, n)| n).sum();
     report.diagnostics.extend(ran.warnings);
     report.decoded = ran.results.iter().filter(|r| r.1.is_ok()).count();
     report.made = ran
@@ -478,7 +479,7 @@ fn make_outputs(
         .map(Vec::len)
         .sum();
     let failed = publish(&names, hits, ran.results, &mut made);
-    memo.learn(config, &job_list, &names, &made);
+    memo.learn(config, (&job_list, &ran.later), &names, &made);
     made.extend(copies(plan, &hashes));
     report.reused = made.values().map(Vec::len).sum::<usize>() - report.made;
     report.images = made.len();
@@ -569,11 +570,12 @@ impl JobMemo {
     }
 
     /// Remember what `jobs` published in `made`, for each job all of whose outputs are in
-    /// the cache (not a failed one, nor one whose outputs could not be stored).
+    /// the cache (not a failed one, nor one whose outputs could not be stored, nor one the
+    /// AVIF time budget left unfinished: `later`, sorted by job).
     fn learn(
         &mut self,
         config: &Config,
-        jobs: &[Job],
+        (jobs, later): (&[Job], &[(usize, usize)]),
         names: &[Names],
         made: &BTreeMap<String, Vec<Published>>,
     ) {
@@ -581,7 +583,11 @@ impl JobMemo {
             outs.iter()
                 .all(|p| matches!(&p.from, From::Job(m) if m.held.is_none()))
         };
-        for (job, names) in jobs.iter().zip(names) {
+        for (j, (job, names)) in jobs.iter().zip(names).enumerate() {
+            // A job whose AVIF outputs the time budget left is looked up again next time.
+            if later.binary_search_by_key(&j, |(l, _)| *l).is_ok() {
+                continue;
+            }
             let outs: Option<Vec<&Vec<Published>>> =
                 names.iter().map(|(name, _)| made.get(name)).collect();
             let Some(outs) = outs.filter(|o| o.iter().all(|o| cached(o))) else {
@@ -822,6 +828,7 @@ fn jobs_of(
     plan: &Plan,
     hashes: &BTreeMap<String, (String, u64)>,
 ) -> (Vec<Job>, Vec<Names>) {
+    let uses = plan.use_counts();
     let mut groups: BTreeMap<&str, (BTreeSet<Variant>, Names)> = BTreeMap::new();
     for (path, sp) in &plan.sources {
         if let (Some((hash, _)), Treatment::Resize(vs)) = (hashes.get(path), &sp.treatment) {
@@ -835,6 +842,10 @@ fn jobs_of(
         .map(|(hash, (all, names))| {
             let first = &names[0].0;
             let job = Job {
+                uses: names
+                    .iter()
+                    .map(|(n, _)| uses.get(n.as_str()).copied().unwrap_or(0))
+                    .sum(),
                 file: root.join(first),
                 info: plan.sources[first].info.clone(),
                 hash: hash.to_string(),
@@ -1726,9 +1737,10 @@ fn one_x_of<'a>(u: &plan::Use, outs: &[&'a Published]) -> Option<&'a Published> 
         .copied()
 }
 
-/// The format a use's page points at: of the formats made for it (every one shown by the
-/// browsers of the README's support table), the one whose 1x output is smallest; the primary
-/// format on a tie.
+/// The format a use's page points at: of the formats made for it that every browser of the
+/// README's support table shows, the one whose 1x output is smallest; the primary format on
+/// a tie. AVIF (not shown by Safari before 16.4) only when it is the only format: it is
+/// offered in a `<picture>`'s `<source>`, never named alone.
 fn served_format(u: &plan::Use, made: &[Published]) -> Option<OutFormat> {
     let one_x = |f: OutFormat| {
         let outs: Vec<&Published> = made
@@ -1738,7 +1750,12 @@ fn served_format(u: &plan::Use, made: &[Published]) -> Option<OutFormat> {
         one_x_of(u, &outs).map(|m| m.bytes)
     };
     let mut best: Option<(OutFormat, u64)> = None;
-    for &f in &u.formats {
+    let only_avif = u.formats.iter().all(|f| *f == OutFormat::Avif);
+    for &f in u
+        .formats
+        .iter()
+        .filter(|f| only_avif || **f != OutFormat::Avif)
+    {
         if let Some(b) = one_x(f) {
             if best.is_none_or(|(_, cur)| b < cur) {
                 best = Some((f, b));
@@ -1766,10 +1783,15 @@ fn visitor(
         if !seen.insert((page, u.source.as_str())) {
             continue;
         }
-        let taken = if u.formats.contains(&OutFormat::Webp) {
-            Some(OutFormat::Webp)
-        } else {
-            served_format(u, ms)
+        // A raw <img> gets one format; the templates' <picture> offers AVIF, then WebP, and a
+        // current browser takes the first made for this use.
+        let made_for = |f: &&OutFormat| ms.iter().any(|m| m.variant.format == **f && serves(u, m));
+        let taken = match refs[u.reference].image.syntax {
+            crate::extract::Syntax::Html => served_format(u, ms),
+            _ => OutFormat::in_source_order(&u.formats)
+                .iter()
+                .find(made_for)
+                .copied(),
         };
         let outs: Vec<&Published> = ms
             .iter()

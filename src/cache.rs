@@ -125,10 +125,18 @@ pub fn job_key(
                 v.effort
             ),
             crate::plan::OutFormat::Jpeg => String::new(),
+            // The speed, and the encoder's versions: another libaom makes other bytes.
+            crate::plan::OutFormat::Avif => format!("|s={}|{}", v.effort, avif_versions()),
         },
         after.join(",")
     );
     blake3::hash(canonical.as_bytes()).to_hex().to_string()
+}
+
+/// `avif::versions`, asked once.
+fn avif_versions() -> &'static str {
+    static VERSIONS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSIONS.get_or_init(crate::avif::versions)
 }
 
 /// Whether `s` is `n` lowercase hex digits.

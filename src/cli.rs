@@ -59,6 +59,9 @@ pub struct HtmlArgs {
     /// Threads, memory and progress.
     #[command(flatten)]
     pub work: WorkArgs,
+    /// Output formats and the AVIF time budget.
+    #[command(flatten)]
+    pub encode: EncodeArgs,
 }
 
 /// Output of `gallery`.
@@ -96,6 +99,9 @@ pub struct GalleryArgs {
     /// Threads, memory and progress.
     #[command(flatten)]
     pub work: WorkArgs,
+    /// Output formats and the AVIF time budget.
+    #[command(flatten)]
+    pub encode: EncodeArgs,
     /// Keep watching after the first run.
     #[command(flatten)]
     pub watch: WatchArgs,
@@ -144,6 +150,9 @@ pub struct BuildArgs {
     /// Threads, memory and progress.
     #[command(flatten)]
     pub work: WorkArgs,
+    /// Output formats and the AVIF time budget.
+    #[command(flatten)]
+    pub encode: EncodeArgs,
     /// Keep watching after the first run.
     #[command(flatten)]
     pub watch: WatchArgs,
@@ -258,6 +267,19 @@ pub struct WorkArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// Encoding flags over the configuration file's settings.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EncodeArgs {
+    /// Output formats, comma-separated (auto, jpeg, png, webp, avif), instead of the
+    /// configuration's `formats`.
+    #[arg(long, value_name = "LIST")]
+    pub formats: Option<String>,
+    /// How long AVIF outputs may take (`90s`, `10m`, `1h`, or `none`): the other formats are
+    /// made first, AVIF until then, the rest in later runs. Overrides `avif_budget`.
+    #[arg(long, value_name = "DURATION")]
+    pub avif_budget: Option<String>,
 }
 
 impl WorkArgs {

@@ -171,13 +171,18 @@ pub struct Config {
     /// Screens that get a width of their own besides the declared width times `densities`
     /// (`layout::ladder`). Default: `layout::DEFAULT_SCREENS`; `[]` makes only the former.
     pub screens: Vec<Screen>,
-    /// Output formats (`auto` = the source's family, `jpeg`, `png`, `webp`). Default: `[auto, webp]`.
+    /// Output formats (`auto` = the source's family, `jpeg`, `png`, `webp`, `avif`). Default:
+    /// `[auto, webp]`.
     pub formats: Vec<String>,
-    /// Encoder quality per format. Default: jpeg 80, webp 80.
+    /// Encoder quality per format. Default: jpeg 80, webp 80, avif `DEFAULT_AVIF_QUALITY`.
     pub quality: BTreeMap<String, u8>,
     /// How hard libwebp searches (its `method`): 0 fastest to 6 smallest. Default: 4, as
     /// cwebp's and sharp's.
     pub webp_effort: u8,
+    /// libaom's speed for AVIF (its `cpu-used` in still-image mode): 0 slowest and smallest
+    /// to 9 fastest.
+    /// Default: `DEFAULT_AVIF_SPEED`.
+    pub avif_speed: u8,
     /// Whether a PNG output may be a palette of at most 256 colours when that looks the same
     /// (`process::palette`). Default: auto.
     pub png_palette: PngPalette,
@@ -186,6 +191,10 @@ pub struct Config {
     pub metadata: Metadata,
     /// Largest image, in pixels, that is ever decoded. Default: 268,402,689 (as libvips).
     pub max_pixels: u64,
+    /// How long AVIF outputs may take (`avif_budget: 10m`): every other output is made
+    /// first, then AVIF ones, largest expected saving first, until this long after the
+    /// command started; the rest come in later builds. Default: none (all are made).
+    pub avif_budget: Option<std::time::Duration>,
     /// Opt-in lints. Default: all off.
     pub lint: Lints,
     /// Where the configuration came from, for messages. Default: built-in.
@@ -216,6 +225,41 @@ pub fn yaml_error(e: &serde_yaml::Error) -> (usize, usize, String) {
 
 /// libvips' and sharp's default pixel limit (0x3FFF × 0x3FFF).
 pub const DEFAULT_MAX_PIXELS: u64 = 268_402_689;
+
+/// A time budget as written in `avif_budget` or `--avif-budget`: `none`, or a number with a
+/// unit, `s`, `m` or `h` (`90s`, `10m`, `1.5h`).
+pub fn parse_budget(text: &str) -> Result<Option<std::time::Duration>, String> {
+    let t = text.trim();
+    if t == "none" {
+        return Ok(None);
+    }
+    let unit = t.chars().last().unwrap_or(' ');
+    let scale = match unit {
+        's' => 1.0,
+        'm' => 60.0,
+        'h' => 3600.0,
+        _ => {
+            return Err(format!(
+                "`{t}` is not a duration (write `90s`, `10m`, `1h` or `none`)"
+            ))
+        }
+    };
+    match t[..t.len() - 1].trim().parse::<f64>() {
+        Ok(n) if n.is_finite() && n >= 0.0 && n * scale <= 1e9 => {
+            Ok(Some(std::time::Duration::from_secs_f64(n * scale)))
+        }
+        _ => Err(format!(
+            "`{t}` is not a duration (write `90s`, `10m`, `1h` or `none`)"
+        )),
+    }
+}
+
+/// AVIF's default quality (libavif's scale, 1-100). Chosen on the bench photos against sharp's
+/// AVIF defaults (README, "AVIF").
+pub const DEFAULT_AVIF_QUALITY: u8 = 50;
+
+/// libaom's default speed for AVIF. Chosen on the bench photos (README, "AVIF").
+pub const DEFAULT_AVIF_SPEED: u8 = 6;
 
 fn s(v: &str) -> String {
     v.to_string()
@@ -323,8 +367,10 @@ impl Default for Config {
             formats: vec![s("auto"), s("webp")],
             quality: [(s("jpeg"), 80u8), (s("webp"), 80u8)].into_iter().collect(),
             webp_effort: 4,
+            avif_speed: DEFAULT_AVIF_SPEED,
             png_palette: PngPalette::Auto,
             max_pixels: DEFAULT_MAX_PIXELS,
+            avif_budget: None,
             metadata: Metadata::Strip,
             lint: Lints {
                 max_bytes_limit: 1_000_000,
@@ -405,8 +451,10 @@ struct RawConfig {
     formats: Option<Vec<String>>,
     quality: Option<BTreeMap<String, u8>>,
     webp_effort: Option<u8>,
+    avif_speed: Option<u8>,
     png: Option<RawPng>,
     max_pixels: Option<u64>,
+    avif_budget: Option<String>,
     metadata: Option<Metadata>,
     lint: Option<RawLints>,
 }
@@ -740,7 +788,12 @@ impl Config {
         }
         c.set_sizes(raw.content_width, raw.densities, &file)?;
         c.set_screens(raw.page_margin, raw.screens, &file)?;
-        c.set_encoding(raw.formats, raw.quality, raw.webp_effort, &file)?;
+        c.set_encoding(
+            raw.formats,
+            raw.quality,
+            (raw.webp_effort, raw.avif_speed),
+            &file,
+        )?;
         if let Some(p) = raw.png.and_then(|p| p.palette) {
             c.png_palette = p;
         }
@@ -749,6 +802,10 @@ impl Config {
         }
         if let Some(m) = raw.max_pixels {
             c.max_pixels = m;
+        }
+        if let Some(b) = raw.avif_budget {
+            c.avif_budget = parse_budget(&b)
+                .map_err(|e| file.invalid_at("avif_budget", format!("`avif_budget`: {e}")))?;
         }
         if let Some(l) = raw.lint {
             c.lint.apply(l);
@@ -876,26 +933,29 @@ impl Config {
         }
     }
 
-    /// `formats`, `quality` and `webp_effort`: what the outputs are encoded as, and how.
+    /// `formats`, `quality`, `webp_effort` and `avif_speed`: what the outputs are encoded as,
+    /// and how.
     fn set_encoding(
         &mut self,
         formats: Option<Vec<String>>,
         quality: Option<BTreeMap<String, u8>>,
-        webp_effort: Option<u8>,
+        (webp_effort, avif_speed): (Option<u8>, Option<u8>),
         file: &YamlFile,
     ) -> Result<(), ConfigError> {
         if let Some(f) = formats {
             if f.is_empty() {
                 return Err(file.invalid_at(
                     "formats",
-                    "`formats` lists no format (use auto, jpeg, png or webp)".into(),
+                    "`formats` lists no format (use auto, jpeg, png, webp or avif)".into(),
                 ));
             }
             for x in &f {
-                if !matches!(x.as_str(), "auto" | "jpeg" | "png" | "webp") {
+                if !matches!(x.as_str(), "auto" | "jpeg" | "png" | "webp" | "avif") {
                     return Err(file.invalid_at(
                         "formats",
-                        format!("unknown format `{x}` in `formats` (use auto, jpeg, png or webp)"),
+                        format!(
+                            "unknown format `{x}` in `formats` (use auto, jpeg, png, webp or avif)"
+                        ),
                     ));
                 }
             }
@@ -903,11 +963,12 @@ impl Config {
         }
         if let Some(q) = quality {
             for (k, v) in q {
-                if !matches!(k.as_str(), "jpeg" | "webp") {
+                if !matches!(k.as_str(), "jpeg" | "webp" | "avif") {
                     return Err(file.invalid_at(
                         "quality",
                         format!(
-                            "unknown format `{k}` in `quality` (use jpeg or webp; PNG is lossless)"
+                            "unknown format `{k}` in `quality` (use jpeg, webp or avif; PNG is \
+                             lossless)"
                         ),
                     ));
                 }
@@ -927,6 +988,47 @@ impl Config {
                 ));
             }
             self.webp_effort = e;
+        }
+        if let Some(s) = avif_speed {
+            if s > 9 {
+                return Err(file.invalid_at(
+                    "avif_speed",
+                    format!("`avif_speed` must be 0 to 9, not {s}"),
+                ));
+            }
+            self.avif_speed = s;
+        }
+        Ok(())
+    }
+
+    /// `--formats` (comma-separated) and `--avif-budget` from the command line, over the
+    /// configuration file's `formats` and `avif_budget`.
+    pub fn override_encoding(
+        &mut self,
+        formats: Option<&str>,
+        avif_budget: Option<&str>,
+    ) -> Result<(), String> {
+        if let Some(list) = formats {
+            let f: Vec<String> = list
+                .split(',')
+                .map(|x| x.trim().to_string())
+                .filter(|x| !x.is_empty())
+                .collect();
+            if f.is_empty() {
+                return Err("--formats lists no format (use auto, jpeg, png, webp or avif)".into());
+            }
+            if let Some(x) = f
+                .iter()
+                .find(|x| !matches!(x.as_str(), "auto" | "jpeg" | "png" | "webp" | "avif"))
+            {
+                return Err(format!(
+                    "unknown format `{x}` in --formats (use auto, jpeg, png, webp or avif)"
+                ));
+            }
+            self.formats = f;
+        }
+        if let Some(b) = avif_budget {
+            self.avif_budget = parse_budget(b).map_err(|e| format!("--avif-budget: {e}"))?;
         }
         Ok(())
     }
@@ -998,13 +1100,13 @@ impl Config {
             ));
         }
         let densities: Vec<String> = self.densities.iter().map(|d| d.to_string()).collect();
-        let quality: Vec<String> = [OutFormat::Jpeg, OutFormat::Webp]
+        let quality: Vec<String> = [OutFormat::Jpeg, OutFormat::Webp, OutFormat::Avif]
             .into_iter()
             .map(|f| format!("{} {}", f.name(), self.quality_of(f)))
             .collect();
         out.push_str(&format!(
             "outputs: {} for a {} px column at densities {}; quality {}; webp effort {}; \
-             metadata {}\n",
+             avif speed {}; metadata {}\n",
             self.formats
                 .iter()
                 .map(|f| match f.as_str() {
@@ -1017,6 +1119,7 @@ impl Config {
             densities.join(", "),
             quality.join(", "),
             self.webp_effort,
+            self.avif_speed,
             match self.metadata {
                 Metadata::Strip => "strip",
                 Metadata::KeepCopyright => "keep-copyright",
@@ -1048,14 +1151,16 @@ impl Config {
             OutFormat::Png => 0,
             OutFormat::Jpeg => self.quality.get("jpeg").copied().unwrap_or(80),
             OutFormat::Webp => self.quality.get("webp").copied().unwrap_or(80),
+            OutFormat::Avif => (self.quality.get("avif").copied()).unwrap_or(DEFAULT_AVIF_QUALITY),
         }
     }
 
-    /// The encoder effort for `format`: `webp_effort` for WebP; for PNG 1 when a palette may
-    /// replace the colours (`png: {palette: auto}`), else 0; 0 for JPEG.
+    /// The encoder effort for `format`: `webp_effort` for WebP, `avif_speed` for AVIF; for PNG
+    /// 1 when a palette may replace the colours (`png: {palette: auto}`), else 0; 0 for JPEG.
     pub fn effort_of(&self, format: OutFormat) -> u8 {
         match format {
             OutFormat::Webp => self.webp_effort,
+            OutFormat::Avif => self.avif_speed,
             OutFormat::Png => u8::from(self.png_palette == PngPalette::Auto),
             OutFormat::Jpeg => 0,
         }
@@ -1146,7 +1251,8 @@ mod tests {
         );
         assert_eq!(
             error_of("densities: [1]\nquality:\n  jpg: 90\n"),
-            "pixpipe.yaml:2:1: unknown format `jpg` in `quality` (use jpeg or webp; PNG is lossless)"
+            "pixpipe.yaml:2:1: unknown format `jpg` in `quality` (use jpeg, webp or avif; PNG is \
+             lossless)"
         );
         // Written as one flow mapping, the key has no line of its own.
         assert_eq!(
@@ -1168,6 +1274,33 @@ mod tests {
         assert_eq!(Variant::new(100, 50, OutFormat::Jpeg, &c).effort, 0);
         // A PNG's effort says whether a palette may replace its colours (auto by default).
         assert_eq!(Variant::new(100, 50, OutFormat::Png, &c).effort, 1);
+    }
+
+    #[test]
+    fn avif_is_a_format_with_its_own_quality_and_speed() {
+        use crate::plan::{OutFormat, Variant};
+        assert_eq!(
+            error_of("formats: [auto, avif]\navif_speed: 11\n"),
+            "pixpipe.yaml:2:1: `avif_speed` must be 0 to 9, not 11"
+        );
+        assert_eq!(
+            error_of("formats: [auto, heic]\n"),
+            "pixpipe.yaml:1:1: unknown format `heic` in `formats` (use auto, jpeg, png, webp or \
+             avif)"
+        );
+        let d = Variant::new(100, 50, OutFormat::Avif, &Config::default());
+        assert_eq!(
+            (d.quality, d.effort),
+            (DEFAULT_AVIF_QUALITY, DEFAULT_AVIF_SPEED)
+        );
+        let c = Config::from_yaml(
+            "formats: [auto, webp, avif]\nquality: {avif: 40}\navif_speed: 9\n",
+            "p",
+        )
+        .unwrap();
+        let v = Variant::new(100, 50, OutFormat::Avif, &c);
+        assert_eq!((v.quality, v.effort), (40, 9));
+        assert_eq!(Variant::new(100, 50, OutFormat::Webp, &c).quality, 80);
     }
 
     #[test]
@@ -1196,7 +1329,8 @@ mod tests {
         assert!(
             c.explain_text().contains(
                 "\noutputs: jpeg, webp for a 1200 px column at densities 1, 1.5; \
-                 quality jpeg 80, webp 70; webp effort 2; metadata strip\n"
+                 quality jpeg 80, webp 70, avif 50; webp effort 2; avif speed 6; metadata \
+                 strip\n"
             ),
             "{}",
             c.explain_text()

@@ -131,6 +131,8 @@ pub struct GalleryReport {
     pub made: usize,
     /// Variants from the cache.
     pub reused: usize,
+    /// AVIF variants left for a later run by `avif_budget` (`jobs::Ran::later`).
+    pub avif_later: usize,
     /// Files of the previous run removed because this one no longer writes them.
     pub removed: usize,
     /// The page written.
@@ -488,14 +490,20 @@ fn grid_item(p: &Photo, outs: &[Output], colour: &str, slots: &[Slot], loading: 
         .zip(slots)
         .map(|(class, slot)| format!("--pp-w{class}: {}", rows::css_width(*slot)))
         .collect();
-    let source = if webp.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "<source type=\"image/webp\" srcset=\"{}\" sizes=\"{sizes}\">",
-            set(&webp)
-        )
-    };
+    // AVIF before WebP: a browser takes the first source it supports.
+    let source: String = [OutFormat::Avif, OutFormat::Webp]
+        .into_iter()
+        .filter(|f| *f != primary)
+        .map(|f| (f, of(f)))
+        .filter(|(_, outs)| !outs.is_empty())
+        .map(|(f, outs)| {
+            format!(
+                "<source type=\"{}\" srcset=\"{}\" sizes=\"{sizes}\">",
+                f.mime(),
+                set(&outs)
+            )
+        })
+        .collect();
     format!(
         "<li id=\"{id}\" style=\"{style}\"><a href=\"images/{big}\" data-srcset=\"{lset}\" data-sizes=\"92vw\" data-width=\"{bw}\" data-height=\"{bh}\" data-caption=\"{cap}\"{original} aria-label=\"Open photo: {label}\"><picture>{source}<img src=\"images/{src}\" srcset=\"{tset}\" sizes=\"{sizes}\" width=\"{tw}\" height=\"{th}\" alt=\"{alt}\" {loading} style=\"background-color: {colour}\"></picture></a>{caption}</li>\n",
         id = p.id,
@@ -802,6 +810,7 @@ fn jobs_of(
                 .chain(original.filter(|o| !shown.contains(o)));
             let file = dir.join(&p.name);
             jobs.push(Job {
+                uses: 1,
                 file_len: std::fs::metadata(&file).map_or(0, |m| m.len()),
                 file,
                 info: p.info.clone(),
@@ -862,6 +871,7 @@ fn gallery_in_pool(
     opts: &GalleryOptions,
     progress: &dyn Progress,
 ) -> Result<GalleryReport, GalleryError> {
+    let started = std::time::Instant::now();
     let mut report = GalleryReport::default();
     let spec = read_spec(dir)?;
     let owned = claim_output(dir, &opts.out, progress)?;
@@ -895,13 +905,12 @@ fn gallery_in_pool(
             owned.place(&rel, bytes, durable).ok();
         }
     };
-    let run_opts = RunOptions {
-        memory_bytes: opts.memory_bytes,
-    };
+    let run_opts = RunOptions::new(opts.memory_bytes, config, started);
     let ran = jobs::run(
         &job_list, &todo, &cache, config, run_opts, &on_made, progress,
     );
     report.diagnostics.extend(ran.warnings);
+    report.avif_later = ran.later.iter().map(|(_, n)| n).sum();
     let per_photo = place_photos(
         &owned,
         &cache,

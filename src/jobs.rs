@@ -25,10 +25,14 @@ use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// One source's work.
 #[derive(Debug, Clone)]
 pub struct Job {
+    /// How many references show it (at least 1): a time budget makes the outputs of the most
+    /// shown sources first.
+    pub uses: u32,
     /// The file to read.
     pub file: PathBuf,
     /// Its probe.
@@ -98,6 +102,20 @@ pub enum JobError {
 pub struct RunOptions {
     /// Budget for the jobs' memory, in bytes (`process::job_bytes`).
     pub memory_bytes: u64,
+    /// With a time budget for AVIF (`avif_budget`): when the last AVIF work may start. Every
+    /// other output is made first; AVIF ones after, largest expected saving first.
+    pub avif_deadline: Option<Instant>,
+}
+
+impl RunOptions {
+    /// The options of a command that started at `started`, with `memory_bytes` and
+    /// `config`'s `avif_budget`.
+    pub fn new(memory_bytes: u64, config: &Config, started: Instant) -> RunOptions {
+        RunOptions {
+            memory_bytes,
+            avif_deadline: config.avif_budget.map(|b| started + b),
+        }
+    }
 }
 
 /// What `run` did.
@@ -107,6 +125,8 @@ pub struct Ran {
     pub results: Vec<(usize, Result<Vec<Made>, JobError>)>,
     /// Cache failures, one warning per distinct cause.
     pub warnings: Vec<Diagnostic>,
+    /// Per job, sorted: how many of its AVIF variants the time budget left for a later run.
+    pub later: Vec<(usize, usize)>,
 }
 
 /// Run `f` on a pool of `threads` workers (at least one): the pool every stage of a command
@@ -265,6 +285,12 @@ enum Work {
 /// Make every todo's variants on the current pool, within `opts.memory_bytes`; each output is
 /// stored in the cache, then given to `on_made(job, made, bytes)` from the worker that made
 /// it. `progress` counts variants.
+///
+/// With `opts.avif_deadline`, the AVIF variants are made after all the others (a second
+/// pass, which decodes their sources again), largest expected saving first; none is started
+/// after the deadline, and those left are counted in `Ran::later`. What is made has the
+/// same bytes as in a run without a deadline (a variant's bytes depend on its job's whole
+/// set, not on what is made with it), so the next run continues where this one stopped.
 pub fn run(
     jobs: &[Job],
     todo: &[Todo],
@@ -278,19 +304,114 @@ pub fn run(
         "resizing",
         todo.iter().map(|t| t.variants.len() as u64).sum(),
     );
-    let queue = process::Queue::new(
-        opts.memory_bytes,
-        process::resident_bytes(),
-        rayon::current_num_threads(),
+    let pass = |todo: &[Todo], deadline: Option<Instant>| {
+        run_pass(
+            jobs,
+            todo,
+            cache,
+            config,
+            opts.memory_bytes,
+            deadline,
+            on_made,
+            progress,
+        )
+    };
+    let Some(deadline) = opts.avif_deadline else {
+        let ran = pass(todo, None);
+        progress.finish();
+        return ran;
+    };
+    let is_avif = |v: &Variant| v.format == crate::plan::OutFormat::Avif;
+    let part = |avif: bool| -> Vec<Todo> {
         todo.iter()
-            .enumerate()
-            .map(|(t, td)| {
-                let job = &jobs[td.job];
-                let need = process::job_bytes(&job.info, &job.variants, job.file_len);
-                (need, Work::Source(t))
+            .map(|td| Todo {
+                job: td.job,
+                variants: td
+                    .variants
+                    .iter()
+                    .copied()
+                    .filter(|v| is_avif(v) == avif)
+                    .collect(),
             })
-            .collect(),
-    );
+            .filter(|td| !td.variants.is_empty())
+            .collect()
+    };
+    let first = pass(&part(false), None);
+    // A source that failed is not decoded again for its AVIF (results are sorted by job).
+    let failed: Vec<usize> = first
+        .results
+        .iter()
+        .filter(|r| r.1.is_err())
+        .map(|r| r.0)
+        .collect();
+    let avif: Vec<Todo> = part(true)
+        .into_iter()
+        .filter(|td| failed.binary_search(&td.job).is_err())
+        .collect();
+    let second = pass(&by_saving(jobs, avif), Some(deadline));
+    progress.finish();
+    let mut results = first.results;
+    results.extend(second.results);
+    let mut warnings = first.warnings;
+    warnings.extend(second.warnings);
+    Ran {
+        results: merge_jobs(results),
+        warnings,
+        later: second.later,
+    }
+}
+
+/// `todo`, largest expected saving first (stable: equal savings keep the jobs' order).
+fn by_saving(jobs: &[Job], mut todo: Vec<Todo>) -> Vec<Todo> {
+    todo.sort_by(|a, b| saving(&jobs[b.job], b).total_cmp(&saving(&jobs[a.job], a)));
+    todo
+}
+
+/// The bytes a todo's variants are expected to save over the other formats, times the
+/// references that show its source: their pixels at the source's own bytes per pixel.
+fn saving(job: &Job, td: &Todo) -> f64 {
+    let source = (job.info.width as f64 * job.info.height as f64).max(1.0);
+    let per_pixel = job.file_len as f64 / source;
+    let pixels: f64 = td
+        .variants
+        .iter()
+        .map(|v| v.width as f64 * v.height as f64)
+        .sum();
+    pixels * per_pixel * job.uses.max(1) as f64
+}
+
+/// One pass of `run` over `todo`: sources handed out in the order of `todo` when a
+/// `deadline` is given (none started after it), else largest memory need first.
+#[allow(clippy::too_many_arguments)]
+fn run_pass(
+    jobs: &[Job],
+    todo: &[Todo],
+    cache: &Cache,
+    config: &Config,
+    memory_bytes: u64,
+    deadline: Option<Instant>,
+    on_made: &(dyn Fn(usize, &Made, &[u8]) + Sync),
+    progress: &dyn Progress,
+) -> Ran {
+    let work: Vec<(u64, Work)> = todo
+        .iter()
+        .enumerate()
+        .map(|(t, td)| {
+            let job = &jobs[td.job];
+            // libaom's memory counts only when this work makes AVIF.
+            let avif = crate::plan::OutFormat::Avif;
+            let counted: Vec<Variant> = (job.variants.iter().copied())
+                .filter(|v| v.format != avif || td.variants.contains(v))
+                .collect();
+            let need = process::job_bytes(&job.info, &counted, job.file_len);
+            (need, Work::Source(t))
+        })
+        .collect();
+    let (base, workers) = (process::resident_bytes(), rayon::current_num_threads());
+    let queue = match deadline {
+        Some(_) => process::Queue::in_order(memory_bytes, base, workers, work),
+        None => process::Queue::new(memory_bytes, base, workers, work),
+    };
     let worker = Worker {
         jobs,
         todo,
@@ -302,21 +423,33 @@ pub fn run(
         cache_errors: Mutex::new(BTreeMap::new()),
     };
     let done = Mutex::new(Vec::new());
+    let later = Mutex::new(Vec::new());
     rayon::broadcast(|_| {
         while let Some((work, _lease)) = queue.next() {
+            // Past the deadline, no source is started; a started one finishes.
+            if let (Work::Source(t), Some(d)) = (&work, deadline) {
+                if Instant::now() >= d {
+                    let td = &todo[*t];
+                    lock(&later).push((td.job, td.variants.len()));
+                    progress.advance(td.variants.len() as u64);
+                    continue;
+                }
+            }
             let part = worker.work(work);
             lock(&done).push(part);
         }
     });
-    progress.finish();
     let parts = done.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut later = later.into_inner().unwrap_or_else(|e| e.into_inner());
+    later.sort_unstable();
     let warnings = lock(&worker.cache_errors)
         .iter()
         .map(|(cause, n)| cache_warning(cache.dir(), *n, cause))
         .collect();
     Ran {
-        results: merge(parts, todo),
+        results: merge_jobs(parts.into_iter().map(|(t, r)| (todo[t].job, r)).collect()),
         warnings,
+        later,
     }
 }
 
@@ -415,18 +548,16 @@ impl Worker<'_> {
     }
 }
 
-/// One result per todo, as (its job, result), sorted by job: a todo's parts (it may come in
-/// two, see `process::make_largest`) together, or its first error.
-fn merge(
-    mut parts: Vec<(usize, Result<Vec<Made>, JobError>)>,
-    todo: &[Todo],
+/// One result per job, sorted by job: a job's parts together (a todo may come in two, see
+/// `process::make_largest`, and a job in two passes, see `run`), or its first error.
+fn merge_jobs(
+    mut results: Vec<(usize, Result<Vec<Made>, JobError>)>,
 ) -> Vec<(usize, Result<Vec<Made>, JobError>)> {
-    parts.sort_by_key(|p| p.0);
-    let mut results: Vec<(usize, Result<Vec<Made>, JobError>)> = Vec::new();
-    let mut last_t = None;
-    for (t, r) in parts {
-        match results.last_mut() {
-            Some(last) if last_t == Some(t) => {
+    results.sort_by_key(|r| r.0);
+    let mut out: Vec<(usize, Result<Vec<Made>, JobError>)> = Vec::with_capacity(results.len());
+    for (j, r) in results {
+        match out.last_mut() {
+            Some(last) if last.0 == j => {
                 last.1 = match (std::mem::replace(&mut last.1, Ok(Vec::new())), r) {
                     (Ok(mut a), Ok(b)) => {
                         a.extend(b);
@@ -435,12 +566,10 @@ fn merge(
                     (Err(e), _) | (_, Err(e)) => Err(e),
                 };
             }
-            _ => results.push((todo[t].job, r)),
+            _ => out.push((j, r)),
         }
-        last_t = Some(t);
     }
-    results.sort_by_key(|r| r.0);
-    results
+    out
 }
 
 /// Save the cache's index (see `Cache::save`). A cache that cannot be written is not the
@@ -474,4 +603,75 @@ fn cache_warning(dir: &Path, n: usize, cause: &str) -> Diagnostic {
         ),
     )
     .with_help("the outputs were placed all the same; a later run makes them again until the cache can be written")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::OutFormat;
+
+    fn job(w: u32, h: u32, file_len: u64, uses: u32) -> Job {
+        Job {
+            uses,
+            file: PathBuf::new(),
+            info: crate::probe::ImageInfo {
+                format: crate::probe::Format::Jpeg,
+                width: w,
+                height: h,
+                orientation: 1,
+                frames: 1,
+                alpha: false,
+                gps: false,
+                icc: false,
+                coefficient_bytes: 0,
+                cmyk: false,
+            },
+            hash: String::new(),
+            file_len,
+            variants: Vec::new(),
+        }
+    }
+
+    fn avif(job: usize, widths: &[u32]) -> Todo {
+        let c = Config::default();
+        Todo {
+            job,
+            variants: widths
+                .iter()
+                .map(|&w| Variant::new(w, w / 2, OutFormat::Avif, &c))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn deferred_avif_work_goes_by_expected_saving_times_uses() {
+        let jobs = [
+            // 1 byte a pixel, shown once.
+            job(2000, 1000, 2_000_000, 1),
+            // The same photo shown on three pages.
+            job(2000, 1000, 2_000_000, 3),
+            // A photo that compresses four times better (a quarter of the bytes a pixel).
+            job(2000, 1000, 500_000, 1),
+            // Noisy: twice the bytes a pixel, but only small outputs.
+            job(2000, 1000, 4_000_000, 1),
+        ];
+        let todo = vec![
+            avif(0, &[1000, 2000]),
+            avif(1, &[1000, 2000]),
+            avif(2, &[1000, 2000]),
+            avif(3, &[400, 800]),
+        ];
+        let order: Vec<usize> = by_saving(&jobs, todo).iter().map(|t| t.job).collect();
+        // Savings: 7.5 M (x3 uses), 2.5 M, 0.8 M (0.4 M pixels at 2 bytes), 0.6 M.
+        assert_eq!(order, vec![1, 0, 3, 2]);
+        // Equal savings keep the jobs' order.
+        let same = vec![avif(2, &[1000]), avif(0, &[1000])];
+        let jobs = [
+            job(1000, 500, 500_000, 1),
+            job(1, 1, 1, 1),
+            job(1000, 500, 500_000, 1),
+        ];
+        let order: Vec<usize> = by_saving(&jobs, same).iter().map(|t| t.job).collect();
+        assert_eq!(order, vec![2, 0]);
+    }
 }

@@ -11,6 +11,7 @@
 //! are the binary's (`src/alloc.rs`, `src/cli.rs`).
 
 pub mod analyze;
+pub mod avif;
 pub mod build;
 pub mod cache;
 pub mod check;

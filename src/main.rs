@@ -9,8 +9,8 @@ mod cli;
 
 use clap::Parser;
 use cli::{
-    BuildArgs, CheckArgs, CheckFormat, Cli, Command, GalleryArgs, GalleryFormatArg, HtmlArgs,
-    ManifestFormatArg, ScanArgs, ScanFormat,
+    BuildArgs, CheckArgs, CheckFormat, Cli, Command, EncodeArgs, GalleryArgs, GalleryFormatArg,
+    HtmlArgs, ManifestFormatArg, ScanArgs, ScanFormat,
 };
 use pixpipe::analyze;
 use pixpipe::build::{self, BuildOptions, Output};
@@ -174,6 +174,14 @@ fn progress_bar(quiet: bool, template: &str) -> Bar {
     Bar(Some(b), quiet)
 }
 
+/// `config` with the command line's `--formats` and `--avif-budget` over its own.
+fn encoded(mut config: Config, e: &EncodeArgs) -> anyhow::Result<Config> {
+    config
+        .override_encoding(e.formats.as_deref(), e.avif_budget.as_deref())
+        .map_err(anyhow::Error::msg)?;
+    Ok(config)
+}
+
 /// The configuration of `--config FILE` for the commands that work without a site (gallery,
 /// html, check --html), else the defaults.
 fn config_or_default(file: Option<&Path>) -> anyhow::Result<Config> {
@@ -184,7 +192,7 @@ fn config_or_default(file: Option<&Path>) -> anyhow::Result<Config> {
 }
 
 fn run_gallery(args: GalleryArgs) -> anyhow::Result<ExitCode> {
-    let config = config_or_default(args.config.as_deref())?;
+    let config = encoded(config_or_default(args.config.as_deref())?, &args.encode)?;
     // Default: PHOTO_DIR-gallery beside the photo folder (from its absolute path, so that
     // `pixpipe gallery .` does not write into the photos).
     let abs = std::path::absolute(&args.photo_dir).unwrap_or_else(|_| args.photo_dir.clone());
@@ -245,6 +253,7 @@ fn run_gallery(args: GalleryArgs) -> anyhow::Result<ExitCode> {
         started.elapsed().as_secs_f64(),
         report.page.display()
     );
+    print_avif_later(report.avif_later, "gallery");
     let (Some(stop), Some(watching)) = (stop, watching) else {
         return Ok(exit_code(&report.diagnostics));
     };
@@ -254,7 +263,7 @@ fn run_gallery(args: GalleryArgs) -> anyhow::Result<ExitCode> {
     watching.run(&stop, &mut log_note, &mut |batch| {
         let what = watch::describe(batch, &args.photo_dir);
         if batch.config && args.config.is_some() {
-            match config_or_default(args.config.as_deref()) {
+            match config_or_default(args.config.as_deref()).and_then(|c| encoded(c, &args.encode)) {
                 Ok(c) => config = c,
                 Err(e) => eprintln!(
                     "watch: {what}: {}; the last good configuration stays",
@@ -278,7 +287,7 @@ fn run_gallery(args: GalleryArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn run_html(args: HtmlArgs) -> anyhow::Result<ExitCode> {
-    let config = config_or_default(args.config.as_deref())?;
+    let config = encoded(config_or_default(args.config.as_deref())?, &args.encode)?;
     let abs = std::path::absolute(&args.dir).unwrap_or_else(|_| args.dir.clone());
     let beside = abs
         .components()
@@ -316,6 +325,7 @@ fn run_html(args: HtmlArgs) -> anyhow::Result<ExitCode> {
         report.reused,
         report.seconds
     );
+    print_avif_later(report.avif_later, "html");
     if report.rewritten > 0 {
         eprintln!(
             "visitors: the rewritten images weighed {}; their 1x fallbacks weigh {}",
@@ -350,7 +360,10 @@ fn megabytes(b: u64) -> String {
 fn run_build(args: BuildArgs) -> anyhow::Result<ExitCode> {
     // Set before the first build, so that Ctrl-C during it ends the watch cleanly too.
     let stop = args.watch.watch.then(stop_on_ctrl_c).transpose()?;
-    let mut config = site_config::load(&args.site, args.config.as_deref())?;
+    let mut config = encoded(
+        site_config::load(&args.site, args.config.as_deref())?,
+        &args.encode,
+    )?;
     let output = if args.in_place {
         Output::InPlace
     } else {
@@ -424,7 +437,10 @@ fn run_build(args: BuildArgs) -> anyhow::Result<ExitCode> {
         let what = watch::describe(&batch, &args.site);
         let mut respec = None;
         if batch.config {
-            match site_config::load(&args.site, args.config.as_deref()) {
+            let loaded = site_config::load(&args.site, args.config.as_deref())
+                .map_err(anyhow::Error::from)
+                .and_then(|c| encoded(c, &args.encode));
+            match loaded {
                 Ok(c) => {
                     let new = spec_of(&c);
                     if new.trees != spec_of(&config).trees {
@@ -561,6 +577,16 @@ fn exit_code(diags: &[pixpipe::Diagnostic]) -> ExitCode {
     }
 }
 
+/// The line that says how many AVIF variants the time budget left for later runs.
+fn print_avif_later(n: usize, command: &str) {
+    if n > 0 {
+        eprintln!(
+            "avif: {n} AVIF variants still to come: the time budget (avif_budget) ran out; \
+             pages point only at those made, and the next {command} continues"
+        );
+    }
+}
+
 fn print_build_summary(report: &build::BuildReport) {
     eprintln!(
         "build: {} images, {} variants ({} made, {} reused), {} sources decoded, {} sources hashed, {} written, {} pages written, {} stale files removed, {:.2} s; manifest {}",
@@ -576,10 +602,11 @@ fn print_build_summary(report: &build::BuildReport) {
         report.seconds,
         report.manifest
     );
+    print_avif_later(report.avif_later, "build");
     let v = report.visitor;
     if v.images > 0 {
         eprintln!(
-            "visitors: {} images on {} pages: {} as the originals -> {} at 1x, {} at 2x (WebP where made)",
+            "visitors: {} images on {} pages: {} as the originals -> {} at 1x, {} at 2x (AVIF, else WebP, where made)",
             v.images,
             v.pages,
             megabytes(v.before),

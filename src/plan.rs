@@ -96,6 +96,15 @@ impl Plan {
             })
             .sum()
     }
+
+    /// How many uses each source has.
+    pub fn use_counts(&self) -> BTreeMap<&str, u32> {
+        let mut n = BTreeMap::new();
+        for u in &self.uses {
+            *n.entry(u.source.as_str()).or_insert(0) += 1;
+        }
+        n
+    }
 }
 
 /// The width a reference declares, if it can be read.
@@ -142,12 +151,16 @@ pub fn formats_for(info: &ImageInfo, config: &Config) -> Vec<OutFormat> {
             "jpeg" if info.alpha => OutFormat::Png,
             "jpeg" => OutFormat::Jpeg,
             "png" => OutFormat::Png,
+            "avif" => OutFormat::Avif,
             _ => OutFormat::Webp,
         };
         if !out.contains(&fmt) {
             out.push(fmt);
         }
     }
+    // AVIF is never the primary format (the `<img>`, what a page names alone) unless it is
+    // the only one: Safari shows it only from 16.4.
+    out.sort_by_key(|f| *f == OutFormat::Avif);
     out
 }
 
@@ -279,5 +292,16 @@ mod tests {
             formats_for(&info, &c),
             vec![OutFormat::Png, OutFormat::Webp]
         );
+        // AVIF is never the primary format unless it is the only one.
+        let mut c = Config {
+            formats: vec!["avif".into(), "webp".into(), "auto".into()],
+            ..Config::default()
+        };
+        assert_eq!(
+            formats_for(&info, &c),
+            vec![OutFormat::Webp, OutFormat::Png, OutFormat::Avif]
+        );
+        c.formats = vec!["avif".into()];
+        assert_eq!(formats_for(&info, &c), vec![OutFormat::Avif]);
     }
 }

@@ -103,7 +103,7 @@ impl Format {
     pub fn is_raster_web(self) -> bool {
         matches!(
             self,
-            Format::Jpeg | Format::Png | Format::Gif | Format::WebP | Format::Tiff
+            Format::Jpeg | Format::Png | Format::Gif | Format::WebP | Format::Tiff | Format::Avif
         )
     }
 }
@@ -288,7 +288,8 @@ pub fn probe_bytes(name: &str, d: &[u8], opts: ProbeOptions) -> Probe {
         Format::Gif => gif(d),
         Format::WebP => webp(d),
         Format::Svg => svg(d),
-        Format::Avif | Format::Heif => isobmff(d, format),
+        Format::Avif => avif(d),
+        Format::Heif => isobmff(d, format),
         Format::Tiff | Format::Bmp | Format::Ico => via_image_crate(d, format),
     };
     let mut parsed = match parsed {
@@ -427,6 +428,11 @@ fn looks_like(f: Format, d: &[u8]) -> bool {
 }
 
 fn deep_decode(d: &[u8], format: Format, max_pixels: u64) -> Option<Finding> {
+    if format == Format::Avif {
+        return crate::avif::decode(d, false, max_pixels)
+            .err()
+            .map(|e| undecodable_pixels(format, &e));
+    }
     let fmt = format.image_format()?;
     let mut reader = image::ImageReader::with_format(Cursor::new(d), fmt);
     let mut limits = image::Limits::default();
@@ -1089,6 +1095,31 @@ fn isobmff(d: &[u8], f: Format) -> Result<Parsed, Finding> {
     })
 }
 
+/// An AVIF's header through libavif: size, alpha, ICC profile, and `irot`/`imir` as the
+/// orientation. A header libavif refuses is still sized from its `ispe` box when it has one,
+/// so that a decompression bomb is called too large rather than damaged.
+fn avif(d: &[u8]) -> Result<Parsed, Finding> {
+    match crate::avif::probe(d) {
+        Ok(h) => {
+            let mut i = info(Format::Avif, h.width, h.height);
+            i.frames = h.frames;
+            i.alpha = h.alpha;
+            i.icc = h.icc;
+            i.orientation = h.orientation as u8;
+            Ok(Parsed {
+                info: i,
+                exif: None,
+                findings: vec![],
+            })
+        }
+        Err(e) => match isobmff(d, Format::Avif) {
+            // Over libavif's own limit: `probe_bytes` says it is too large.
+            Ok(p) if p.info.pixels() > 16_384 * 16_384 => Ok(p),
+            _ => Err(broken(Format::Avif, &e)),
+        },
+    }
+}
+
 fn via_image_crate(d: &[u8], f: Format) -> Result<Parsed, Finding> {
     let fmt = f.image_format().ok_or_else(|| broken(f, "unsupported"))?;
     let (w, h) = image::ImageReader::with_format(Cursor::new(d), fmt)
@@ -1423,6 +1454,33 @@ mod tests {
         assert_eq!(
             p.findings[0].message,
             "image is 65535x65535 (4294 megapixels), over the limit of 268 megapixels"
+        );
+    }
+
+    #[test]
+    fn an_avif_is_read_by_libavif_and_an_avif_bomb_refused_from_its_header() {
+        let px: Vec<u8> = (0..64 * 48 * 4).map(|i| (i % 251) as u8).collect();
+        let a = crate::avif::encode(&px, (64, 48, 4), 60, 9, None).unwrap();
+        let p = probe_bytes("a.avif", &a, ProbeOptions { deep: true, ..OPTS });
+        assert_eq!(codes(&p), Vec::<&str>::new());
+        let info = p.info.unwrap();
+        assert_eq!((info.width, info.height, info.alpha), (64, 48, true));
+        // Its size box says 100,000 x 100,000: libavif refuses it, the box is read.
+        let mut bomb = a.clone();
+        let at = memchr::memmem::find(&bomb, b"ispe").unwrap();
+        bomb[at + 8..at + 12].copy_from_slice(&100_000u32.to_be_bytes());
+        bomb[at + 12..at + 16].copy_from_slice(&100_000u32.to_be_bytes());
+        let p = probe_bytes("bomb.avif", &bomb, ProbeOptions { deep: true, ..OPTS });
+        assert_eq!(codes(&p), vec!["too-large"]);
+        // Cut short: an error from the header alone, without decoding.
+        let p = probe_bytes("cut.avif", &a[..a.len() - 10], OPTS);
+        assert_eq!(codes(&p), vec!["undecodable"]);
+        assert!(
+            p.findings[0]
+                .message
+                .starts_with("not a readable AVIF image: the file is cut short ("),
+            "{}",
+            p.findings[0].message
         );
     }
 

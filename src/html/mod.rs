@@ -21,7 +21,7 @@ use crate::jobs::{self, Job, JobError, Made, RunOptions};
 use crate::naming::{is_output_name, variant_name};
 use crate::plan::{self, OutFormat, Plan, Treatment};
 use crate::position::{LineIndex, Span};
-use crate::probe::{self, ProbeOptions};
+use crate::probe::{self, Probe, ProbeOptions};
 use crate::report::{Diagnostic, Progress};
 use crate::resolve::Resolution;
 use crate::site_path;
@@ -70,6 +70,8 @@ pub struct HtmlReport {
     pub made: usize,
     /// Variants found in the cache.
     pub reused: usize,
+    /// AVIF variants left for a later run by `avif_budget` (`jobs::Ran::later`).
+    pub avif_later: usize,
     /// What the rewritten images weighed before (their originals, once per page).
     pub bytes_before: u64,
     /// What a visitor's 1x fallback weighs after (the same images).
@@ -158,24 +160,7 @@ fn html_in_pool(
             decoder: None,
         },
     );
-    for r in &inv.refs {
-        let Some(p) = r.resolution.resolved().and_then(|s| probes.get(s)) else {
-            continue;
-        };
-        if !p.is_broken() {
-            continue;
-        }
-        for f in &p.findings {
-            let d = Diagnostic::new(
-                f.severity,
-                f.code,
-                format!("{}: {}", r.image.src.text, f.message),
-            );
-            report
-                .diagnostics
-                .push(locate(d, &read[r.page_index], r.image.span));
-        }
-    }
+    report.diagnostics.extend(broken(&inv, &probes, &read));
     let plan = plan::plan(&inv, &probes, config);
 
     let cache = Cache::open(&opts.cache_dir);
@@ -184,7 +169,8 @@ fn html_in_pool(
             .diagnostics
             .push(crate::build::damaged_cache_note(&opts.cache_dir));
     }
-    let (outputs, failed) = make(&root, &plan, &cache, config, opts, progress, &mut report);
+    let run = RunOptions::new(opts.memory_bytes, config, started);
+    let (outputs, failed) = make(&root, &plan, &cache, config, run, progress, &mut report);
     for (src, e) in &failed {
         report.diagnostics.push(
             Diagnostic::error(
@@ -233,6 +219,28 @@ fn html_in_pool(
     crate::report::sort(&mut report.diagnostics);
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// The findings of each broken image, at each `<img>` that shows it.
+fn broken(inv: &Inventory, probes: &BTreeMap<String, Probe>, read: &[Read]) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for r in &inv.refs {
+        let Some(p) = r.resolution.resolved().and_then(|s| probes.get(s)) else {
+            continue;
+        };
+        if !p.is_broken() {
+            continue;
+        }
+        for f in &p.findings {
+            let d = Diagnostic::new(
+                f.severity,
+                f.code,
+                format!("{}: {}", r.image.src.text, f.message),
+            );
+            out.push(locate(d, &read[r.page_index], r.image.span));
+        }
+    }
+    out
 }
 
 /// Name the files of `diags` (paths inside `dir`) as the user named the folder:
@@ -453,7 +461,7 @@ fn make(
     plan: &Plan,
     cache: &Cache,
     config: &Config,
-    opts: &HtmlOptions,
+    run: RunOptions,
     progress: &dyn Progress,
     report: &mut HtmlReport,
 ) -> (Outputs, BTreeMap<String, JobError>) {
@@ -470,6 +478,7 @@ fn make(
         .map(|(rel, _)| ((*rel).clone(), root.join(rel)))
         .collect();
     let (hashes, _) = jobs::hash_files(cache, &files);
+    let uses = plan.use_counts();
     let mut names = Vec::new();
     let mut job_list = Vec::new();
     for (rel, variants) in resized {
@@ -477,6 +486,7 @@ fn make(
             continue;
         };
         job_list.push(Job {
+            uses: uses.get(rel.as_str()).copied().unwrap_or(0),
             file: root.join(rel),
             info: plan.sources[rel].info.clone(),
             hash: hash.clone(),
@@ -497,18 +507,9 @@ fn make(
     };
     let (hits, todo) = jobs::lookup(cache, &job_list, config);
     let on_made = |j: usize, m: &Made, bytes: &[u8]| place(&names[j], m, bytes);
-    let ran = jobs::run(
-        &job_list,
-        &todo,
-        cache,
-        config,
-        RunOptions {
-            memory_bytes: opts.memory_bytes,
-        },
-        &on_made,
-        progress,
-    );
+    let ran = jobs::run(&job_list, &todo, cache, config, run, &on_made, progress);
     report.diagnostics.extend(ran.warnings);
+    report.avif_later = ran.later.iter().map(|(_, n)| n).sum();
     let mut outputs: Outputs = BTreeMap::new();
     for (j, hit) in hits.into_iter().enumerate() {
         report.reused += hit.len();
@@ -603,7 +604,7 @@ fn edits(
                 .join(", ")
         };
         let mut sources = String::new();
-        for &f in &u.formats[1..] {
+        for f in OutFormat::in_source_order(&u.formats[1..]) {
             if let Some(set) = set_of(f) {
                 sources.push_str(&format!(
                     "<source type=\"{}\" srcset=\"{}\" sizes=\"{}\">",

@@ -42,6 +42,15 @@ pub fn decode(
             Err(e) => return Err(e),
         }
     }
+    if format == Format::Avif {
+        let i = crate::avif::decode(bytes, alpha, max_pixels)?;
+        return Ok(Pixels {
+            width: i.width,
+            height: i.height,
+            channels: i.channels,
+            data: i.data,
+        });
+    }
     let fmt = format
         .image_format()
         .ok_or_else(|| format!("{} images cannot be decoded", format.name()))?;
@@ -207,7 +216,8 @@ fn is_libjpeg_warning(message: &str) -> bool {
     WARNINGS.iter().any(|w| message.starts_with(w))
 }
 
-/// Encode `p` as `format` at `quality` (ignored for PNG) and `effort` (WebP only).
+/// Encode `p` as `format` at `quality` (ignored for PNG) and `effort` (WebP's method, AVIF's
+/// speed).
 pub fn encode(p: &Pixels, format: OutFormat, quality: u8, effort: u8) -> Result<Vec<u8>, String> {
     match format {
         OutFormat::Jpeg => {
@@ -234,6 +244,13 @@ pub fn encode(p: &Pixels, format: OutFormat, quality: u8, effort: u8) -> Result<
         }
         OutFormat::Webp => encode_webp(p, quality, effort),
         OutFormat::Png => encode_png(p, effort == 1),
+        OutFormat::Avif => crate::avif::encode(
+            &p.data,
+            (p.width, p.height, p.channels),
+            quality,
+            effort,
+            None,
+        ),
     }
 }
 

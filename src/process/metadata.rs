@@ -91,6 +91,8 @@ pub fn embed(encoded: Vec<u8>, format: OutFormat, tiff: &[u8]) -> Vec<u8> {
             [&encoded[..33], &chunk, &encoded[33..]].concat()
         }
         OutFormat::Webp => webp_with_exif(encoded, tiff),
+        // Written by libavif as it encodes (`process::encode_size`): nothing to add after.
+        OutFormat::Avif => encoded,
     }
 }
 

@@ -114,9 +114,38 @@ fn hugo_publishes_only_hashed_variants_with_srcset_width_and_height() {
     )
     .unwrap();
 
+    // AVIF too: first with a time budget already spent (no AVIF made: no page may point at
+    // one), then without one.
+    std::fs::write(site.join("pixpipe.yaml"), "formats: [auto, webp, avif]\n").unwrap();
+    let site_arg = site.to_str().unwrap();
+    let run = pixpipe(&["build", site_arg, "--quiet", "--avif-budget", "0s"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("AVIF variants still to come"),
+        "{}",
+        run.stderr
+    );
     let public = tmp.path().join("public");
-    pixpipe_then_hugo(&hugo, &site, &public);
+    hugo_build(&hugo, &site, THROUGH_MIRROR, &public);
+    let (images_seen, pages, avif) = published(&public);
+    // 4 photos in the post; on the docs page a Markdown image, a figure and a raw <img>.
+    assert_eq!(images_seen, 7, "{pages:?}");
+    assert_eq!(avif, 0);
+    let run = pixpipe(&["build", site_arg, "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let public = tmp.path().join("public-avif");
+    hugo_build(&hugo, &site, THROUGH_MIRROR, &public);
+    let (images_seen, pages, avif) = published(&public);
+    assert_eq!(images_seen, 7, "{pages:?}");
+    // Every <picture> of the post and the docs (not the raw <img>, left as written).
+    assert_eq!(avif, 6, "{pages:?}");
+}
 
+/// Check every page of `public`: no original is referenced, each <img> has a srcset of
+/// hashed files that exist, a width and a height, and each <source> lists files that exist,
+/// AVIF before WebP. Returns the <img> count, the pages that have one, and how many AVIF
+/// sources there are.
+fn published(public: &Path) -> (usize, BTreeSet<String>, usize) {
     let originals = [
         "istio-day-welcome.jpg",
         "opening-keynote.jpg",
@@ -127,20 +156,16 @@ fn hugo_publishes_only_hashed_variants_with_srcset_width_and_height() {
         "pixpipe-logo.png",
     ];
     let mut images_seen = 0;
+    let mut avif = 0;
     let mut pages: BTreeSet<String> = BTreeSet::new();
-    for e in walkdir::WalkDir::new(&public)
+    for e in walkdir::WalkDir::new(public)
         .into_iter()
         .flatten()
         .filter(|e| e.path().extension().is_some_and(|x| x == "html"))
     {
         let html = std::fs::read_to_string(e.path()).unwrap();
         let page_dir = e.path().parent().unwrap();
-        let rel_page = e
-            .path()
-            .strip_prefix(&public)
-            .unwrap()
-            .display()
-            .to_string();
+        let rel_page = e.path().strip_prefix(public).unwrap().display().to_string();
         for original in originals {
             assert!(
                 !html.contains(&format!("/{original}\""))
@@ -148,6 +173,25 @@ fn hugo_publishes_only_hashed_variants_with_srcset_width_and_height() {
                 "{rel_page} references the original {original}"
             );
         }
+        let exists = |srcset: &str| {
+            for candidate in srcset.split(", ") {
+                let url = candidate.split(' ').next().unwrap();
+                let file = if let Some(abs) = url.strip_prefix('/') {
+                    public.join(abs)
+                } else {
+                    page_dir.join(url.trim_start_matches("./"))
+                };
+                assert!(file.is_file(), "{rel_page}: {url} is not in public/");
+                let name = url.rsplit('/').next().unwrap();
+                let parts: Vec<&str> = name.rsplitn(3, '.').collect();
+                assert!(
+                    parts.len() == 3
+                        && parts[1].len() == 10
+                        && parts[1].chars().all(|c| c.is_ascii_hexdigit()),
+                    "{name} is not hashed"
+                );
+            }
+        };
         let srcsets = attrs(&html, "img", "srcset");
         let widths = attrs(&html, "img", "width");
         let heights = attrs(&html, "img", "height");
@@ -167,29 +211,24 @@ fn hugo_publishes_only_hashed_variants_with_srcset_width_and_height() {
                     .is_some_and(|h| h.parse::<u32>().is_ok()),
                 "{rel_page}: <img> #{i} height"
             );
-            for candidate in srcset.split(", ") {
-                let url = candidate.split(' ').next().unwrap();
-                let file = if let Some(abs) = url.strip_prefix('/') {
-                    public.join(abs)
-                } else {
-                    page_dir.join(url.trim_start_matches("./"))
-                };
-                assert!(file.is_file(), "{rel_page}: {url} is not in public/");
-                let name = url.rsplit('/').next().unwrap();
-                let parts: Vec<&str> = name.rsplitn(3, '.').collect();
-                assert!(
-                    parts.len() == 3
-                        && parts[1].len() == 10
-                        && parts[1].chars().all(|c| c.is_ascii_hexdigit()),
-                    "{name} is not hashed"
-                );
-            }
+            exists(srcset);
             images_seen += 1;
             pages.insert(rel_page.clone());
         }
+        let types = attrs(&html, "source", "type");
+        for (i, srcset) in attrs(&html, "source", "srcset").iter().enumerate() {
+            exists(srcset.as_deref().unwrap_or(""));
+            if types[i].as_deref() == Some("image/avif") {
+                avif += 1;
+                assert_eq!(
+                    types.get(i + 1).and_then(|t| t.as_deref()),
+                    Some("image/webp"),
+                    "{rel_page}: the AVIF <source> #{i} is not followed by the WebP one"
+                );
+            }
+        }
     }
-    // 4 photos in the post; on the docs page a Markdown image, a figure and a raw <img>.
-    assert_eq!(images_seen, 7, "{pages:?}");
+    (images_seen, pages, avif)
 }
 
 #[test]

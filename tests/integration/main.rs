@@ -3,6 +3,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod avif;
 mod browser;
 mod build;
 mod check;

@@ -1,0 +1,414 @@
+//! AVIF: outputs made by libaom through libavif (upright, sRGB, without metadata, at the planned
+//! sizes), AVIF sources checked and resized, and `<source type="image/avif">` before WebP.
+
+use crate::support::exif::Exif;
+use crate::support::{jpeg_bytes, photo, pixpipe, quadrants, stored_for_orientation, with_icc};
+use crate::support::{Run, SiteBuilder};
+use std::path::Path;
+
+fn manifest(root: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(root.join(".pixpipe/site/data/pixpipe.yaml")).unwrap();
+    serde_yaml::from_str(&text).unwrap()
+}
+
+fn run(args: &[&str], root: &Path) -> Run {
+    let mut all = args.to_vec();
+    all.push(root.to_str().unwrap());
+    pixpipe(&all)
+}
+
+/// The variants of `src` in `format`, as (width, height, bytes of the file).
+fn outputs(
+    root: &Path,
+    m: &serde_json::Value,
+    src: &str,
+    format: &str,
+) -> Vec<(u64, u64, Vec<u8>)> {
+    m["images"][src]["variants"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {src} in manifest: {m}"))
+        .iter()
+        .filter(|v| v["format"] == format)
+        .map(|v| {
+            let path = v["path"].as_str().unwrap();
+            let bytes = std::fs::read(root.join(".pixpipe/site").join(path)).unwrap();
+            assert_eq!(v["bytes"].as_u64().unwrap(), bytes.len() as u64, "{path}");
+            let ext = if format == "jpeg" { "jpg" } else { format };
+            assert!(
+                path.ends_with(&format!("w.{}.{ext}", &blake3::hash(&bytes).to_hex()[..10])),
+                "{path}"
+            );
+            (
+                v["width"].as_u64().unwrap(),
+                v["height"].as_u64().unwrap(),
+                bytes,
+            )
+        })
+        .collect()
+}
+
+fn decode(bytes: &[u8]) -> pixpipe::avif::Image {
+    pixpipe::avif::decode(bytes, false, 1 << 26).expect("the AVIF output decodes")
+}
+
+fn pixel(i: &pixpipe::avif::Image, x: u32, y: u32) -> [u8; 3] {
+    let at = ((y * i.width + x) * i.channels as u32) as usize;
+    [i.data[at], i.data[at + 1], i.data[at + 2]]
+}
+
+#[test]
+fn avif_outputs_are_upright_srgb_without_gps_at_the_sizes_of_the_other_formats() {
+    let upright = quadrants(120, 80);
+    let mut b = SiteBuilder::new().page("pixpipe.yaml", "formats: [auto, webp, avif]\n");
+    let mut page = String::new();
+    for o in 1..=8u8 {
+        let exif = Exif {
+            orientation: Some(o as u16),
+            gps: Some((52.37, 4.89)),
+            description: Some("x".into()),
+            ..Exif::default()
+        };
+        let stored = stored_for_orientation(&upright, o);
+        b = b.bytes(
+            &format!("content/p/o{o}.jpg"),
+            exif.insert_into_jpeg(&jpeg_bytes(&stored)),
+        );
+        page.push_str(&format!("![o{o}](o{o}.jpg)\n\n"));
+    }
+    let p3 = moxcms::ColorProfile::new_display_p3();
+    let flat = image::RgbImage::from_pixel(64, 64, image::Rgb([200, 100, 50]));
+    b = b.bytes(
+        "content/p/p3.jpg",
+        with_icc(&jpeg_bytes(&flat), &p3.encode().unwrap()),
+    );
+    page.push_str("![p3](p3.jpg)\n\n");
+    b = b.image("content/p/wide.jpg", 1600, 900);
+    page.push_str("{{< image width=\"40%\" link=\"./wide.jpg\" >}}\n");
+    let site = b.page("content/p/index.md", &page).build();
+    let r = run(&["build"], site.root());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let m = manifest(site.root());
+    for o in 1..=8u8 {
+        let avifs = outputs(site.root(), &m, &format!("content/p/o{o}.jpg"), "avif");
+        assert!(!avifs.is_empty(), "orientation {o}: no AVIF");
+        for (w, h, bytes) in avifs {
+            assert!(
+                !bytes.windows(4).any(|x| x == b"Exif"),
+                "orientation {o}: an Exif item survived"
+            );
+            let px = decode(&bytes);
+            assert_eq!((px.width as u64, px.height as u64), (w, h));
+            assert_eq!((w, h), (120, 80), "orientation {o}");
+            let (tl, br) = (pixel(&px, 10, 10), pixel(&px, 110, 70));
+            assert!(
+                tl[0] > 180 && tl[2] < 80,
+                "orientation {o}: top-left {tl:?}"
+            );
+            assert!(
+                br[2] > 180 && br[0] < 80,
+                "orientation {o}: bottom-right {br:?}"
+            );
+        }
+    }
+    // The P3 colour converted to sRGB, as in the other formats.
+    let t = p3
+        .create_transform_8bit(
+            moxcms::Layout::Rgb,
+            &moxcms::ColorProfile::new_srgb(),
+            moxcms::Layout::Rgb,
+            moxcms::TransformOptions::default(),
+        )
+        .unwrap();
+    let mut want = [0u8; 3];
+    t.transform(&[200, 100, 50], &mut want).unwrap();
+    let (_, _, bytes) = &outputs(site.root(), &m, "content/p/p3.jpg", "avif")[0];
+    assert!(!pixpipe::avif::probe(bytes).unwrap().icc);
+    let got = pixel(&decode(bytes), 32, 32);
+    for c in 0..3 {
+        assert!(
+            (got[c] as i32 - want[c] as i32).abs() <= 6,
+            "got {got:?}, want {want:?}"
+        );
+    }
+    // Every width of the JPEG is made as AVIF too, and decodes to it.
+    let sizes = |f: &str| -> Vec<(u64, u64)> {
+        outputs(site.root(), &m, "content/p/wide.jpg", f)
+            .into_iter()
+            .map(|(w, h, bytes)| {
+                if f == "avif" {
+                    let px = decode(&bytes);
+                    assert_eq!((px.width as u64, px.height as u64), (w, h));
+                }
+                (w, h)
+            })
+            .collect()
+    };
+    assert_eq!(sizes("avif"), sizes("jpeg"));
+    assert!(sizes("avif").len() >= 5, "{:?}", sizes("avif"));
+    // A page names one file, in a format every browser shows: never the AVIF alone (the
+    // templates offer it in a <picture>).
+    let page = site.read(".pixpipe/site/content/p/index.md");
+    assert!(!page.contains(".avif") && page.contains(".webp"), "{page}");
+    // A second build makes nothing.
+    let again = run(&["build"], site.root());
+    assert!(again.stderr.contains("(0 made, "), "{}", again.stderr);
+}
+
+#[test]
+fn keep_copyright_writes_an_exif_item_into_the_avif_without_gps() {
+    let exif = Exif {
+        artist: Some("Ann Example".into()),
+        copyright: Some("(c) Ann Example".into()),
+        gps: Some((52.37, 4.89)),
+        ..Exif::default()
+    };
+    let site = SiteBuilder::new()
+        .page(
+            "pixpipe.yaml",
+            "formats: [avif]\nmetadata: keep-copyright\nscreens: []\ndensities: [1]\n",
+        )
+        .photo_with_exif("content/p/a.jpg", 400, 300, &exif)
+        .page("content/p/index.md", "![a](a.jpg)\n")
+        .build();
+    let r = run(&["build"], site.root());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let m = manifest(site.root());
+    let avifs = outputs(site.root(), &m, "content/p/a.jpg", "avif");
+    assert_eq!(avifs.len(), 1, "{m}");
+    let bytes = &avifs[0].2;
+    // The Exif item's TIFF structure, read as EXIF readers do.
+    let at = (bytes.windows(4))
+        .position(|w| w == b"MM\0*" || w == b"II*\0")
+        .expect("an Exif item");
+    let exif = exif::Reader::new()
+        .read_raw(bytes[at..].to_vec())
+        .expect("a readable Exif item");
+    let text = |tag| {
+        exif.get_field(tag, exif::In::PRIMARY)
+            .map(|f| f.display_value().to_string())
+    };
+    assert_eq!(text(exif::Tag::Artist).as_deref(), Some("\"Ann Example\""));
+    assert_eq!(
+        text(exif::Tag::Copyright).as_deref(),
+        Some("\"(c) Ann Example\"")
+    );
+    // GPS never survives.
+    assert!(exif.fields().all(|f| f.ifd_num != exif::In::PRIMARY
+        || !matches!(f.tag, exif::Tag::GPSInfoIFDPointer | exif::Tag::GPSLatitude)));
+    assert_eq!(exif.fields().count(), 2, "only Artist and Copyright");
+    assert_eq!(decode(bytes).width, 400);
+}
+
+/// An AVIF of `img`, made by pixpipe's own encoder at a web quality.
+fn avif_of(img: &image::RgbImage) -> Vec<u8> {
+    pixpipe::avif::encode(img.as_raw(), (img.width(), img.height(), 3), 60, 8, None).unwrap()
+}
+
+#[test]
+fn an_avif_source_is_checked_resized_and_a_broken_one_reported() {
+    let good = avif_of(&photo(800, 600, 3));
+    let broken = good[..good.len() / 2].to_vec();
+    let site = SiteBuilder::new()
+        .page("pixpipe.yaml", "screens: []\ndensities: [1]\n")
+        .bytes("content/p/a.avif", good)
+        .bytes("content/p/b.avif", broken)
+        .page(
+            "content/p/index.md",
+            "{{< image width=\"50%\" link=\"./a.avif\" >}}\n\n![b](b.avif)\n",
+        )
+        .build();
+    let check = run(&["check", "--deep"], site.root());
+    assert_eq!(check.code, 1, "{}", check.stderr);
+    assert!(
+        check.stdout.contains("error[undecodable]")
+            && check.stdout.contains("b.avif")
+            && !check.stdout.contains("a.avif"),
+        "{}",
+        check.stdout
+    );
+    let r = run(&["build"], site.root());
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let m = manifest(site.root());
+    // 50% of the 1200-px column: 600 px, as JPEG (the source's family) and WebP. The JPEG
+    // came out larger than the AVIF original, so it is left out where the WebP serves its
+    // width; the original itself is never served in their place (its Exif stays in it).
+    let sizes: Vec<(u64, u64, String)> = m["images"]["content/p/a.avif"]["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["width"].as_u64().unwrap(),
+                v["height"].as_u64().unwrap(),
+                v["format"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(sizes, vec![(600, 450, "webp".to_string())]);
+    let (_, _, webp) = &outputs(site.root(), &m, "content/p/a.avif", "webp")[0];
+    let img = image::load_from_memory(webp).unwrap();
+    assert_eq!((img.width(), img.height()), (600, 450));
+    let page = site.read(".pixpipe/site/content/p/index.md");
+    assert!(
+        page.contains("link=\"./a-600w.") && !page.contains("a.avif"),
+        "{page}"
+    );
+}
+
+/// Every output file of a manifest: (path, bytes).
+fn files(root: &Path, m: &serde_json::Value) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for img in m["images"].as_object().unwrap().values() {
+        for v in img["variants"].as_array().unwrap() {
+            let path = v["path"].as_str().unwrap().to_string();
+            let bytes = std::fs::read(root.join(".pixpipe/site").join(&path)).unwrap();
+            out.push((path, bytes));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn budget_site() -> crate::support::Site {
+    let mut b = SiteBuilder::new().page(
+        "pixpipe.yaml",
+        "formats: [auto, webp, avif]\nscreens: []\ndensities: [1, 2]\n",
+    );
+    let mut page = String::new();
+    for (i, w) in [640u32, 900, 1200].into_iter().enumerate() {
+        b = b.bytes(
+            &format!("content/p/{i}.jpg"),
+            jpeg_bytes(&photo(w, w * 2 / 3, i as u32)),
+        );
+        page.push_str(&format!(
+            "{{{{< image width=\"40%\" link=\"./{i}.jpg\" >}}}}\n\n"
+        ));
+    }
+    b.page("content/p/index.md", &page).build()
+}
+
+#[test]
+fn an_avif_budget_makes_the_other_formats_first_and_the_next_build_the_rest() {
+    let site = budget_site();
+    // A budget already spent: every JPEG and WebP, no AVIF, and nothing points at one.
+    let first = run(&["build", "--avif-budget", "0s"], site.root());
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let m = manifest(site.root());
+    let made = files(site.root(), &m);
+    assert!(made.iter().all(|(p, _)| !p.ends_with(".avif")), "{m}");
+    let others = made.len();
+    assert_eq!(others, 3 * 2 * 2, "{m}"); // 3 photos x 2 widths x (JPEG, WebP)
+    assert!(
+        first
+            .stderr
+            .contains("avif: 6 AVIF variants still to come: the time budget (avif_budget) ran out"),
+        "{}",
+        first.stderr
+    );
+    let page = site.read(".pixpipe/site/content/p/index.md");
+    let data = site.read(".pixpipe/site/data/pixpipe.yaml");
+    assert!(
+        !page.contains(".avif") && !data.contains(".avif"),
+        "{page}\n{data}"
+    );
+    // The next build without a budget makes exactly the rest.
+    let second = run(&["build"], site.root());
+    assert!(
+        second.stderr.contains("(6 made, 12 reused)"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        !second.stderr.contains("still to come"),
+        "{}",
+        second.stderr
+    );
+    let finished = files(site.root(), &manifest(site.root()));
+    // The same bytes as a build that never had a budget, and as one with `--avif-budget none`.
+    for flags in [&[][..], &["--avif-budget", "none"][..]] {
+        let other = budget_site();
+        let mut args = vec!["build"];
+        args.extend_from_slice(flags);
+        let r = run(&args, other.root());
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(r.stderr.contains("(18 made, 0 reused)"), "{}", r.stderr);
+        assert_eq!(
+            files(other.root(), &manifest(other.root())),
+            finished,
+            "{flags:?}"
+        );
+    }
+    let bad = run(&["build", "--avif-budget", "soon"], site.root());
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains(
+            "--avif-budget: `soon` is not a duration (write `90s`, `10m`, `1h` or `none`)"
+        ),
+        "{}",
+        bad.stderr
+    );
+}
+
+/// The `type`s of the `<source>`s in `html`, in order.
+fn source_types(html: &str) -> Vec<String> {
+    html.split("<source ")
+        .skip(1)
+        .map(|s| {
+            let t = &s[s.find("type=\"").expect("a type") + 6..];
+            t[..t.find('"').unwrap()].to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn html_and_gallery_offer_avif_before_webp_and_check_html_accepts_it() {
+    let site = SiteBuilder::new()
+        .page(
+            "public/index.html",
+            "<!doctype html><body>\n<img src=\"/img/photo.jpg\" alt=\"a photo\">\n</body>\n",
+        )
+        .image("public/img/photo.jpg", 1600, 1000)
+        .bytes("photos/a.jpg", jpeg_bytes(&photo(600, 400, 1)))
+        .bytes("photos/b.jpg", jpeg_bytes(&photo(400, 600, 2)))
+        .build();
+    let public = site.path("public");
+    let cache = site.path("cache");
+    let formats = ["--formats", "auto,webp,avif"];
+    let mut args = vec!["html", public.to_str().unwrap(), "-q"];
+    args.extend(["--cache", cache.to_str().unwrap()]);
+    args.extend(formats);
+    let r = pixpipe(&args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let page = site.read("public/index.html");
+    assert_eq!(
+        source_types(&page),
+        vec!["image/avif", "image/webp"],
+        "{page}"
+    );
+    let check = pixpipe(&["check", "--html", public.to_str().unwrap()]);
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    // Each AVIF it lists decodes to the width it says.
+    let avif = &page[page.find("image/avif\" srcset=\"").unwrap() + 20..];
+    for candidate in avif[..avif.find('"').unwrap()].split(", ") {
+        let (url, w) = candidate.split_once(' ').unwrap();
+        let bytes = std::fs::read(public.join(url.trim_start_matches('/'))).unwrap();
+        assert_eq!(format!("{}w", decode(&bytes).width), w, "{url}");
+    }
+
+    let (photos, out) = (site.path("photos"), site.path("gallery"));
+    let mut args = vec!["gallery", "-q", photos.to_str().unwrap()];
+    args.extend(["--out", out.to_str().unwrap()]);
+    args.extend(formats);
+    let r = pixpipe(&args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    let items: Vec<&str> = html.split("<li id=").skip(1).collect();
+    assert_eq!(items.len(), 2);
+    for item in items {
+        assert_eq!(
+            source_types(item),
+            vec!["image/avif", "image/webp"],
+            "{item}"
+        );
+    }
+}
