@@ -91,6 +91,9 @@ BENCH_PEERS ?= $(if $(filter avif,$(BENCH_FORMAT)),sharp,sharp vips)
 # More pixpipe rows at other libwebp efforts (0-6) in the WebP job, e.g.
 # `make bench-peers BENCH_FORMAT=webp BENCH_WEBP_EFFORTS="2 6"`.
 BENCH_WEBP_EFFORTS ?=
+# More pixpipe rows at other libaom speeds (0-9) in the AVIF job, e.g.
+# `make bench-peers BENCH_FORMAT=avif BENCH_AVIF_SPEEDS="7 8"`.
+BENCH_AVIF_SPEEDS ?=
 BENCH_DEBS := libvips-tools imagemagick libjpeg-turbo-progs webp time
 
 bench-peers: deps-build $(PIXPIPE) ## Compare pixpipe with sharp and libvips on ../shared/corpus/bench (wall, CPU, RSS, bytes, DSSIM)
@@ -101,11 +104,16 @@ bench-peers: deps-build $(PIXPIPE) ## Compare pixpipe with sharp and libvips on 
 	SKIP_APT=1 bash ../shared/bench/setup.sh
 	job='$(CURDIR)/benches/peers/pixpipe-job.sh $(abspath $(PIXPIPE)) {photos} {out} $(BENCH_FORMAT) 2'; \
 	extra="pixpipe=$$job"; \
-	rm -rf target/bench-peers/pixpipe-effort*; \
+	rm -rf target/bench-peers/pixpipe-effort* target/bench-peers/pixpipe-speed*; \
 	if [ -n "$(BENCH_WEBP_EFFORTS)" ] && [ "$(BENCH_FORMAT)" != webp ]; then \
 		echo "BENCH_WEBP_EFFORTS needs BENCH_FORMAT=webp; left out" >&2; \
 	else \
 		for e in $(BENCH_WEBP_EFFORTS); do extra+=$$'\n'"pixpipe-effort$$e=$$job $$e"; done; \
+	fi; \
+	if [ -n "$(BENCH_AVIF_SPEEDS)" ] && [ "$(BENCH_FORMAT)" != avif ]; then \
+		echo "BENCH_AVIF_SPEEDS needs BENCH_FORMAT=avif; left out" >&2; \
+	else \
+		for s in $(BENCH_AVIF_SPEEDS); do extra+=$$'\n'"pixpipe-speed$$s=AVIF_SPEED=$$s $$job"; done; \
 	fi; \
 	EXTRA="$$extra" PEERS="$(BENCH_PEERS)" FORMAT=$(BENCH_FORMAT) SCORE=1 \
 	bash ../shared/bench/peers.sh ../shared/corpus/bench target/bench-peers $(BENCH_ROUNDS)

@@ -1,7 +1,7 @@
 /*
- * pixpipe's bindings to libavif: two calls, so that Rust never depends on the layout of
- * libavif's structures (they change between its versions); the C compiler reads them from
- * the installed header. See src/avif.rs.
+ * pixpipe's bindings to libavif: plain functions of numbers and buffers, so that Rust never
+ * depends on the layout of libavif's structures (they change between its versions); the C
+ * compiler reads them from the installed header. See src/avif.rs.
  */
 #include <avif/avif.h>
 #include <stdio.h>

@@ -1,7 +1,8 @@
 # bench_site SITE FORMAT PHOTO...: lay out the site of the standard job in SITE (removed first):
 # one page bundle whose page references each photo at widths 480, 960 and 1920, densities [1],
 # no widths for smaller screens (`screens: []`: the job's three widths, as the peers make),
-# FORMAT (jpeg or webp) at quality 80, WebP at effort $WEBP_EFFORT (default 4, as sharp's).
+# FORMAT (jpeg, webp or avif) at quality 80 (JPEG, WebP), WebP at effort $WEBP_EFFORT (default 4,
+# as sharp's); AVIF at pixpipe's defaults unless $AVIF_QUALITY / $AVIF_SPEED say otherwise.
 # Sourced by pixpipe-job.sh (inside the timed command,
 # so it forks one `ln` for all photos: a process per photo cost ~60 ms) and memory.sh.
 bench_site() {
@@ -16,6 +17,7 @@ bench_site() {
     done
   } > "$dir/index.md"
   ln -t "$dir" -- "$@" 2>/dev/null || cp -t "$dir" -- "$@"
-  printf 'densities: [1]\nscreens: []\nformats: [%s]\nquality: {jpeg: 80, webp: 80}\nwebp_effort: %s\n' \
-    "$fmt" "${WEBP_EFFORT:-4}" > "$s/pixpipe.yaml"
+  printf 'densities: [1]\nscreens: []\nformats: [%s]\nquality: {jpeg: 80, webp: 80%s}\nwebp_effort: %s\n%s' \
+    "$fmt" "${AVIF_QUALITY:+, avif: $AVIF_QUALITY}" "${WEBP_EFFORT:-4}" \
+    "${AVIF_SPEED:+avif_speed: $AVIF_SPEED$'\n'}" > "$s/pixpipe.yaml"
 }
