@@ -980,22 +980,16 @@ impl Config {
                 self.quality.insert(k, v);
             }
         }
-        if let Some(e) = webp_effort {
-            if e > 6 {
-                return Err(file.invalid_at(
-                    "webp_effort",
-                    format!("`webp_effort` must be 0 to 6, not {e}"),
-                ));
+        let at_most = |key: &str, value: Option<u8>, max: u8| match value {
+            Some(v) if v > max => {
+                Err(file.invalid_at(key, format!("`{key}` must be 0 to {max}, not {v}")))
             }
+            _ => Ok(value),
+        };
+        if let Some(e) = at_most("webp_effort", webp_effort, 6)? {
             self.webp_effort = e;
         }
-        if let Some(s) = avif_speed {
-            if s > 9 {
-                return Err(file.invalid_at(
-                    "avif_speed",
-                    format!("`avif_speed` must be 0 to 9, not {s}"),
-                ));
-            }
+        if let Some(s) = at_most("avif_speed", avif_speed, 9)? {
             self.avif_speed = s;
         }
         Ok(())

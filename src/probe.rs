@@ -135,6 +135,21 @@ pub struct ImageInfo {
 }
 
 impl ImageInfo {
+    /// A still `width` x `height` image of `format`, upright, opaque, without GPS or ICC.
+    pub fn plain(format: Format, width: u32, height: u32) -> ImageInfo {
+        ImageInfo {
+            format,
+            width,
+            height,
+            orientation: 1,
+            frames: 1,
+            alpha: false,
+            gps: false,
+            icc: false,
+            coefficient_bytes: 0,
+            cmyk: false,
+        }
+    }
     /// Width and height as displayed, after EXIF orientation.
     pub fn display_size(&self) -> (u32, u32) {
         if self.orientation >= 5 {
@@ -460,18 +475,7 @@ struct Parsed {
 }
 
 fn info(format: Format, width: u32, height: u32) -> ImageInfo {
-    ImageInfo {
-        format,
-        width,
-        height,
-        orientation: 1,
-        frames: 1,
-        alpha: false,
-        gps: false,
-        icc: false,
-        coefficient_bytes: 0,
-        cmyk: false,
-    }
+    ImageInfo::plain(format, width, height)
 }
 
 /// Bytes of the coefficient buffer for the frame header `seg` (SOFn without its length):

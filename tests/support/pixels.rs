@@ -90,6 +90,22 @@ pub fn with_icc(jpeg: &[u8], icc: &[u8]) -> Vec<u8> {
     out
 }
 
+/// `rgb` in Display P3 converted to sRGB by moxcms directly (what an output of a P3 photo
+/// should show).
+pub fn p3_to_srgb(rgb: [u8; 3]) -> [u8; 3] {
+    let t = moxcms::ColorProfile::new_display_p3()
+        .create_transform_8bit(
+            moxcms::Layout::Rgb,
+            &moxcms::ColorProfile::new_srgb(),
+            moxcms::Layout::Rgb,
+            moxcms::TransformOptions::default(),
+        )
+        .unwrap();
+    let mut out = [0u8; 3];
+    t.transform(&rgb, &mut out).unwrap();
+    out
+}
+
 /// An upright picture whose top-left quadrant is red, bottom-right blue, the rest green.
 pub fn quadrants(w: u32, h: u32) -> RgbImage {
     RgbImage::from_fn(w, h, |x, y| {
