@@ -1783,11 +1783,13 @@ fn visitor(
         if !seen.insert((page, u.source.as_str())) {
             continue;
         }
-        // A raw <img> gets one format; the templates' <picture> offers AVIF, then WebP, and a
-        // current browser takes the first made for this use.
+        // A raw <img> (and a front matter value) gets one format; the templates' <picture>
+        // offers AVIF, then WebP, and a current browser takes the first made for this use.
         let made_for = |f: &&OutFormat| ms.iter().any(|m| m.variant.format == **f && serves(u, m));
         let taken = match refs[u.reference].image.syntax {
-            crate::extract::Syntax::Html => served_format(u, ms),
+            crate::extract::Syntax::Html | crate::extract::Syntax::FrontMatter(_) => {
+                served_format(u, ms)
+            }
             _ => OutFormat::in_source_order(&u.formats)
                 .iter()
                 .find(made_for)

@@ -321,16 +321,18 @@ pub fn run(
         progress.finish();
         return ran;
     };
-    let is_avif = |v: &Variant| v.format == crate::plan::OutFormat::Avif;
-    let part = |avif: bool| -> Vec<Todo> {
+    // AVIF waits only where another format shows the image meanwhile (with `formats: [avif]`
+    // it is the image, and is made first).
+    let avif = crate::plan::OutFormat::Avif;
+    let waits = |job: usize, v: &Variant| {
+        v.format == avif && jobs[job].variants.iter().any(|o| o.format != avif)
+    };
+    let part = |later: bool| -> Vec<Todo> {
         todo.iter()
             .map(|td| Todo {
                 job: td.job,
-                variants: td
-                    .variants
-                    .iter()
-                    .copied()
-                    .filter(|v| is_avif(v) == avif)
+                variants: (td.variants.iter().copied())
+                    .filter(|v| waits(td.job, v) == later)
                     .collect(),
             })
             .filter(|td| !td.variants.is_empty())
@@ -344,10 +346,10 @@ pub fn run(
         .filter(|r| r.1.is_err())
         .map(|r| r.0)
         .collect();
-    let avif: Vec<Todo> = part(true)
+    let (avif, dropped): (Vec<Todo>, Vec<Todo>) = part(true)
         .into_iter()
-        .filter(|td| failed.binary_search(&td.job).is_err())
-        .collect();
+        .partition(|td| failed.binary_search(&td.job).is_err());
+    progress.advance(dropped.iter().map(|td| td.variants.len() as u64).sum());
     let second = pass(&by_saving(jobs, avif), Some(deadline));
     progress.finish();
     let mut results = first.results;

@@ -404,3 +404,34 @@ fn html_and_gallery_offer_avif_before_webp_and_check_html_accepts_it() {
         );
     }
 }
+
+#[test]
+fn avif_alone_is_made_whatever_the_budget() {
+    let site = SiteBuilder::new()
+        .bytes("photos/a.jpg", jpeg_bytes(&photo(600, 400, 1)))
+        .bytes("photos/b.jpg", jpeg_bytes(&photo(400, 600, 2)))
+        .build();
+    let (photos, out) = (site.path("photos"), site.path("gallery"));
+    let r = pixpipe(&[
+        "gallery",
+        "-q",
+        photos.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--formats",
+        "avif",
+        "--avif-budget",
+        "0s",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("still to come"), "{}", r.stderr);
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    let items: Vec<&str> = html.split("<li id=").skip(1).collect();
+    assert_eq!(items.len(), 2);
+    for item in items {
+        let src = &item[item.find("<img src=\"").unwrap() + 10..];
+        let src = &src[..src.find('"').unwrap()];
+        assert!(src.ends_with(".avif"), "{item}");
+        decode(&std::fs::read(out.join(src)).unwrap());
+    }
+}
