@@ -264,18 +264,7 @@ mod tests {
 
     #[test]
     fn formats_follow_the_source_family() {
-        let mut info = ImageInfo {
-            format: Format::Jpeg,
-            width: 10,
-            height: 10,
-            orientation: 1,
-            frames: 1,
-            alpha: false,
-            gps: false,
-            icc: false,
-            coefficient_bytes: 0,
-            cmyk: false,
-        };
+        let mut info = ImageInfo::plain(Format::Jpeg, 10, 10);
         let c = Config::default();
         assert_eq!(
             formats_for(&info, &c),
