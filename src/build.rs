@@ -57,6 +57,10 @@ pub struct BuildOptions {
     pub memory_bytes: u64,
     /// Remove cache entries this build did not use.
     pub prune_cache: bool,
+    /// The shared cache behind the cache folder (`--cache s3://…`), if any.
+    pub shared: Option<std::sync::Arc<crate::remote::Remote>>,
+    /// Make only this part of the image work, for the shared cache, and write nothing else.
+    pub shard: Option<jobs::Shard>,
 }
 
 /// What a build did.
@@ -74,6 +78,10 @@ pub struct BuildReport {
     pub avif_later: usize,
     /// Sources decoded in this run.
     pub decoded: usize,
+    /// With `--shard`: which part this build made, and how many jobs it left to the others.
+    pub shard: Option<(jobs::Shard, usize)>,
+    /// What the build fetched from and sent to the shared cache, if it has one.
+    pub shared: Option<crate::remote::Traffic>,
     /// Sources whose bytes were read to hash them (the others' size and mtime were known).
     pub hashed: usize,
     /// Bytes of the sources.
@@ -275,6 +283,9 @@ fn build_in_pool(
     warm: &mut Warm,
 ) -> Result<BuildReport, BuildError> {
     let started = Instant::now();
+    if opts.shard.is_some() {
+        return build_shard(root, config, opts, progress, warm);
+    }
     let mut report = BuildReport::default();
     let last_scan = warm.begin();
     // Given back only when this build succeeds: one that fails (an object it counted on
@@ -303,8 +314,9 @@ fn build_in_pool(
     let stand_ins = stand_ins(&dest, &previous, &a);
     let plan = plan_visible(&a, &frozen, &stand_ins, config);
 
-    let cache =
-        Cache::open_with(&opts.cache_dir, warm.index.clone()).looking_through(warm.looked.clone());
+    let cache = Cache::open_with(&opts.cache_dir, warm.index.clone())
+        .looking_through(warm.looked.clone())
+        .sharing(opts.shared.clone());
     let Outputs {
         mut made,
         failed,
@@ -316,7 +328,7 @@ fn build_in_pool(
         (&cache, &mut job_memo),
         config,
         (opts, started),
-        &dest,
+        Some(&dest),
         progress,
         &mut report,
     );
@@ -389,11 +401,107 @@ fn build_in_pool(
         live: &live,
     };
     let saved = jobs::save_cache(&cache, opts.prune_cache, Some(scope));
-    report.diagnostics.extend(saved);
+    report.diagnostics.extend(saved.diagnostics);
+    report.shared = saved.shared;
     warm.jobs = job_memo;
     crate::report::sort(&mut report.diagnostics);
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// A build with `--shard` (`opts.shard`): plan as a whole build would, then make (and store in the cache,
+/// shared or not) only this shard's jobs' outputs. Nothing is written but the cache: no page,
+/// output, manifest, nor the output folder.
+fn build_shard(
+    root: &Path,
+    config: &Config,
+    opts: &BuildOptions,
+    progress: &dyn Progress,
+    warm: &mut Warm,
+) -> Result<BuildReport, BuildError> {
+    let started = Instant::now();
+    let mut report = BuildReport::default();
+    let (a, plan) = plan_alone(root, config, opts, warm)?;
+    report.diagnostics.extend(a.diagnostics.iter().cloned());
+    let cache = Cache::open(&opts.cache_dir).sharing(opts.shared.clone());
+    let outputs = make_outputs(
+        root,
+        (&plan, &BTreeMap::new()),
+        (&cache, &mut JobMemo::default()),
+        config,
+        (opts, started),
+        None,
+        progress,
+        &mut report,
+    );
+    report.diagnostics.extend(failure_diagnostics(
+        &outputs.failed,
+        &BTreeSet::new(),
+        &a.site,
+        &a.inv,
+    ));
+    let saved = jobs::save_cache(&cache, false, None);
+    report.diagnostics.extend(saved.diagnostics);
+    report.shared = saved.shared;
+    crate::report::sort(&mut report.diagnostics);
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// The site's analysis and plan as a whole build would make them, without its output folder:
+/// outputs that pages already name (in the manifest a build wrote) are planned as their
+/// sources; a manifest that cannot be read is none (a first build).
+fn plan_alone(
+    root: &Path,
+    config: &Config,
+    opts: &BuildOptions,
+    warm: &mut Warm,
+) -> Result<(Analysis, Plan), BuildError> {
+    let (site, mut inv) = read_site(root, config, opts, None, warm)?;
+    let manifest_path = opts.manifest.clone().unwrap_or_else(|| {
+        let out = match &opts.output {
+            Output::Mirror(dir) => dir.as_path(),
+            Output::InPlace => root,
+        };
+        out.join("data").join("pixpipe.yaml")
+    });
+    let previous = std::fs::read_to_string(&manifest_path)
+        .ok()
+        .and_then(|t| Manifest::parse(&t).ok())
+        .unwrap_or_default();
+    let frozen = recognise_outputs(&mut inv, &previous, &site);
+    let a = analyze::examine_with(root, site, inv, config, false, &mut warm.probes);
+    let plan = plan_visible(&a, &frozen, &BTreeMap::new(), config);
+    Ok((a, plan))
+}
+
+/// The cache keys of every output a default build of the site at `root` uses (`pixpipe
+/// cache prune --keep-referenced-by`): its sources are read to hash them, nothing is made or
+/// written.
+pub fn used_keys(root: &Path, config: &Config) -> Result<BTreeSet<String>, BuildError> {
+    let opts = BuildOptions {
+        output: Output::Mirror(root.join(".pixpipe/site")),
+        manifest: None,
+        manifest_format: ManifestFormat::Yaml,
+        cache_dir: root.join(".pixpipe/cache"),
+        jobs: 1,
+        memory_bytes: 0,
+        prune_cache: false,
+        shared: None,
+        shard: None,
+    };
+    let (_, plan) = plan_alone(root, config, &opts, &mut Warm::default())?;
+    let root_abs = absolute(root);
+    let sources: Vec<(String, PathBuf)> = (plan.sources.keys())
+        .map(|rel| (rel.clone(), root_abs.join(rel)))
+        .collect();
+    // The site's own cache folder only saves re-hashing unchanged sources; it is not saved.
+    let (hashes, _) = jobs::hash_files(&Cache::open(&opts.cache_dir), &sources);
+    let (job_list, _) = jobs_of(root, &plan, &hashes);
+    Ok(job_list
+        .iter()
+        .flat_map(|job| job.variants.iter().map(|v| job.key(v, config)))
+        .collect())
 }
 
 /// Scan the site, or bring the last build's scan up to date with the files that changed
@@ -437,7 +545,7 @@ fn make_outputs(
     (cache, memo): (&Cache, &mut JobMemo),
     config: &Config,
     (opts, started): (&BuildOptions, Instant),
-    dest: &Dest,
+    dest: Option<&Dest>,
     progress: &dyn Progress,
     report: &mut BuildReport,
 ) -> Outputs {
@@ -455,6 +563,18 @@ fn make_outputs(
     report.hashed = hashed;
     report.bytes_in = hashes.values().map(|(_, size)| size).sum();
     let (job_list, names) = jobs_of(root, plan, &hashes);
+    let (job_list, names) = match opts.shard {
+        Some(shard) => {
+            let mine = shard.select(&job_list, config);
+            let others = mine.iter().filter(|m| !**m).count();
+            report.shard = Some((shard, others));
+            (job_list.into_iter().zip(names).zip(mine))
+                .filter(|(_, m)| *m)
+                .map(|(jn, _)| jn)
+                .unzip()
+        }
+        None => (job_list, names),
+    };
     let (mut made, remembered) = memo.recall(cache, config, &job_list, &names);
     let (job_list, names): (Vec<Job>, Vec<Names>) = job_list
         .into_iter()
@@ -464,7 +584,11 @@ fn make_outputs(
         .map(|(jn, _)| jn)
         .unzip();
     let (hits, todo) = jobs::lookup_with(cache, &job_list, config, &mut memo.keys);
-    let on_made = |j: usize, m: &Made, bytes: &[u8]| dest.place_early(&names[j], m, bytes);
+    let on_made = |j: usize, m: &Made, bytes: &[u8]| {
+        if let Some(dest) = dest {
+            dest.place_early(&names[j], m, bytes)
+        }
+    };
     let run_opts = RunOptions::new(opts.memory_bytes, config, started);
     let ran = jobs::run(
         &job_list, &todo, cache, config, run_opts, &on_made, progress,

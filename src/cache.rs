@@ -14,6 +14,11 @@
 //! index, adds what this run learnt and drops only what this run owns (its own sources' stale
 //! stat entries), so runs of different commands and sites keep each other's entries.
 //! The cache does not own the files the outputs are placed in; `output` does.
+//!
+//! Shared: with a store (`remote`), the folder is a read-through, write-back layer in front
+//! of it. What the folder lacks is fetched from the store and kept in the folder
+//! (`fetch_missing`); what a run makes is uploaded as it is stored (`put`); a machine whose
+//! folder has everything sends the store nothing.
 
 use crate::locks::lock;
 use crate::plan::Variant;
@@ -83,6 +88,8 @@ pub struct Cache {
     looked: Option<std::sync::Arc<crate::stamp::DirMemo>>,
     /// ... and of the index.
     memo: IndexMemo,
+    /// The shared cache behind the folder, for this run.
+    remote: Option<crate::remote::Session>,
 }
 
 /// Which stat entries a save may drop: those of files under `root` that are not in `live`
@@ -223,7 +230,48 @@ impl Cache {
             damaged,
             looked: None,
             memo,
+            remote: None,
         }
+    }
+
+    /// Put the shared cache `remote` behind the folder for this run.
+    pub fn sharing(mut self, remote: Option<std::sync::Arc<crate::remote::Remote>>) -> Cache {
+        self.remote = remote.map(crate::remote::Session::new);
+        self
+    }
+
+    /// The shared cache behind the folder, if any.
+    pub fn remote(&self) -> Option<&crate::remote::Session> {
+        self.remote.as_ref()
+    }
+
+    /// Fetch what the shared cache has of `keys` (outputs the folder does not have) into the
+    /// folder; what was fetched, by key. Without a shared cache, nothing.
+    pub fn fetch_missing(&self, keys: &[String]) -> rustc_hash::FxHashMap<String, Entry> {
+        let mut got = rustc_hash::FxHashMap::default();
+        let Some(remote) = &self.remote else {
+            return got;
+        };
+        remote.fetch(keys, &mut |key, bytes| {
+            let hash = crate::naming::short_hash(bytes);
+            // A folder that cannot take it: the output is made here instead.
+            if self.store(key, bytes, &hash).is_ok() {
+                got.insert(
+                    key.to_string(),
+                    Entry {
+                        hash,
+                        bytes: bytes.len() as u64,
+                    },
+                );
+            }
+        });
+        got
+    }
+
+    /// Wait for the shared cache's uploads: what this run sent and fetched, and the store's
+    /// failure if it had one. `None` without a shared cache.
+    pub fn finish_remote(&self) -> Option<(crate::remote::Traffic, Option<String>)> {
+        self.remote.as_ref().map(|r| r.finish())
     }
 
     /// Look for objects through `memo` (an object is found by its folder's stamp while the
@@ -324,9 +372,18 @@ impl Cache {
         std::fs::read(self.object_path(key))
     }
 
-    /// Store an output. Concurrent writers of one key are harmless: each renames a whole
-    /// file of the same bytes over the other's.
+    /// Store an output this run made, and send it to the shared cache if there is one.
+    /// Concurrent writers of one key are harmless: each renames a whole file of the same
+    /// bytes over the other's.
     pub fn put(&self, key: &str, bytes: &[u8], hash: &str) -> std::io::Result<()> {
+        if let Some(remote) = &self.remote {
+            remote.upload(key, bytes);
+        }
+        self.store(key, bytes, hash)
+    }
+
+    /// Store an output in the folder.
+    fn store(&self, key: &str, bytes: &[u8], hash: &str) -> std::io::Result<()> {
         // `get` checks the size: an object a power cut left empty is a miss, not a wrong hit.
         crate::emit::write_rebuildable(&self.object_path(key), bytes)?;
         let e = Entry {

@@ -29,6 +29,60 @@ pub enum Command {
     /// Optimise the images of a built site (Hugo's public/, Jekyll's _site/, …): each local
     /// `<img>` becomes a responsive `<picture>`, its variants written next to the original.
     Html(HtmlArgs),
+    /// Look after a cache, local or shared.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+/// `pixpipe cache …`.
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Delete outputs from a cache (a folder or a shared cache): those older than a time,
+    /// except those the given sites still use.
+    Prune(PruneArgs),
+}
+
+/// `pixpipe cache prune`.
+#[derive(Debug, clap::Args)]
+pub struct PruneArgs {
+    /// The cache: a folder, or a shared cache (s3://bucket/prefix, gs://…, az://…,
+    /// https://…, file:///…).
+    #[arg(long, value_name = "DIR|URL")]
+    pub cache: String,
+    /// Delete only outputs written longer ago than this (`30d`, `12h`, `90m`).
+    #[arg(long, value_name = "AGE")]
+    pub older_than: Option<String>,
+    /// Keep every output these sites' builds use (each with its own pixpipe.yaml).
+    #[arg(long, value_name = "SITE", num_args = 1..)]
+    pub keep_referenced_by: Vec<PathBuf>,
+    /// Say what would be deleted, and delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Requests in flight at once (shared caches).
+    #[arg(long, value_name = "N", default_value_t = pixpipe::remote::DEFAULT_REQUESTS)]
+    pub cache_requests: usize,
+}
+
+/// Where a command's cache is (`build`, `gallery`, `html`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct CacheArgs {
+    /// The cache: a folder (save and restore it in CI), or a shared cache in an object store
+    /// that many machines use (s3://bucket/prefix, gs://bucket/prefix, az://container/prefix,
+    /// https://host/path, file:///path) with a local folder in front. Overrides the
+    /// configuration's `cache`. Default: a folder .pixpipe/cache in the site (build), the
+    /// photo folder (gallery) or beside DIR (html).
+    #[arg(long, value_name = "DIR|URL")]
+    pub cache: Option<String>,
+    /// With a shared cache: the local folder in front of it. Default: the folder used
+    /// without one.
+    #[arg(long, value_name = "DIR")]
+    pub cache_local: Option<PathBuf>,
+    /// With a shared cache: a store that cannot be used is an error (exit 1), not a warning.
+    #[arg(long)]
+    pub cache_strict: bool,
+    /// With a shared cache: requests in flight at once.
+    #[arg(long, value_name = "N", default_value_t = pixpipe::remote::DEFAULT_REQUESTS)]
+    pub cache_requests: usize,
 }
 
 /// `pixpipe html`.
@@ -53,9 +107,9 @@ pub struct HtmlArgs {
     /// Configuration file (content_width, page_margin, screens, densities, formats, quality).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Cache folder. Default: .pixpipe/cache beside DIR.
-    #[arg(long)]
-    pub cache: Option<PathBuf>,
+    /// The cache.
+    #[command(flatten)]
+    pub cache: CacheArgs,
     /// Threads, memory and progress.
     #[command(flatten)]
     pub work: WorkArgs,
@@ -93,9 +147,13 @@ pub struct GalleryArgs {
     /// Configuration file (content_width, quality, shortcode parameter names).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Cache folder. Default: PHOTO_DIR/.pixpipe/cache.
-    #[arg(long)]
-    pub cache: Option<PathBuf>,
+    /// The cache.
+    #[command(flatten)]
+    pub cache: CacheArgs,
+    /// Make only part I of N of the image work and store it in the cache (a shared one, for
+    /// a CI matrix); write no gallery. A last run without --shard finds every output there.
+    #[arg(long, value_name = "I/N", conflicts_with = "watch")]
+    pub shard: Option<pixpipe::jobs::Shard>,
     /// Threads, memory and progress.
     #[command(flatten)]
     pub work: WorkArgs,
@@ -137,9 +195,14 @@ pub struct BuildArgs {
     /// Manifest format.
     #[arg(long, value_enum, default_value_t = ManifestFormatArg::Yaml)]
     pub manifest_format: ManifestFormatArg,
-    /// Cache folder (save and restore it in CI). Default: SITE/.pixpipe/cache.
-    #[arg(long)]
-    pub cache: Option<PathBuf>,
+    /// The cache.
+    #[command(flatten)]
+    pub cache: CacheArgs,
+    /// Make only part I of N of the image work and store it in the cache (a shared one, for
+    /// a CI matrix); write no page, output or manifest. A last build without --shard finds
+    /// every output there.
+    #[arg(long, value_name = "I/N", conflicts_with = "watch")]
+    pub shard: Option<pixpipe::jobs::Shard>,
     /// Also write the build's report as JSON here: counts, what a visitor downloads before
     /// and after, and every finding.
     #[arg(long, value_name = "FILE")]

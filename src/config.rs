@@ -195,6 +195,10 @@ pub struct Config {
     /// first, then AVIF ones, largest expected saving first, until this long after the
     /// command started; the rest come in later builds. Default: none (all are made).
     pub avif_budget: Option<std::time::Duration>,
+    /// The cache (`cache: s3://bucket/prefix`, or a folder, relative to the site): a shared
+    /// cache in an object store, behind the local folder. `--cache` overrides it. Default:
+    /// none (each command's own folder).
+    pub cache: Option<String>,
     /// Opt-in lints. Default: all off.
     pub lint: Lints,
     /// Where the configuration came from, for messages. Default: built-in.
@@ -371,6 +375,7 @@ impl Default for Config {
             png_palette: PngPalette::Auto,
             max_pixels: DEFAULT_MAX_PIXELS,
             avif_budget: None,
+            cache: None,
             metadata: Metadata::Strip,
             lint: Lints {
                 max_bytes_limit: 1_000_000,
@@ -455,6 +460,7 @@ struct RawConfig {
     png: Option<RawPng>,
     max_pixels: Option<u64>,
     avif_budget: Option<String>,
+    cache: Option<String>,
     metadata: Option<Metadata>,
     lint: Option<RawLints>,
 }
@@ -806,6 +812,15 @@ impl Config {
         if let Some(b) = raw.avif_budget {
             c.avif_budget = parse_budget(&b)
                 .map_err(|e| file.invalid_at("avif_budget", format!("`avif_budget`: {e}")))?;
+        }
+        if let Some(cache) = raw.cache {
+            if cache.trim().is_empty() {
+                return Err(file.invalid_at(
+                    "cache",
+                    "`cache`: write a folder or a URL (`s3://bucket/prefix`)".into(),
+                ));
+            }
+            c.cache = Some(cache.trim().to_string());
         }
         if let Some(l) = raw.lint {
             c.lint.apply(l);

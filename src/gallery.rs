@@ -86,6 +86,10 @@ pub struct GalleryOptions {
     pub memory_bytes: u64,
     /// The site's image shortcode for `hugo` (its parameter names come from the config).
     pub shortcode: String,
+    /// The shared cache behind the cache folder (`--cache s3://…`), if any.
+    pub shared: Option<std::sync::Arc<crate::remote::Remote>>,
+    /// Make only this part of the image work, for the shared cache, and write nothing else.
+    pub shard: Option<jobs::Shard>,
 }
 
 /// One photo as the gallery shows it.
@@ -135,8 +139,12 @@ pub struct GalleryReport {
     pub avif_later: usize,
     /// Files of the previous run removed because this one no longer writes them.
     pub removed: usize,
-    /// The page written.
+    /// The page written (none with `--shard`).
     pub page: PathBuf,
+    /// With `--shard`: which part this run made, and how many jobs it left to the others.
+    pub shard: Option<(jobs::Shard, usize)>,
+    /// What the run fetched from and sent to the shared cache, if it has one.
+    pub shared: Option<crate::remote::Traffic>,
 }
 
 /// A gallery that could not be made.
@@ -874,28 +882,12 @@ fn gallery_in_pool(
     let started = std::time::Instant::now();
     let mut report = GalleryReport::default();
     let spec = read_spec(dir)?;
-    let owned = claim_output(dir, &opts.out, progress)?;
-    let files = photo_files(dir, &mut report)?;
-    report.diagnostics.extend(spec_warnings(&spec, &files));
-    let (photos, broken): (Vec<_>, Vec<_>) = probe_photos(dir, &files, &spec, config)
-        .into_iter()
-        .partition(Result::is_ok);
-    report
-        .diagnostics
-        .extend(broken.into_iter().filter_map(Result::err));
-    let photos = order(photos.into_iter().flatten().collect(), &spec);
-    report.photos = photos.len();
-    report.without_text = photos
-        .iter()
-        .filter(|p| p.caption.is_none() && p.alt.is_none())
-        .count();
-
-    let cache = Cache::open(&opts.cache_dir);
-    if cache.damaged() {
-        report
-            .diagnostics
-            .push(crate::build::damaged_cache_note(&opts.cache_dir));
+    if let Some(shard) = opts.shard {
+        return gallery_shard(dir, &spec, config, opts, shard, progress);
     }
+    let owned = claim_output(dir, &opts.out, progress)?;
+    let photos = photos_of(dir, &spec, config, &mut report)?;
+    let cache = open_cache(opts, &mut report);
     let (job_list, meta) = jobs_of(dir, &photos, config, opts);
     let (hits, todo) = jobs::lookup(&cache, &job_list, config);
     let durable = opts.format == GalleryFormat::Hugo;
@@ -943,9 +935,102 @@ fn gallery_in_pool(
     }
     report.page = opts.out.join(pages[pages.len() - 1].0);
     report.removed = owned.finish()?;
+    let saved = jobs::save_cache(&cache, false, None);
+    report.diagnostics.extend(saved.diagnostics);
+    report.shared = saved.shared;
+    crate::report::sort(&mut report.diagnostics);
+    Ok(report)
+}
+
+/// The photos of `dir` that can be shown, in the gallery's order; the others reported.
+fn photos_of(
+    dir: &Path,
+    spec: &Spec,
+    config: &Config,
+    report: &mut GalleryReport,
+) -> Result<Vec<Photo>, GalleryError> {
+    let files = photo_files(dir, report)?;
+    report.diagnostics.extend(spec_warnings(spec, &files));
+    let (photos, broken): (Vec<_>, Vec<_>) = probe_photos(dir, &files, spec, config)
+        .into_iter()
+        .partition(Result::is_ok);
     report
         .diagnostics
-        .extend(jobs::save_cache(&cache, false, None));
+        .extend(broken.into_iter().filter_map(Result::err));
+    let photos = order(photos.into_iter().flatten().collect(), spec);
+    report.photos = photos.len();
+    report.without_text = photos
+        .iter()
+        .filter(|p| p.caption.is_none() && p.alt.is_none())
+        .count();
+    Ok(photos)
+}
+
+/// The gallery's cache (with its shared cache), its damage noted.
+fn open_cache(opts: &GalleryOptions, report: &mut GalleryReport) -> Cache {
+    let cache = Cache::open(&opts.cache_dir).sharing(opts.shared.clone());
+    if cache.damaged() {
+        report
+            .diagnostics
+            .push(crate::build::damaged_cache_note(&opts.cache_dir));
+    }
+    cache
+}
+
+/// The error for photo `name`, whose job failed with `e`.
+fn job_failure(name: &str, e: &JobError) -> Diagnostic {
+    let code = match e {
+        JobError::Read(_) => "unreadable",
+        JobError::Process(ProcessError::Decode(_)) => "undecodable",
+        JobError::Process(_) => "processing",
+    };
+    Diagnostic::error(code, format!("{name}: {e}")).in_file(name.to_string())
+}
+
+/// A gallery run with `--shard`: only this shard's jobs' outputs are made and stored in the
+/// cache; the output folder is not touched.
+fn gallery_shard(
+    dir: &Path,
+    spec: &Spec,
+    config: &Config,
+    opts: &GalleryOptions,
+    shard: jobs::Shard,
+    progress: &dyn Progress,
+) -> Result<GalleryReport, GalleryError> {
+    let started = std::time::Instant::now();
+    let mut report = GalleryReport::default();
+    let photos = photos_of(dir, spec, config, &mut report)?;
+    let cache = open_cache(opts, &mut report);
+    let (job_list, meta) = jobs_of(dir, &photos, config, opts);
+    let mine = shard.select(&job_list, config);
+    report.shard = Some((shard, mine.iter().filter(|m| !**m).count()));
+    let (job_list, meta): (Vec<Job>, Vec<PhotoJob>) = (job_list.into_iter().zip(meta))
+        .zip(mine)
+        .filter_map(|(jm, m)| m.then_some(jm))
+        .unzip();
+    let (hits, todo) = jobs::lookup(&cache, &job_list, config);
+    let run_opts = RunOptions::new(opts.memory_bytes, config, started);
+    let ran = jobs::run(
+        &job_list,
+        &todo,
+        &cache,
+        config,
+        run_opts,
+        &|_, _, _| {},
+        progress,
+    );
+    report.diagnostics.extend(ran.warnings);
+    report.avif_later = ran.later.iter().map(|(_, n)| n).sum();
+    report.reused = hits.iter().map(Vec::len).sum();
+    for (j, r) in ran.results {
+        match r {
+            Ok(made) => report.made += made.len(),
+            Err(e) => (report.diagnostics).push(job_failure(&photos[meta[j].photo].name, &e)),
+        }
+    }
+    let saved = jobs::save_cache(&cache, false, None);
+    report.diagnostics.extend(saved.diagnostics);
+    report.shared = saved.shared;
     crate::report::sort(&mut report.diagnostics);
     Ok(report)
 }
@@ -1012,13 +1097,8 @@ fn place_photos(
         let made_now = match results.remove(&j) {
             Some(Ok(m)) => m,
             Some(Err(e)) => {
-                let code = match &e {
-                    JobError::Read(_) => "unreadable",
-                    JobError::Process(ProcessError::Decode(_)) => "undecodable",
-                    JobError::Process(_) => "processing",
-                };
                 if per_photo[job.photo].is_ok() {
-                    per_photo[job.photo] = Err(fail(&e, code));
+                    per_photo[job.photo] = Err(job_failure(&p.name, &e));
                 }
                 continue;
             }

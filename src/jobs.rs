@@ -97,6 +97,80 @@ pub enum JobError {
     Process(#[from] ProcessError),
 }
 
+/// `--shard I/N`: the part of a build's image work one process makes, so N processes (a CI
+/// matrix) share a cold build through a shared cache; a last run without a shard then finds
+/// every output in the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Shard {
+    /// Which part, from 1.
+    pub index: u32,
+    /// How many parts.
+    pub count: u32,
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Shard, String> {
+        let bad =
+            || format!("`{text}` is not a shard: write I/N, with 1 <= I <= N (`--shard 2/4`)");
+        let (i, n) = text.trim().split_once('/').ok_or_else(bad)?;
+        let (index, count) = (i.trim().parse::<u32>(), n.trim().parse::<u32>());
+        match (index, count) {
+            (Ok(index), Ok(count)) if (1..=count).contains(&index) => Ok(Shard { index, count }),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl Shard {
+    /// Which of `jobs` are this shard's. Every process given the same jobs splits them alike:
+    /// the jobs, by expected work (largest first, then by cache key), each go to the part
+    /// with the least work so far, so the parts take about as long as each other.
+    pub fn select(&self, jobs: &[Job], config: &Config) -> Vec<bool> {
+        let mut order: Vec<(u64, String, usize)> = jobs
+            .iter()
+            .enumerate()
+            .map(|(i, job)| {
+                let key = job.variants.first().map(|v| job.key(v, config));
+                (work_of(job), key.unwrap_or_default(), i)
+            })
+            .collect();
+        order.sort_unstable_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        let mut load = vec![0u64; self.count as usize];
+        let mut mine = vec![false; jobs.len()];
+        for (work, _, i) in order {
+            let part = (0..load.len()).min_by_key(|&p| (load[p], p)).unwrap_or(0);
+            load[part] += work.max(1);
+            mine[i] = part + 1 == self.index as usize;
+        }
+        mine
+    }
+}
+
+/// A job's expected work, in pixels: its source decoded, and each output encoded (an AVIF
+/// one costs about what eight JPEG ones do: README, "AVIF").
+fn work_of(job: &Job) -> u64 {
+    let source = job.info.width as u64 * job.info.height as u64;
+    let outputs: u64 = (job.variants.iter())
+        .map(|v| {
+            let weight = if v.format == crate::plan::OutFormat::Avif {
+                8
+            } else {
+                1
+            };
+            v.width as u64 * v.height as u64 * weight
+        })
+        .sum();
+    source + outputs
+}
+
 /// How `run` runs.
 #[derive(Debug, Clone, Copy)]
 pub struct RunOptions {
@@ -235,7 +309,7 @@ pub fn lookup_with(
         })
         .collect();
     // In parallel (a look at each object: 10,000 on a 1,000-page site), in the jobs' order.
-    let looked: Vec<(Vec<Made>, Vec<Variant>)> = jobs
+    let mut looked: Vec<(Vec<Made>, Vec<Missing>)> = jobs
         .par_iter()
         .zip(&keys)
         .map(|(job, keys)| {
@@ -243,21 +317,31 @@ pub fn lookup_with(
             let mut missing = Vec::new();
             let entries = cache.get_all(&keys.keys);
             for ((v, key), entry) in job.variants.iter().zip(&keys.keys).zip(entries) {
-                let key = key.clone();
                 match entry {
-                    Some(e) => found.push(Made {
-                        variant: *v,
-                        key,
-                        hash: e.hash,
-                        bytes: e.bytes,
-                        held: None,
-                    }),
-                    None => missing.push(*v),
+                    Some(e) => found.push(made_of(*v, key, e)),
+                    None => missing.push((*v, key.clone())),
                 }
             }
             (found, missing)
         })
         .collect();
+    // What the folder lacks, from the shared cache behind it (if any), all at once.
+    if cache.remote().is_some() {
+        let wanted: Vec<String> = looked
+            .iter()
+            .flat_map(|(_, missing)| missing.iter().map(|(_, k)| k.clone()))
+            .collect();
+        let mut fetched = cache.fetch_missing(&wanted);
+        for (found, missing) in &mut looked {
+            missing.retain(|(v, key)| match fetched.remove(key) {
+                Some(e) => {
+                    found.push(made_of(*v, key, e));
+                    false
+                }
+                None => true,
+            });
+        }
+    }
     for (job, k) in jobs.iter().zip(keys) {
         memo.0.entry(job.hash.clone()).or_default().push(k);
     }
@@ -268,11 +352,25 @@ pub fn lookup_with(
         if !missing.is_empty() {
             todo.push(Todo {
                 job: i,
-                variants: missing,
+                variants: missing.into_iter().map(|(v, _)| v).collect(),
             });
         }
     }
     (hits, todo)
+}
+
+/// A variant the cache folder lacks, with its key.
+type Missing = (Variant, String);
+
+/// The output of `v` that the cache holds under `key`.
+fn made_of(v: Variant, key: &str, e: crate::cache::Entry) -> Made {
+    Made {
+        variant: v,
+        key: key.to_string(),
+        hash: e.hash,
+        bytes: e.bytes,
+        held: None,
+    }
 }
 
 /// A worker's unit of work: a todo's largest size (and the rest, if it cannot be deferred),
@@ -574,24 +672,56 @@ fn merge_jobs(
     out
 }
 
-/// Save the cache's index (see `Cache::save`). A cache that cannot be written is not the
-/// run's failure: the outputs are in place, and the next run finds the cached ones from
-/// their files. So a failure is a warning with its cause.
-pub fn save_cache(
-    cache: &Cache,
-    prune: bool,
-    scope: Option<crate::cache::StatScope>,
-) -> Option<Diagnostic> {
-    let e = cache.save(prune, scope).err()?;
-    Some(
-        Diagnostic::warning(
-            "cache",
-            format!("cannot save the cache {}: {e}", cache.dir().display()),
-        )
-        .with_help(
-            "the outputs are in place; the next run finds those the cache holds from their files",
-        ),
-    )
+/// Save the cache's index (see `Cache::save`), after waiting for the shared cache's uploads.
+/// A cache that cannot be written is not the run's failure: the outputs are in place, and
+/// the next run finds the cached ones from their files. So a failure is a warning with its
+/// cause; a shared cache that failed is one too, an error only if it is `strict`.
+pub fn save_cache(cache: &Cache, prune: bool, scope: Option<crate::cache::StatScope>) -> Saved {
+    let mut saved = Saved::default();
+    if let (Some((traffic, failure)), Some(remote)) = (cache.finish_remote(), cache.remote()) {
+        saved.shared = Some(traffic);
+        if let Some(why) = failure {
+            saved.diagnostics.push(shared_failure(remote, &why));
+        }
+    }
+    if let Err(e) = cache.save(prune, scope) {
+        saved.diagnostics.push(
+            Diagnostic::warning(
+                "cache",
+                format!("cannot save the cache {}: {e}", cache.dir().display()),
+            )
+            .with_help(
+                "the outputs are in place; the next run finds those the cache holds from their files",
+            ),
+        );
+    }
+    saved
+}
+
+/// What saving the cache gave.
+#[derive(Debug, Default)]
+pub struct Saved {
+    /// Its warnings (or a strict shared cache's error).
+    pub diagnostics: Vec<Diagnostic>,
+    /// What the run fetched from and sent to the shared cache, if it has one.
+    pub shared: Option<crate::remote::Traffic>,
+}
+
+/// The finding for a shared cache that failed with `why`.
+fn shared_failure(remote: &crate::remote::Session, why: &str) -> Diagnostic {
+    let message = format!("the shared cache {} failed: {why}", remote.url());
+    let help = "check the URL, the credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, \
+                AWS_REGION, AWS_ENDPOINT_URL for S3) and that the bucket exists";
+    if remote.strict() {
+        Diagnostic::error("cache", message).with_help(format!(
+            "{help}; without --cache-strict the run goes on with local work"
+        ))
+    } else {
+        Diagnostic::warning("cache", message).with_help(format!(
+            "this run went on without it: what it lacked was made here, and what it made is in \
+             the local cache only; {help}; --cache-strict makes this an error"
+        ))
+    }
 }
 
 /// The warning for `n` outputs that `dir` could not store.
@@ -664,5 +794,50 @@ mod tests {
         ];
         let order: Vec<usize> = by_saving(&jobs, same).iter().map(|t| t.job).collect();
         assert_eq!(order, vec![2, 0]);
+    }
+
+    #[test]
+    fn shards_split_every_job_once_alike_in_every_process_and_about_evenly() {
+        assert_eq!("2/4".parse::<Shard>(), Ok(Shard { index: 2, count: 4 }));
+        for bad in ["0/3", "4/3", "3", "a/b", "1/0", ""] {
+            assert_eq!(
+                bad.parse::<Shard>(),
+                Err(format!(
+                    "`{bad}` is not a shard: write I/N, with 1 <= I <= N (`--shard 2/4`)"
+                )),
+            );
+        }
+        let config = Config::default();
+        // 30 photos of three sizes, each with its own bytes and one 800-wide JPEG output.
+        let jobs: Vec<Job> = (0..30u32)
+            .map(|i| {
+                let mut j = job(1000 * (1 + i % 3), 1000, 100, 1);
+                j.hash = format!("{i:064x}");
+                j.variants = avif(0, &[800]).variants;
+                j.variants[0].format = crate::plan::OutFormat::Jpeg;
+                j
+            })
+            .collect();
+        let parts: Vec<Vec<bool>> = (1..=3)
+            .map(|index| Shard { index, count: 3 }.select(&jobs, &config))
+            .collect();
+        for j in 0..jobs.len() {
+            assert_eq!(parts.iter().filter(|p| p[j]).count(), 1, "job {j}");
+        }
+        assert_eq!(
+            parts[1],
+            Shard { index: 2, count: 3 }.select(&jobs, &config)
+        );
+        // Each part gets about a third of the work (by pixels to decode and encode).
+        let work: Vec<u64> = (parts.iter())
+            .map(|p| {
+                (jobs.iter().zip(p))
+                    .filter(|(_, m)| **m)
+                    .map(|(j, _)| work_of(j))
+                    .sum()
+            })
+            .collect();
+        let (least, most) = (work.iter().min().unwrap(), work.iter().max().unwrap());
+        assert!(*most as f64 <= *least as f64 * 1.1, "{work:?}");
     }
 }

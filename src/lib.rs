@@ -35,6 +35,8 @@ pub mod plan;
 pub mod position;
 pub mod probe;
 pub mod process;
+pub mod prune;
+pub mod remote;
 pub mod report;
 pub mod resolve;
 pub mod rewrite;

@@ -5,6 +5,7 @@
 //! tuning (`alloc`) and the command line (`cli`) are modules of the binary.
 
 mod alloc;
+mod cache_cli;
 mod cli;
 
 use clap::Parser;
@@ -38,6 +39,7 @@ fn main() -> ExitCode {
         Command::Build(args) => run_build(args),
         Command::Gallery(args) => run_gallery(args),
         Command::Html(args) => run_html(args),
+        Command::Cache(cli::CacheCommand::Prune(args)) => cache_cli::run_prune(args),
     };
     match result {
         Ok(code) => code,
@@ -209,6 +211,12 @@ fn run_gallery(args: GalleryArgs) -> anyhow::Result<ExitCode> {
         .out
         .clone()
         .unwrap_or_else(|| abs.with_file_name(format!("{name}-gallery")));
+    let (cache_dir, shared) = cache_cli::cache_of(
+        &args.cache,
+        &config,
+        &args.photo_dir,
+        args.photo_dir.join(".pixpipe/cache"),
+    )?;
     let opts = GalleryOptions {
         out,
         format: match args.format {
@@ -216,13 +224,12 @@ fn run_gallery(args: GalleryArgs) -> anyhow::Result<ExitCode> {
             GalleryFormatArg::Hugo => GalleryFormat::Hugo,
         },
         originals: args.originals,
-        cache_dir: args
-            .cache
-            .clone()
-            .unwrap_or_else(|| args.photo_dir.join(".pixpipe/cache")),
+        cache_dir,
         jobs: args.work.threads(),
         memory_bytes: args.work.memory_bytes(),
         shortcode: args.shortcode.to_ascii_lowercase(),
+        shared,
+        shard: args.shard,
     };
     let bar = progress_bar(
         args.work.quiet,
@@ -242,6 +249,17 @@ fn run_gallery(args: GalleryArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let report = gallery::gallery(&args.photo_dir, &config, &opts, &bar)?;
     print_diagnostics(&report.diagnostics);
+    let url = opts.shared.as_ref().map(|r| r.url());
+    if let Some((shard, others)) = report.shard {
+        eprintln!(
+            "gallery: shard {shard}: {} photos' variants made here ({} made, {} already in the cache), {others} jobs left to the other shards; no gallery written",
+            report.made + report.reused,
+            report.made,
+            report.reused,
+        );
+        cache_cli::print_shared(url, report.shared.as_ref());
+        return Ok(exit_code(&report.diagnostics));
+    }
     eprintln!(
         "gallery: {} photos ({} with neither caption nor alt text), {} variants ({} made, {} reused), {} stale files removed, {:.2} s; open {}",
         report.photos,
@@ -254,6 +272,7 @@ fn run_gallery(args: GalleryArgs) -> anyhow::Result<ExitCode> {
         report.page.display()
     );
     print_avif_later(report.avif_later, "gallery");
+    cache_cli::print_shared(url, report.shared.as_ref());
     let (Some(stop), Some(watching)) = (stop, watching) else {
         return Ok(exit_code(&report.diagnostics));
     };
@@ -295,17 +314,17 @@ fn run_html(args: HtmlArgs) -> anyhow::Result<ExitCode> {
         .collect::<std::path::PathBuf>()
         .parent()
         .map_or_else(|| abs.clone(), Path::to_path_buf);
+    let (cache_dir, shared) =
+        cache_cli::cache_of(&args.cache, &config, &beside, beside.join(".pixpipe/cache"))?;
     let opts = HtmlOptions {
         out: args.out.clone(),
         base: pixpipe::html::url::Base::parse(args.base_url.as_deref()),
         force: args.force,
         prune_originals: args.prune_originals,
-        cache_dir: args
-            .cache
-            .clone()
-            .unwrap_or_else(|| beside.join(".pixpipe/cache")),
+        cache_dir,
         jobs: args.work.threads(),
         memory_bytes: args.work.memory_bytes(),
+        shared,
     };
     let bar = progress_bar(
         args.work.quiet,
@@ -326,6 +345,10 @@ fn run_html(args: HtmlArgs) -> anyhow::Result<ExitCode> {
         report.seconds
     );
     print_avif_later(report.avif_later, "html");
+    cache_cli::print_shared(
+        opts.shared.as_ref().map(|r| r.url()),
+        report.shared.as_ref(),
+    );
     if report.rewritten > 0 {
         eprintln!(
             "visitors: the rewritten images weighed {}; their 1x fallbacks weigh {}",
@@ -349,7 +372,7 @@ fn run_html(args: HtmlArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn megabytes(b: u64) -> String {
+pub(crate) fn megabytes(b: u64) -> String {
     if b < 1_000_000 {
         format!("{} KB", (b as f64 / 1e3).round())
     } else {
@@ -373,6 +396,12 @@ fn run_build(args: BuildArgs) -> anyhow::Result<ExitCode> {
                 .unwrap_or_else(|| args.site.join(".pixpipe/site")),
         )
     };
+    let (cache_dir, shared) = cache_cli::cache_of(
+        &args.cache,
+        &config,
+        &args.site,
+        args.site.join(".pixpipe/cache"),
+    )?;
     let opts = BuildOptions {
         output,
         manifest: args.manifest.clone(),
@@ -380,13 +409,12 @@ fn run_build(args: BuildArgs) -> anyhow::Result<ExitCode> {
             ManifestFormatArg::Yaml => ManifestFormat::Yaml,
             ManifestFormatArg::Json => ManifestFormat::Json,
         },
-        cache_dir: args
-            .cache
-            .clone()
-            .unwrap_or_else(|| args.site.join(".pixpipe/cache")),
+        cache_dir,
         jobs: args.work.threads(),
         memory_bytes: args.work.memory_bytes(),
         prune_cache: args.prune_cache,
+        shared,
+        shard: args.shard,
     };
     let bar = progress_bar(
         args.work.quiet,
@@ -413,6 +441,10 @@ fn run_build(args: BuildArgs) -> anyhow::Result<ExitCode> {
     let report = build::build_warm(&args.site, &config, &opts, &bar, &mut warm)?;
     print_diagnostics(&report.diagnostics);
     print_build_summary(&report);
+    cache_cli::print_shared(
+        opts.shared.as_ref().map(|r| r.url()),
+        report.shared.as_ref(),
+    );
     if let Some(path) = &args.report {
         let json = serde_json::to_string_pretty(&report)?;
         pixpipe::emit::write_atomic(path, format!("{json}\n").as_bytes())
@@ -588,6 +620,17 @@ fn print_avif_later(n: usize, command: &str) {
 }
 
 fn print_build_summary(report: &build::BuildReport) {
+    if let Some((shard, others)) = report.shard {
+        eprintln!(
+            "build: shard {shard}: {} variants ({} made, {} already in the cache), {} sources decoded, {others} jobs left to the other shards, {:.2} s; no pages written",
+            report.made + report.reused,
+            report.made,
+            report.reused,
+            report.decoded,
+            report.seconds,
+        );
+        return;
+    }
     eprintln!(
         "build: {} images, {} variants ({} made, {} reused), {} sources decoded, {} sources hashed, {} written, {} pages written, {} stale files removed, {:.2} s; manifest {}",
         report.images,

@@ -49,6 +49,8 @@ pub struct HtmlOptions {
     pub jobs: usize,
     /// Budget for the jobs' memory, in bytes.
     pub memory_bytes: u64,
+    /// The shared cache behind the cache folder (`--cache s3://…`), if any.
+    pub shared: Option<std::sync::Arc<crate::remote::Remote>>,
 }
 
 /// What `html` did.
@@ -72,6 +74,8 @@ pub struct HtmlReport {
     pub reused: usize,
     /// AVIF variants left for a later run by `avif_budget` (`jobs::Ran::later`).
     pub avif_later: usize,
+    /// What the run fetched from and sent to the shared cache, if it has one.
+    pub shared: Option<crate::remote::Traffic>,
     /// What the rewritten images weighed before (their originals, once per page).
     pub bytes_before: u64,
     /// What a visitor's 1x fallback weighs after (the same images).
@@ -163,7 +167,7 @@ fn html_in_pool(
     report.diagnostics.extend(broken(&inv, &probes, &read));
     let plan = plan::plan(&inv, &probes, config);
 
-    let cache = Cache::open(&opts.cache_dir);
+    let cache = Cache::open(&opts.cache_dir).sharing(opts.shared.clone());
     if cache.damaged() {
         report
             .diagnostics
@@ -194,9 +198,9 @@ fn html_in_pool(
             Err(d) => report.diagnostics.push(*d),
         }
     }
-    report
-        .diagnostics
-        .extend(jobs::save_cache(&cache, false, None));
+    let saved = jobs::save_cache(&cache, false, None);
+    report.diagnostics.extend(saved.diagnostics);
+    report.shared = saved.shared;
     if opts.prune_originals {
         let (files, _) = list(&root)?;
         let candidates = prune::candidates(&files, is_raster);

@@ -1,0 +1,584 @@
+//! The shared cache: the cache's objects in an object store that many machines read and
+//! write (S3 and any S3-compatible store, Google Cloud Storage, Azure Blob Storage, a
+//! WebDAV-style HTTP server, or a folder through `file://`), always behind a local cache
+//! folder (`cache::Cache`), so a warm machine never asks it anything.
+//!
+//! Layout: `PREFIX/objects/KEY`, one object per output, named by its cache key. Keys are
+//! computed (blake3 of the source's bytes, the settings and the encoders' versions), so a
+//! lookup needs no index and none is kept. An object is one header line and the output's
+//! bytes: `pixpipe-object 1 HASH LEN\n`, HASH the blake3 of the bytes (64 hex digits, whose
+//! first 10 name the output on the site). A fetched object whose bytes do not match its
+//! header (cut short, damaged, not pixpipe's) is fetched once more, then taken as missing: the
+//! output is made again and uploaded over it. Every writer of a key writes the same bytes, so
+//! writers racing on one key are harmless.
+//!
+//! Faults: a store that cannot be reached, refuses the credentials, has no such bucket or
+//! is full turns the shared cache off for the rest of the run after its first failure (with
+//! the store's own reason), and the run goes on with local work; with `strict` that is an
+//! error. Each request is retried with backoff within a time limit. Requests run in
+//! parallel (`requests` at once), and uploads waiting to be sent hold at most
+//! `UPLOAD_BYTES` of outputs: a worker that would pass that waits.
+
+use crate::locks::lock;
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, PutPayload};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How a shared cache is reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `s3://bucket/prefix`, `gs://…`, `az://…`, `https://…`, `file:///…`.
+    pub url: String,
+    /// A failure of the store is an error, not a warning.
+    pub strict: bool,
+    /// Requests in flight at once.
+    pub requests: usize,
+}
+
+/// Requests in flight at once, unless set.
+pub const DEFAULT_REQUESTS: usize = 16;
+
+/// At most this many bytes of outputs wait to be uploaded: a worker that would pass it waits
+/// for uploads to finish first.
+pub const UPLOAD_BYTES: u64 = 64 << 20;
+
+/// Whether `text` names an object store rather than a folder: it has a URL scheme.
+pub fn is_url(text: &str) -> bool {
+    text.split_once("://").is_some_and(|(scheme, _)| {
+        scheme.len() > 1
+            && scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'+')
+    })
+}
+
+/// A shared cache, opened: the store's client and the runtime its requests run on. One per
+/// process (a `--watch` keeps it); each run of a command takes a [`Session`] of it.
+pub struct Remote {
+    settings: Settings,
+    store: Arc<dyn ObjectStore>,
+    prefix: StorePath,
+    rt: tokio::runtime::Runtime,
+}
+
+impl std::fmt::Debug for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Remote")
+            .field("url", &self.settings.url)
+            .finish()
+    }
+}
+
+/// Why a shared cache cannot be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("{url}: {why}")]
+pub struct OpenError {
+    /// The URL as given.
+    pub url: String,
+    /// What is wrong with it.
+    pub why: String,
+}
+
+impl Remote {
+    /// Open the store `settings.url` names, with credentials and endpoint from the usual
+    /// variables of its kind (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`,
+    /// `AWS_ENDPOINT_URL`; `GOOGLE_SERVICE_ACCOUNT`; `AZURE_STORAGE_ACCOUNT_NAME`, …). Nothing
+    /// is sent yet.
+    pub fn open(settings: Settings) -> Result<Remote, OpenError> {
+        let fail = |why: String| OpenError {
+            url: settings.url.clone(),
+            why,
+        };
+        let url = url::Url::parse(&settings.url).map_err(|e| fail(e.to_string()))?;
+        let (store, prefix) = store_for(&url).map_err(fail)?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("pixpipe-store")
+            .enable_all()
+            .build()
+            .map_err(|e| fail(format!("cannot start its client: {e}")))?;
+        Ok(Remote {
+            settings,
+            store,
+            prefix,
+            rt,
+        })
+    }
+
+    /// The URL as given.
+    pub fn url(&self) -> &str {
+        &self.settings.url
+    }
+
+    /// Whether a failure of the store is an error.
+    pub fn strict(&self) -> bool {
+        self.settings.strict
+    }
+
+    fn object(&self, key: &str) -> StorePath {
+        self.prefix.child("objects").child(key)
+    }
+
+    /// Every object under the prefix: (key, bytes, last modified).
+    pub fn list(&self) -> Result<Vec<Listed>, String> {
+        let under = self.prefix.child("objects");
+        self.rt.block_on(async {
+            self.store
+                .list(Some(&under))
+                .map_ok(|m| Listed {
+                    key: m.location.filename().unwrap_or_default().to_string(),
+                    bytes: m.size,
+                    modified: m.last_modified.into(),
+                })
+                .try_collect::<Vec<_>>()
+                .await
+                .map_err(|e| reason(&e))
+        })
+    }
+
+    /// Delete the objects of `keys`, `requests` at a time; how many were deleted, or the
+    /// first failure.
+    pub fn delete(&self, keys: &[String]) -> Result<usize, String> {
+        let n = self.settings.requests.max(1);
+        self.rt.block_on(async {
+            futures::stream::iter(keys)
+                .map(|k| async move {
+                    match self.store.delete(&self.object(k)).await {
+                        Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                        Err(e) => Err(reason(&e)),
+                    }
+                })
+                .buffer_unordered(n)
+                .try_fold(0, |count, ()| async move { Ok(count + 1) })
+                .await
+        })
+    }
+}
+
+/// One object of a shared cache, as listed.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    /// Its cache key.
+    pub key: String,
+    /// Its size in the store (header included).
+    pub bytes: u64,
+    /// When it was written.
+    pub modified: std::time::SystemTime,
+}
+
+/// The store for `url` and the prefix its objects go under.
+fn store_for(url: &url::Url) -> Result<(Arc<dyn ObjectStore>, StorePath), String> {
+    use object_store::{BackoffConfig, ClientOptions, RetryConfig};
+    let retry = RetryConfig {
+        backoff: BackoffConfig::default(),
+        max_retries: 4,
+        retry_timeout: Duration::from_secs(30),
+    };
+    let endpoint = std::env::var("AWS_ENDPOINT_URL")
+        .or_else(|_| std::env::var("AWS_ENDPOINT"))
+        .unwrap_or_default();
+    // An endpoint given as http:// (a store on the local network, a test server) is asked
+    // over plain HTTP; https is the default everywhere else.
+    let client = ClientOptions::new()
+        .with_connect_timeout(Duration::from_secs(5))
+        .with_timeout(Duration::from_secs(60))
+        .with_allow_http(endpoint.starts_with("http://") || url.scheme() == "http");
+    let prefix_of =
+        |path: &str| StorePath::parse(path.trim_matches('/')).map_err(|e| e.to_string());
+    let e = |e: object_store::Error| reason(&e);
+    let store: Arc<dyn ObjectStore> = match url.scheme() {
+        "s3" | "s3a" => Arc::new(
+            object_store::aws::AmazonS3Builder::from_env()
+                .with_url(url.as_str())
+                .with_client_options(client)
+                .with_retry(retry)
+                .build()
+                .map_err(e)?,
+        ),
+        "gs" => Arc::new(
+            object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                .with_url(url.as_str())
+                .with_client_options(client)
+                .with_retry(retry)
+                .build()
+                .map_err(e)?,
+        ),
+        "az" | "azure" | "abfs" | "abfss" => Arc::new(
+            object_store::azure::MicrosoftAzureBuilder::from_env()
+                .with_url(url.as_str())
+                .with_client_options(client)
+                .with_retry(retry)
+                .build()
+                .map_err(e)?,
+        ),
+        "http" | "https" => {
+            // The URL is the store's root: its path is where objects go, not a prefix.
+            let store = object_store::http::HttpBuilder::new()
+                .with_url(url.as_str())
+                .with_client_options(client)
+                .with_retry(retry)
+                .build()
+                .map_err(e)?;
+            return Ok((Arc::new(store), StorePath::default()));
+        }
+        "file" => {
+            let dir = url
+                .to_file_path()
+                .map_err(|()| "a file:// URL needs an absolute path".to_string())?;
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let store = object_store::local::LocalFileSystem::new_with_prefix(&dir).map_err(e)?;
+            return Ok((Arc::new(store), StorePath::default()));
+        }
+        other => {
+            return Err(format!(
+            "`{other}://` is not a store pixpipe knows (s3://, gs://, az://, http(s)://, file://)"
+        ))
+        }
+    };
+    // For s3, gs and az the URL's host is the bucket or container, its path the prefix.
+    Ok((store, prefix_of(url.path())?))
+}
+
+/// A store error's reason, on one line (object_store nests the request's own error).
+fn reason(e: &object_store::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        source = s.source();
+    }
+    text.replace('\n', " ")
+}
+
+/// The header line of an object holding `bytes`.
+fn header(bytes: &[u8]) -> String {
+    format!(
+        "pixpipe-object 1 {} {}\n",
+        blake3::hash(bytes).to_hex(),
+        bytes.len()
+    )
+}
+
+/// The output in a fetched object, if the object is whole: its header names the blake3 and
+/// length of exactly the bytes that follow.
+pub fn unwrap(object: &[u8]) -> Option<&[u8]> {
+    let end = object.iter().position(|&b| b == b'\n')?;
+    let line = std::str::from_utf8(&object[..end]).ok()?;
+    let mut words = line.split(' ');
+    let (Some("pixpipe-object"), Some("1"), Some(hash), Some(len), None) = (
+        words.next(),
+        words.next(),
+        words.next(),
+        words.next(),
+        words.next(),
+    ) else {
+        return None;
+    };
+    let body = &object[end + 1..];
+    let whole = len.parse::<usize>().ok() == Some(body.len())
+        && blake3::hash(body).to_hex().as_str() == hash;
+    whole.then_some(body)
+}
+
+/// What one run did with a shared cache.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Traffic {
+    /// Outputs fetched (whole).
+    pub fetched: u64,
+    /// Their bytes.
+    pub fetched_bytes: u64,
+    /// Outputs uploaded.
+    pub uploaded: u64,
+    /// Their bytes.
+    pub uploaded_bytes: u64,
+    /// Objects found damaged (and made again).
+    pub damaged: u64,
+    /// Requests sent (GET and PUT; each retry inside the client counts once).
+    pub requests: u64,
+}
+
+/// One run's use of a [`Remote`]: what it fetched and uploaded, and its first failure, after
+/// which the run asks the store nothing more.
+pub struct Session {
+    remote: Arc<Remote>,
+    failure: Arc<Mutex<Option<String>>>,
+    room: Arc<tokio::sync::Semaphore>,
+    uploads: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    counts: Arc<Counts>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    fetched: AtomicU64,
+    fetched_bytes: AtomicU64,
+    uploaded: AtomicU64,
+    uploaded_bytes: AtomicU64,
+    damaged: AtomicU64,
+    requests: AtomicU64,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("url", &self.remote.settings.url)
+            .finish()
+    }
+}
+
+/// Upload room is counted in KiB (a semaphore's permits are u32).
+const KIB: u64 = 1024;
+
+impl Session {
+    /// A run's session with `remote`.
+    pub fn new(remote: Arc<Remote>) -> Session {
+        Session {
+            remote,
+            failure: Default::default(),
+            room: Arc::new(tokio::sync::Semaphore::new((UPLOAD_BYTES / KIB) as usize)),
+            uploads: Mutex::new(Vec::new()),
+            counts: Default::default(),
+        }
+    }
+
+    /// The store's URL.
+    pub fn url(&self) -> &str {
+        self.remote.url()
+    }
+
+    /// Whether a failure of the store is an error.
+    pub fn strict(&self) -> bool {
+        self.remote.strict()
+    }
+
+    fn failed(&self) -> bool {
+        lock(&self.failure).is_some()
+    }
+
+    /// Fetch the outputs of `keys` (those the local cache does not have), `requests` at a
+    /// time, handing each whole one to `found(key, bytes)` on this thread as it arrives.
+    /// Damaged objects are fetched once more, then left out (so made again); a missing one
+    /// is left out; a failure turns the store off for this run and leaves the rest out.
+    pub fn fetch(&self, keys: &[String], found: &mut dyn FnMut(&str, &[u8])) {
+        if keys.is_empty() || self.failed() {
+            return;
+        }
+        let remote = &self.remote;
+        let n = remote.settings.requests.max(1);
+        remote.rt.block_on(async {
+            let mut arriving = futures::stream::iter(keys)
+                .map(|k| self.get(k))
+                .buffer_unordered(n);
+            while let Some((key, object)) = arriving.next().await {
+                let Some(object) = object else { continue };
+                let Some(body) = unwrap(&object) else {
+                    continue;
+                };
+                self.counts.fetched.fetch_add(1, Ordering::Relaxed);
+                self.counts
+                    .fetched_bytes
+                    .fetch_add(body.len() as u64, Ordering::Relaxed);
+                found(key, body);
+            }
+        });
+    }
+
+    /// The object of `key`, if it is whole: fetched a second time if the first copy was
+    /// not; `None` for a missing, twice damaged or failed one.
+    async fn get<'k>(&self, key: &'k String) -> (&'k String, Option<bytes::Bytes>) {
+        let remote = &self.remote;
+        for _ in 0..2 {
+            if self.failed() {
+                return (key, None);
+            }
+            self.counts.requests.fetch_add(1, Ordering::Relaxed);
+            let got = match remote.store.get(&remote.object(key)).await {
+                Ok(r) => r.bytes().await,
+                Err(e) => Err(e),
+            };
+            match got {
+                Ok(object) if unwrap(&object).is_some() => return (key, Some(object)),
+                Ok(_) => {}
+                Err(object_store::Error::NotFound { .. }) => return (key, None),
+                Err(e) => {
+                    self.fail(reason(&e));
+                    return (key, None);
+                }
+            }
+        }
+        self.counts.damaged.fetch_add(1, Ordering::Relaxed);
+        (key, None)
+    }
+
+    /// Upload an output in the background (a worker waits here while `UPLOAD_BYTES` of
+    /// outputs are already waiting). Nothing after a failure.
+    pub fn upload(&self, key: &str, bytes: &[u8]) {
+        if self.failed() {
+            return;
+        }
+        let need = (bytes.len() as u64)
+            .div_ceil(KIB)
+            .clamp(1, UPLOAD_BYTES / KIB) as u32;
+        let room = self.room.clone();
+        let Ok(permit) = self
+            .remote
+            .rt
+            .block_on(async move { room.acquire_many_owned(need).await })
+        else {
+            return;
+        };
+        let mut object = header(bytes).into_bytes();
+        object.extend_from_slice(bytes);
+        let remote = self.remote.clone();
+        let (failure, counts) = (self.failure.clone(), self.counts.clone());
+        let path = remote.object(key);
+        let size = bytes.len() as u64;
+        let task = self.remote.rt.spawn(async move {
+            let _permit = permit;
+            if lock(&failure).is_some() {
+                return;
+            }
+            counts.requests.fetch_add(1, Ordering::Relaxed);
+            match remote.store.put(&path, PutPayload::from(object)).await {
+                Ok(_) => {
+                    counts.uploaded.fetch_add(1, Ordering::Relaxed);
+                    counts.uploaded_bytes.fetch_add(size, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    lock(&failure).get_or_insert_with(|| reason(&e));
+                }
+            }
+        });
+        lock(&self.uploads).push(task);
+    }
+
+    fn fail(&self, why: String) {
+        lock(&self.failure).get_or_insert(why);
+    }
+
+    /// Wait for every upload; what the run did, and its failure if it had one.
+    pub fn finish(&self) -> (Traffic, Option<String>) {
+        let tasks = std::mem::take(&mut *lock(&self.uploads));
+        self.remote.rt.block_on(async {
+            for t in tasks {
+                let _ = t.await;
+            }
+        });
+        let c = &self.counts;
+        let traffic = Traffic {
+            fetched: c.fetched.load(Ordering::Relaxed),
+            fetched_bytes: c.fetched_bytes.load(Ordering::Relaxed),
+            uploaded: c.uploaded.load(Ordering::Relaxed),
+            uploaded_bytes: c.uploaded_bytes.load(Ordering::Relaxed),
+            damaged: c.damaged.load(Ordering::Relaxed),
+            requests: c.requests.load(Ordering::Relaxed),
+        };
+        (traffic, lock(&self.failure).clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_object_is_whole_only_when_its_header_names_its_bytes() {
+        let bytes = b"\xff\xd8 some jpeg bytes \xff\xd9";
+        let mut object = header(bytes).into_bytes();
+        object.extend_from_slice(bytes);
+        assert_eq!(unwrap(&object), Some(&bytes[..]));
+        // Cut short, one byte changed, one byte more, or no header at all: not whole.
+        assert_eq!(unwrap(&object[..object.len() - 1]), None);
+        let mut changed = object.clone();
+        *changed.last_mut().unwrap() ^= 1;
+        assert_eq!(unwrap(&changed), None);
+        let mut longer = object.clone();
+        longer.push(0);
+        assert_eq!(unwrap(&longer), None);
+        assert_eq!(unwrap(bytes), None);
+        assert_eq!(unwrap(b""), None);
+    }
+
+    #[test]
+    fn urls_name_stores_and_paths_name_folders() {
+        for url in [
+            "s3://bucket/prefix",
+            "gs://b",
+            "az://c/p",
+            "https://h/x",
+            "file:///tmp/c",
+        ] {
+            assert!(is_url(url), "{url}");
+        }
+        for dir in [
+            ".pixpipe/cache",
+            "/var/cache/pixpipe",
+            "C:/cache",
+            "C://cache",
+            "a b://c",
+        ] {
+            assert!(!is_url(dir), "{dir}");
+        }
+        let err = Remote::open(Settings {
+            url: "ftp://host/cache".into(),
+            strict: false,
+            requests: 4,
+        })
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "ftp://host/cache: `ftp://` is not a store pixpipe knows (s3://, gs://, az://, http(s)://, file://)"
+        );
+    }
+
+    #[test]
+    fn a_file_store_keeps_outputs_framed_and_fetches_them_back() {
+        let t = tempfile::tempdir().unwrap();
+        let url = url::Url::from_directory_path(t.path()).unwrap().to_string();
+        let remote = Arc::new(
+            Remote::open(Settings {
+                url,
+                strict: false,
+                requests: 4,
+            })
+            .unwrap(),
+        );
+        let key = "ab".repeat(32);
+        let s = Session::new(remote.clone());
+        s.upload(&key, b"output bytes");
+        let (traffic, failure) = s.finish();
+        assert_eq!(
+            (traffic.uploaded, traffic.uploaded_bytes, failure),
+            (1, 12, None)
+        );
+        let on_disk = std::fs::read(t.path().join("objects").join(&key)).unwrap();
+        assert!(on_disk.starts_with(b"pixpipe-object 1 "));
+        let s = Session::new(remote.clone());
+        let mut got = Vec::new();
+        s.fetch(&[key.clone(), "cd".repeat(32)], &mut |k, b| {
+            got.push((k.to_string(), b.to_vec()))
+        });
+        assert_eq!(got, vec![(key.clone(), b"output bytes".to_vec())]);
+        // Damaged in the store: fetched twice, then left out and counted.
+        let cut = &on_disk[..on_disk.len() - 3];
+        std::fs::write(t.path().join("objects").join(&key), cut).unwrap();
+        let s = Session::new(remote.clone());
+        let mut got = 0;
+        s.fetch(std::slice::from_ref(&key), &mut |_, _| got += 1);
+        let (traffic, failure) = s.finish();
+        assert_eq!(
+            (got, traffic.damaged, traffic.requests, failure),
+            (0, 1, 2, None)
+        );
+        let listed = remote.list().unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].key, key);
+        assert_eq!(remote.delete(&[key]).unwrap(), 1);
+        assert!(remote.list().unwrap().is_empty());
+    }
+}
