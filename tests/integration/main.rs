@@ -14,4 +14,5 @@ mod hugo;
 mod lighthouse;
 mod mutants;
 mod scan;
+mod shared;
 mod watch;

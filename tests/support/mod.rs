@@ -5,6 +5,7 @@ pub mod demo;
 pub mod exif;
 pub mod mutants;
 pub mod pixels;
+pub mod s3;
 pub mod serve;
 pub mod verdicts;
 
@@ -103,10 +104,16 @@ pub fn pixpipe(args: &[&str]) -> Run {
 
 /// Run the pixpipe binary in folder `cwd`.
 pub fn pixpipe_in(cwd: Option<&Path>, args: &[&str]) -> Run {
+    pixpipe_with(cwd, &[], args)
+}
+
+/// Run the pixpipe binary in folder `cwd` (or here), with the variables `env` set.
+pub fn pixpipe_with(cwd: Option<&Path>, env: &[(&str, String)], args: &[&str]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pixpipe"));
     cmd.args(args)
         .env("NO_COLOR", "1")
-        .env_remove("CLICOLOR_FORCE");
+        .env_remove("CLICOLOR_FORCE")
+        .envs(env.iter().map(|(k, v)| (k, v)));
     if let Some(d) = cwd {
         cmd.current_dir(d);
     }
