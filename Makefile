@@ -6,7 +6,7 @@ DEMO := assets/demo
 TARGET_DIR := $(shell $(CARGO) metadata --format-version 1 --no-deps 2>/dev/null | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 PIXPIPE := $(or $(TARGET_DIR),target)/release/pixpipe
 
-.PHONY: help test lint bench-check bench-peers bench-memory bench-noop bench-watch fuzz demo ci deps deps-build deps-test clean-demo
+.PHONY: help test lint bench-check bench-peers bench-memory bench-noop bench-watch bench-shared fuzz demo ci deps deps-build deps-test clean-demo
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -147,6 +147,18 @@ WATCH_EDITS ?= 40
 WATCH_BATCH ?= 200
 bench-watch: deps-build $(PIXPIPE) ## Latency of build --watch on a generated 1,000-page site
 	python3 benches/peers/watch.py $(PIXPIPE) $(WATCH_PAGES) $(WATCH_EDITS) 0.3 $(WATCH_BATCH) 10
+
+# The shared cache (s3s-fs on 127.0.0.1): a cold build, one that uploads, a fresh machine's
+# build from the store, and the standard job split in SHARED_SHARDS shards plus the final build.
+# SHARED_SITE: a folder of photos, or a number of generated 1200x800 photos.
+SHARED_SITE ?= ../shared/corpus/bench
+SHARED_SHARDS ?= 2 4
+# In memory: each step deletes thousands of files and makes them again, and ext4 then skips
+# the inodes freed in the last minutes when it makes files (seconds for 3,000 outputs).
+SHARED_TMP ?= /dev/shm
+bench-shared: deps-build $(PIXPIPE) ## Time the shared cache: cold, upload, fresh machine, --shard 2 and 4 + final
+	@s3s-fs --version 2>/dev/null | grep -qx "s3s-fs $(S3S_VERSION)" || $(MAKE) --no-print-directory deps-test
+	TMPDIR=$(SHARED_TMP) SHARDS="$(SHARED_SHARDS)" bash benches/peers/shared.sh $(SHARED_SITE) $(BENCH_FORMAT) $(BENCH_ROUNDS) $(PIXPIPE)
 
 # Damaged copies of generated images, in batches of FUZZ_BATCH with a new seed each, for
 # FUZZ_SECONDS: panics, hangs (a command past FUZZ_TIMEOUT seconds) and files on which

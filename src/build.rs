@@ -475,12 +475,19 @@ fn plan_alone(
     Ok((a, plan))
 }
 
-/// The cache keys of every output a default build of the site at `root` uses (`pixpipe
-/// cache prune --keep-referenced-by`): its sources are read to hash them, nothing is made or
-/// written.
+/// The cache keys of every output a build of the site at `root` (with its pixpipe.yaml, in
+/// place or into the default mirror) uses (`pixpipe cache prune --keep-referenced-by`): its
+/// sources are read to hash them, nothing is made or written.
 pub fn used_keys(root: &Path, config: &Config) -> Result<BTreeSet<String>, BuildError> {
+    // Built in place when its manifest is there (outputs that pages name are then planned
+    // as their sources, as its builds plan them), else into the default mirror.
+    let in_place = !root.join(".pixpipe/site/data/pixpipe.yaml").is_file()
+        && root.join("data/pixpipe.yaml").is_file();
     let opts = BuildOptions {
-        output: Output::Mirror(root.join(".pixpipe/site")),
+        output: match in_place {
+            true => Output::InPlace,
+            false => Output::Mirror(root.join(".pixpipe/site")),
+        },
         manifest: None,
         manifest_format: ManifestFormat::Yaml,
         cache_dir: root.join(".pixpipe/cache"),
@@ -589,7 +596,11 @@ fn make_outputs(
             dest.place_early(&names[j], m, bytes)
         }
     };
-    let run_opts = RunOptions::new(opts.memory_bytes, config, started);
+    let mut run_opts = RunOptions::new(opts.memory_bytes, config, started);
+    if opts.shard.is_some() {
+        run_opts = jobs::Shard::run_options(run_opts);
+        jobs::Shard::share_hits(cache, &hits);
+    }
     let ran = jobs::run(
         &job_list, &todo, cache, config, run_opts, &on_made, progress,
     );
@@ -604,7 +615,10 @@ fn make_outputs(
         .sum();
     let failed = publish(&names, hits, ran.results, &mut made);
     memo.learn(config, (&job_list, &ran.later), &names, &made);
-    made.extend(copies(plan, &hashes));
+    // A shard publishes nothing: its copies are the last build's.
+    if opts.shard.is_none() {
+        made.extend(copies(plan, &hashes));
+    }
     report.reused = made.values().map(Vec::len).sum::<usize>() - report.made;
     report.images = made.len();
     report.bytes_out = made.values().flatten().map(|m| m.bytes).sum();

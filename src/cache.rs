@@ -268,6 +268,14 @@ impl Cache {
         got
     }
 
+    /// Make sure the shared cache (if any) has the outputs of `keys`, which the folder has:
+    /// uploaded from the folder where the store lacks them.
+    pub fn ensure_shared(&self, keys: &[String]) {
+        if let Some(remote) = &self.remote {
+            remote.ensure(keys, &|key| self.read(key).ok());
+        }
+    }
+
     /// Wait for the shared cache's uploads: what this run sent and fetched, and the store's
     /// failure if it had one. `None` without a shared cache.
     pub fn finish_remote(&self) -> Option<(crate::remote::Traffic, Option<String>)> {

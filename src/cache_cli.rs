@@ -11,12 +11,13 @@ use std::sync::Arc;
 
 /// A command's cache folder and shared cache: `--cache`, else the configuration's `cache` (a
 /// folder there is relative to `base`, the site), else the folder `default`. With a shared
-/// cache, the folder is `--cache-local`, else `default`.
+/// cache, the folder is `--cache-local`, else `default`; its uploads hold at most a quarter of
+/// `memory_bytes`.
 pub fn cache_of(
     args: &CacheArgs,
     config: &Config,
-    base: &Path,
-    default: PathBuf,
+    (base, default): (&Path, PathBuf),
+    memory_bytes: u64,
 ) -> anyhow::Result<(PathBuf, Option<Arc<Remote>>)> {
     let given = match (&args.cache, &config.cache) {
         (Some(c), _) => Some((c.clone(), None)),
@@ -29,6 +30,7 @@ pub fn cache_of(
                 url,
                 strict: args.cache_strict,
                 requests: args.cache_requests.max(1),
+                upload_bytes: remote::upload_bytes(memory_bytes),
             })?;
             Ok((
                 args.cache_local.clone().unwrap_or(default),
@@ -47,6 +49,15 @@ pub fn cache_of(
             ))
         }
         None => Ok((args.cache_local.clone().unwrap_or(default), None)),
+    }
+}
+
+/// The memory budget a command's jobs get out of `memory_bytes`: less the room for uploads
+/// when there is a shared cache (uploads wait while the jobs run).
+pub fn jobs_memory(memory_bytes: u64, shared: &Option<Arc<Remote>>) -> u64 {
+    match shared {
+        Some(_) => memory_bytes.saturating_sub(remote::upload_bytes(memory_bytes)),
+        None => memory_bytes,
     }
 }
 
@@ -85,6 +96,7 @@ pub fn run_prune(args: PruneArgs) -> anyhow::Result<ExitCode> {
             url: args.cache.clone(),
             strict: true,
             requests: args.cache_requests.max(1),
+            upload_bytes: remote::UPLOAD_BYTES,
         })?)
     } else {
         pixpipe::prune::Store::Folder(PathBuf::from(&args.cache))

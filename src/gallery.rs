@@ -1009,7 +1009,8 @@ fn gallery_shard(
         .filter_map(|(jm, m)| m.then_some(jm))
         .unzip();
     let (hits, todo) = jobs::lookup(&cache, &job_list, config);
-    let run_opts = RunOptions::new(opts.memory_bytes, config, started);
+    jobs::Shard::share_hits(&cache, &hits);
+    let run_opts = jobs::Shard::run_options(RunOptions::new(opts.memory_bytes, config, started));
     let ran = jobs::run(
         &job_list,
         &todo,

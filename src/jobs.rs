@@ -108,6 +108,9 @@ pub struct Shard {
     pub count: u32,
 }
 
+/// The most parts `--shard` splits a build into.
+pub const MAX_SHARDS: u32 = 1024;
+
 impl std::fmt::Display for Shard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.index, self.count)
@@ -123,13 +126,31 @@ impl std::str::FromStr for Shard {
         let (i, n) = text.trim().split_once('/').ok_or_else(bad)?;
         let (index, count) = (i.trim().parse::<u32>(), n.trim().parse::<u32>());
         match (index, count) {
-            (Ok(index), Ok(count)) if (1..=count).contains(&index) => Ok(Shard { index, count }),
+            (Ok(index), Ok(count)) if (1..=count).contains(&index) && count <= MAX_SHARDS => {
+                Ok(Shard { index, count })
+            }
             _ => Err(bad()),
         }
     }
 }
 
 impl Shard {
+    /// How a shard runs: every variant of its jobs is made, whatever `avif_budget` says (the
+    /// last build must find them all), and what its cache folder already had is checked
+    /// against the shared cache and uploaded where the store lacks it.
+    pub fn run_options(opts: RunOptions) -> RunOptions {
+        RunOptions {
+            avif_deadline: None,
+            ..opts
+        }
+    }
+
+    /// After `lookup`: make sure the shared cache has every output a shard found (`hits`).
+    pub fn share_hits(cache: &Cache, hits: &[Vec<Made>]) {
+        let keys: Vec<String> = (hits.iter().flatten()).map(|m| m.key.clone()).collect();
+        cache.ensure_shared(&keys);
+    }
+
     /// Which of `jobs` are this shard's. Every process given the same jobs splits them alike:
     /// the jobs, by expected work (largest first, then by cache key), each go to the part
     /// with the least work so far, so the parts take about as long as each other.
@@ -327,13 +348,15 @@ pub fn lookup_with(
         .collect();
     // What the folder lacks, from the shared cache behind it (if any), all at once.
     if cache.remote().is_some() {
-        let wanted: Vec<String> = looked
-            .iter()
+        // Once each: two jobs of one key (two copies of a photo in a gallery) share it.
+        let wanted: Vec<String> = (looked.iter())
             .flat_map(|(_, missing)| missing.iter().map(|(_, k)| k.clone()))
+            .collect::<std::collections::BTreeSet<String>>()
+            .into_iter()
             .collect();
-        let mut fetched = cache.fetch_missing(&wanted);
+        let fetched = cache.fetch_missing(&wanted);
         for (found, missing) in &mut looked {
-            missing.retain(|(v, key)| match fetched.remove(key) {
+            missing.retain(|(v, key)| match fetched.get(key).cloned() {
                 Some(e) => {
                     found.push(made_of(*v, key, e));
                     false
@@ -799,11 +822,11 @@ mod tests {
     #[test]
     fn shards_split_every_job_once_alike_in_every_process_and_about_evenly() {
         assert_eq!("2/4".parse::<Shard>(), Ok(Shard { index: 2, count: 4 }));
-        for bad in ["0/3", "4/3", "3", "a/b", "1/0", ""] {
+        for bad in ["0/3", "4/3", "3", "a/b", "1/0", "", "1/4294967295"] {
             assert_eq!(
                 bad.parse::<Shard>(),
                 Err(format!(
-                    "`{bad}` is not a shard: write I/N, with 1 <= I <= N (`--shard 2/4`)"
+                    "`{bad}` is not a shard: write I/N, with 1 <= I <= N <= 1024 (`--shard 2/4`)"
                 )),
             );
         }

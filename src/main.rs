@@ -214,8 +214,8 @@ fn run_gallery(args: GalleryArgs) -> anyhow::Result<ExitCode> {
     let (cache_dir, shared) = cache_cli::cache_of(
         &args.cache,
         &config,
-        &args.photo_dir,
-        args.photo_dir.join(".pixpipe/cache"),
+        (&args.photo_dir, args.photo_dir.join(".pixpipe/cache")),
+        args.work.memory_bytes(),
     )?;
     let opts = GalleryOptions {
         out,
@@ -226,7 +226,7 @@ fn run_gallery(args: GalleryArgs) -> anyhow::Result<ExitCode> {
         originals: args.originals,
         cache_dir,
         jobs: args.work.threads(),
-        memory_bytes: args.work.memory_bytes(),
+        memory_bytes: cache_cli::jobs_memory(args.work.memory_bytes(), &shared),
         shortcode: args.shortcode.to_ascii_lowercase(),
         shared,
         shard: args.shard,
@@ -252,7 +252,7 @@ fn run_gallery(args: GalleryArgs) -> anyhow::Result<ExitCode> {
     let url = opts.shared.as_ref().map(|r| r.url());
     if let Some((shard, others)) = report.shard {
         eprintln!(
-            "gallery: shard {shard}: {} photos' variants made here ({} made, {} already in the cache), {others} jobs left to the other shards; no gallery written",
+            "gallery: shard {shard}: {} variants ({} made, {} already in the cache), {others} jobs left to the other shards; no gallery written",
             report.made + report.reused,
             report.made,
             report.reused,
@@ -314,8 +314,12 @@ fn run_html(args: HtmlArgs) -> anyhow::Result<ExitCode> {
         .collect::<std::path::PathBuf>()
         .parent()
         .map_or_else(|| abs.clone(), Path::to_path_buf);
-    let (cache_dir, shared) =
-        cache_cli::cache_of(&args.cache, &config, &beside, beside.join(".pixpipe/cache"))?;
+    let (cache_dir, shared) = cache_cli::cache_of(
+        &args.cache,
+        &config,
+        (&beside, beside.join(".pixpipe/cache")),
+        args.work.memory_bytes(),
+    )?;
     let opts = HtmlOptions {
         out: args.out.clone(),
         base: pixpipe::html::url::Base::parse(args.base_url.as_deref()),
@@ -323,7 +327,7 @@ fn run_html(args: HtmlArgs) -> anyhow::Result<ExitCode> {
         prune_originals: args.prune_originals,
         cache_dir,
         jobs: args.work.threads(),
-        memory_bytes: args.work.memory_bytes(),
+        memory_bytes: cache_cli::jobs_memory(args.work.memory_bytes(), &shared),
         shared,
     };
     let bar = progress_bar(
@@ -399,8 +403,8 @@ fn run_build(args: BuildArgs) -> anyhow::Result<ExitCode> {
     let (cache_dir, shared) = cache_cli::cache_of(
         &args.cache,
         &config,
-        &args.site,
-        args.site.join(".pixpipe/cache"),
+        (&args.site, args.site.join(".pixpipe/cache")),
+        args.work.memory_bytes(),
     )?;
     let opts = BuildOptions {
         output,
@@ -411,7 +415,7 @@ fn run_build(args: BuildArgs) -> anyhow::Result<ExitCode> {
         },
         cache_dir,
         jobs: args.work.threads(),
-        memory_bytes: args.work.memory_bytes(),
+        memory_bytes: cache_cli::jobs_memory(args.work.memory_bytes(), &shared),
         prune_cache: args.prune_cache,
         shared,
         shard: args.shard,

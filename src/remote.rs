@@ -16,8 +16,9 @@
 //! is full turns the shared cache off for the rest of the run after its first failure (with
 //! the store's own reason), and the run goes on with local work; with `strict` that is an
 //! error. Each request is retried with backoff within a time limit. Requests run in
-//! parallel (`requests` at once), and uploads waiting to be sent hold at most
-//! `UPLOAD_BYTES` of outputs: a worker that would pass that waits.
+//! parallel (`requests` at once); uploads waiting to be sent hold at most `upload_bytes` of
+//! outputs (a quarter of the memory budget, at most `UPLOAD_BYTES`), and so do fetched ones
+//! not yet stored: a worker (or a response) that would pass that waits.
 
 use crate::locks::lock;
 use futures::{StreamExt, TryStreamExt};
@@ -36,14 +37,24 @@ pub struct Settings {
     pub strict: bool,
     /// Requests in flight at once.
     pub requests: usize,
+    /// At most this many bytes of outputs wait to be uploaded at once.
+    pub upload_bytes: u64,
 }
 
-/// Requests in flight at once, unless set.
-pub const DEFAULT_REQUESTS: usize = 16;
+/// Requests in flight at once, unless set. A store answers each request after a wait of its
+/// own (tens of milliseconds), so outputs of tens of kilobytes come as fast as requests are
+/// kept in flight: 3,000 of them took 7.4 s at 16, 2.0 s at 64 and 1.1 s at 256 (loopback).
+pub const DEFAULT_REQUESTS: usize = 128;
 
-/// At most this many bytes of outputs wait to be uploaded: a worker that would pass it waits
-/// for uploads to finish first.
+/// At most this many bytes of outputs wait to be uploaded, whatever the memory budget: a
+/// worker that would pass it waits for uploads to finish first.
 pub const UPLOAD_BYTES: u64 = 64 << 20;
+
+/// The bytes of outputs that may wait to be uploaded under a memory budget of
+/// `memory_bytes`: a quarter of it, between 4 MiB and `UPLOAD_BYTES`.
+pub fn upload_bytes(memory_bytes: u64) -> u64 {
+    (memory_bytes / 4).clamp(4 << 20, UPLOAD_BYTES)
+}
 
 /// Whether `text` names an object store rather than a folder: it has a URL scheme.
 pub fn is_url(text: &str) -> bool {
@@ -59,7 +70,9 @@ pub fn is_url(text: &str) -> bool {
 /// process (a `--watch` keeps it); each run of a command takes a [`Session`] of it.
 pub struct Remote {
     settings: Settings,
-    store: Arc<dyn ObjectStore>,
+    /// The store's client, or why it could not be made (missing credentials, a folder that
+    /// cannot be created): a failure of the store, not of the URL.
+    store: Result<Arc<dyn ObjectStore>, String>,
     prefix: StorePath,
     rt: tokio::runtime::Runtime,
 }
@@ -93,7 +106,16 @@ impl Remote {
             why,
         };
         let url = url::Url::parse(&settings.url).map_err(|e| fail(e.to_string()))?;
-        let (store, prefix) = store_for(&url).map_err(fail)?;
+        if !KNOWN.contains(&url.scheme()) {
+            return Err(fail(format!(
+                "`{}://` is not a store pixpipe knows (s3://, gs://, az://, http(s)://, file://)",
+                url.scheme()
+            )));
+        }
+        let (store, prefix) = match store_for(&url) {
+            Ok((store, prefix)) => (Ok(store), prefix),
+            Err(why) => (Err(why), StorePath::default()),
+        };
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("pixpipe-store")
@@ -125,8 +147,9 @@ impl Remote {
     /// Every object under the prefix: (key, bytes, last modified).
     pub fn list(&self) -> Result<Vec<Listed>, String> {
         let under = self.prefix.child("objects");
+        let store = self.store.as_ref().map_err(String::clone)?;
         self.rt.block_on(async {
-            self.store
+            store
                 .list(Some(&under))
                 .map_ok(|m| Listed {
                     key: m.location.filename().unwrap_or_default().to_string(),
@@ -143,10 +166,11 @@ impl Remote {
     /// first failure.
     pub fn delete(&self, keys: &[String]) -> Result<usize, String> {
         let n = self.settings.requests.max(1);
+        let store = self.store.as_ref().map_err(String::clone)?;
         self.rt.block_on(async {
             futures::stream::iter(keys)
                 .map(|k| async move {
-                    match self.store.delete(&self.object(k)).await {
+                    match store.delete(&self.object(k)).await {
                         Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
                         Err(e) => Err(reason(&e)),
                     }
@@ -168,6 +192,11 @@ pub struct Listed {
     /// When it was written.
     pub modified: std::time::SystemTime,
 }
+
+/// The URL schemes `store_for` knows.
+const KNOWN: &[&str] = &[
+    "s3", "s3a", "gs", "az", "azure", "abfs", "abfss", "http", "https", "file",
+];
 
 /// The store for `url` and the prefix its objects go under.
 fn store_for(url: &url::Url) -> Result<(Arc<dyn ObjectStore>, StorePath), String> {
@@ -195,6 +224,9 @@ fn store_for(url: &url::Url) -> Result<(Arc<dyn ObjectStore>, StorePath), String
                 .with_url(url.as_str())
                 .with_client_options(client)
                 .with_retry(retry)
+                // Each object names the blake3 of its bytes (checked on every fetch), and the
+                // connection is TLS: the body is not hashed again to sign the request.
+                .with_unsigned_payload(true)
                 .build()
                 .map_err(e)?,
         ),
@@ -309,6 +341,10 @@ pub struct Session {
     remote: Arc<Remote>,
     failure: Arc<Mutex<Option<String>>>,
     room: Arc<tokio::sync::Semaphore>,
+    /// The same room for fetched objects not yet handed over.
+    down_room: Arc<tokio::sync::Semaphore>,
+    /// Uploads in flight (`requests` at most).
+    slots: Arc<tokio::sync::Semaphore>,
     uploads: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     counts: Arc<Counts>,
 }
@@ -323,6 +359,13 @@ struct Counts {
     requests: AtomicU64,
 }
 
+/// A run that ends early (an error after its images were made) still sends what it made.
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.drain();
+    }
+}
+
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
@@ -334,13 +377,27 @@ impl std::fmt::Debug for Session {
 /// Upload room is counted in KiB (a semaphore's permits are u32).
 const KIB: u64 = 1024;
 
+/// The permits for `bytes` in a room of `room` bytes (all of it for an object that alone is
+/// larger: it then waits for the room to empty).
+fn room_for(bytes: u64, room: u64) -> u32 {
+    bytes.div_ceil(KIB).clamp(1, (room / KIB).max(1)) as u32
+}
+
+/// A fetched object, with the room its bytes take until they are handed over.
+type Fetched = (bytes::Bytes, tokio::sync::OwnedSemaphorePermit);
+
 impl Session {
     /// A run's session with `remote`.
     pub fn new(remote: Arc<Remote>) -> Session {
+        let room = (remote.settings.upload_bytes / KIB).max(1);
+        let requests = remote.settings.requests.max(1);
+        let failure = remote.store.as_ref().err().cloned();
         Session {
             remote,
-            failure: Default::default(),
-            room: Arc::new(tokio::sync::Semaphore::new((UPLOAD_BYTES / KIB) as usize)),
+            failure: Arc::new(Mutex::new(failure)),
+            slots: Arc::new(tokio::sync::Semaphore::new(requests)),
+            room: Arc::new(tokio::sync::Semaphore::new(room as usize)),
+            down_room: Arc::new(tokio::sync::Semaphore::new(room as usize)),
             uploads: Mutex::new(Vec::new()),
             counts: Default::default(),
         }
@@ -375,7 +432,9 @@ impl Session {
                 .map(|k| self.get(k))
                 .buffer_unordered(n);
             while let Some((key, object)) = arriving.next().await {
-                let Some(object) = object else { continue };
+                let Some((object, _room)) = object else {
+                    continue;
+                };
                 let Some(body) = unwrap(&object) else {
                     continue;
                 };
@@ -390,19 +449,30 @@ impl Session {
 
     /// The object of `key`, if it is whole: fetched a second time if the first copy was
     /// not; `None` for a missing, twice damaged or failed one.
-    async fn get<'k>(&self, key: &'k String) -> (&'k String, Option<bytes::Bytes>) {
+    /// Its bytes are read only once `down_room` has room for them (the response's length,
+    /// known from its headers), and hold that room until they are handed over.
+    async fn get<'k>(&self, key: &'k String) -> (&'k String, Option<Fetched>) {
         let remote = &self.remote;
+        let Ok(store) = &remote.store else {
+            return (key, None);
+        };
         for _ in 0..2 {
             if self.failed() {
                 return (key, None);
             }
             self.counts.requests.fetch_add(1, Ordering::Relaxed);
-            let got = match remote.store.get(&remote.object(key)).await {
-                Ok(r) => r.bytes().await,
+            let got = match store.get(&remote.object(key)).await {
+                Ok(r) => {
+                    let need = room_for(r.meta.size, remote.settings.upload_bytes);
+                    match self.down_room.clone().acquire_many_owned(need).await {
+                        Ok(permit) => r.bytes().await.map(|b| (b, permit)),
+                        Err(_) => return (key, None),
+                    }
+                }
                 Err(e) => Err(e),
             };
             match got {
-                Ok(object) if unwrap(&object).is_some() => return (key, Some(object)),
+                Ok(object) if unwrap(&object.0).is_some() => return (key, Some(object)),
                 Ok(_) => {}
                 Err(object_store::Error::NotFound { .. }) => return (key, None),
                 Err(e) => {
@@ -415,36 +485,79 @@ impl Session {
         (key, None)
     }
 
-    /// Upload an output in the background (a worker waits here while `UPLOAD_BYTES` of
-    /// outputs are already waiting). Nothing after a failure.
+    /// Make sure the store has the outputs of `keys` (ones the local folder had: a shard's
+    /// outputs must all reach the store): each is asked for with a HEAD request, `requests`
+    /// at a time, and those the store lacks are read with `read` and uploaded.
+    pub fn ensure(&self, keys: &[String], read: &(dyn Fn(&str) -> Option<Vec<u8>> + Sync)) {
+        let Ok(store) = &self.remote.store else {
+            return;
+        };
+        if keys.is_empty() || self.failed() {
+            return;
+        }
+        let n = self.remote.settings.requests.max(1);
+        let missing: Vec<&String> = self.remote.rt.block_on(async {
+            futures::stream::iter(keys)
+                .map(|key| async move {
+                    if self.failed() {
+                        return None;
+                    }
+                    self.counts.requests.fetch_add(1, Ordering::Relaxed);
+                    match store.head(&self.remote.object(key)).await {
+                        Ok(_) => None,
+                        Err(object_store::Error::NotFound { .. }) => Some(key),
+                        Err(e) => {
+                            self.fail(reason(&e));
+                            None
+                        }
+                    }
+                })
+                .buffer_unordered(n)
+                .filter_map(|k| async move { k })
+                .collect()
+                .await
+        });
+        for key in missing {
+            if let Some(bytes) = read(key) {
+                self.upload(key, &bytes);
+            }
+        }
+    }
+
+    /// Upload an output in the background (a worker waits here while `upload_bytes` of
+    /// outputs are already waiting), at most `requests` at a time. Nothing after a failure.
     pub fn upload(&self, key: &str, bytes: &[u8]) {
+        let Ok(store) = &self.remote.store else {
+            return;
+        };
         if self.failed() {
             return;
         }
-        let need = (bytes.len() as u64)
-            .div_ceil(KIB)
-            .clamp(1, UPLOAD_BYTES / KIB) as u32;
+        let need = room_for(bytes.len() as u64, self.remote.settings.upload_bytes);
         let room = self.room.clone();
-        let Ok(permit) = self
-            .remote
-            .rt
-            .block_on(async move { room.acquire_many_owned(need).await })
-        else {
+        let Ok(permit) = (self.remote.rt).block_on(room.acquire_many_owned(need)) else {
             return;
         };
         let mut object = header(bytes).into_bytes();
         object.extend_from_slice(bytes);
-        let remote = self.remote.clone();
-        let (failure, counts) = (self.failure.clone(), self.counts.clone());
-        let path = remote.object(key);
+        // The task holds the store's client, not the `Remote` (whose runtime it runs on).
+        let (store, path) = (store.clone(), self.remote.object(key));
+        let (failure, counts, slots) = (
+            self.failure.clone(),
+            self.counts.clone(),
+            self.slots.clone(),
+        );
         let size = bytes.len() as u64;
         let task = self.remote.rt.spawn(async move {
-            let _permit = permit;
+            let _room = permit;
+            let Ok(_slot) = slots.acquire_owned().await else {
+                return;
+            };
             if lock(&failure).is_some() {
                 return;
             }
             counts.requests.fetch_add(1, Ordering::Relaxed);
-            match remote.store.put(&path, PutPayload::from(object)).await {
+            match store.put(&path, PutPayload::from(object)).await {
                 Ok(_) => {
                     counts.uploaded.fetch_add(1, Ordering::Relaxed);
                     counts.uploaded_bytes.fetch_add(size, Ordering::Relaxed);
@@ -461,14 +574,19 @@ impl Session {
         lock(&self.failure).get_or_insert(why);
     }
 
-    /// Wait for every upload; what the run did, and its failure if it had one.
-    pub fn finish(&self) -> (Traffic, Option<String>) {
+    /// Wait for every upload sent so far.
+    fn drain(&self) {
         let tasks = std::mem::take(&mut *lock(&self.uploads));
         self.remote.rt.block_on(async {
             for t in tasks {
                 let _ = t.await;
             }
         });
+    }
+
+    /// Wait for every upload; what the run did, and its failure if it had one.
+    pub fn finish(&self) -> (Traffic, Option<String>) {
+        self.drain();
         let c = &self.counts;
         let traffic = Traffic {
             fetched: c.fetched.load(Ordering::Relaxed),
@@ -505,6 +623,19 @@ mod tests {
     }
 
     #[test]
+    fn an_output_larger_than_the_room_waits_for_all_of_it_never_for_more() {
+        // 4 MiB of room: a 10 MB output takes all of it (and so runs alone), never more
+        // permits than there are (which would wait for ever).
+        assert_eq!(room_for(10_000_000, 4 << 20), 4096);
+        assert_eq!(room_for(1, 4 << 20), 1);
+        assert_eq!(room_for(0, 4 << 20), 1);
+        assert_eq!(room_for(5000, 4 << 20), 5);
+        assert_eq!(upload_bytes(16 << 20), 4 << 20);
+        assert_eq!(upload_bytes(320 << 20), 64 << 20);
+        assert_eq!(upload_bytes(128 << 20), 32 << 20);
+    }
+
+    #[test]
     fn urls_name_stores_and_paths_name_folders() {
         for url in [
             "s3://bucket/prefix",
@@ -528,6 +659,7 @@ mod tests {
             url: "ftp://host/cache".into(),
             strict: false,
             requests: 4,
+            upload_bytes: UPLOAD_BYTES,
         })
         .unwrap_err();
         assert_eq!(
@@ -545,6 +677,7 @@ mod tests {
                 url,
                 strict: false,
                 requests: 4,
+                upload_bytes: UPLOAD_BYTES,
             })
             .unwrap(),
         );

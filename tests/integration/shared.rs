@@ -193,11 +193,24 @@ fn gallery_shards_then_a_final_run_equal_one_run() {
     };
     let alone = gallery("alone", "alone", None, false);
     assert_eq!(alone.code, 0, "{}", alone.stderr);
+    let mut made = 0;
     for sh in ["1/2", "2/2"] {
         let r = gallery(&format!("s{}", &sh[..1]), "sharded", Some(sh), true);
         assert_eq!(r.code, 0, "{}", r.stderr);
-        assert!(line(&r, "gallery: shard").ends_with("no gallery written"));
+        let summary = line(&r, "gallery: shard");
+        assert!(summary.ends_with("no gallery written"), "{summary}");
+        assert_eq!(
+            number_before(summary, "already in the cache"),
+            0,
+            "{summary}"
+        );
+        assert!(
+            number_before(summary, "made") > 0,
+            "every shard has work: {summary}"
+        );
+        made += number_before(summary, "made");
     }
+    assert_eq!(made, number_before(line(&alone, "gallery:"), "made"));
     assert!(!s.path("sharded").exists());
     let last = gallery("final", "sharded", None, true);
     assert_eq!(last.code, 0, "{}", last.stderr);
@@ -427,4 +440,44 @@ fn a_folder_store_named_in_pixpipe_yaml_is_shared_like_a_bucket() {
     assert!(r.stderr.contains(
         "--cache-local is the folder in front of a shared cache, and the cache `some/folder` is a folder: give one of them"
     ), "{}", r.stderr);
+}
+
+#[test]
+fn a_shard_whose_folder_already_has_its_outputs_uploads_them_for_the_last_build() {
+    let Some(s3) = S3::start(BUCKET) else { return };
+    let url = format!("s3://{BUCKET}/warm");
+    let s = site(3, 400);
+    let caches = tempfile::tempdir().unwrap();
+    let local = caches.path().join("restored");
+    // A folder restored from an earlier run that had no store.
+    let earlier = pixpipe_with(
+        None,
+        &[],
+        &[
+            "build",
+            "-q",
+            "--cache",
+            local.to_str().unwrap(),
+            s.root().to_str().unwrap(),
+        ],
+    );
+    let made = number_before(line(&earlier, "build:"), "made");
+    std::fs::remove_dir_all(s.path(".pixpipe/site")).unwrap();
+    let mut args = build(&url, &local);
+    args.extend(["--shard", "1/1"]);
+    let shard = run(&s3, &args, s.root());
+    assert_eq!(shard.code, 0, "{}", shard.stderr);
+    let summary = line(&shard, "build: shard");
+    assert_eq!(number_before(summary, "made"), 0, "{summary}");
+    assert_eq!(
+        number_before(summary, "already in the cache"),
+        made,
+        "{summary}"
+    );
+    let shared = line(&shard, "shared cache");
+    assert_eq!(number_before(shared, "uploaded"), made, "{shared}");
+    // HEAD for each output, then a PUT for each.
+    assert_eq!(number_before(shared, "requests"), 2 * made, "{shared}");
+    let last = run(&s3, &build(&url, &caches.path().join("fresh")), s.root());
+    assert_eq!(number_before(line(&last, "build:"), "sources decoded"), 0);
 }
