@@ -400,18 +400,34 @@ fn build_in_pool(
         root: &root_abs,
         live: &live,
     };
-    let saved = jobs::save_cache(&cache, opts.prune_cache, Some(scope));
-    report.diagnostics.extend(saved.diagnostics);
-    report.shared = saved.shared;
+    close(
+        &mut report,
+        &cache,
+        (opts.prune_cache, Some(scope)),
+        started,
+    );
     warm.jobs = job_memo;
-    crate::report::sort(&mut report.diagnostics);
-    report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
 
-/// A build with `--shard` (`opts.shard`): plan as a whole build would, then make (and store in the cache,
-/// shared or not) only this shard's jobs' outputs. Nothing is written but the cache: no page,
-/// output, manifest, nor the output folder.
+/// The end of a build: the cache saved (after the shared cache's uploads) and what that
+/// said, the findings sorted, the time taken.
+fn close(
+    report: &mut BuildReport,
+    cache: &Cache,
+    (prune, scope): (bool, Option<StatScope>),
+    started: Instant,
+) {
+    let saved = jobs::save_cache(cache, prune, scope);
+    report.diagnostics.extend(saved.diagnostics);
+    report.shared = saved.shared;
+    crate::report::sort(&mut report.diagnostics);
+    report.seconds = started.elapsed().as_secs_f64();
+}
+
+/// A build with `--shard` (`opts.shard`): plan as a whole build would, then make (and store
+/// in the cache, shared or not) only this shard's jobs' outputs. Nothing is written but the
+/// cache: no page, output, manifest, nor the output folder.
 fn build_shard(
     root: &Path,
     config: &Config,
@@ -440,11 +456,7 @@ fn build_shard(
         &a.site,
         &a.inv,
     ));
-    let saved = jobs::save_cache(&cache, false, None);
-    report.diagnostics.extend(saved.diagnostics);
-    report.shared = saved.shared;
-    crate::report::sort(&mut report.diagnostics);
-    report.seconds = started.elapsed().as_secs_f64();
+    close(&mut report, &cache, (false, None), started);
     Ok(report)
 }
 

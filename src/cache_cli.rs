@@ -10,15 +10,16 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 /// A command's cache folder and shared cache: `--cache`, else the configuration's `cache` (a
-/// folder there is relative to `base`, the site), else the folder `default`. With a shared
-/// cache, the folder is `--cache-local`, else `default`; its uploads hold at most a quarter of
-/// `memory_bytes`.
+/// folder there is relative to `base`: the site, the photo folder, or beside the built
+/// site), else the folder `.pixpipe/cache` in `base`. With a shared cache, the folder is
+/// `--cache-local`, else that default; its uploads hold at most a 32nd of `memory_bytes`.
 pub fn cache_of(
     args: &CacheArgs,
     config: &Config,
-    (base, default): (&Path, PathBuf),
+    base: &Path,
     memory_bytes: u64,
 ) -> anyhow::Result<(PathBuf, Option<Arc<Remote>>)> {
+    let default = base.join(".pixpipe/cache");
     let given = match (&args.cache, &config.cache) {
         (Some(c), _) => Some((c.clone(), None)),
         (None, Some(c)) => Some((c.clone(), Some(base))),
@@ -49,15 +50,6 @@ pub fn cache_of(
             ))
         }
         None => Ok((args.cache_local.clone().unwrap_or(default), None)),
-    }
-}
-
-/// The memory budget a command's jobs get out of `memory_bytes`: less the room for uploads
-/// when there is a shared cache (uploads wait while the jobs run).
-pub fn jobs_memory(memory_bytes: u64, shared: &Option<Arc<Remote>>) -> u64 {
-    match shared {
-        Some(_) => memory_bytes.saturating_sub(remote::upload_bytes(memory_bytes)),
-        None => memory_bytes,
     }
 }
 

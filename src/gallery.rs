@@ -935,11 +935,17 @@ fn gallery_in_pool(
     }
     report.page = opts.out.join(pages[pages.len() - 1].0);
     report.removed = owned.finish()?;
-    let saved = jobs::save_cache(&cache, false, None);
+    close(&mut report, &cache);
+    Ok(report)
+}
+
+/// The end of a run: the cache saved (after the shared cache's uploads) and what that said,
+/// the findings sorted.
+fn close(report: &mut GalleryReport, cache: &Cache) {
+    let saved = jobs::save_cache(cache, false, None);
     report.diagnostics.extend(saved.diagnostics);
     report.shared = saved.shared;
     crate::report::sort(&mut report.diagnostics);
-    Ok(report)
 }
 
 /// The photos of `dir` that can be shown, in the gallery's order; the others reported.
@@ -1029,10 +1035,7 @@ fn gallery_shard(
             Err(e) => (report.diagnostics).push(job_failure(&photos[meta[j].photo].name, &e)),
         }
     }
-    let saved = jobs::save_cache(&cache, false, None);
-    report.diagnostics.extend(saved.diagnostics);
-    report.shared = saved.shared;
-    crate::report::sort(&mut report.diagnostics);
+    close(&mut report, &cache);
     Ok(report)
 }
 

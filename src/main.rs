@@ -214,7 +214,7 @@ fn run_gallery(args: GalleryArgs) -> anyhow::Result<ExitCode> {
     let (cache_dir, shared) = cache_cli::cache_of(
         &args.cache,
         &config,
-        (&args.photo_dir, args.photo_dir.join(".pixpipe/cache")),
+        &args.photo_dir,
         args.work.memory_bytes(),
     )?;
     let opts = GalleryOptions {
@@ -226,7 +226,7 @@ fn run_gallery(args: GalleryArgs) -> anyhow::Result<ExitCode> {
         originals: args.originals,
         cache_dir,
         jobs: args.work.threads(),
-        memory_bytes: cache_cli::jobs_memory(args.work.memory_bytes(), &shared),
+        memory_bytes: args.work.memory_bytes(),
         shortcode: args.shortcode.to_ascii_lowercase(),
         shared,
         shard: args.shard,
@@ -314,12 +314,8 @@ fn run_html(args: HtmlArgs) -> anyhow::Result<ExitCode> {
         .collect::<std::path::PathBuf>()
         .parent()
         .map_or_else(|| abs.clone(), Path::to_path_buf);
-    let (cache_dir, shared) = cache_cli::cache_of(
-        &args.cache,
-        &config,
-        (&beside, beside.join(".pixpipe/cache")),
-        args.work.memory_bytes(),
-    )?;
+    let (cache_dir, shared) =
+        cache_cli::cache_of(&args.cache, &config, &beside, args.work.memory_bytes())?;
     let opts = HtmlOptions {
         out: args.out.clone(),
         base: pixpipe::html::url::Base::parse(args.base_url.as_deref()),
@@ -327,7 +323,7 @@ fn run_html(args: HtmlArgs) -> anyhow::Result<ExitCode> {
         prune_originals: args.prune_originals,
         cache_dir,
         jobs: args.work.threads(),
-        memory_bytes: cache_cli::jobs_memory(args.work.memory_bytes(), &shared),
+        memory_bytes: args.work.memory_bytes(),
         shared,
     };
     let bar = progress_bar(
@@ -400,12 +396,8 @@ fn run_build(args: BuildArgs) -> anyhow::Result<ExitCode> {
                 .unwrap_or_else(|| args.site.join(".pixpipe/site")),
         )
     };
-    let (cache_dir, shared) = cache_cli::cache_of(
-        &args.cache,
-        &config,
-        (&args.site, args.site.join(".pixpipe/cache")),
-        args.work.memory_bytes(),
-    )?;
+    let (cache_dir, shared) =
+        cache_cli::cache_of(&args.cache, &config, &args.site, args.work.memory_bytes())?;
     let opts = BuildOptions {
         output,
         manifest: args.manifest.clone(),
@@ -415,7 +407,7 @@ fn run_build(args: BuildArgs) -> anyhow::Result<ExitCode> {
         },
         cache_dir,
         jobs: args.work.threads(),
-        memory_bytes: cache_cli::jobs_memory(args.work.memory_bytes(), &shared),
+        memory_bytes: args.work.memory_bytes(),
         prune_cache: args.prune_cache,
         shared,
         shard: args.shard,
