@@ -121,8 +121,11 @@ impl std::str::FromStr for Shard {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Shard, String> {
-        let bad =
-            || format!("`{text}` is not a shard: write I/N, with 1 <= I <= N (`--shard 2/4`)");
+        let bad = || {
+            format!(
+                "`{text}` is not a shard: write I/N, with 1 <= I <= N <= {MAX_SHARDS} (`--shard 2/4`)"
+            )
+        };
         let (i, n) = text.trim().split_once('/').ok_or_else(bad)?;
         let (index, count) = (i.trim().parse::<u32>(), n.trim().parse::<u32>());
         match (index, count) {
