@@ -270,7 +270,10 @@ pub fn build_warm(
         Some((n, pool)) if n == opts.jobs => pool,
         _ => jobs::pool(opts.jobs)?,
     };
-    let built = pool.install(|| build_in_pool(root, config, opts, progress, warm));
+    let built = pool.install(|| match opts.shard {
+        Some(_) => build_shard(root, config, opts, progress, warm),
+        None => build_in_pool(root, config, opts, progress, warm),
+    });
     warm.pool = Some((opts.jobs, pool));
     built
 }
@@ -283,9 +286,6 @@ fn build_in_pool(
     warm: &mut Warm,
 ) -> Result<BuildReport, BuildError> {
     let started = Instant::now();
-    if opts.shard.is_some() {
-        return build_shard(root, config, opts, progress, warm);
-    }
     let mut report = BuildReport::default();
     let last_scan = warm.begin();
     // Given back only when this build succeeds: one that fails (an object it counted on
