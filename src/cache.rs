@@ -272,7 +272,13 @@ impl Cache {
     /// uploaded from the folder where the store lacks them.
     pub fn ensure_shared(&self, keys: &[String]) {
         if let Some(remote) = &self.remote {
-            remote.ensure(keys, &|key| self.read(key).ok());
+            // Only an object whose bytes still hash as the index says: a damaged one in a
+            // restored folder is not sent to every other machine under a valid header.
+            remote.ensure(keys, &|key| {
+                let bytes = self.read(key).ok()?;
+                let known = self.known(key)?;
+                (crate::naming::short_hash(&bytes) == known.hash).then_some(bytes)
+            });
         }
     }
 

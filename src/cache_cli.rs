@@ -13,10 +13,12 @@ use std::sync::Arc;
 /// folder there is relative to `base`: the site, the photo folder, or beside the built
 /// site), else the folder `.pixpipe/cache` in `base`. With a shared cache, the folder is
 /// `--cache-local`, else that default; its uploads hold at most a 32nd of `memory_bytes`.
+/// A shard's store is strict: a shard exists to fill it, and one that could not would leave
+/// the last build to make its part after all.
 pub fn cache_of(
     args: &CacheArgs,
     config: &Config,
-    base: &Path,
+    (base, shard): (&Path, bool),
     memory_bytes: u64,
 ) -> anyhow::Result<(PathBuf, Option<Arc<Remote>>)> {
     let default = base.join(".pixpipe/cache");
@@ -29,8 +31,8 @@ pub fn cache_of(
         Some((url, _)) if remote::is_url(&url) => {
             let remote = Remote::open(Settings {
                 url,
-                strict: args.cache_strict,
-                requests: args.cache_requests.max(1),
+                strict: args.cache_strict || shard,
+                requests: args.cache_requests.max(1) as usize,
                 upload_bytes: remote::upload_bytes(memory_bytes),
             })?;
             Ok((
@@ -87,7 +89,7 @@ pub fn run_prune(args: PruneArgs) -> anyhow::Result<ExitCode> {
         pixpipe::prune::Store::Shared(Remote::open(Settings {
             url: args.cache.clone(),
             strict: true,
-            requests: args.cache_requests.max(1),
+            requests: args.cache_requests.max(1) as usize,
             upload_bytes: remote::UPLOAD_BYTES,
         })?)
     } else {

@@ -59,8 +59,9 @@ pub struct PruneArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Requests in flight at once (shared caches).
-    #[arg(long, value_name = "N", default_value_t = pixpipe::remote::DEFAULT_REQUESTS)]
-    pub cache_requests: usize,
+    #[arg(long, value_name = "N", default_value_t = pixpipe::remote::DEFAULT_REQUESTS,
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub cache_requests: u16,
 }
 
 /// Where a command's cache is (`build`, `gallery`, `html`).
@@ -81,8 +82,9 @@ pub struct CacheArgs {
     #[arg(long)]
     pub cache_strict: bool,
     /// With a shared cache: requests in flight at once.
-    #[arg(long, value_name = "N", default_value_t = pixpipe::remote::DEFAULT_REQUESTS)]
-    pub cache_requests: usize,
+    #[arg(long, value_name = "N", default_value_t = pixpipe::remote::DEFAULT_REQUESTS,
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub cache_requests: u16,
 }
 
 /// `pixpipe html`.

@@ -736,11 +736,18 @@ pub struct Saved {
 /// The finding for a shared cache that failed with `why`.
 fn shared_failure(remote: &crate::remote::Session, why: &str) -> Diagnostic {
     let message = format!("the shared cache {} failed: {why}", remote.url());
-    let help = "check the URL, the credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, \
-                AWS_REGION, AWS_ENDPOINT_URL for S3) and that the bucket exists";
+    let mut help = "check the URL, the credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, \
+                AWS_REGION, AWS_ENDPOINT_URL for S3) and that the bucket exists"
+        .to_string();
+    if why.contains("403") {
+        help.push_str(
+            ", and that they may read, write and list it (without s3:ListBucket, S3 answers 403 \
+             for an object it does not have)",
+        );
+    }
     if remote.strict() {
         Diagnostic::error("cache", message).with_help(format!(
-            "{help}; without --cache-strict the run goes on with local work"
+            "{help}; without --cache-strict (and --shard) the run goes on with local work"
         ))
     } else {
         Diagnostic::warning("cache", message).with_help(format!(

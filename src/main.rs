@@ -214,7 +214,7 @@ fn run_gallery(args: GalleryArgs) -> anyhow::Result<ExitCode> {
     let (cache_dir, shared) = cache_cli::cache_of(
         &args.cache,
         &config,
-        &args.photo_dir,
+        (&args.photo_dir, args.shard.is_some()),
         args.work.memory_bytes(),
     )?;
     let opts = GalleryOptions {
@@ -314,8 +314,12 @@ fn run_html(args: HtmlArgs) -> anyhow::Result<ExitCode> {
         .collect::<std::path::PathBuf>()
         .parent()
         .map_or_else(|| abs.clone(), Path::to_path_buf);
-    let (cache_dir, shared) =
-        cache_cli::cache_of(&args.cache, &config, &beside, args.work.memory_bytes())?;
+    let (cache_dir, shared) = cache_cli::cache_of(
+        &args.cache,
+        &config,
+        (&beside, false),
+        args.work.memory_bytes(),
+    )?;
     let opts = HtmlOptions {
         out: args.out.clone(),
         base: pixpipe::html::url::Base::parse(args.base_url.as_deref()),
@@ -396,8 +400,12 @@ fn run_build(args: BuildArgs) -> anyhow::Result<ExitCode> {
                 .unwrap_or_else(|| args.site.join(".pixpipe/site")),
         )
     };
-    let (cache_dir, shared) =
-        cache_cli::cache_of(&args.cache, &config, &args.site, args.work.memory_bytes())?;
+    let (cache_dir, shared) = cache_cli::cache_of(
+        &args.cache,
+        &config,
+        (&args.site, args.shard.is_some()),
+        args.work.memory_bytes(),
+    )?;
     let opts = BuildOptions {
         output,
         manifest: args.manifest.clone(),

@@ -44,7 +44,7 @@ pub struct Settings {
 /// Requests in flight at once, unless set. A store answers each request after a wait of its
 /// own (tens of milliseconds), so outputs of tens of kilobytes come as fast as requests are
 /// kept in flight: 3,000 of them took 7.4 s at 16, 2.0 s at 64 and 1.1 s at 256 (loopback).
-pub const DEFAULT_REQUESTS: usize = 128;
+pub const DEFAULT_REQUESTS: u16 = 128;
 
 /// At most this many bytes of outputs wait to be uploaded, whatever the memory budget: a
 /// worker that would pass it waits for uploads to finish first.
@@ -115,6 +115,7 @@ impl Remote {
                 url.scheme()
             )));
         }
+        shape_of(&url).map_err(fail)?;
         let (store, prefix) = match store_for(&url) {
             Ok((store, prefix)) => (Ok(store), prefix),
             Err(why) => (Err(why), StorePath::default()),
@@ -194,6 +195,27 @@ pub struct Listed {
     pub bytes: u64,
     /// When it was written.
     pub modified: std::time::SystemTime,
+}
+
+/// What is wrong with `url`'s shape, if anything: a mistake in the URL is an error before
+/// any work, not a store that fails (as missing credentials are).
+fn shape_of(url: &url::Url) -> Result<(), String> {
+    match url.scheme() {
+        "file" => {
+            url.to_file_path().map_err(|()| {
+                "a file:// URL needs an absolute path (file:///mnt/cache)".to_string()
+            })?;
+        }
+        "http" | "https" => {}
+        _ => {
+            if url.host_str().is_none_or(str::is_empty) {
+                return Err("the URL names no bucket or container (s3://bucket/prefix)".into());
+            }
+            StorePath::parse(url.path().trim_matches('/'))
+                .map_err(|e| format!("its prefix `{}` is not a store path: {e}", url.path()))?;
+        }
+    }
+    Ok(())
 }
 
 /// The URL schemes `store_for` knows.
@@ -492,6 +514,10 @@ impl Session {
     /// outputs must all reach the store): each is asked for with a HEAD request, `requests`
     /// at a time, and those the store lacks are read with `read` and uploaded.
     pub fn ensure(&self, keys: &[String], read: &(dyn Fn(&str) -> Option<Vec<u8>> + Sync)) {
+        let mut keys = keys.to_vec();
+        keys.sort_unstable();
+        keys.dedup();
+        let keys = &keys[..];
         let Ok(store) = &self.remote.store else {
             return;
         };
@@ -636,6 +662,67 @@ mod tests {
         assert_eq!(upload_bytes(16 << 20), 2 << 20);
         assert_eq!(upload_bytes(320 << 20), 10 << 20);
         assert_eq!(upload_bytes(4 << 30), 64 << 20);
+    }
+
+    #[test]
+    fn objects_larger_than_the_room_still_go_up_and_come_back_one_at_a_time() {
+        let t = tempfile::tempdir().unwrap();
+        let url = url::Url::from_directory_path(t.path()).unwrap().to_string();
+        let remote = Arc::new(
+            Remote::open(Settings {
+                url,
+                strict: false,
+                requests: 8,
+                upload_bytes: 4096,
+            })
+            .unwrap(),
+        );
+        let keys: Vec<String> = (0..20u8).map(|i| format!("{i:02x}").repeat(32)).collect();
+        let body = |i: usize| vec![i as u8; 10_000];
+        let s = Session::new(remote.clone());
+        for (i, k) in keys.iter().enumerate() {
+            s.upload(k, &body(i));
+        }
+        let (traffic, failure) = s.finish();
+        assert_eq!((traffic.uploaded, failure), (20, None));
+        let s = Session::new(remote);
+        let mut got = std::collections::BTreeMap::new();
+        s.fetch(&keys, &mut |k, b| {
+            got.insert(k.to_string(), b.to_vec());
+        });
+        assert_eq!(got.len(), 20);
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(got[k], body(i));
+        }
+    }
+
+    #[test]
+    fn a_mistake_in_the_url_is_an_error_before_anything_starts() {
+        let open = |url: &str| {
+            Remote::open(Settings {
+                url: url.into(),
+                strict: false,
+                requests: 4,
+                upload_bytes: UPLOAD_BYTES,
+            })
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            open("file://cache/dir"),
+            Err(
+                "file://cache/dir: a file:// URL needs an absolute path (file:///mnt/cache)".into()
+            )
+        );
+        assert_eq!(
+            open("s3:///prefix"),
+            Err("s3:///prefix: the URL names no bucket or container (s3://bucket/prefix)".into())
+        );
+        assert!(open("s3://bucket/a//b")
+            .unwrap_err()
+            .contains("is not a store path"));
+        // Well formed: nothing is sent yet, whatever the credentials.
+        assert_eq!(open("s3://bucket/prefix"), Ok(()));
     }
 
     #[test]

@@ -320,7 +320,7 @@ fn a_server_that_stops_mid_build_is_one_warning_and_the_build_completes() {
 }
 
 #[test]
-fn wrong_credentials_warn_and_with_cache_strict_fail_the_build() {
+fn wrong_credentials_warn_and_with_cache_strict_or_in_a_shard_fail_the_build() {
     let Some(s3) = S3::start(BUCKET) else { return };
     let url = format!("s3://{BUCKET}/creds");
     let s = site(2, 90);
@@ -345,6 +345,17 @@ fn wrong_credentials_warn_and_with_cache_strict_fail_the_build() {
         // The site is built all the same.
         assert!(number_before(line(&r, "build:"), "made") > 0);
     }
+    // A shard exists to fill the store: one that cannot fails without being told to.
+    let shard_cache = caches.path().join("shard");
+    let mut args = build(&url, &shard_cache);
+    args.extend(["--shard", "1/2", "-q", s.root().to_str().unwrap()]);
+    let r = pixpipe_with(None, &env, &args);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        line(&r, "error[cache]").contains("403 Forbidden"),
+        "{}",
+        r.stderr
+    );
     assert!(objects(&s3.objects(BUCKET, "creds")).is_empty());
 }
 
