@@ -10,7 +10,7 @@
 
 use crate::analyze::{self, Analysis};
 use crate::cache::{Cache, StatScope};
-use crate::config::Config;
+use crate::config::{Config, ContentDir};
 use crate::emit::{self, write_atomic, TEMP_PREFIX};
 use crate::inventory::{self, Inventory, Reference};
 use crate::jobs::{self, Job, JobError, Made, RunOptions};
@@ -1363,12 +1363,7 @@ struct Layout {
 
 impl Layout {
     fn of(config: &Config) -> Layout {
-        let dirs = config
-            .content
-            .iter()
-            .map(|c| &c.dir)
-            .chain(&config.static_dirs)
-            .chain(&config.assets_dirs);
+        let dirs = config.site_dirs();
         let mut outside: Vec<(String, String)> = Vec::new();
         for d in dirs {
             let escapes = d.starts_with('/') || d == ".." || d.starts_with("../");
@@ -1786,11 +1781,7 @@ fn is_our_output_path(path: &str, config: &Config) -> bool {
         return false;
     }
     let in_site = config
-        .content
-        .iter()
-        .map(|c| &c.dir)
-        .chain(&config.static_dirs)
-        .chain(&config.assets_dirs)
+        .site_dirs()
         .any(|d| d != "." && path.starts_with(&format!("{d}/")));
     in_site && crate::naming::is_output_name(file_name(path))
 }
@@ -2067,31 +2058,100 @@ fn hugo_mounts(root: &Path, dir: &Path, config: &Config, layout: &Layout) -> Str
         > 1;
     let mut s = String::from("# Written by pixpipe build: mounts the optimised mirror over the site.\n# Use: hugo --config <your config>,");
     s.push_str(&format!("{d}/hugo-mounts.toml\n"));
-    for c in &config.content {
-        s.push_str(&format!(
-            "[[module.mounts]]\nsource = \"{d}/{}\"\ntarget = \"content\"\n",
-            layout.path(&c.dir).display()
-        ));
-        if multi {
-            s.push_str(&format!("lang = \"{}\"\n", c.lang));
+    let mirror = |dir: &str| format!("{d}/{}", layout.path(dir).display());
+    for (i, c) in config.content.iter().enumerate() {
+        // A folder that several languages share is mounted once, for all of them, as in the
+        // site: Hugo tells a file's language by its name, and publishes the files they share
+        // once.
+        let same = |o: &ContentDir| o.dir == c.dir && o.mount == c.mount;
+        if config.content[..i].iter().any(same) {
+            continue;
         }
+        let shared = config.content.iter().filter(|o| same(o)).count() > 1;
+        let lang = (multi && !shared).then_some(c.lang.as_str());
+        let target = match c.mount.as_str() {
+            "" => "content".to_string(),
+            m => format!("content/{m}"),
+        };
+        if root.join(&c.dir).is_file() {
+            // A single file: the original, and its outputs beside it in the mirror.
+            mount_file(&mut s, (&mirror, &c.dir), &target, lang);
+            continue;
+        }
+        // Mounted where the site mounts it, taking the files it takes.
+        let globs: Vec<String> = c
+            .include
+            .iter()
+            .cloned()
+            .chain(c.exclude.iter().map(|g| format!("! {g}")))
+            .collect();
+        push_mount(&mut s, &mirror(&c.dir), &target, lang, &globs);
     }
     for (kind, dirs) in [
         ("static", &config.static_dirs),
         ("assets", &config.assets_dirs),
     ] {
         for x in dirs {
-            s.push_str(&format!(
-                "[[module.mounts]]\nsource = \"{d}/{}\"\ntarget = \"{kind}\"\n",
-                layout.path(x).display()
-            ));
-            s.push_str(&format!(
-                "[[module.mounts]]\nsource = \"{x}\"\ntarget = \"{kind}\"\n"
-            ));
+            push_mount(&mut s, &mirror(x), kind, None, &[]);
+            push_mount(&mut s, x, kind, None, &[]);
+        }
+    }
+    for (kind, mounts) in [
+        ("static", &config.static_mounts),
+        ("assets", &config.assets_mounts),
+    ] {
+        for m in mounts {
+            let target = format!("{kind}/{}", m.at);
+            if root.join(&m.source).is_file() {
+                mount_file(&mut s, (&mirror, &m.source), &target, None);
+            } else {
+                push_mount(&mut s, &mirror(&m.source), &target, None, &[]);
+                push_mount(&mut s, &m.source, &target, None, &[]);
+            }
         }
     }
     s.push_str(&format!("[[module.mounts]]\nsource = \"{d}/data\"\ntarget = \"data\"\n[[module.mounts]]\nsource = \"data\"\ntarget = \"data\"\n"));
     s
+}
+
+/// One `[[module.mounts]]` entry: `source` at `target`, for `lang` (on a multilingual site),
+/// taking the files `files` (Hugo's globs, `! ` before those left out; empty: all).
+fn push_mount(s: &mut String, source: &str, target: &str, lang: Option<&str>, files: &[String]) {
+    s.push_str(&format!(
+        "[[module.mounts]]\nsource = \"{source}\"\ntarget = \"{target}\"\n"
+    ));
+    if let Some(l) = lang {
+        // (`lang` of Hugo before 0.153.)
+        s.push_str(&format!(
+            "sites = {{ matrix = {{ languages = [\"{l}\"] }} }}\n"
+        ));
+    }
+    if !files.is_empty() {
+        s.push_str(&format!("files = {files:?}\n"));
+    }
+}
+
+/// The mounts of a single file `source` mounted at `target`: the file itself, and its outputs
+/// (named by its stem) from its folder in the mirror (`mirror` names a site folder's copy), in
+/// the folder `target` is in.
+fn mount_file(
+    s: &mut String,
+    (mirror, source): (&dyn Fn(&str) -> String, &str),
+    target: &str,
+    lang: Option<&str>,
+) {
+    let name = file_name(source);
+    let stem = crate::naming::clean_stem(name.rsplit_once('.').map_or(name, |(st, _)| st));
+    let outputs = [format!("{stem}-*"), format!("{stem}.*")];
+    let parent = crate::site_path::parent(source);
+    push_mount(
+        s,
+        &mirror(parent),
+        crate::site_path::parent(target),
+        lang,
+        &outputs,
+    );
+    push_mount(s, source, target, lang, &[]);
 }
 
 /// The path of `to` relative to `from` (both absolute and normalised), `/`-separated, with
@@ -2148,11 +2208,8 @@ fn refuse_site_folders(root: &Path, dir: &Path, config: &Config) -> Result<(), B
         .into());
     }
     let site_dirs = config
-        .content
-        .iter()
-        .map(|c| c.dir.clone())
-        .chain(config.static_dirs.iter().cloned())
-        .chain(config.assets_dirs.iter().cloned())
+        .site_dirs()
+        .cloned()
         .chain(["data".to_string(), "layouts".to_string()]);
     for sd in site_dirs {
         if sd != "." && d.starts_with(absolute(&root.join(&sd))) {

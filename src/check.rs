@@ -4,7 +4,7 @@
 //! diagnostics located at the value the user has to change. `analyze::check_site` is the I/O
 //! wrapper the command uses. Remote images are never fetched.
 
-use crate::config::{Config, LintLevel};
+use crate::config::{Config, LintLevel, Lookup};
 use crate::declared::{parse_ratio, parse_width, DeclaredWidth};
 use crate::extract::{Syntax, Value};
 use crate::inventory::{self, Inventory, Reference};
@@ -140,6 +140,9 @@ fn check_ref(
             Diagnostic::error("outside-root", format!("image is a symbolic link to a file outside the site root: {link}"))
                 .with_help("replace the link with a copy of the file; it is never read or published"),
         )),
+        Resolution::Missing { elsewhere: Some((file, url)), .. } => {
+            out.push(at(site, r, src, not_at_this_language(r, config, file, url)))
+        }
         Resolution::Missing { primary, .. } => {
             let mut d = Diagnostic::error("missing-image", format!("image not found: {}", src.text));
             if let Some(h) = suggest(site, r, primary, config) {
@@ -165,6 +168,31 @@ fn check_ref(
         }
     }
     check_text_lints(site, r, config, out);
+}
+
+/// A reference whose file Hugo publishes only under another language's URL (`url`): a
+/// translation's raw `<img>` of a file its bundle shares with the default language, or of a
+/// file named for another language.
+fn not_at_this_language(r: &Reference, config: &Config, file: &str, url: &str) -> Diagnostic {
+    if let Some(lang) = resolve::language_in_name(file, config) {
+        return Diagnostic::error(
+            "missing-image",
+            format!("image not published at this page's URL: {file} is named for language `{lang}`, so Hugo publishes it only at {url}"),
+        )
+        .with_help(format!("link {url}, or give this page's language its own file"));
+    }
+    let markdown_finds_it =
+        r.image.syntax != Syntax::Markdown && config.markdown_lookup.contains(&Lookup::Page);
+    let help = if markdown_finds_it {
+        format!("link {url}, or make it a Markdown image: Hugo's image render hook finds the file in the default language's bundle")
+    } else {
+        format!("link {url}, or put a copy of the file in this page's bundle")
+    };
+    Diagnostic::error(
+        "missing-image",
+        format!("image not published at this page's URL: Hugo publishes {file} once, at {url}, not once per language"),
+    )
+    .with_help(help)
 }
 
 /// Whether the image `r` found (probed as `p`, `info`) fits what its page declares: its

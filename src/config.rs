@@ -87,6 +87,65 @@ pub struct ContentDir {
     pub exclude: Vec<String>,
 }
 
+/// A folder or a single file mounted below the root of `static/` or `assets/`: what is
+/// below `at` there (a URL path, or a global resource's name) is below `source`, or is
+/// `source` itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubMount {
+    /// Site-relative folder or file, `/`-separated, no trailing slash.
+    pub source: String,
+    /// Where it is mounted below the component's root (`img/icons`), no slashes around.
+    pub at: String,
+}
+
+impl SubMount {
+    /// The site file for `rel` (relative to the component's root), if the mount holds it.
+    pub fn file_for(&self, rel: &str) -> Option<String> {
+        if rel == self.at {
+            return Some(self.source.clone());
+        }
+        let inner = rel.strip_prefix(&self.at)?.strip_prefix('/')?;
+        Some(crate::site_path::join(&self.source, inner))
+    }
+
+    /// Where site file `path` is below the component's root, if the mount holds it.
+    pub fn place_of(&self, path: &str) -> Option<String> {
+        if path == self.source {
+            return Some(self.at.clone());
+        }
+        let inner = path.strip_prefix(&self.source)?.strip_prefix('/')?;
+        Some(crate::site_path::join(&self.at, inner))
+    }
+}
+
+impl ContentDir {
+    /// Whether the mount takes the file at `rel` (relative to `dir`).
+    pub fn takes(&self, rel: &str) -> bool {
+        if self.include.is_empty() && self.exclude.is_empty() {
+            return true;
+        }
+        mount_globs(&self.include).is_none_or(|s| s.is_match(rel))
+            && !mount_globs(&self.exclude).is_some_and(|s| s.is_match(rel))
+    }
+}
+
+/// The globs of a mount's `files` (`*` crosses folders, as in Hugo); `None` for none.
+pub fn mount_globs(globs: &[String]) -> Option<globset::GlobSet> {
+    if globs.is_empty() {
+        return None;
+    }
+    let mut b = globset::GlobSetBuilder::new();
+    for g in globs {
+        if let Ok(glob) = globset::GlobBuilder::new(g)
+            .literal_separator(false)
+            .build()
+        {
+            b.add(glob);
+        }
+    }
+    b.build().ok()
+}
+
 /// Metadata kept in outputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
@@ -146,6 +205,11 @@ pub struct Config {
     pub static_dirs: Vec<String>,
     /// Folders of global resources. Default: `[assets]`.
     pub assets_dirs: Vec<String>,
+    /// Folders and single files mounted below the root of `static/` (Hugo's module mounts
+    /// with a target such as `static/img/icons`). Default: none.
+    pub static_mounts: Vec<SubMount>,
+    /// The same below the root of `assets/`. Default: none.
+    pub assets_mounts: Vec<SubMount>,
     /// Image shortcodes by name. Default: `image`, `figure`, `img`.
     pub shortcodes: BTreeMap<String, ShortcodeRule>,
     /// Shortcodes whose body is code on display, not content.
@@ -341,6 +405,8 @@ impl Default for Config {
             default_language: s("en"),
             static_dirs: vec![s("static")],
             assets_dirs: vec![s("assets")],
+            static_mounts: Vec::new(),
+            assets_mounts: Vec::new(),
             shortcodes: builtin_shortcodes(),
             code_shortcodes: vec![s("highlight"), s("text"), s("code-toggle"), s("code")],
             front_matter_keys: [
@@ -1064,7 +1130,19 @@ impl Config {
         }
         out.push_str(&format!("default language: {}\n", self.default_language));
         out.push_str(&format!("static: {}\n", self.static_dirs.join(", ")));
+        for m in &self.static_mounts {
+            out.push_str(&format!(
+                "static: {} mounted at static/{}\n",
+                m.source, m.at
+            ));
+        }
         out.push_str(&format!("assets: {}\n", self.assets_dirs.join(", ")));
+        for m in &self.assets_mounts {
+            out.push_str(&format!(
+                "assets: {} mounted at assets/{}\n",
+                m.source, m.at
+            ));
+        }
         if !self.base_path.is_empty() {
             out.push_str(&format!("base path: {}\n", self.base_path));
         }
@@ -1175,12 +1253,39 @@ impl Config {
         }
     }
 
-    /// The content folder `dir` belongs to, if any.
-    pub fn content_dir_of(&self, site_path: &str) -> Option<&ContentDir> {
+    /// Every folder (or single file) the site is read from: content, static and assets,
+    /// with what is mounted below static/ and assets/, in this order (may repeat).
+    pub fn site_dirs(&self) -> impl Iterator<Item = &String> {
         self.content
             .iter()
-            .filter(|c| c.dir == "." || site_path.starts_with(&format!("{}/", c.dir)))
-            .max_by_key(|c| c.dir.len())
+            .map(|c| &c.dir)
+            .chain(&self.static_dirs)
+            .chain(&self.assets_dirs)
+            .chain(self.static_mounts.iter().map(|m| &m.source))
+            .chain(self.assets_mounts.iter().map(|m| &m.source))
+    }
+
+    /// The content folder, and so the language, of the file at `site_path`, if any.
+    pub fn content_dir_of(&self, site_path: &str) -> Option<&ContentDir> {
+        let holding =
+            |c: &&ContentDir| c.dir == "." || site_path.starts_with(&format!("{}/", c.dir));
+        let deepest = self
+            .content
+            .iter()
+            .filter(holding)
+            .max_by_key(|c| c.dir.len())?;
+        // Languages sharing a folder: the one the file's name carries (`index.fr.md`), else
+        // the default language, else the first.
+        let sharing = || self.content.iter().filter(|c| c.dir == deepest.dir);
+        let name = crate::site_path::file_name(site_path);
+        let mut parts = name.rsplit('.');
+        let named = match (parts.next(), parts.next(), parts.next()) {
+            (Some(_), Some(lang), Some(_)) => sharing().find(|c| c.lang == lang),
+            _ => None,
+        };
+        named
+            .or_else(|| sharing().find(|c| c.lang == self.default_language))
+            .or_else(|| sharing().next())
     }
 }
 

@@ -423,7 +423,7 @@ fn photo_id(name: &str) -> String {
     let stem = name.rsplit_once('.').map(|(s, _)| s).unwrap_or(name);
     format!(
         "photo-{}",
-        crate::resolve::urlize(stem).replace(['/', '.'], "-")
+        crate::permalink::urlize(stem).replace(['/', '.'], "-")
     )
 }
 

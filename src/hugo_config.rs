@@ -4,12 +4,13 @@
 //! merged in (one file per top-level key, `hugo.*`/`config.*` there holding root keys), in
 //! TOML, YAML or JSON; keys are case-insensitive, as in Hugo. Used: `contentDir`, `languages`
 //! (per-language `contentDir`), `defaultContentLanguage`, `defaultContentLanguageInSubdir`,
-//! `staticDir`, `assetDir`, `module.mounts` (content, static and assets mounts replace the
-//! defaults, as in Hugo), `baseURL`'s path, and the image render hook switch. Themes and
+//! `staticDir`, `assetDir`, `module.mounts` (content, static and assets mounts, of folders or
+//! single files, at the root of their component or below it, replace the defaults, as in
+//! Hugo), `baseURL`'s path, and the image render hook switch. Themes and
 //! modules are never downloaded; what could not be followed is said once, as a note.
 //! Reading files is the only I/O; `from_value` is pure.
 
-use crate::config::{Config, ConfigError, ContentDir, Lookup};
+use crate::config::{Config, ConfigError, ContentDir, Lookup, SubMount};
 use serde_json::{Map, Value};
 use std::path::Path;
 
@@ -242,7 +243,7 @@ pub fn from_value(doc: &Value, files: &str) -> Config {
         )]
     };
     read_static_and_assets_dirs(doc, &mut c);
-    let mounted = read_mounts(doc, &prefixes, &mut c.notes);
+    let mounted = read_mounts(doc, &prefixes);
     let content_from = if !mounted.content.is_empty() {
         c.content = mounted.content;
         "module.mounts"
@@ -253,11 +254,14 @@ pub fn from_value(doc: &Value, files: &str) -> Config {
     } else {
         "Hugo's default"
     };
-    if !mounted.static_dirs.is_empty() {
+    // Any mount of a component, below its root too, drops the component's default folder.
+    if !mounted.static_dirs.is_empty() || !mounted.static_mounts.is_empty() {
         c.static_dirs = mounted.static_dirs;
+        c.static_mounts = mounted.static_mounts;
     }
-    if !mounted.assets_dirs.is_empty() {
+    if !mounted.assets_dirs.is_empty() || !mounted.assets_mounts.is_empty() {
         c.assets_dirs = mounted.assets_dirs;
+        c.assets_mounts = mounted.assets_mounts;
     }
     explain_content(content_from, &mut c);
     read_render_hook(doc, &mut c);
@@ -365,16 +369,18 @@ fn read_static_and_assets_dirs(doc: &Value, c: &mut Config) {
     }
 }
 
-/// The folders `module.mounts` mounts, per component; an empty list leaves the default.
+/// The folders `module.mounts` mounts, per component; a component with no mount at all keeps
+/// its default.
 struct Mounted {
     content: Vec<ContentDir>,
     static_dirs: Vec<String>,
     assets_dirs: Vec<String>,
+    static_mounts: Vec<SubMount>,
+    assets_mounts: Vec<SubMount>,
 }
 
 /// Read `module.mounts`: module mounts replace the defaults of each component they mount.
-/// A mount pixpipe cannot follow (a folder mounted below `static/` or `assets/`) gets a note.
-fn read_mounts(doc: &Value, prefixes: &UrlPrefixes, notes: &mut Vec<String>) -> Mounted {
+fn read_mounts(doc: &Value, prefixes: &UrlPrefixes) -> Mounted {
     let mounts = doc
         .pointer("/module/mounts")
         .and_then(Value::as_array)
@@ -384,6 +390,8 @@ fn read_mounts(doc: &Value, prefixes: &UrlPrefixes, notes: &mut Vec<String>) -> 
         content: Vec::new(),
         static_dirs: Vec::new(),
         assets_dirs: Vec::new(),
+        static_mounts: Vec::new(),
+        assets_mounts: Vec::new(),
     };
     for m in &mounts {
         let (Some(source), Some(target)) = (str_of(m, "source"), str_of(m, "target")) else {
@@ -406,13 +414,14 @@ fn read_mounts(doc: &Value, prefixes: &UrlPrefixes, notes: &mut Vec<String>) -> 
             }
             "static" if below.is_empty() => mounted.static_dirs.push(clean(source)),
             "assets" if below.is_empty() => mounted.assets_dirs.push(clean(source)),
-            // A single data file mounted into assets (hugo_stats.json) concerns no image.
-            "static" | "assets"
-                if crate::probe::Format::from_extension(target).is_none()
-                    && target.rsplit('/').next().is_some_and(|n| n.contains('.')) => {}
-            "static" | "assets" => notes.push(format!(
-                "the mount {source} -> {target} (below {component}/) is not followed"
-            )),
+            "static" => mounted.static_mounts.push(SubMount {
+                source: clean(source),
+                at: below.to_string(),
+            }),
+            "assets" => mounted.assets_mounts.push(SubMount {
+                source: clean(source),
+                at: below.to_string(),
+            }),
             _ => {}
         }
     }

@@ -249,6 +249,7 @@ fn glob_references(
                 primary,
                 link_outside: None,
                 link_ignored: None,
+                elsewhere: None,
             },
         )];
     }

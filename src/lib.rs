@@ -31,6 +31,7 @@ pub mod manifest;
 pub mod naming;
 pub mod nesting;
 pub mod output;
+pub mod permalink;
 pub mod plan;
 pub mod position;
 pub mod probe;

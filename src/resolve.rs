@@ -39,6 +39,10 @@ pub struct AssetIndex {
     /// The URL folder of each page bundle (no slashes around) → its folder on disk, for URLs
     /// that a permalink, `slug` or `url` made different from the content path.
     pub page_urls: BTreeMap<String, String>,
+    /// Site-relative page file → its URL folder (language prefix included, no slashes
+    /// around), for every page whose URL a permalink, `slug` or `url` made different from its
+    /// content path: what its relative links are resolved against.
+    pub url_of_page: BTreeMap<String, String>,
 }
 
 impl AssetIndex {
@@ -150,6 +154,8 @@ pub fn is_page_file(name: &str) -> bool {
 /// Where a page sits, as resolution needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageInfo {
+    /// Its site-relative file.
+    pub path: String,
     /// The content folder it is in.
     pub content: ContentDir,
     /// Its folder in the content tree (Hugo's `.Page.Dir`: mount included), `/`-separated, no
@@ -193,6 +199,7 @@ impl PageInfo {
             format!("{dir}/{stem}")
         };
         Some(PageInfo {
+            path: path.to_string(),
             content: cd.clone(),
             dir: dir.to_string(),
             resource_dir: if is_bundle {
@@ -234,84 +241,6 @@ pub fn resolve_glob(
     Vec::new()
 }
 
-/// Hugo's `urlize` for a path segment: lower case, spaces to `-`, punctuation dropped.
-pub fn urlize(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.trim().chars() {
-        if c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '/') {
-            out.extend(c.to_lowercase());
-        } else if c.is_whitespace() {
-            out.push('-');
-        }
-    }
-    out
-}
-
-/// The URL folder (no slashes around, language prefix included) of a page bundle, from its
-/// front matter (`url`, `slug`, `date`, `title`) and the site's permalink patterns; `None`
-/// when it is simply the content path.
-pub fn page_url(
-    info: &PageInfo,
-    parts: &crate::extract::fmvalues::UrlParts,
-    config: &Config,
-) -> Option<String> {
-    let prefix = info.content.url_prefix.trim_start_matches('/');
-    if let Some(u) = &parts.url {
-        return Some(u.trim_matches('/').to_string());
-    }
-    let section = info.dir.split('/').next().unwrap_or("");
-    let kind = if info.is_branch { "section" } else { "page" };
-    let pattern = config
-        .permalinks
-        .iter()
-        .find(|(k, s, _)| k == kind && s == section)
-        .map(|(_, _, p)| p.clone());
-    let leaf_name = site_path::file_name(&info.url_dir).to_string();
-    let slug = parts.slug.clone().map(|s| urlize(&s));
-    let url = match pattern {
-        Some(p) => {
-            let date = parts.date.clone().unwrap_or_default();
-            let (y, m, d) = (
-                date.get(0..4).unwrap_or(""),
-                date.get(5..7).unwrap_or(""),
-                date.get(8..10).unwrap_or(""),
-            );
-            let title = parts.title.as_deref().map(urlize).unwrap_or_default();
-            let mut out = p.clone();
-            for (token, value) in [
-                (":year", y.to_string()),
-                (":month", m.to_string()),
-                (":day", d.to_string()),
-                (
-                    ":slugorcontentbasename",
-                    slug.clone().unwrap_or_else(|| leaf_name.clone()),
-                ),
-                (
-                    ":slugorfilename",
-                    slug.clone().unwrap_or_else(|| leaf_name.clone()),
-                ),
-                (":slug", slug.clone().unwrap_or_else(|| title.clone())),
-                (":title", title.clone()),
-                (":contentbasename", leaf_name.clone()),
-                (":filename", leaf_name.clone()),
-                (":sections", site_path::parent(&info.dir).to_string()),
-                (":section", section.to_string()),
-            ] {
-                out = out.replace(token, &value);
-            }
-            out.trim_matches('/').to_string()
-        }
-        None => match slug {
-            Some(s) if !info.is_bundle || info.url_dir.contains('/') => {
-                let parent = site_path::parent(&info.url_dir);
-                join(parent, &s)
-            }
-            _ => return None,
-        },
-    };
-    Some(join(prefix, &url))
-}
-
 /// The outcome of resolving one source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolution {
@@ -338,6 +267,9 @@ pub enum Resolution {
         link_outside: Option<String>,
         /// A candidate that is a symbolic link in a content folder, which Hugo ignores.
         link_ignored: Option<String>,
+        /// The file at the URL's content path, which Hugo publishes only under another
+        /// language's URL (file, that URL).
+        elsewhere: Option<(String, String)>,
     },
 }
 
@@ -437,6 +369,7 @@ pub fn resolve(
     let mut candidates = Candidates {
         paths: Vec::new(),
         escaped: false,
+        elsewhere: None,
     };
     for l in lookup {
         match l {
@@ -456,6 +389,9 @@ struct Candidates {
     paths: Vec<(String, u8)>,
     /// Whether a lookup was skipped because the path climbs above its folder.
     escaped: bool,
+    /// A file at the URL's content path that Hugo publishes under another language's URL
+    /// (file, that URL).
+    elsewhere: Option<(String, String)>,
 }
 
 impl Candidates {
@@ -505,6 +441,11 @@ impl Candidates {
                 for (i, a) in config.assets_dirs.iter().enumerate() {
                     self.paths.push((join(a, &n), if i == 0 { 2 } else { 9 }));
                 }
+                for m in &config.assets_mounts {
+                    if let Some(f) = m.file_for(&n) {
+                        self.paths.push((f, 9));
+                    }
+                }
             }
             Some(_) => {}
             None => self.escaped = true,
@@ -525,10 +466,13 @@ impl Candidates {
         let url = match link {
             _ if p.starts_with('/') => normalize(p),
             LinkRule::Hugo => {
-                let base = join(
-                    page.content.url_prefix.trim_start_matches('/'),
-                    &page.url_dir,
-                );
+                let base = match index.url_of_page.get(&page.path) {
+                    Some(url) => url.clone(),
+                    None => join(
+                        page.content.url_prefix.trim_start_matches('/'),
+                        &page.url_dir,
+                    ),
+                };
                 normalize(&join(&base, p))
             }
             LinkRule::PageDir => {
@@ -546,8 +490,19 @@ impl Candidates {
         for sd in &config.static_dirs {
             self.paths.push((join(sd, &url), 9));
         }
-        for (k, c) in content_for_url(&url, config).into_iter().enumerate() {
+        for m in &config.static_mounts {
+            if let Some(f) = m.file_for(&url) {
+                self.paths.push((f, 9));
+            }
+        }
+        let files = content_for_url(&url, config);
+        for (k, c) in files.published.into_iter().enumerate() {
             self.paths.push((c, if k == 0 { 1 } else { 9 }));
+        }
+        for (file, at) in files.elsewhere {
+            if index.is_file(&file) && self.elsewhere.is_none() {
+                self.elsewhere = Some((file, at));
+            }
         }
         let mut at = url.len();
         while let Some(i) = url[..at].rfind('/') {
@@ -571,6 +526,7 @@ impl Candidates {
                     primary: p.trim_start_matches('/').to_string(),
                     link_outside: None,
                     link_ignored: None,
+                    elsewhere: None,
                 }
             };
         }
@@ -604,15 +560,18 @@ impl Candidates {
             primary,
             link_outside,
             link_ignored,
+            elsewhere: self.elsewhere,
         }
     }
 }
 
 fn lookup_of(path: &str, lookup: &[Lookup], config: &Config) -> Lookup {
-    let under = |d: &String| d == "." || path.starts_with(&format!("{d}/"));
-    if config.assets_dirs.iter().any(under) && lookup.contains(&Lookup::Assets) {
+    let under = |d: &String| d == "." || crate::site_path::is_within(path, d);
+    let assets = config.assets_mounts.iter().map(|m| &m.source);
+    let statics = config.static_mounts.iter().map(|m| &m.source);
+    if config.assets_dirs.iter().chain(assets).any(under) && lookup.contains(&Lookup::Assets) {
         Lookup::Assets
-    } else if config.static_dirs.iter().any(under) {
+    } else if config.static_dirs.iter().chain(statics).any(under) {
         Lookup::Url
     } else if lookup.contains(&Lookup::Page) {
         Lookup::Page
@@ -621,11 +580,21 @@ fn lookup_of(path: &str, lookup: &[Lookup], config: &Config) -> Lookup {
     }
 }
 
-/// The content files that would be published at `url` (no leading slash): the content folder
-/// of the language whose prefix the URL starts with (or of the languages without a prefix),
-/// then the default language's folders.
-pub fn content_for_url(url: &str, config: &Config) -> Vec<String> {
-    let mut out = Vec::new();
+/// The content files found for a URL: those published there, and those at the same path in
+/// the content tree that Hugo publishes under another language's URL (file, that URL).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct UrlFiles {
+    /// Published at the URL, most likely first.
+    pub published: Vec<String>,
+    /// At the URL's content path, but published elsewhere.
+    pub elsewhere: Vec<(String, String)>,
+}
+
+/// The content files for `url` (no leading slash): in the content folders of the language
+/// whose prefix the URL starts with (or of the languages without a prefix), those published
+/// there; and the same path in the default language's folders, published at its URL.
+pub fn content_for_url(url: &str, config: &Config) -> UrlFiles {
+    let mut out = UrlFiles::default();
     let prefixed: Vec<&ContentDir> = config
         .content
         .iter()
@@ -655,34 +624,73 @@ pub fn content_for_url(url: &str, config: &Config) -> Vec<String> {
             url.to_string(),
         )
     };
-    // A folder mounted at `mount` serves the URLs below it.
+    // A folder mounted at `mount` serves the URLs below it, of the files it takes.
     let within = |d: &ContentDir| -> Option<String> {
-        if d.mount.is_empty() {
-            Some(join(&d.dir, &rest))
+        let inner = if d.mount.is_empty() {
+            rest.as_str()
         } else if rest == d.mount {
-            Some(d.dir.clone())
+            ""
         } else {
-            rest.strip_prefix(&format!("{}/", d.mount))
-                .map(|r| join(&d.dir, r))
-        }
+            rest.strip_prefix(&format!("{}/", d.mount))?
+        };
+        (inner.is_empty() || d.takes(inner)).then(|| inner.to_string())
     };
-    for d in &dirs {
-        if let Some(p) = within(d) {
-            out.push(p);
-        }
-    }
-    for d in config
-        .content
-        .iter()
-        .filter(|c| c.lang == config.default_language)
-    {
-        if let Some(p) = within(d) {
-            if !out.contains(&p) {
-                out.push(p);
+    for d in dirs.iter().copied().chain(
+        config
+            .content
+            .iter()
+            .filter(|c| c.lang == config.default_language),
+    ) {
+        let Some(inner) = within(d) else { continue };
+        let file = join(&d.dir, &inner);
+        let owner = language_of(&file, d, config);
+        if owner == d.lang && dirs.contains(&d) {
+            if !out.published.contains(&file) {
+                out.published.push(file);
+            }
+        } else if let Some(home) = config
+            .content
+            .iter()
+            .find(|c| c.dir == d.dir && c.lang == owner)
+        {
+            let at = join(
+                &join(home.url_prefix.trim_start_matches('/'), &home.mount),
+                &inner,
+            );
+            if !out.published.contains(&file) && !out.elsewhere.iter().any(|(f, _)| *f == file) {
+                out.elsewhere
+                    .push((file, format!("{}/{at}", config.base_path)));
             }
         }
     }
     out
+}
+
+/// The language a content file's name carries (`flag.fr.png` → `fr`), if it is one of the
+/// site's.
+pub fn language_in_name<'a>(file: &'a str, config: &Config) -> Option<&'a str> {
+    let mut parts = crate::site_path::file_name(file).rsplit('.');
+    let (_ext, lang, _stem) = (parts.next()?, parts.next()?, parts.next()?);
+    config
+        .content
+        .iter()
+        .any(|c| c.lang == lang)
+        .then_some(lang)
+}
+
+/// The language whose URLs Hugo publishes content file `file` (in folder `d`) under: the one
+/// its name carries (`flag.fr.png`), else, in a folder several languages share, the default
+/// language (or the first of them): a bundle's shared files are published once.
+fn language_of(file: &str, d: &ContentDir, config: &Config) -> String {
+    if let Some(lang) = language_in_name(file, config) {
+        return lang.to_string();
+    }
+    let sharing: Vec<&ContentDir> = config.content.iter().filter(|c| c.dir == d.dir).collect();
+    sharing
+        .iter()
+        .find(|c| c.lang == config.default_language)
+        .or(sharing.first())
+        .map_or_else(|| d.lang.clone(), |c| c.lang.clone())
 }
 
 #[cfg(test)]
@@ -696,6 +704,7 @@ mod tests {
                 .map(|f| (f.to_string(), Entry::File { bytes: 1 }))
                 .collect(),
             page_urls: BTreeMap::new(),
+            url_of_page: BTreeMap::new(),
         }
     }
 

@@ -61,43 +61,37 @@ struct MountFilters {
 
 impl MountFilters {
     fn new(config: &Config) -> Self {
-        let set = |globs: &[String]| -> Option<globset::GlobSet> {
-            if globs.is_empty() {
-                return None;
-            }
-            let mut b = globset::GlobSetBuilder::new();
-            for g in globs {
-                if let Ok(glob) = globset::GlobBuilder::new(g)
-                    .literal_separator(false)
-                    .build()
-                {
-                    b.add(glob);
-                }
-            }
-            b.build().ok()
-        };
         MountFilters {
             dirs: config
                 .content
                 .iter()
-                .map(|c| (c.dir.clone(), set(&c.include), set(&c.exclude)))
+                .map(|c| {
+                    (
+                        c.dir.clone(),
+                        crate::config::mount_globs(&c.include),
+                        crate::config::mount_globs(&c.exclude),
+                    )
+                })
                 .collect(),
         }
     }
 
-    /// Whether the site-relative file `rel` is seen through its content mount.
+    /// Whether the site-relative file `rel` is seen through a content mount: one that holds
+    /// it takes it. (A folder that one mount leaves out may be mounted again by another.)
     fn allows(&self, rel: &str) -> bool {
+        let mut held = false;
         for (dir, inc, exc) in &self.dirs {
             let Some(r) = rel.strip_prefix(&format!("{dir}/")) else {
                 continue;
             };
-            if inc.as_ref().is_some_and(|s| !s.is_match(r))
-                || exc.as_ref().is_some_and(|s| s.is_match(r))
+            held = true;
+            if inc.as_ref().is_none_or(|s| s.is_match(r))
+                && !exc.as_ref().is_some_and(|s| s.is_match(r))
             {
-                return false;
+                return true;
             }
         }
-        true
+        !held
     }
 }
 
@@ -139,9 +133,7 @@ pub fn scan(root: &Path, config: &Config) -> Result<Site, ScanError> {
         site.diagnostics
             .push(Diagnostic::note("hugo-config", n.clone()));
     }
-    let mut dirs: Vec<&String> = config.content.iter().map(|c| &c.dir).collect();
-    dirs.extend(config.static_dirs.iter());
-    dirs.extend(config.assets_dirs.iter());
+    let mut dirs: Vec<&String> = config.site_dirs().collect();
     dirs.sort();
     dirs.dedup();
     let mut indexer = Indexer {
@@ -175,9 +167,7 @@ pub fn rescan(mut before: Site, changed: &[PathBuf], config: &Config) -> Option<
         return None;
     }
     let root = std::path::absolute(&before.root).ok()?;
-    let mut dirs: Vec<&String> = config.content.iter().map(|c| &c.dir).collect();
-    dirs.extend(config.static_dirs.iter());
-    dirs.extend(config.assets_dirs.iter());
+    let dirs: Vec<&String> = config.site_dirs().collect();
     let filters = MountFilters::new(config);
     let mut pages_changed = false;
     for path in changed {
@@ -243,7 +233,6 @@ pub fn rescan(mut before: Site, changed: &[PathBuf], config: &Config) -> Option<
         }
     }
     if pages_changed {
-        before.assets.page_urls.clear();
         index_page_urls(config, &mut before);
     }
     Some(before)
@@ -297,7 +286,8 @@ impl Indexer<'_> {
     /// be read is an error, and listed in `Site::unreadable`.
     fn walk(&mut self, d: &str, site: &mut Site) {
         let base = self.root.join(d);
-        if !base.is_dir() {
+        // A folder, or a single file mounted on its own.
+        if !base.is_dir() && !base.is_file() {
             return;
         }
         let is_content = self.config.content.iter().any(|c| c.dir == d);
@@ -399,23 +389,33 @@ fn read_pages(page_paths: Vec<(String, PathBuf)>, site: &mut Site) {
     }
 }
 
-/// Index the bundles whose URL is not their content path (permalinks, slug, url front
-/// matter), so that a link to a file at that URL finds it.
+/// Index the pages whose URL is not their content path (permalinks, slug, url front
+/// matter): each page's URL, which its relative links are resolved against, and each such
+/// bundle's folder, so that a link to a file at that URL finds it.
 fn index_page_urls(config: &Config, site: &mut Site) {
+    site.assets.page_urls.clear();
+    site.assets.url_of_page.clear();
     for page in &site.pages {
         let Some(info) = crate::resolve::PageInfo::new(&page.path, config) else {
             continue;
         };
-        if !info.is_bundle {
-            continue;
-        }
         let Ok(Some(fm)) = crate::extract::frontmatter::detect(&page.text) else {
             continue;
         };
+        // Parse the front matter only when something in it could move the page.
+        let section = info.dir.split('/').next().unwrap_or("");
+        let patterned = config.permalinks.iter().any(|(_, s, _)| s == section);
+        let inner = page.text[fm.inner.start..fm.inner.end].to_ascii_lowercase();
+        if !patterned && !inner.contains("slug") && !inner.contains("url") {
+            continue;
+        }
         let parts = crate::extract::fmvalues::url_parts(&page.text, &fm);
-        if let Some(url) = crate::resolve::page_url(&info, &parts, config) {
-            let dir = crate::site_path::parent(&page.path).to_string();
-            site.assets.page_urls.insert(url, dir);
+        if let Some(url) = crate::permalink::page_url(&info, &parts, config) {
+            if info.is_bundle {
+                let dir = crate::site_path::parent(&page.path).to_string();
+                site.assets.page_urls.insert(url.clone(), dir);
+            }
+            site.assets.url_of_page.insert(page.path.clone(), url);
         }
     }
 }

@@ -558,14 +558,7 @@ pub fn site_spec(
     cache: &Path,
 ) -> Spec {
     let root = absolute(root);
-    let mut trees: Vec<PathBuf> = config
-        .content
-        .iter()
-        .map(|c| &c.dir)
-        .chain(&config.static_dirs)
-        .chain(&config.assets_dirs)
-        .map(|d| root.join(d))
-        .collect();
+    let mut trees: Vec<PathBuf> = config.site_dirs().map(|d| root.join(d)).collect();
     trees.sort();
     trees.dedup();
     let mut config_files: Vec<PathBuf> = std::iter::once(crate::config::CONFIG_FILE)

@@ -7,6 +7,7 @@ mod avif;
 mod browser;
 mod build;
 mod check;
+mod fidelity;
 mod gallery;
 mod hostile;
 mod html;
