@@ -6,8 +6,9 @@
 //! (per-language `contentDir`), `defaultContentLanguage`, `defaultContentLanguageInSubdir`,
 //! `staticDir`, `assetDir`, `module.mounts` (content, static and assets mounts, of folders or
 //! single files, at the root of their component or below it, replace the defaults, as in
-//! Hugo), `baseURL`'s path, and the image render hook switch. Themes and
-//! modules are never downloaded; what could not be followed is said once, as a note.
+//! Hugo), `baseURL`'s path, and the image render hook switch. Themes and modules on disk are
+//! read by `hugo_components`; nothing is downloaded, and what is not on disk is said once, as
+//! a note.
 //! Reading files is the only I/O; `from_value` is pure.
 
 use crate::config::{Config, ConfigError, ContentDir, Lookup, SubMount};
@@ -27,20 +28,44 @@ pub const CONFIG_FILES: [&str; 8] = [
     "config.json",
 ];
 
-/// The site's Hugo configuration as pixpipe's, or the defaults when the site has none.
+/// The site's Hugo configuration as pixpipe's, or the defaults when the site has none; with
+/// what its themes and modules on disk add (`hugo_components`).
 pub fn read(root: &Path) -> Result<Config, ConfigError> {
+    let Some((doc, files)) = read_doc(root, "")? else {
+        return Ok(Config::default());
+    };
+    let mut c = from_value(&doc, &files.join(", "));
+    let read_config = |dir: &Path, shown: &str| read_doc(dir, shown).ok().flatten().map(|(d, _)| d);
+    let (components, notes) = crate::hugo_components::find(root, &doc, &read_config);
+    c.notes.extend(notes);
+    let templates = crate::hugo_components::templates(root, &components);
+    let exists = |d: &str| root.join(d).is_dir();
+    crate::hugo_components::apply(&mut c, &components, &templates, &exists);
+    Ok(c)
+}
+
+/// The merged configuration of the Hugo project (a site, theme or module) in folder `dir`,
+/// shown as `shown` (`` for the site): its `hugo.*`/`config.*` file, then `config/_default/*`;
+/// with the files it came from. `None` when it has none.
+pub fn read_doc(dir: &Path, shown: &str) -> Result<Option<(Value, Vec<String>)>, ConfigError> {
+    let named = |name: &str| {
+        if shown.is_empty() {
+            name.to_string()
+        } else {
+            format!("{shown}/{name}")
+        }
+    };
     let mut doc = Value::Object(Map::new());
     let mut files = Vec::new();
     for name in CONFIG_FILES {
-        let p = root.join(name);
+        let p = dir.join(name);
         if p.is_file() {
-            merge(&mut doc, parse_file(&p, name)?);
-            files.push(name.to_string());
+            merge(&mut doc, parse_file(&p, &named(name))?);
+            files.push(named(name));
             break;
         }
     }
-    let dir = root.join("config/_default");
-    if let Ok(rd) = std::fs::read_dir(&dir) {
+    if let Ok(rd) = std::fs::read_dir(dir.join("config/_default")) {
         let mut entries: Vec<_> = rd
             .flatten()
             .map(|e| e.path())
@@ -59,7 +84,7 @@ pub fn read(root: &Path) -> Result<Config, ConfigError> {
             if !matches!(ext, "toml" | "yaml" | "yml" | "json") {
                 continue;
             }
-            let shown = format!("config/_default/{name}");
+            let shown = named(&format!("config/_default/{name}"));
             let v = parse_file(&p, &shown)?;
             let stem = stem.to_ascii_lowercase();
             if stem == "hugo" || stem == "config" {
@@ -72,10 +97,7 @@ pub fn read(root: &Path) -> Result<Config, ConfigError> {
             files.push(shown);
         }
     }
-    if files.is_empty() {
-        return Ok(Config::default());
-    }
-    Ok(from_value(&doc, &files.join(", ")))
+    Ok((!files.is_empty()).then_some((doc, files)))
 }
 
 fn parse_file(path: &Path, shown: &str) -> Result<Value, ConfigError> {
@@ -266,7 +288,6 @@ pub fn from_value(doc: &Value, files: &str) -> Config {
     explain_content(content_from, &mut c);
     read_render_hook(doc, &mut c);
     read_permalinks(doc, &mut c);
-    note_what_is_not_downloaded(doc, &mut c.notes);
     c
 }
 
@@ -526,27 +547,6 @@ fn read_permalinks(doc: &Value, c: &mut Config) {
     for (kind, section, pattern) in &c.permalinks {
         c.explain
             .push((format!("permalinks ({kind} {section})"), pattern.clone()));
-    }
-}
-
-/// Notes for what pixpipe never downloads: a theme and Hugo modules, and so the shortcodes
-/// and mounts they define.
-fn note_what_is_not_downloaded(doc: &Value, notes: &mut Vec<String>) {
-    if let Some(t) = doc.get("theme") {
-        let names = strings(Some(t)).unwrap_or_default().join(", ");
-        notes.push(format!(
-            "theme {names} is not read: shortcodes and mounts it defines are not known to pixpipe"
-        ));
-    }
-    if doc
-        .pointer("/module/imports")
-        .and_then(Value::as_array)
-        .is_some_and(|a| !a.is_empty())
-    {
-        notes.push(
-            "Hugo modules in module.imports are not downloaded; their mounts are not followed"
-                .into(),
-        );
     }
 }
 

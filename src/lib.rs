@@ -22,6 +22,7 @@ pub mod extract;
 pub mod format;
 pub mod gallery;
 pub mod html;
+pub mod hugo_components;
 pub mod hugo_config;
 pub mod inventory;
 pub mod jobs;

@@ -421,3 +421,58 @@ target = "content/banner.png"
         ]),
     );
 }
+
+#[test]
+fn a_theme_and_a_vendored_module_on_disk_add_folders_and_templates() {
+    // The theme's static/ and assets/ are the site's too; its image render hook looks a
+    // Markdown image up as a page resource, then a global one (Hugo's embedded hook is off on
+    // a site in one language: without the theme, `icons/a.png` would be a URL below the
+    // page); its `figure` replaces Hugo's and takes the source as written, a URL; a module
+    // vendored in _vendor/ adds its static/.
+    let b = SiteBuilder::new()
+        .page(
+            "hugo.toml",
+            "baseURL = \"https://example.org/\"\ntheme = \"mytheme\"\n[[module.imports]]\npath = \"example.com/widgets\"\n",
+        )
+        .page("themes/mytheme/hugo.toml", "[params]\ncolor = \"red\"\n")
+        .bytes("themes/mytheme/static/img/t.png", png())
+        .bytes("themes/mytheme/assets/icons/a.png", png())
+        .page(
+            "themes/mytheme/layouts/_markup/render-image.html",
+            "{{- $u := urls.Parse .Destination -}}\n{{- $src := $u.String -}}\n{{- with or (.PageInner.Resources.Get $u.Path) (resources.Get $u.Path) -}}{{- $src = .RelPermalink -}}{{- end -}}\n<img src=\"{{ $src }}\" alt=\"{{ .PlainText }}\">\n",
+        )
+        .page(
+            "themes/mytheme/layouts/_shortcodes/figure.html",
+            "<figure>{{ partial \"pic.html\" (dict \"src\" (.Get \"src\") \"alt\" (.Get \"alt\")) }}</figure>\n",
+        )
+        .page(
+            "themes/mytheme/layouts/_partials/pic.html",
+            "<img src=\"{{ .src }}\" alt=\"{{ .alt }}\">\n",
+        )
+        .page("_vendor/modules.txt", "# example.com/widgets v1.0.0\n")
+        .bytes("_vendor/example.com/widgets/static/w/w.png", png())
+        .bytes("content/post/p.png", png())
+        .page(
+            "content/post/index.md",
+            "---\ntitle: P\n---\n\n![md-page](p.png)\n\n![md-assets](icons/a.png)\n\n![md-none](icons/none.png)\n\n<img src=\"/img/t.png\" alt=\"theme-static\">\n\n<img src=\"/w/w.png\" alt=\"vendored-static\">\n\n{{< figure src=\"icons/a.png\" alt=\"fig-assets\" >}}\n\n{{< figure src=\"p.png\" alt=\"fig-page\" >}}\n",
+        );
+    agree(
+        b,
+        expect(&[
+            ("content/post/index.md", "md-page", true),
+            ("content/post/index.md", "md-assets", true),
+            ("content/post/index.md", "md-none", false),
+            ("content/post/index.md", "theme-static", true),
+            ("content/post/index.md", "vendored-static", true),
+            ("content/post/index.md", "fig-assets", false),
+            ("content/post/index.md", "fig-page", true),
+        ]),
+    );
+    let site = with_layouts(SiteBuilder::new().page("hugo.toml", "theme = \"gone\"\n"));
+    let run = pixpipe(&["scan", site.root().to_str().unwrap()]);
+    assert!(
+        run.stderr.contains("note[hugo-config]: theme gone is not on disk (looked in themes/gone): pixpipe downloads nothing, so the shortcodes, render hooks and mounts it defines are not known"),
+        "{}",
+        run.stderr
+    );
+}
