@@ -306,7 +306,8 @@ fn build_in_pool(
         .iter()
         .filter_map(|r| r.resolution.resolved().map(str::to_string))
         .collect();
-    let frozen = recognise_outputs(&mut inv, &previous, &site);
+    let in_place = matches!(dest, Dest::InPlace(..));
+    let frozen = frozen_refs(&mut inv, (&previous, &site), config, in_place);
     let a = analyze::examine_with(root, site, inv, config, false, &mut warm.probes);
     report.diagnostics.extend(a.diagnostics.iter().cloned());
     // A source that is broken now keeps its last good outputs in the mirror: it is planned
@@ -481,7 +482,8 @@ fn plan_alone(
         .ok()
         .and_then(|t| Manifest::parse(&t).ok())
         .unwrap_or_default();
-    let frozen = recognise_outputs(&mut inv, &previous, &site);
+    let in_place = matches!(opts.output, Output::InPlace);
+    let frozen = frozen_refs(&mut inv, (&previous, &site), config, in_place);
     let a = analyze::examine_with(root, site, inv, config, false, &mut warm.probes);
     let plan = plan_visible(&a, &frozen, &BTreeMap::new(), config);
     Ok((a, plan))
@@ -881,6 +883,34 @@ fn recognise_outputs(inv: &mut Inventory, previous: &Manifest, site: &Site) -> B
         }
     }
     frozen
+}
+
+/// The references planned as nothing: those to outputs of an earlier build
+/// (`recognise_outputs`), and in place those to files in folders pixpipe never writes in (a
+/// theme's, a module's), whose outputs would go there.
+fn frozen_refs(
+    inv: &mut Inventory,
+    (previous, site): (&Manifest, &Site),
+    config: &Config,
+    in_place: bool,
+) -> BTreeSet<usize> {
+    let mut frozen = recognise_outputs(inv, previous, site);
+    if in_place {
+        frozen.extend(read_only_refs(inv, config));
+    }
+    frozen
+}
+
+/// The references to files in a theme's or module's folder.
+fn read_only_refs<'a>(inv: &'a Inventory, config: &'a Config) -> impl Iterator<Item = usize> + 'a {
+    inv.refs.iter().enumerate().filter_map(|(i, r)| {
+        let path = r.resolution.resolved()?;
+        let theirs = config
+            .read_only
+            .iter()
+            .any(|d| site_path::is_within(path, d));
+        (theirs && matches!(r.resolution, Resolution::Found { .. })).then_some(i)
+    })
 }
 
 /// The plan, with frozen references planned as nothing (a template value is left as written).
@@ -1363,9 +1393,17 @@ struct Layout {
 
 impl Layout {
     fn of(config: &Config) -> Layout {
-        let dirs = config.site_dirs();
+        // A single image mounted on its own has its outputs beside it: its folder is mapped.
+        let dirs = config.site_dirs().map(|d| {
+            if crate::probe::Format::from_extension(d).is_some() {
+                site_path::parent(d).to_string()
+            } else {
+                d.clone()
+            }
+        });
         let mut outside: Vec<(String, String)> = Vec::new();
         for d in dirs {
+            let d = &d;
             let escapes = d.starts_with('/') || d == ".." || d.starts_with("../");
             if escapes && !outside.iter().any(|(x, _)| x == d) {
                 let mapped = format!("_mounts/{}", outside.len());
@@ -1780,9 +1818,21 @@ fn is_our_output_path(path: &str, config: &Config) -> bool {
     if crate::resolve::normalize(path).as_deref() != Some(path) || path.starts_with('/') {
         return false;
     }
+    // Beside a single image mounted on its own, named after it.
+    let beside = |d: &String| {
+        let stem = crate::naming::clean_stem(crate::naming::stem_and_language(d).0);
+        let name = file_name(path);
+        crate::probe::Format::from_extension(d).is_some()
+            && site_path::parent(path) == site_path::parent(d)
+            && (name.starts_with(&format!("{stem}-")) || name.starts_with(&format!("{stem}.")))
+    };
     let in_site = config
         .site_dirs()
-        .any(|d| d != "." && path.starts_with(&format!("{d}/")));
+        .any(|d| d != "." && (path.starts_with(&format!("{d}/")) || beside(d)))
+        && !config
+            .read_only
+            .iter()
+            .any(|d| site_path::is_within(path, d));
     in_site && crate::naming::is_output_name(file_name(path))
 }
 
@@ -2060,40 +2110,54 @@ fn hugo_mounts(root: &Path, dir: &Path, config: &Config, layout: &Layout) -> Str
     s.push_str(&format!("{d}/hugo-mounts.toml\n"));
     let mirror = |dir: &str| format!("{d}/{}", layout.path(dir).display());
     for (i, c) in config.content.iter().enumerate() {
-        // A folder that several languages share is mounted once, for all of them, as in the
+        // A folder that several languages share is mounted once for all of them, as in the
         // site: Hugo tells a file's language by its name, and publishes the files they share
-        // once.
-        let same = |o: &ContentDir| o.dir == c.dir && o.mount == c.mount;
+        // once (under the default language, when it is one of them).
+        let same = |o: &ContentDir| {
+            o.dir == c.dir && o.mount == c.mount && o.include == c.include && o.exclude == c.exclude
+        };
         if config.content[..i].iter().any(same) {
             continue;
         }
-        let shared = config.content.iter().filter(|o| same(o)).count() > 1;
-        let lang = (multi && !shared).then_some(c.lang.as_str());
+        let sharing: Vec<&str> = config
+            .content
+            .iter()
+            .filter(|o| same(o))
+            .map(|o| o.lang.as_str())
+            .collect();
+        let with_default = sharing.contains(&config.default_language.as_str());
+        let langs: Vec<&str> = if !multi || (with_default && sharing.len() > 1) {
+            Vec::new()
+        } else {
+            sharing
+        };
         let target = match c.mount.as_str() {
             "" => "content".to_string(),
             m => format!("content/{m}"),
         };
         if root.join(&c.dir).is_file() {
             // A single file: the original, and its outputs beside it in the mirror.
-            mount_file(&mut s, (&mirror, &c.dir), &target, lang);
+            mount_file(&mut s, (&mirror, &c.dir), &target, (&langs, true));
             continue;
         }
-        // Mounted where the site mounts it, taking the files it takes.
-        let globs: Vec<String> = c
-            .include
-            .iter()
-            .cloned()
-            .chain(c.exclude.iter().map(|g| format!("! {g}")))
-            .collect();
-        push_mount(&mut s, &mirror(&c.dir), &target, lang, &globs);
+        // Mounted where the site mounts it, taking the files it takes, and its outputs.
+        let mut globs: Vec<String> = c.include.clone();
+        if !globs.is_empty() {
+            globs.push(OUTPUT_GLOB.to_string());
+        }
+        globs.extend(c.exclude.iter().map(|g| format!("! {g}")));
+        push_mount(&mut s, &mirror(&c.dir), &target, &langs, &globs);
     }
     for (kind, dirs) in [
         ("static", &config.static_dirs),
         ("assets", &config.assets_dirs),
     ] {
         for x in dirs {
-            push_mount(&mut s, &mirror(x), kind, None, &[]);
-            push_mount(&mut s, x, kind, None, &[]);
+            push_mount(&mut s, &mirror(x), kind, &[], &[]);
+            // A theme's or module's folder is mounted by the theme itself.
+            if !config.read_only.iter().any(|d| site_path::is_within(x, d)) {
+                push_mount(&mut s, x, kind, &[], &[]);
+            }
         }
     }
     for (kind, mounts) in [
@@ -2102,11 +2166,17 @@ fn hugo_mounts(root: &Path, dir: &Path, config: &Config, layout: &Layout) -> Str
     ] {
         for m in mounts {
             let target = format!("{kind}/{}", m.at);
+            let theirs = config
+                .read_only
+                .iter()
+                .any(|d| site_path::is_within(&m.source, d));
             if root.join(&m.source).is_file() {
-                mount_file(&mut s, (&mirror, &m.source), &target, None);
+                mount_file(&mut s, (&mirror, &m.source), &target, (&[], !theirs));
             } else {
-                push_mount(&mut s, &mirror(&m.source), &target, None, &[]);
-                push_mount(&mut s, &m.source, &target, None, &[]);
+                push_mount(&mut s, &mirror(&m.source), &target, &[], &[]);
+                if !theirs {
+                    push_mount(&mut s, &m.source, &target, &[], &[]);
+                }
             }
         }
     }
@@ -2114,44 +2184,56 @@ fn hugo_mounts(root: &Path, dir: &Path, config: &Config, layout: &Layout) -> Str
     s
 }
 
-/// One `[[module.mounts]]` entry: `source` at `target`, for `lang` (on a multilingual site),
+/// A glob (Hugo's) for pixpipe's outputs, `<name>.<10 hex>.<ext>` and
+/// `<name>.<10 hex>.<lang>.<ext>`: added to a mount that names the files it takes.
+const OUTPUT_GLOB: &str = "**.??????????.*";
+
+/// One `[[module.mounts]]` entry: `source` at `target`, for `langs` (none: as Hugo decides),
 /// taking the files `files` (Hugo's globs, `! ` before those left out; empty: all).
-fn push_mount(s: &mut String, source: &str, target: &str, lang: Option<&str>, files: &[String]) {
+fn push_mount(s: &mut String, source: &str, target: &str, langs: &[&str], files: &[String]) {
+    let text = |x: &str| toml::Value::String(x.to_string()).to_string();
+    let list = |xs: Vec<String>| {
+        toml::Value::Array(xs.into_iter().map(toml::Value::String).collect()).to_string()
+    };
     s.push_str(&format!(
-        "[[module.mounts]]\nsource = \"{source}\"\ntarget = \"{target}\"\n"
+        "[[module.mounts]]\nsource = {}\ntarget = {}\n",
+        text(source),
+        text(target)
     ));
-    if let Some(l) = lang {
+    if !langs.is_empty() {
         // (`lang` of Hugo before 0.153.)
+        let langs = list(langs.iter().map(|l| l.to_string()).collect());
         s.push_str(&format!(
-            "sites = {{ matrix = {{ languages = [\"{l}\"] }} }}\n"
+            "sites = {{ matrix = {{ languages = {langs} }} }}\n"
         ));
     }
     if !files.is_empty() {
-        s.push_str(&format!("files = {files:?}\n"));
+        s.push_str(&format!("files = {}\n", list(files.to_vec())));
     }
 }
 
-/// The mounts of a single file `source` mounted at `target`: the file itself, and its outputs
-/// (named by its stem) from its folder in the mirror (`mirror` names a site folder's copy), in
-/// the folder `target` is in.
+/// The mounts of a single file `source` mounted at `target`: the file itself (unless a theme
+/// mounts it: `original` false), and its outputs (named by its stem) from its folder in the
+/// mirror (`mirror` names a site folder's copy), in the folder `target` is in.
 fn mount_file(
     s: &mut String,
     (mirror, source): (&dyn Fn(&str) -> String, &str),
     target: &str,
-    lang: Option<&str>,
+    (langs, original): (&[&str], bool),
 ) {
-    let name = file_name(source);
-    let stem = crate::naming::clean_stem(name.rsplit_once('.').map_or(name, |(st, _)| st));
+    let stem = crate::naming::clean_stem(crate::naming::stem_and_language(source).0);
     let outputs = [format!("{stem}-*"), format!("{stem}.*")];
     let parent = crate::site_path::parent(source);
     push_mount(
         s,
         &mirror(parent),
         crate::site_path::parent(target),
-        lang,
+        langs,
         &outputs,
     );
-    push_mount(s, source, target, lang, &[]);
+    if original {
+        push_mount(s, source, target, langs, &[]);
+    }
 }
 
 /// The path of `to` relative to `from` (both absolute and normalised), `/`-separated, with

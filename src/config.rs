@@ -105,7 +105,10 @@ impl SubMount {
             return Some(self.source.clone());
         }
         let inner = rel.strip_prefix(&self.at)?.strip_prefix('/')?;
-        Some(crate::site_path::join(&self.source, inner))
+        Some(match self.source.as_str() {
+            "" | "." => inner.to_string(),
+            s => crate::site_path::join(s, inner),
+        })
     }
 
     /// Where site file `path` is below the component's root, if the mount holds it.
@@ -124,9 +127,28 @@ impl ContentDir {
         if self.include.is_empty() && self.exclude.is_empty() {
             return true;
         }
-        mount_globs(&self.include).is_none_or(|s| s.is_match(rel))
-            && !mount_globs(&self.exclude).is_some_and(|s| s.is_match(rel))
+        matches_globs(&self.include, rel).unwrap_or(true)
+            && !matches_globs(&self.exclude, rel).unwrap_or(false)
     }
+}
+
+/// Whether `rel` matches one of `globs` (`None` for no globs), each list compiled once per
+/// thread: resolving every reference asks again.
+fn matches_globs(globs: &[String], rel: &str) -> Option<bool> {
+    type Compiled = std::collections::HashMap<Vec<String>, Option<globset::GlobSet>>;
+    thread_local! {
+        static COMPILED: std::cell::RefCell<Compiled> = Default::default();
+    }
+    if globs.is_empty() {
+        return None;
+    }
+    COMPILED.with(|c| {
+        let mut c = c.borrow_mut();
+        let set = c
+            .entry(globs.to_vec())
+            .or_insert_with(|| mount_globs(globs));
+        set.as_ref().map(|s| s.is_match(rel))
+    })
 }
 
 /// The globs of a mount's `files` (`*` crosses folders, as in Hugo); `None` for none.
@@ -210,6 +232,9 @@ pub struct Config {
     pub static_mounts: Vec<SubMount>,
     /// The same below the root of `assets/`. Default: none.
     pub assets_mounts: Vec<SubMount>,
+    /// Folders the site is read from that pixpipe never writes in: the themes' and modules'
+    /// (an in-place build leaves references to their images as written). Default: none.
+    pub read_only: Vec<String>,
     /// Image shortcodes by name. Default: `image`, `figure`, `img`.
     pub shortcodes: BTreeMap<String, ShortcodeRule>,
     /// Shortcodes whose body is code on display, not content.
@@ -407,6 +432,7 @@ impl Default for Config {
             assets_dirs: vec![s("assets")],
             static_mounts: Vec::new(),
             assets_mounts: Vec::new(),
+            read_only: Vec::new(),
             shortcodes: builtin_shortcodes(),
             code_shortcodes: vec![s("highlight"), s("text"), s("code-toggle"), s("code")],
             front_matter_keys: [
@@ -1269,11 +1295,26 @@ impl Config {
     pub fn content_dir_of(&self, site_path: &str) -> Option<&ContentDir> {
         let holding =
             |c: &&ContentDir| c.dir == "." || site_path.starts_with(&format!("{}/", c.dir));
+        let inner = |c: &ContentDir| {
+            if c.dir == "." {
+                site_path.to_string()
+            } else {
+                site_path[c.dir.len() + 1..].to_string()
+            }
+        };
+        // The deepest folder whose mount takes the file, else the deepest that holds it.
         let deepest = self
             .content
             .iter()
             .filter(holding)
-            .max_by_key(|c| c.dir.len())?;
+            .filter(|c| c.takes(&inner(c)))
+            .max_by_key(|c| c.dir.len())
+            .or_else(|| {
+                self.content
+                    .iter()
+                    .filter(holding)
+                    .max_by_key(|c| c.dir.len())
+            })?;
         // Languages sharing a folder: the one the file's name carries (`index.fr.md`), else
         // the default language, else the first.
         let sharing = || self.content.iter().filter(|c| c.dir == deepest.dir);

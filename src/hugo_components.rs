@@ -13,7 +13,7 @@
 //!
 //! `find` and `templates` read the disk; `apply` is pure.
 
-use crate::config::{Config, Lookup};
+use crate::config::{Config, Lookup, SubMount};
 use crate::site_path;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -35,8 +35,8 @@ pub struct Component {
 }
 
 /// How a component's configuration is read: its folder and how to show it → its merged
-/// configuration, if it has one (`hugo_config::read_doc`).
-pub type ReadConfig<'a> = &'a dyn Fn(&Path, &str) -> Option<Value>;
+/// configuration, if it has one, or why it cannot be read (`hugo_config::read_doc`).
+pub type ReadConfig<'a> = &'a dyn Fn(&Path, &str) -> Result<Option<Value>, String>;
 
 /// The themes and modules `doc` (a site's merged configuration) names, in the order Hugo
 /// looks templates up in (imports, then themes, each followed by its own), with a note for
@@ -51,7 +51,7 @@ pub fn find(root: &Path, doc: &Value, read_config: ReadConfig) -> (Vec<Component
         .trim_end_matches('/')
         .to_string();
     let versions = go_mod_versions(root);
-    let cache = module_cache(doc);
+    let cache = module_cache(root, doc);
     let mut ctx = Finder {
         root,
         read_config,
@@ -99,11 +99,11 @@ impl Finder<'_> {
                 .collect(),
             _ => Vec::new(),
         };
-        let themes = themes.into_iter().map(|t| {
-            let dir = site_path::join(self.themes_dir, &t);
-            let here = self.root.join(&dir).is_dir().then_some(dir.clone());
-            (format!("theme {t}"), here.ok_or(dir))
-        });
+        // A theme is a module too: `theme = "github.com/x/y"` is looked up as one.
+        let themes: Vec<_> = themes
+            .into_iter()
+            .map(|t| (format!("theme {t}"), self.module_dir(&t)))
+            .collect();
         for (name, dir) in imports.into_iter().chain(themes) {
             let dir = match dir {
                 Ok(d) => d,
@@ -117,8 +117,16 @@ impl Finder<'_> {
             if self.found.iter().any(|c| c.dir == dir) {
                 continue;
             }
-            let doc = (self.read_config)(&self.root.join(&dir), &dir)
-                .unwrap_or_else(|| Value::Object(Default::default()));
+            let doc = match (self.read_config)(&self.root.join(&dir), &dir) {
+                Ok(doc) => doc,
+                Err(e) => {
+                    self.notes.push(format!(
+                        "{name}: its configuration is not read ({e}); its own folders and templates are"
+                    ));
+                    None
+                }
+            }
+            .unwrap_or_else(|| Value::Object(Default::default()));
             self.found.push(Component {
                 name,
                 dir,
@@ -196,12 +204,16 @@ fn newest_version(pkg: &Path, escaped: &str) -> Option<PathBuf> {
         .map(|(_, p)| p)
 }
 
-/// A version (`v0.12.3`, `v1.2.0-rc.1`) as numbers to compare.
-fn version_key(v: &str) -> Vec<u64> {
-    v.trim_start_matches('v')
-        .split(['.', '-', '+'])
-        .map(|p| p.parse().unwrap_or(0))
-        .collect()
+/// A version (`v0.12.3`, `v1.2.0-rc.1`) to compare: its numbers, then a release before its
+/// pre-releases, then the text itself (so that the choice never depends on the folder's
+/// order).
+fn version_key(v: &str) -> (Vec<u64>, bool, String) {
+    let v = v.trim_start_matches('v');
+    let (main, pre) = v
+        .split_once(['-', '+'])
+        .map_or((v, None), |(m, p)| (m, Some(p)));
+    let numbers = main.split('.').map(|p| p.parse().unwrap_or(0)).collect();
+    (numbers, pre.is_none(), v.to_string())
 }
 
 /// The versions a site's `go.mod` requires, by module path.
@@ -235,11 +247,11 @@ fn go_mod_versions(root: &Path) -> BTreeMap<String, String> {
     out
 }
 
-/// Hugo's cache folder: `cacheDir`, else `$HUGO_CACHEDIR`, else the user's cache folder's
-/// `hugo_cache`.
-fn module_cache(doc: &Value) -> Option<PathBuf> {
+/// Hugo's cache folder: `cacheDir` (relative to the site), else `$HUGO_CACHEDIR`, else the
+/// user's cache folder's `hugo_cache`.
+fn module_cache(root: &Path, doc: &Value) -> Option<PathBuf> {
     if let Some(d) = doc.get("cachedir").and_then(Value::as_str) {
-        return Some(PathBuf::from(d));
+        return Some(root.join(d));
     }
     if let Some(d) = std::env::var_os("HUGO_CACHEDIR") {
         return Some(PathBuf::from(d));
@@ -368,7 +380,7 @@ pub fn lookups(text: &str, partials: &BTreeMap<String, (String, String)>) -> Vec
     let global = all
         .match_indices("resources.Get")
         .chain(all.match_indices("resources.Match"))
-        .any(|(at, _)| !all[..at].ends_with('.'));
+        .any(|(at, m)| !all[..at].ends_with('.') && !all[at + m.len()..].starts_with("Remote"));
     if global {
         out.push(Lookup::Assets);
     }
@@ -402,11 +414,12 @@ pub fn apply(
     exists: &dyn Fn(&str) -> bool,
 ) {
     for comp in components {
-        let (statics, assets) = component_folders(comp);
+        c.read_only.push(comp.dir.clone());
+        let f = component_folders(comp);
         let mut took = Vec::new();
         for (kind, dirs, into) in [
-            ("static", statics, &mut c.static_dirs),
-            ("assets", assets, &mut c.assets_dirs),
+            ("static", f.statics, &mut c.static_dirs),
+            ("assets", f.assets, &mut c.assets_dirs),
         ] {
             for d in dirs {
                 if exists(&d) && !into.contains(&d) {
@@ -414,6 +427,24 @@ pub fn apply(
                     into.push(d);
                 }
             }
+        }
+        for (kind, mounts, into) in [
+            ("static", f.static_mounts, &mut c.static_mounts),
+            ("assets", f.assets_mounts, &mut c.assets_mounts),
+        ] {
+            for m in mounts {
+                if exists(&m.source) && !into.contains(&m) {
+                    took.push(format!("{} at {kind}/{}", m.source, m.at));
+                    into.push(m);
+                }
+            }
+        }
+        if !f.content.is_empty() {
+            c.notes.push(format!(
+                "{} mounts content ({}): its pages are not scanned",
+                comp.name,
+                f.content.join(", ")
+            ));
         }
         let what = if took.is_empty() {
             "templates only".to_string()
@@ -460,17 +491,27 @@ fn lookup_names(l: &[Lookup]) -> String {
         .join(" -> ")
 }
 
-/// A component's static and assets folders: what its `module.mounts` mount at the root of
-/// each, else its `static/` and `assets/`.
-fn component_folders(comp: &Component) -> (Vec<String>, Vec<String>) {
+/// What a component mounts for the site: static and assets folders (what its
+/// `module.mounts` mount at the root of each, else its `static/` and `assets/`), what they
+/// mount below those roots, and whether it mounts content.
+#[derive(Default)]
+struct Folders {
+    statics: Vec<String>,
+    assets: Vec<String>,
+    static_mounts: Vec<SubMount>,
+    assets_mounts: Vec<SubMount>,
+    content: Vec<String>,
+}
+
+fn component_folders(comp: &Component) -> Folders {
     let mounts = comp
         .doc
         .pointer("/module/mounts")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let mut statics = Vec::new();
-    let mut assets = Vec::new();
+    let mut f = Folders::default();
+    let mut mounted = (false, false);
     for m in &mounts {
         let (Some(source), Some(target)) = (
             m.get("source").and_then(Value::as_str),
@@ -478,27 +519,28 @@ fn component_folders(comp: &Component) -> (Vec<String>, Vec<String>) {
         ) else {
             continue;
         };
-        let dir = site_path::join(&comp.dir, source.trim_matches('/'));
-        match target.trim_matches('/') {
-            "static" => statics.push(dir),
-            "assets" => assets.push(dir),
+        let source = site_path::join(&comp.dir, source.trim_matches('/'));
+        let target = target.trim_matches('/');
+        let (component, below) = target.split_once('/').unwrap_or((target, ""));
+        let at = below.to_string();
+        match component {
+            "static" if below.is_empty() => f.statics.push(source),
+            "assets" if below.is_empty() => f.assets.push(source),
+            "static" => f.static_mounts.push(SubMount { source, at }),
+            "assets" => f.assets_mounts.push(SubMount { source, at }),
+            "content" => f.content.push(source),
             _ => {}
         }
+        mounted.0 |= component == "static";
+        mounted.1 |= component == "assets";
     }
-    let mounted = |kind: &str| {
-        mounts.iter().any(|m| {
-            m.get("target")
-                .and_then(Value::as_str)
-                .is_some_and(|t| t.trim_matches('/').split('/').next() == Some(kind))
-        })
-    };
-    if !mounted("static") {
-        statics.push(site_path::join(&comp.dir, "static"));
+    if !mounted.0 {
+        f.statics.push(site_path::join(&comp.dir, "static"));
     }
-    if !mounted("assets") {
-        assets.push(site_path::join(&comp.dir, "assets"));
+    if !mounted.1 {
+        f.assets.push(site_path::join(&comp.dir, "assets"));
     }
-    (statics, assets)
+    f
 }
 
 #[cfg(test)]
@@ -583,7 +625,7 @@ mod tests {
             "cachedir": cache.path().to_str().unwrap(),
             "module": {"imports": [{"path": "github.com/A/b"}, {"path": "example.com/gone"}]}
         });
-        let none = |_: &Path, _: &str| None;
+        let none = |_: &Path, _: &str| Ok(None);
         let (found, notes) = find(site.path(), &doc, &none);
         assert_eq!(found.len(), 1);
         assert!(

@@ -35,11 +35,15 @@ pub fn read(root: &Path) -> Result<Config, ConfigError> {
         return Ok(Config::default());
     };
     let mut c = from_value(&doc, &files.join(", "));
-    let read_config = |dir: &Path, shown: &str| read_doc(dir, shown).ok().flatten().map(|(d, _)| d);
+    let read_config = |dir: &Path, shown: &str| {
+        read_doc(dir, shown)
+            .map(|d| d.map(|(v, _)| v))
+            .map_err(|e| e.to_string())
+    };
     let (components, notes) = crate::hugo_components::find(root, &doc, &read_config);
     c.notes.extend(notes);
     let templates = crate::hugo_components::templates(root, &components);
-    let exists = |d: &str| root.join(d).is_dir();
+    let exists = |d: &str| root.join(d).exists();
     crate::hugo_components::apply(&mut c, &components, &templates, &exists);
     Ok(c)
 }
@@ -246,7 +250,9 @@ pub fn from_value(doc: &Value, files: &str) -> Config {
         .unwrap_or_else(|| "content".into());
     let langs = languages(doc);
     let per_language = langs.iter().any(|l| l.content_dir.is_some());
-    c.content = if per_language {
+    // Several languages: each has its content folders (a folder they share, told apart by
+    // file name, once per language), so that each page and file knows its language.
+    c.content = if per_language || langs.len() > 1 {
         langs
             .iter()
             .map(|l| {
@@ -265,7 +271,8 @@ pub fn from_value(doc: &Value, files: &str) -> Config {
         )]
     };
     read_static_and_assets_dirs(doc, &mut c);
-    let mounted = read_mounts(doc, &prefixes);
+    let names: Vec<String> = langs.iter().map(|l| l.name.clone()).collect();
+    let mounted = read_mounts(doc, &prefixes, &names);
     let content_from = if !mounted.content.is_empty() {
         c.content = mounted.content;
         "module.mounts"
@@ -401,7 +408,8 @@ struct Mounted {
 }
 
 /// Read `module.mounts`: module mounts replace the defaults of each component they mount.
-fn read_mounts(doc: &Value, prefixes: &UrlPrefixes) -> Mounted {
+/// `languages` are the site's (none for a site in one language).
+fn read_mounts(doc: &Value, prefixes: &UrlPrefixes, languages: &[String]) -> Mounted {
     let mounts = doc
         .pointer("/module/mounts")
         .and_then(Value::as_array)
@@ -422,16 +430,17 @@ fn read_mounts(doc: &Value, prefixes: &UrlPrefixes) -> Mounted {
         let (component, below) = target.split_once('/').unwrap_or((target, ""));
         match component {
             "content" => {
-                let lang = mount_language(m, &prefixes.default_language);
                 let (include, exclude) = mount_files(m);
-                mounted.content.push(ContentDir {
-                    dir: clean(source),
-                    url_prefix: prefixes.of(&lang),
-                    lang,
-                    mount: below.to_string(),
-                    include,
-                    exclude,
-                })
+                for lang in mount_languages(m, &prefixes.default_language, languages) {
+                    mounted.content.push(ContentDir {
+                        dir: clean(source),
+                        url_prefix: prefixes.of(&lang),
+                        lang,
+                        mount: below.to_string(),
+                        include: include.clone(),
+                        exclude: exclude.clone(),
+                    })
+                }
             }
             "static" if below.is_empty() => mounted.static_dirs.push(clean(source)),
             "assets" if below.is_empty() => mounted.assets_dirs.push(clean(source)),
@@ -449,17 +458,25 @@ fn read_mounts(doc: &Value, prefixes: &UrlPrefixes) -> Mounted {
     mounted
 }
 
-/// The language of mount `m`: its `lang`, else the first of its `sites.matrix.languages`,
-/// else the default language.
-fn mount_language(m: &Value, default_language: &str) -> String {
-    str_of(m, "lang")
-        .map(str::to_string)
-        .or_else(|| {
-            m.pointer("/sites/matrix/languages/0")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
-        .unwrap_or_else(|| default_language.to_string())
+/// The languages of content mount `m`: its `lang`, else its `sites.matrix.languages` (`*`
+/// or `**` for all), else every language of the site (`languages`; the default language on
+/// a site in one).
+fn mount_languages(m: &Value, default_language: &str, languages: &[String]) -> Vec<String> {
+    let all = || {
+        if languages.is_empty() {
+            vec![default_language.to_string()]
+        } else {
+            languages.to_vec()
+        }
+    };
+    if let Some(l) = str_of(m, "lang") {
+        return vec![l.to_string()];
+    }
+    match strings(m.pointer("/sites/matrix/languages")) {
+        Some(listed) if listed.iter().any(|l| l == "*" || l == "**") => all(),
+        Some(listed) if !listed.is_empty() => listed,
+        _ => all(),
+    }
 }
 
 /// The globs of the files mount `m` takes and leaves out, relative to its source:

@@ -35,7 +35,7 @@ pub fn short_hash(bytes: &[u8]) -> String {
 /// (`flag.fr.png` → `flag`, `fr`): a last segment of two lower-case letters, with an optional
 /// region (`pt-br`, `zh-hans`). Hugo reads a file's language there, so an output keeps it
 /// just before its extension and is published under the same language as its source.
-fn stem_and_language(source: &str) -> (&str, Option<&str>) {
+pub fn stem_and_language(source: &str) -> (&str, Option<&str>) {
     let file = file_name(source);
     let stem = file.rsplit_once('.').map(|(s, _)| s).unwrap_or(file);
     match stem.rsplit_once('.') {

@@ -92,10 +92,22 @@ fn permalink_title(title: &str) -> String {
 /// The URL folder (no slashes around, language prefix included) of a page, from its front
 /// matter (`url`, `slug`, `date`, `title`) and the site's permalink patterns; `None` when it
 /// is simply the content path.
-pub fn page_url(info: &PageInfo, parts: &UrlParts, config: &Config) -> Option<String> {
+/// `is_section` says whether a folder of the content tree below the first level is a section
+/// (holds an `_index` page): `:sections` counts only those.
+pub fn page_url(
+    info: &PageInfo,
+    parts: &UrlParts,
+    config: &Config,
+    is_section: &dyn Fn(&str) -> bool,
+) -> Option<String> {
     let prefix = info.content.url_prefix.trim_start_matches('/');
     if let Some(u) = &parts.url {
-        return Some(u.trim_matches('/').to_string());
+        // A URL that names a file (`/docs/file.html`) is served from its folder.
+        let folder = match u.rsplit_once('/') {
+            Some((dir, last)) if last.contains('.') => dir,
+            _ => u.as_str(),
+        };
+        return Some(folder.trim_matches('/').to_string());
     }
     let section = info.dir.split('/').next().unwrap_or("");
     let kind = if info.is_branch { "section" } else { "page" };
@@ -105,7 +117,7 @@ pub fn page_url(info: &PageInfo, parts: &UrlParts, config: &Config) -> Option<St
         .find(|(k, s, _)| k == kind && s == section)
         .map(|(_, _, p)| p.as_str());
     let url = match pattern {
-        Some(p) => expand(p, info, parts, section),
+        Some(p) => expand(p, info, parts, (section, is_section)),
         None => {
             let slug = parts.slug.as_deref().map(urlize)?;
             if info.is_bundle && !info.url_dir.contains('/') {
@@ -118,12 +130,23 @@ pub fn page_url(info: &PageInfo, parts: &UrlParts, config: &Config) -> Option<St
 }
 
 /// Permalink pattern `p` filled in for the page.
-fn expand(p: &str, info: &PageInfo, parts: &UrlParts, section: &str) -> String {
+fn expand(
+    p: &str,
+    info: &PageInfo,
+    parts: &UrlParts,
+    (section, is_section): (&str, &dyn Fn(&str) -> bool),
+) -> String {
+    // With no date, Hugo's zero date: year 1.
     let date = parts.date.clone().unwrap_or_default();
+    let number = |r: std::ops::Range<usize>, zero: u32| {
+        date.get(r)
+            .and_then(|x| x.parse::<u32>().ok())
+            .unwrap_or(zero)
+    };
     let (y, m, d) = (
-        date.get(0..4).unwrap_or(""),
-        date.get(5..7).unwrap_or(""),
-        date.get(8..10).unwrap_or(""),
+        number(0..4, 1).to_string(),
+        format!("{:02}", number(5..7, 1)),
+        format!("{:02}", number(8..10, 1)),
     );
     let base_name = site_path::file_name(&info.url_dir).to_string();
     let slug = parts.slug.as_deref().map(permalink_text);
@@ -133,19 +156,34 @@ fn expand(p: &str, info: &PageInfo, parts: &UrlParts, section: &str) -> String {
         .map(permalink_title)
         .unwrap_or_default();
     let or_base = || slug.clone().unwrap_or_else(|| base_name.clone());
+    // The sections a page is in: its folders from the top down while each is a section (the
+    // first level always is; a leaf bundle's own folder never is).
+    let folder = if info.is_bundle && !info.is_branch {
+        site_path::parent(&info.dir)
+    } else {
+        info.dir.as_str()
+    };
+    let mut sections = String::new();
+    for part in folder.split('/').filter(|p| !p.is_empty()) {
+        let next = site_path::join(&sections, part);
+        if !sections.is_empty() && !is_section(&next) {
+            break;
+        }
+        sections = next;
+    }
     let mut out = p.to_string();
     // Longer tokens first: `:slugorfilename` before `:slug`.
     for (token, value) in [
-        (":year", y.to_string()),
-        (":month", m.to_string()),
-        (":day", d.to_string()),
+        (":year", y),
+        (":month", m),
+        (":day", d),
         (":slugorcontentbasename", or_base()),
         (":slugorfilename", or_base()),
         (":slug", slug.clone().unwrap_or_else(|| title.clone())),
         (":title", title.clone()),
         (":contentbasename", base_name.clone()),
         (":filename", base_name.clone()),
-        (":sections", site_path::parent(&info.dir).to_string()),
+        (":sections", sections),
         (":section", section.to_string()),
     ] {
         out = out.replace(token, &value);

@@ -186,8 +186,12 @@ impl PageInfo {
         };
         let (dir, file) = (site_path::parent(rel), site_path::file_name(rel));
         let stem = file.rsplit_once('.').map(|(s, _)| s).unwrap_or(file);
-        // Translation by file name: `index.fr.md` is the French page of the bundle.
-        let stem = stem.split_once('.').map(|(s, _)| s).unwrap_or(stem);
+        // Translation by file name: `index.fr.md` is the French page of the bundle (and
+        // `release-1.2.md` is the page `release-1.2`).
+        let stem = match stem.rsplit_once('.') {
+            Some((base, lang)) if config.content.iter().any(|c| c.lang == lang) => base,
+            _ => stem,
+        };
         let is_bundle = stem == "index" || stem == "_index";
         let source_dir = dir.to_string();
         let dir = &join(&cd.mount, dir);
@@ -747,7 +751,13 @@ mod tests {
 
     #[test]
     fn a_translated_index_file_is_still_the_bundle() {
-        let c = Config::default();
+        let mut c = Config::default();
+        let fr = ContentDir {
+            lang: "fr".into(),
+            url_prefix: "/fr".into(),
+            ..c.content[0].clone()
+        };
+        c.content.push(fr);
         let idx = index(&["content/a/x.png"]);
         let r = res(
             "x.png",

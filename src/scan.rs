@@ -167,7 +167,9 @@ pub fn rescan(mut before: Site, changed: &[PathBuf], config: &Config) -> Option<
         return None;
     }
     let root = std::path::absolute(&before.root).ok()?;
-    let dirs: Vec<&String> = config.site_dirs().collect();
+    let mut dirs: Vec<&String> = config.site_dirs().collect();
+    dirs.sort();
+    dirs.dedup();
     let filters = MountFilters::new(config);
     let mut pages_changed = false;
     for path in changed {
@@ -399,18 +401,44 @@ fn index_page_urls(config: &Config, site: &mut Site) {
         let Some(info) = crate::resolve::PageInfo::new(&page.path, config) else {
             continue;
         };
-        let Ok(Some(fm)) = crate::extract::frontmatter::detect(&page.text) else {
-            continue;
-        };
-        // Parse the front matter only when something in it could move the page.
         let section = info.dir.split('/').next().unwrap_or("");
         let patterned = config.permalinks.iter().any(|(_, s, _)| s == section);
-        let inner = page.text[fm.inner.start..fm.inner.end].to_ascii_lowercase();
-        if !patterned && !inner.contains("slug") && !inner.contains("url") {
-            continue;
-        }
-        let parts = crate::extract::fmvalues::url_parts(&page.text, &fm);
-        if let Some(url) = crate::permalink::page_url(&info, &parts, config) {
+        let fm = crate::extract::frontmatter::detect(&page.text)
+            .ok()
+            .flatten();
+        // Parse the front matter only when something in it could move the page.
+        let moves = |fm: &crate::extract::frontmatter::FrontMatter| {
+            let inner = page.text[fm.inner.start..fm.inner.end].to_ascii_lowercase();
+            patterned || inner.contains("slug") || inner.contains("url")
+        };
+        let parts = match &fm {
+            Some(fm) if moves(fm) => crate::extract::fmvalues::url_parts(&page.text, fm),
+            None if patterned => Default::default(),
+            _ => continue,
+        };
+        // A folder of the content tree is a section when it holds an `_index` page (in any
+        // language), in this page's content folder.
+        let is_section = |tree_dir: &str| {
+            let below = if info.content.mount.is_empty() {
+                Some(tree_dir)
+            } else {
+                tree_dir
+                    .strip_prefix(info.content.mount.as_str())
+                    .map(|r| r.trim_start_matches('/'))
+            };
+            below.is_some_and(|b| {
+                let dir = match info.content.dir.as_str() {
+                    "." => b.to_string(),
+                    d => crate::site_path::join(d, b),
+                };
+                let found = site
+                    .assets
+                    .files_in(&dir)
+                    .any(|f| crate::site_path::file_name(f).starts_with("_index."));
+                found
+            })
+        };
+        if let Some(url) = crate::permalink::page_url(&info, &parts, config, &is_section) {
             if info.is_bundle {
                 let dir = crate::site_path::parent(&page.path).to_string();
                 site.assets.page_urls.insert(url.clone(), dir);

@@ -549,7 +549,8 @@ fn absolute(path: &Path) -> PathBuf {
 
 /// What `build --watch` watches: every folder the site's pages and images come from (its
 /// content, static and assets folders and their mounts, wherever they are), its
-/// configuration files and `config/` folder, and `--config`; not the output or the cache.
+/// configuration files and `config/` folder, its `layouts/` and those of its themes and
+/// modules with their configuration, and `--config`; not the output or the cache.
 pub fn site_spec(
     root: &Path,
     config: &crate::Config,
@@ -566,13 +567,22 @@ pub fn site_spec(
         .map(|f| root.join(f))
         .collect();
     config_files.extend(explicit_config.map(absolute));
+    // What decides where themes and modules are, and their own configuration and templates,
+    // which pixpipe learns lookups from (`hugo_components`).
+    config_files.extend(["go.mod", "_vendor/modules.txt"].map(|f| root.join(f)));
+    let mut config_trees = vec![root.join("config"), root.join("layouts")];
+    for d in &config.read_only {
+        let dir = root.join(d);
+        config_files.extend(crate::hugo_config::CONFIG_FILES.map(|f| dir.join(f)));
+        config_trees.extend([dir.join("config"), dir.join("layouts")]);
+    }
     let mut ignore = vec![absolute(cache)];
     ignore.extend(output.map(absolute));
     Spec {
         trees,
         folders: vec![root.clone()],
         config_files,
-        config_trees: vec![root.join("config")],
+        config_trees,
         ignore,
     }
 }

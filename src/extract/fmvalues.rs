@@ -339,7 +339,10 @@ pub fn url_parts(text: &str, fm: &FrontMatter) -> UrlParts {
             })
     };
     UrlParts {
-        date: get("date"),
+        // Hugo's default: `date`, else `publishDate`, else `lastmod`.
+        date: get("date")
+            .or_else(|| get("publishdate"))
+            .or_else(|| get("lastmod")),
         slug: get("slug"),
         title: get("title"),
         url: get("url"),

@@ -53,7 +53,8 @@ fn spelled_one_way(name: &str) -> bool {
 
 /// The originals of `files` (site paths) that have pixpipe's variants beside them and a name
 /// spelled one way. Pure. Two originals of one folder whose names clean to the same stem
-/// (`a.jpg`, `a.png`) are not candidates: the variants cannot say which one they came from.
+/// (`a.jpg`, `a.png`, `a.fr.png`) are not candidates: the variants cannot say which one they
+/// came from.
 pub fn candidates(files: &BTreeSet<String>, is_source: impl Fn(&str) -> bool) -> Vec<String> {
     // (folder, cleaned stem) -> originals with that stem.
     let mut originals: BTreeMap<(&str, String), Vec<&String>> = BTreeMap::new();
@@ -63,7 +64,9 @@ pub fn candidates(files: &BTreeSet<String>, is_source: impl Fn(&str) -> bool) ->
         if is_output_name(name) {
             variants.entry(site_path::parent(f)).or_default().push(name);
         } else if is_source(f) && spelled_one_way(name) {
-            let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
+            // Named as its variants are: without a language (`x.fr.png` → `x`), so that
+            // `x.png` beside it shares the key and neither is taken for the other's.
+            let stem = crate::naming::stem_and_language(f).0;
             originals
                 .entry((site_path::parent(f), clean_stem(stem)))
                 .or_default()
@@ -201,12 +204,23 @@ mod tests {
             "f/team--2019--1024w.abcdef0123.jpg",
             "e/photo-2.jpg",
             "e/photo-2x.0123456789.jpg",
+            // Named for a language: its variants keep the language before the extension.
+            "g/flag.fr.png",
+            "g/flag-480w.0123456789.fr.webp",
+            // Beside a plain file of the same stem, neither is taken for the other's.
+            "h/flag.png",
+            "h/flag.fr.png",
+            "h/flag-480w.0123456789.fr.webp",
         ]);
         let raster =
             |f: &str| !extension(f).is_empty() && BINARY[..6].contains(&extension(f).as_str());
         assert_eq!(
             candidates(&files, raster),
-            vec!["a/photo.jpg".to_string(), "d/MyPhoto.JPG".to_string()]
+            vec![
+                "a/photo.jpg".to_string(),
+                "d/MyPhoto.JPG".to_string(),
+                "g/flag.fr.png".to_string()
+            ]
         );
     }
 

@@ -471,8 +471,120 @@ fn a_theme_and_a_vendored_module_on_disk_add_folders_and_templates() {
     let site = with_layouts(SiteBuilder::new().page("hugo.toml", "theme = \"gone\"\n"));
     let run = pixpipe(&["scan", site.root().to_str().unwrap()]);
     assert!(
-        run.stderr.contains("note[hugo-config]: theme gone is not on disk (looked in themes/gone): pixpipe downloads nothing, so the shortcodes, render hooks and mounts it defines are not known"),
+        run.stderr.contains("note[hugo-config]: theme gone is not on disk (looked in _vendor/gone, themes/gone and Hugo's module cache): pixpipe downloads nothing, so the shortcodes, render hooks and mounts it defines are not known"),
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn a_pages_url_with_no_date_a_publish_date_nested_sections_and_a_file_url() {
+    // No date: Hugo's zero date, year 1 (`/news/1/01/no-date/`); `publishDate` stands in for
+    // a missing `date`; `:sections` is the sections a leaf page is in (the first level, then
+    // each folder below with an `_index` page, down to the first without); a dotted file name
+    // keeps its dots; a page without front matter still gets its pattern; a `url` naming a
+    // file is served from that file's folder.
+    let b = SiteBuilder::new()
+        .page(
+            "hugo.toml",
+            "baseURL = \"https://example.org/\"\n[permalinks]\nnews = \"/:section/:year/:month/:slug/\"\ndocs = \"/d/:sections/:contentbasename/\"\n",
+        )
+        .bytes("static/img/x.png", png())
+        .page(
+            "content/news/nodate.md",
+            "---\ntitle: No Date\n---\n\n![nodate-up4](../../../../img/x.png)\n\n![nodate-up3](../../../img/x.png)\n",
+        )
+        .page(
+            "content/news/pub.md",
+            "---\ntitle: Pub\npublishDate: 2021-02-03\n---\n\n![pub-up4](../../../../img/x.png)\n",
+        )
+        .page("content/docs/guide/_index.md", "---\ntitle: Guide\n---\n")
+        .page(
+            "content/docs/guide/deep/release-1.2.md",
+            "---\ntitle: Release\n---\n\n![deep-up5](../../../../../img/x.png)\n\n![deep-up4](../../../../img/x.png)\n",
+        )
+        .page(
+            "content/docs/bare.md",
+            "![bare-up3](../../../img/x.png)\n",
+        )
+        .page(
+            "content/filey.md",
+            "---\ntitle: F\nurl: /pages/file.html\n---\n\n![file-up1](../img/x.png)\n\n![file-up2](../../img/x.png)\n",
+        );
+    agree(
+        b,
+        expect(&[
+            ("content/news/nodate.md", "nodate-up4", true),
+            ("content/news/nodate.md", "nodate-up3", false),
+            ("content/news/pub.md", "pub-up4", true),
+            // docs/guide is a section (it has an _index page), docs/guide/deep is not:
+            // served at /d/docs/guide/release-1.2/.
+            ("content/docs/guide/deep/release-1.2.md", "deep-up5", false),
+            ("content/docs/guide/deep/release-1.2.md", "deep-up4", true),
+            ("content/docs/bare.md", "bare-up3", true),
+            ("content/filey.md", "file-up1", true),
+            ("content/filey.md", "file-up2", false),
+        ]),
+    );
+}
+
+#[test]
+fn translations_told_apart_by_file_name_only() {
+    // The most common multilingual layout: one content folder, `index.fr.md` beside
+    // `index.md`. The French page's raw <img> of the shared file is a 404; its Markdown image
+    // finds it through the embedded render hook.
+    let b = SiteBuilder::new()
+        .page(
+            "hugo.toml",
+            "baseURL = \"https://example.org/\"\ndefaultContentLanguage = \"en\"\n[languages.en]\nweight = 1\n[languages.fr]\nweight = 2\n",
+        )
+        .bytes("content/post/badge.png", png())
+        .page(
+            "content/post/index.md",
+            "---\ntitle: Post\n---\n\n<img src=\"badge.png\" alt=\"en-html\">\n",
+        )
+        .page(
+            "content/post/index.fr.md",
+            "---\ntitle: Billet\n---\n\n<img src=\"badge.png\" alt=\"fr-html\">\n\n![fr-md](badge.png)\n",
+        );
+    agree(
+        b,
+        expect(&[
+            ("content/post/index.md", "en-html", true),
+            ("content/post/index.fr.md", "fr-html", false),
+            ("content/post/index.fr.md", "fr-md", true),
+        ]),
+    );
+}
+
+#[test]
+fn an_in_place_build_never_writes_in_a_theme() {
+    // A theme's image is found and checked, but `--in-place` writes next to its sources:
+    // never in the theme's folder (a git submodule, or Hugo's read-only module cache).
+    let site = SiteBuilder::new()
+        .page(
+            "hugo.toml",
+            "baseURL = \"https://example.org/\"\ntheme = \"t\"\n",
+        )
+        .image("themes/t/static/img/t.jpg", 640, 480)
+        .image("content/p/own.jpg", 640, 480)
+        .page(
+            "content/p/index.md",
+            "---\ntitle: P\n---\n\n![t](/img/t.jpg)\n\n![own](own.jpg)\n",
+        )
+        .build();
+    let theme = crate::support::tree(&site.path("themes"));
+    let check = pixpipe(&["check", site.root().to_str().unwrap()]);
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    let run = pixpipe(&[
+        "build",
+        site.root().to_str().unwrap(),
+        "--in-place",
+        "--quiet",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(crate::support::tree(&site.path("themes")), theme);
+    let page = site.read("content/p/index.md");
+    assert!(page.contains("![t](/img/t.jpg)"), "{page}");
+    assert!(!page.contains("](own.jpg)"), "{page}");
 }
