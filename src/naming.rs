@@ -119,15 +119,20 @@ mod tests {
     use super::*;
     use crate::plan::OutFormat;
 
-    #[test]
-    fn names_keep_the_stem_and_carry_the_hash() {
-        let v = Variant {
+    /// A 480 px WebP variant.
+    fn webp_480() -> Variant {
+        Variant {
             width: 480,
             height: 320,
             format: OutFormat::Webp,
             quality: 80,
             effort: 4,
-        };
+        }
+    }
+
+    #[test]
+    fn names_keep_the_stem_and_carry_the_hash() {
+        let v = webp_480();
         assert_eq!(
             variant_name("content/a/Istio Day!.JPG", &v, "0123456789"),
             "Istio-Day--480w.0123456789.webp"
@@ -148,13 +153,7 @@ mod tests {
 
     #[test]
     fn a_language_in_the_sources_name_stays_just_before_the_extension() {
-        let v = Variant {
-            width: 480,
-            height: 320,
-            format: OutFormat::Webp,
-            quality: 80,
-            effort: 4,
-        };
+        let v = webp_480();
         assert_eq!(
             variant_name("content/p/flag.fr.png", &v, "0123456789"),
             "flag-480w.0123456789.fr.webp"

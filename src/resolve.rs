@@ -505,16 +505,61 @@ impl Candidates {
         }
         for (file, at) in files.elsewhere {
             if index.is_file(&file) && self.elsewhere.is_none() {
+                // A bundle a permalink, slug or url moved publishes its files at its URL (in
+                // the language the file is published in).
+                let folder = site_path::parent(&file);
+                let lang = url_language(
+                    at.strip_prefix(&config.base_path)
+                        .unwrap_or(&at)
+                        .trim_start_matches('/'),
+                    config,
+                );
+                let moved = index
+                    .page_urls
+                    .iter()
+                    .find(|(u, d)| d.as_str() == folder && url_language(u, config) == lang);
+                let at = match moved {
+                    Some((u, _)) => {
+                        let name = site_path::file_name(&file);
+                        format!("{}/{u}/{name}", config.base_path)
+                    }
+                    None => at,
+                };
                 self.elsewhere = Some((file, at));
             }
         }
         let mut at = url.len();
         while let Some(i) = url[..at].rfind('/') {
             if let Some(dir) = index.page_urls.get(&url[..i]) {
-                self.paths.push((format!("{dir}/{}", &url[i + 1..]), 3));
+                self.add_moved(&url, i, dir, config, index);
                 break;
             }
             at = i;
+        }
+    }
+
+    /// The file at `url` in the bundle `dir` that a permalink, slug or url moved to
+    /// `url[..i]`: a candidate when Hugo publishes it in that URL's language, else where it
+    /// is published instead (the same bundle's URL in the file's language).
+    fn add_moved(&mut self, url: &str, i: usize, dir: &str, config: &Config, index: &AssetIndex) {
+        let rest = &url[i + 1..];
+        let file = format!("{dir}/{rest}");
+        let owner = config
+            .content_dir_of(&file)
+            .map(|cd| language_of(&file, cd, config));
+        let wanted = url_language(url, config);
+        match owner {
+            Some(owner) if owner != wanted => {
+                let home = index
+                    .page_urls
+                    .iter()
+                    .find(|(u, d)| d.as_str() == dir && url_language(u, config) == owner);
+                if let (Some((u, _)), true) = (home, index.is_file(&file)) {
+                    let at = format!("{}/{u}/{rest}", config.base_path);
+                    self.elsewhere.get_or_insert((file, at));
+                }
+            }
+            _ => self.paths.push((file, 3)),
         }
     }
 
@@ -668,6 +713,19 @@ pub fn content_for_url(url: &str, config: &Config) -> UrlFiles {
         }
     }
     out
+}
+
+/// The language whose pages are served at `url` (no leading slash): the one whose prefix
+/// it starts with, else the default language.
+fn url_language<'a>(url: &str, config: &'a Config) -> &'a str {
+    config
+        .content
+        .iter()
+        .find(|c| {
+            let pre = c.url_prefix.trim_start_matches('/');
+            !pre.is_empty() && (url == pre || url.starts_with(&format!("{pre}/")))
+        })
+        .map_or(config.default_language.as_str(), |c| c.lang.as_str())
 }
 
 /// The language a content file's name carries (`flag.fr.png` → `fr`), if it is one of the

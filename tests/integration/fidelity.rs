@@ -588,3 +588,45 @@ fn an_in_place_build_never_writes_in_a_theme() {
     assert!(page.contains("![t](/img/t.jpg)"), "{page}");
     assert!(!page.contains("](own.jpg)"), "{page}");
 }
+
+/// A bundle in English and French under a permalink made of the title.
+fn moved_bundle() -> SiteBuilder {
+    SiteBuilder::new()
+        .page(
+            "hugo.toml",
+            "baseURL = \"https://example.org/\"\ndefaultContentLanguage = \"en\"\n[languages.en]\nweight = 1\n[languages.fr]\nweight = 2\n[permalinks]\nnews = \"/:section/:year/:slug/\"\n",
+        )
+        .bytes("content/news/post/badge.png", png())
+        .page(
+            "content/news/post/index.md",
+            "---\ntitle: Post\ndate: 2020-05-04\n---\n\n<img src=\"badge.png\" alt=\"en-html\">\n",
+        )
+        .page(
+            "content/news/post/index.fr.md",
+            "---\ntitle: Billet\ndate: 2020-05-04\n---\n\n<img src=\"badge.png\" alt=\"fr-html\">\n\n![fr-md](badge.png)\n\n<img src=\"/news/2020/post/badge.png\" alt=\"fr-html-default-url\">\n",
+        )
+}
+
+#[test]
+fn a_translated_bundle_moved_by_a_permalink_shares_its_files_at_the_default_url() {
+    // Each translation of a bundle under a permalink has its own URL (its own title), but the
+    // files they share are published once, at the default language's: the French page's raw
+    // <img> is a 404 at /fr/news/2020/billet/badge.png, and check points at the English URL.
+    agree(
+        moved_bundle(),
+        expect(&[
+            ("content/news/post/index.md", "en-html", true),
+            ("content/news/post/index.fr.md", "fr-html", false),
+            ("content/news/post/index.fr.md", "fr-md", true),
+            ("content/news/post/index.fr.md", "fr-html-default-url", true),
+        ]),
+    );
+    let site = moved_bundle().build();
+    let run = pixpipe(&["check", site.root().to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("content/news/post/index.fr.md:6:11: error[missing-image]: image not published at this page's URL: Hugo publishes content/news/post/badge.png once, at /news/2020/post/badge.png, not once per language\n"),
+        "{}",
+        run.stdout
+    );
+}
