@@ -905,11 +905,7 @@ fn frozen_refs(
 fn read_only_refs<'a>(inv: &'a Inventory, config: &'a Config) -> impl Iterator<Item = usize> + 'a {
     inv.refs.iter().enumerate().filter_map(|(i, r)| {
         let path = r.resolution.resolved()?;
-        let theirs = config
-            .read_only
-            .iter()
-            .any(|d| site_path::is_within(path, d));
-        (theirs && matches!(r.resolution, Resolution::Found { .. })).then_some(i)
+        (config.is_read_only(path) && matches!(r.resolution, Resolution::Found { .. })).then_some(i)
     })
 }
 
@@ -1829,10 +1825,7 @@ fn is_our_output_path(path: &str, config: &Config) -> bool {
     let in_site = config
         .site_dirs()
         .any(|d| d != "." && (path.starts_with(&format!("{d}/")) || beside(d)))
-        && !config
-            .read_only
-            .iter()
-            .any(|d| site_path::is_within(path, d));
+        && !config.is_read_only(path);
     in_site && crate::naming::is_output_name(file_name(path))
 }
 
@@ -2155,7 +2148,7 @@ fn hugo_mounts(root: &Path, dir: &Path, config: &Config, layout: &Layout) -> Str
         for x in dirs {
             push_mount(&mut s, &mirror(x), kind, &[], &[]);
             // A theme's or module's folder is mounted by the theme itself.
-            if !config.read_only.iter().any(|d| site_path::is_within(x, d)) {
+            if !config.is_read_only(x) {
                 push_mount(&mut s, x, kind, &[], &[]);
             }
         }
@@ -2166,10 +2159,7 @@ fn hugo_mounts(root: &Path, dir: &Path, config: &Config, layout: &Layout) -> Str
     ] {
         for m in mounts {
             let target = format!("{kind}/{}", m.at);
-            let theirs = config
-                .read_only
-                .iter()
-                .any(|d| site_path::is_within(&m.source, d));
+            let theirs = config.is_read_only(&m.source);
             if root.join(&m.source).is_file() {
                 mount_file(&mut s, (&mirror, &m.source), &target, (&[], !theirs));
             } else {

@@ -174,7 +174,7 @@ fn check_ref(
 /// translation's raw `<img>` of a file its bundle shares with the default language, or of a
 /// file named for another language.
 fn not_at_this_language(r: &Reference, config: &Config, file: &str, url: &str) -> Diagnostic {
-    if let Some(lang) = resolve::language_in_name(file, config) {
+    if let Some(lang) = config.language_in_name(file) {
         return Diagnostic::error(
             "missing-image",
             format!("image not published at this page's URL: {file} is named for language `{lang}`, so Hugo publishes it only at {url}"),

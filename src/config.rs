@@ -122,6 +122,13 @@ impl SubMount {
 }
 
 impl ContentDir {
+    /// Whether `url` (no leading slash) is under this folder's language prefix; never for a
+    /// folder without one.
+    pub fn prefixes(&self, url: &str) -> bool {
+        let pre = self.url_prefix.trim_start_matches('/');
+        !pre.is_empty() && (url == pre || url.starts_with(&format!("{pre}/")))
+    }
+
     /// Whether the mount takes the file at `rel` (relative to `dir`).
     pub fn takes(&self, rel: &str) -> bool {
         if self.include.is_empty() && self.exclude.is_empty() {
@@ -1291,6 +1298,22 @@ impl Config {
             .chain(self.assets_mounts.iter().map(|m| &m.source))
     }
 
+    /// The language a file's name carries (`flag.fr.png`, `index.fr.md` → `fr`), if it is
+    /// one of the site's.
+    pub fn language_in_name<'a>(&self, file: &'a str) -> Option<&'a str> {
+        let mut parts = crate::site_path::file_name(file).rsplit('.');
+        let (_ext, lang, _stem) = (parts.next()?, parts.next()?, parts.next()?);
+        self.content.iter().any(|c| c.lang == lang).then_some(lang)
+    }
+
+    /// Whether the site path `path` is in a folder pixpipe never writes in (a theme's, a
+    /// module's).
+    pub fn is_read_only(&self, path: &str) -> bool {
+        self.read_only
+            .iter()
+            .any(|d| crate::site_path::is_within(path, d))
+    }
+
     /// The content folder, and so the language, of the file at `site_path`, if any.
     pub fn content_dir_of(&self, site_path: &str) -> Option<&ContentDir> {
         let holding =
@@ -1318,12 +1341,9 @@ impl Config {
         // Languages sharing a folder: the one the file's name carries (`index.fr.md`), else
         // the default language, else the first.
         let sharing = || self.content.iter().filter(|c| c.dir == deepest.dir);
-        let name = crate::site_path::file_name(site_path);
-        let mut parts = name.rsplit('.');
-        let named = match (parts.next(), parts.next(), parts.next()) {
-            (Some(_), Some(lang), Some(_)) => sharing().find(|c| c.lang == lang),
-            _ => None,
-        };
+        let named = self
+            .language_in_name(site_path)
+            .and_then(|lang| sharing().find(|c| c.lang == lang));
         named
             .or_else(|| sharing().find(|c| c.lang == self.default_language))
             .or_else(|| sharing().next())

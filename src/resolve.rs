@@ -188,9 +188,9 @@ impl PageInfo {
         let stem = file.rsplit_once('.').map(|(s, _)| s).unwrap_or(file);
         // Translation by file name: `index.fr.md` is the French page of the bundle (and
         // `release-1.2.md` is the page `release-1.2`).
-        let stem = match stem.rsplit_once('.') {
-            Some((base, lang)) if config.content.iter().any(|c| c.lang == lang) => base,
-            _ => stem,
+        let stem = match config.language_in_name(file) {
+            Some(lang) => &stem[..stem.len() - lang.len() - 1],
+            None => stem,
         };
         let is_bundle = stem == "index" || stem == "_index";
         let source_dir = dir.to_string();
@@ -644,14 +644,7 @@ pub struct UrlFiles {
 /// there; and the same path in the default language's folders, published at its URL.
 pub fn content_for_url(url: &str, config: &Config) -> UrlFiles {
     let mut out = UrlFiles::default();
-    let prefixed: Vec<&ContentDir> = config
-        .content
-        .iter()
-        .filter(|c| {
-            let pre = c.url_prefix.trim_start_matches('/');
-            !pre.is_empty() && (url == pre || url.starts_with(&format!("{pre}/")))
-        })
-        .collect();
+    let prefixed: Vec<&ContentDir> = config.content.iter().filter(|c| c.prefixes(url)).collect();
     let (dirs, rest): (Vec<&ContentDir>, String) = if let Some(first) = prefixed.first() {
         let pre = first.url_prefix.trim_start_matches('/');
         let rest = url[pre.len()..].trim_start_matches('/').to_string();
@@ -721,30 +714,15 @@ fn url_language<'a>(url: &str, config: &'a Config) -> &'a str {
     config
         .content
         .iter()
-        .find(|c| {
-            let pre = c.url_prefix.trim_start_matches('/');
-            !pre.is_empty() && (url == pre || url.starts_with(&format!("{pre}/")))
-        })
+        .find(|c| c.prefixes(url))
         .map_or(config.default_language.as_str(), |c| c.lang.as_str())
-}
-
-/// The language a content file's name carries (`flag.fr.png` → `fr`), if it is one of the
-/// site's.
-pub fn language_in_name<'a>(file: &'a str, config: &Config) -> Option<&'a str> {
-    let mut parts = crate::site_path::file_name(file).rsplit('.');
-    let (_ext, lang, _stem) = (parts.next()?, parts.next()?, parts.next()?);
-    config
-        .content
-        .iter()
-        .any(|c| c.lang == lang)
-        .then_some(lang)
 }
 
 /// The language whose URLs Hugo publishes content file `file` (in folder `d`) under: the one
 /// its name carries (`flag.fr.png`), else, in a folder several languages share, the default
 /// language (or the first of them): a bundle's shared files are published once.
 fn language_of(file: &str, d: &ContentDir, config: &Config) -> String {
-    if let Some(lang) = language_in_name(file, config) {
+    if let Some(lang) = config.language_in_name(file) {
         return lang.to_string();
     }
     let sharing: Vec<&ContentDir> = config.content.iter().filter(|c| c.dir == d.dir).collect();
