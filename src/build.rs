@@ -604,12 +604,13 @@ fn make_outputs(
         .filter(|(_, r)| !**r)
         .map(|(jn, _)| jn)
         .unzip();
-    let (hits, todo) = jobs::lookup_with(cache, &job_list, config, &mut memo.keys);
+    // Placed as soon as it is made or fetched, while its bytes are in memory.
     let on_made = |j: usize, m: &Made, bytes: &[u8]| {
         if let Some(dest) = dest {
             dest.place_early(&names[j], m, bytes)
         }
     };
+    let (hits, todo) = jobs::lookup_with(cache, &job_list, config, &mut memo.keys, &on_made);
     let mut run_opts = RunOptions::new(opts.memory_bytes, config, started);
     if opts.shard.is_some() {
         run_opts = jobs::Shard::run_options(run_opts);

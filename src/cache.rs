@@ -246,26 +246,30 @@ impl Cache {
     }
 
     /// Fetch what the shared cache has of `keys` (outputs the folder does not have) into the
-    /// folder; what was fetched, by key. Without a shared cache, nothing.
-    pub fn fetch_missing(&self, keys: &[String]) -> rustc_hash::FxHashMap<String, Entry> {
-        let mut got = rustc_hash::FxHashMap::default();
+    /// folder, each also given to `also(key, entry, bytes)` once stored; what was fetched, by
+    /// key. Without a shared cache, nothing.
+    pub fn fetch_missing(
+        &self,
+        keys: &[String],
+        also: &(dyn Fn(&str, &Entry, &[u8]) + Sync),
+    ) -> rustc_hash::FxHashMap<String, Entry> {
+        let got = Mutex::new(rustc_hash::FxHashMap::default());
         let Some(remote) = &self.remote else {
-            return got;
+            return got.into_inner().unwrap_or_default();
         };
-        remote.fetch(keys, &mut |key, bytes| {
-            let hash = crate::naming::short_hash(bytes);
+        remote.fetch(keys, &|key, bytes, blake3| {
+            let hash = crate::naming::short_of(&blake3);
             // A folder that cannot take it: the output is made here instead.
             if self.store(key, bytes, &hash).is_ok() {
-                got.insert(
-                    key.to_string(),
-                    Entry {
-                        hash,
-                        bytes: bytes.len() as u64,
-                    },
-                );
+                let entry = Entry {
+                    hash,
+                    bytes: bytes.len() as u64,
+                };
+                also(key, &entry, bytes);
+                lock(&got).insert(key.to_string(), entry);
             }
         });
-        got
+        got.into_inner().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Make sure the shared cache (if any) has the outputs of `keys`, which the folder has:

@@ -29,11 +29,14 @@ pub fn cache_of(
     };
     match given {
         Some((url, _)) if remote::is_url(&url) => {
+            let time_limit = pixpipe::config::parse_budget(&args.cache_timeout)
+                .map_err(|e| anyhow::anyhow!("--cache-timeout: {e}"))?;
             let remote = Remote::open(Settings {
                 url,
                 strict: args.cache_strict || shard,
                 requests: args.cache_requests.max(1) as usize,
                 upload_bytes: remote::upload_bytes(memory_bytes),
+                time_limit,
             })?;
             Ok((
                 args.cache_local.clone().unwrap_or(default),
@@ -91,6 +94,8 @@ pub fn run_prune(args: PruneArgs) -> anyhow::Result<ExitCode> {
             strict: true,
             requests: args.cache_requests.max(1) as usize,
             upload_bytes: remote::UPLOAD_BYTES,
+            // Listing and deleting are the whole command: each request has its own limits.
+            time_limit: None,
         })?)
     } else {
         pixpipe::prune::Store::Folder(PathBuf::from(&args.cache))

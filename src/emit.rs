@@ -53,10 +53,20 @@ pub fn write_rebuildable(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 fn write_renamed(path: &Path, bytes: &[u8], sync: bool) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .tempfile_in(dir)?;
+    let temp = || {
+        tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .tempfile_in(dir)
+    };
+    // The folder is made only when it is missing: a look for it before each of thousands
+    // of files was two system calls each.
+    let mut tmp = match temp() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir)?;
+            temp()?
+        }
+        other => other?,
+    };
     tmp.write_all(bytes)?;
     // Temporary files are created 0600; what we publish is readable like any new file.
     use std::os::unix::fs::PermissionsExt;

@@ -293,7 +293,7 @@ fn mtime_ns(m: &std::fs::Metadata) -> u128 {
 /// Split every job's variants into those in the cache (per job, in the jobs' order) and
 /// those to make.
 pub fn lookup(cache: &Cache, jobs: &[Job], config: &Config) -> (Vec<Vec<Made>>, Vec<Todo>) {
-    lookup_with(cache, jobs, config, &mut KeyMemo::default())
+    lookup_with(cache, jobs, config, &mut KeyMemo::default(), &|_, _, _| {})
 }
 
 /// The cache keys of the jobs of a process's last lookup, by source hash: a key is a pure
@@ -310,12 +310,15 @@ pub struct JobKeys {
     keys: Vec<String>,
 }
 
-/// [`lookup`], taking the keys `memo` knows and leaving it this lookup's.
+/// [`lookup`], taking the keys `memo` knows and leaving it this lookup's. An output fetched
+/// from the shared cache is also given to `on_fetched(job, made, bytes)` as it arrives, from
+/// the thread that stored it (as [`run`] gives what it makes to `on_made`).
 pub fn lookup_with(
     cache: &Cache,
     jobs: &[Job],
     config: &Config,
     memo: &mut KeyMemo,
+    on_fetched: &(dyn Fn(usize, &Made, &[u8]) + Sync),
 ) -> (Vec<Vec<Made>>, Vec<Todo>) {
     let known = std::mem::take(&mut memo.0);
     let keys: Vec<JobKeys> = jobs
@@ -352,12 +355,19 @@ pub fn lookup_with(
     // What the folder lacks, from the shared cache behind it (if any), all at once.
     if cache.remote().is_some() {
         // Once each: two jobs of one key (two copies of a photo in a gallery) share it.
-        let wanted: Vec<String> = (looked.iter())
-            .flat_map(|(_, missing)| missing.iter().map(|(_, k)| k.clone()))
-            .collect::<std::collections::BTreeSet<String>>()
-            .into_iter()
-            .collect();
-        let fetched = cache.fetch_missing(&wanted);
+        let mut wanted: std::collections::BTreeMap<&str, Vec<(usize, Variant)>> =
+            Default::default();
+        for (job, (_, missing)) in looked.iter().enumerate() {
+            for (v, key) in missing {
+                wanted.entry(key).or_default().push((job, *v));
+            }
+        }
+        let keys: Vec<String> = wanted.keys().map(|k| k.to_string()).collect();
+        let fetched = cache.fetch_missing(&keys, &|key, entry, bytes| {
+            for (job, v) in wanted.get(key).into_iter().flatten() {
+                on_fetched(*job, &made_of(*v, key, entry.clone()), bytes);
+            }
+        });
         for (found, missing) in &mut looked {
             missing.retain(|(v, key)| match fetched.get(key).cloned() {
                 Some(e) => {

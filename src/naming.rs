@@ -28,7 +28,12 @@ pub fn clean_stem(stem: &str) -> String {
 
 /// The first 10 hex digits of blake3 of `bytes`: the hash in an output's name.
 pub fn short_hash(bytes: &[u8]) -> String {
-    blake3::hash(bytes).to_hex()[..10].to_string()
+    short_of(&blake3::hash(bytes))
+}
+
+/// [`short_hash`] of bytes whose blake3 is `hash`.
+pub fn short_of(hash: &blake3::Hash) -> String {
+    hash.to_hex()[..10].to_string()
 }
 
 /// The stem of the source at `source` and the language its name carries, if any

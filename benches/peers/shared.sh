@@ -7,12 +7,14 @@
 #   shard i/N  for N in $SHARDS, each part as its own process with its own empty folder
 #              and store prefix, one after another (each is what one runner of a matrix does);
 #   final N    the build after the N shards, on another empty folder: fetch and assemble.
-# The store is s3s-fs (make test installs it) on 127.0.0.1: no network between client and
-# store, but the server runs on the same cores as pixpipe: its CPU time (the column "server
-# CPU") is part of each wall time here, and would be the store's on a real one. Each step
-# runs ROUNDS times; the table has medians and the summary's counts.
+# The store is on 127.0.0.1: s3s-fs (an S3 server; make test installs it), or with
+# STORE=webdav nginx serving a folder over WebDAV (an `http://` store; Debian's nginx-light
+# and libnginx-mod-http-dav-ext). No network between client and store, but the server runs
+# on the same cores as pixpipe: its CPU time (the column "server CPU") is part of each wall
+# time here, and would be the store's on a real one. Each step runs ROUNDS times; the table
+# has medians and the summary's counts.
 #
-# usage: shared.sh PHOTOS|COUNT FORMAT ROUNDS PIXPIPE
+# usage: [STORE=s3|webdav] shared.sh PHOTOS|COUNT FORMAT ROUNDS PIXPIPE
 #   PHOTOS: a folder of JPEG photos (../shared/corpus/bench); COUNT: that many generated
 #   1200x800 photos (target/bench-photos).
 set -euo pipefail
@@ -29,13 +31,44 @@ files=()
 for f in "$photos"/*; do case "${f,,}" in *.jpg|*.jpeg) files+=("$f") ;; esac; done
 work=$(mktemp -d "${TMPDIR:-/tmp}/pixpipe-shared.XXXXXX")
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-mkdir -p "$work/store/bench"
-s3s-fs --host 127.0.0.1 --port "$port" --access-key bench --secret-key bench-secret "$work/store" \
-  > "$work/server.log" 2>&1 &
-server=$!
+mkdir -p "$work/store/bench" "$work/tmp"
+case ${STORE:-s3} in
+  s3)
+    s3s-fs --host 127.0.0.1 --port "$port" --access-key bench --secret-key bench-secret \
+      "$work/store" > "$work/server.log" 2>&1 &
+    server=$!
+    export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench-secret AWS_REGION=us-east-1 \
+      AWS_ENDPOINT_URL=http://127.0.0.1:$port
+    store=s3://bench ;;
+  webdav)
+    # One process (its CPU is all of the server's), the folder served read-write.
+    cat > "$work/nginx.conf" <<EOF
+daemon off;
+master_process off;
+pid $work/nginx.pid;
+error_log $work/server.log;
+load_module /usr/lib/nginx/modules/ngx_http_dav_ext_module.so;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $work/tmp; proxy_temp_path $work/tmp; fastcgi_temp_path $work/tmp;
+  uwsgi_temp_path $work/tmp; scgi_temp_path $work/tmp;
+  server {
+    listen 127.0.0.1:$port;
+    root $work/store;
+    client_max_body_size 0;
+    dav_methods PUT DELETE MKCOL COPY MOVE;
+    dav_ext_methods PROPFIND OPTIONS;
+    create_full_put_path on;
+  }
+}
+EOF
+    /usr/sbin/nginx -p "$work" -e "$work/server.log" -c "$work/nginx.conf" &
+    server=$!
+    store=http://127.0.0.1:$port/bench ;;
+  *) echo "STORE is s3 or webdav" >&2; exit 2 ;;
+esac
 trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
-export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench-secret AWS_REGION=us-east-1 \
-  AWS_ENDPOINT_URL=http://127.0.0.1:$port
 for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 bench_site "$work/site" "$fmt" "${files[@]}"
 shards=${SHARDS:-2 4}
@@ -60,13 +93,13 @@ order=()
 for r in $(seq "$rounds"); do
   rm -rf "$work"/cache.* "$work/store/bench"/*
   step cold --cache "$work/cache.cold"
-  step upload --cache "s3://bench/one" --cache-local "$work/cache.upload"
-  step fresh --cache "s3://bench/one" --cache-local "$work/cache.fresh"
+  step upload --cache "$store/one" --cache-local "$work/cache.upload"
+  step fresh --cache "$store/one" --cache-local "$work/cache.fresh"
   for n in $shards; do
     for i in $(seq "$n"); do
-      step "shard$n.$i" --cache "s3://bench/n$n" --cache-local "$work/cache.n$n.$i" --shard "$i/$n"
+      step "shard$n.$i" --cache "$store/n$n" --cache-local "$work/cache.n$n.$i" --shard "$i/$n"
     done
-    step "final$n" --cache "s3://bench/n$n" --cache-local "$work/cache.final$n"
+    step "final$n" --cache "$store/n$n" --cache-local "$work/cache.final$n"
   done
   echo "round $r: cold $(tail -1 "$work/t.cold") s" >&2
 done

@@ -1,8 +1,10 @@
 //! The shared cache against a real S3 server (s3s-fs on 127.0.0.1, see `support::s3`):
 //! machines that share outputs, a cold build split into shards, a damaged object, a server
-//! that stops mid-build, wrong credentials, and pruning the store.
+//! that stops mid-build, wrong credentials, and pruning the store; and against a real
+//! WebDAV server (nginx, see `support::webdav`) through an `http://` URL.
 
 use crate::support::s3::{objects, S3};
+use crate::support::webdav::WebDav;
 use crate::support::{jpeg_bytes, number_before, photo, pixpipe_with, tree, Run, SiteBuilder};
 use std::path::Path;
 
@@ -491,4 +493,130 @@ fn a_shard_whose_folder_already_has_its_outputs_uploads_them_for_the_last_build(
     assert_eq!(number_before(shared, "requests"), 2 * made, "{shared}");
     let last = run(&s3, &build(&url, &caches.path().join("fresh")), s.root());
     assert_eq!(number_before(line(&last, "build:"), "sources decoded"), 0);
+}
+
+#[test]
+fn a_webdav_server_behind_an_http_url_is_shared_like_a_bucket() {
+    let Some(dav) = WebDav::start() else { return };
+    let url = dav.url("sites/photos");
+    let (a, b, other) = (site(3, 500), site(3, 500), site(2, 600));
+    let caches = tempfile::tempdir().unwrap();
+    let go = |args: Vec<&str>, s: &crate::support::Site| {
+        let mut all = args;
+        all.extend(["-q", s.root().to_str().unwrap()]);
+        pixpipe_with(None, &[], &all)
+    };
+    let first = go(build(&url, &caches.path().join("a")), &a);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let made = number_before(line(&first, "build:"), "made");
+    assert!(made >= 6, "{}", first.stderr);
+    assert_eq!(
+        number_before(line(&first, "shared cache"), "uploaded"),
+        made
+    );
+    let stored = objects(&dav.objects("sites/photos"));
+    assert_eq!(stored.len() as u64, made);
+    assert!(stored
+        .values()
+        .all(|o| pixpipe::remote::unwrap(o).is_some()));
+
+    // A second machine makes and decodes nothing, and publishes the same bytes.
+    let second = go(build(&url, &caches.path().join("b")), &b);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let summary = line(&second, "build:");
+    assert_eq!(number_before(summary, "made"), 0, "{summary}");
+    assert_eq!(number_before(summary, "sources decoded"), 0, "{summary}");
+    let shared = line(&second, "shared cache");
+    assert_eq!(number_before(shared, "outputs fetched"), made, "{shared}");
+    assert_eq!(
+        tree(&a.path(".pixpipe/site")),
+        tree(&b.path(".pixpipe/site"))
+    );
+
+    // Listing (PROPFIND) for pruning: another site's outputs are what would go.
+    let more = go(build(&url, &caches.path().join("o")), &other);
+    let theirs = number_before(line(&more, "build:"), "made");
+    let r = pixpipe_with(
+        None,
+        &[],
+        &[
+            "cache",
+            "prune",
+            "--cache",
+            &url,
+            "--keep-referenced-by",
+            a.root().to_str().unwrap(),
+            "--dry-run",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let summary = line(&r, "cache prune");
+    assert_eq!(number_before(summary, "outputs"), theirs, "{summary}");
+    assert_eq!(
+        objects(&dav.objects("sites/photos")).len() as u64,
+        made + theirs,
+        "a dry run deletes nothing"
+    );
+}
+
+#[test]
+fn a_store_that_never_answers_is_given_up_at_the_time_limit_and_the_build_completes() {
+    // A server that takes connections and never answers: each request alone would wait for
+    // its own timeout (a minute, then retries).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().collect();
+        drop(held);
+    });
+    let url = format!("http://{addr}/cache");
+    let s = site(2, 700);
+    let caches = tempfile::tempdir().unwrap();
+    let go = |extra: &[&str], local: &str| {
+        let local = caches.path().join(local);
+        let mut args = build(&url, &local);
+        args.extend(extra);
+        args.extend(["-q", s.root().to_str().unwrap()]);
+        pixpipe_with(None, &[], &args)
+    };
+    let r = go(&["--cache-timeout", "2s"], "a");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let warnings: Vec<&str> = (r.stderr.lines())
+        .filter(|l| l.starts_with("warning[cache]"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", r.stderr);
+    assert!(
+        warnings[0].starts_with(&format!(
+            "warning[cache]: the shared cache {url} failed: the build waited for it 2s in all, \
+             the most --cache-timeout allows"
+        )),
+        "{}",
+        warnings[0]
+    );
+    let summary = line(&r, "build:");
+    assert!(number_before(summary, "made") >= 6, "{summary}");
+    assert_eq!(number_before(summary, "reused"), 0, "{summary}");
+    let shared = line(&r, "shared cache");
+    assert_eq!(number_before(shared, "outputs fetched"), 0, "{shared}");
+    assert_eq!(number_before(shared, "uploaded"), 0, "{shared}");
+    // With --cache-strict it is the build's error.
+    let r = go(&["--cache-timeout", "2s", "--cache-strict"], "b");
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "error[cache]: the shared cache {url} failed: the build waited for it 2s in all"
+        )),
+        "{}",
+        r.stderr
+    );
+    // Not a duration: refused before anything starts.
+    let r = go(&["--cache-timeout", "soon"], "c");
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "--cache-timeout: `soon` is not a duration (write `90s`, `10m`, `1h` or `none`)"
+        ),
+        "{}",
+        r.stderr
+    );
 }

@@ -1,6 +1,7 @@
 //! Test fixtures made in code: sites from string literals, images from pixels.
 #![allow(dead_code)]
 
+pub mod daemon;
 pub mod demo;
 pub mod exif;
 pub mod mutants;
@@ -8,6 +9,7 @@ pub mod pixels;
 pub mod s3;
 pub mod serve;
 pub mod verdicts;
+pub mod webdav;
 
 pub use pixels::*;
 

@@ -2,20 +2,19 @@
 //! folder, from crates.io; `make test` installs it) on 127.0.0.1, with its own credentials.
 //! Without it the tests say they were skipped, unless PIXPIPE_REQUIRE_TOOLS=1 (`make test`).
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use super::daemon::{required, Daemon};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 pub const ACCESS_KEY: &str = "pixpipe-test";
 pub const SECRET_KEY: &str = "pixpipe-test-secret";
 
 /// A running s3s-fs, stopped when dropped.
 pub struct S3 {
-    child: Option<Child>,
+    server: Daemon,
     /// Where it keeps its buckets (one folder each).
     pub root: tempfile::TempDir,
-    pub addr: SocketAddr,
+    pub addr: std::net::SocketAddr,
 }
 
 /// The s3s-fs binary, or `None` (said) when it is not installed.
@@ -25,67 +24,24 @@ fn binary() -> Option<PathBuf> {
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
-    if found {
-        return Some(PathBuf::from(name));
-    }
-    if std::env::var("PIXPIPE_REQUIRE_TOOLS").as_deref() == Ok("1") {
-        panic!("s3s-fs is missing; `make test` installs it");
-    }
-    eprintln!("SKIPPED: s3s-fs is not installed (make test installs it from crates.io)");
-    None
+    required("s3s-fs", found).then(|| PathBuf::from(name))
 }
 
 impl S3 {
     /// Start a server with one bucket, `bucket`; `None` (said) without s3s-fs.
     pub fn start(bucket: &str) -> Option<S3> {
         let bin = binary()?;
-        let mut root = tempfile::tempdir().unwrap();
+        let root = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(root.path().join(bucket)).unwrap();
-        // A port the system gives, freed for the server (retried if another took it).
-        for _ in 0..5 {
-            let addr = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap();
-            let child = Command::new(&bin)
-                .args(["--host", "127.0.0.1", "--port", &addr.port().to_string()])
+        let server = Daemon::start("s3s-fs", |addr| {
+            let mut c = Command::new(&bin);
+            c.args(["--host", "127.0.0.1", "--port", &addr.port().to_string()])
                 .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
-                .arg(root.path())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start s3s-fs");
-            let mut s3 = S3 {
-                child: Some(child),
-                root,
-                addr,
-            };
-            if s3.wait_listening() {
-                return Some(s3);
-            }
-            root = s3.take_root();
-        }
-        panic!("s3s-fs did not start listening on 127.0.0.1");
-    }
-
-    fn take_root(mut self) -> tempfile::TempDir {
-        self.stop();
-        std::mem::replace(&mut self.root, tempfile::tempdir().unwrap())
-    }
-
-    /// Whether the server answers on its port within 10 s (and is still running).
-    fn wait_listening(&mut self) -> bool {
-        let until = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < until {
-            if let Some(Ok(Some(_))) = self.child.as_mut().map(|c| c.try_wait()) {
-                return false;
-            }
-            if TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_ok() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        false
+                .arg(root.path());
+            c
+        });
+        let addr = server.addr;
+        Some(S3 { server, root, addr })
     }
 
     /// The variables a client of this server needs (as a user sets them for any S3 store).
@@ -105,16 +61,7 @@ impl S3 {
 
     /// Stop the server now.
     pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            c.kill().ok();
-            c.wait().ok();
-        }
-    }
-}
-
-impl Drop for S3 {
-    fn drop(&mut self) {
-        self.stop();
+        self.server.stop();
     }
 }
 
