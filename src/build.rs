@@ -605,16 +605,20 @@ fn make_outputs(
         .map(|(jn, _)| jn)
         .unzip();
     // Placed as soon as it is made or fetched, while its bytes are in memory.
+    let early = std::sync::Mutex::new(Vec::new());
     let on_made = |j: usize, m: &Made, bytes: &[u8]| {
         if let Some(dest) = dest {
-            dest.place_early(&names[j], m, bytes)
+            let placed = dest.place_early(&names[j], m, bytes);
+            crate::locks::lock(&early).extend(placed.into_iter().map(|p| (j, p)));
         }
     };
-    let (hits, todo) = jobs::lookup_with(cache, &job_list, config, &mut memo.keys, &on_made);
+    let (hits, todo) = match opts.shard {
+        Some(_) => jobs::Shard::lookup(cache, &job_list, config),
+        None => jobs::lookup_with(cache, &job_list, config, &mut memo.keys, &on_made),
+    };
     let mut run_opts = RunOptions::new(opts.memory_bytes, config, started);
     if opts.shard.is_some() {
         run_opts = jobs::Shard::run_options(run_opts);
-        jobs::Shard::share_hits(cache, &hits);
     }
     let ran = jobs::run(
         &job_list, &todo, cache, config, run_opts, &on_made, progress,
@@ -629,6 +633,15 @@ fn make_outputs(
         .map(Vec::len)
         .sum();
     let failed = publish(&names, hits, ran.results, &mut made);
+    if let Some(Dest::Mirror(owned, _)) = dest {
+        // What a job that failed in the end placed (fetched, or made before it failed) is
+        // not this build's: `finish` removes it, unless `keep_previous` keeps it after all.
+        for (j, file) in crate::locks::lock(&early).iter() {
+            if names[*j].iter().any(|(name, _)| failed.contains_key(name)) {
+                owned.unkeep(file);
+            }
+        }
+    }
     memo.learn(config, (&job_list, &ran.later), &names, &made);
     // A shard publishes nothing: its copies are the last build's.
     if opts.shard.is_none() {
@@ -1463,19 +1476,26 @@ impl Dest {
     /// end placed is not kept, so `finish` removes it. In place, outputs are written only
     /// after all were made, so that a failed or killed build leaves the fewest files in the
     /// site. Failing to place one early is not an error: `place` retries and reports it.
-    fn place_early(&self, names: &Names, m: &Made, bytes: &[u8]) {
+    /// Returns the mirror's files placed (for `make_outputs` to let go of those of a job
+    /// that fails).
+    fn place_early(&self, names: &Names, m: &Made, bytes: &[u8]) -> Vec<PathBuf> {
         let Dest::Mirror(owned, layout) = self else {
-            return;
+            return Vec::new();
         };
+        let mut placed = Vec::new();
         for (name, vs) in names {
             if vs.contains(&m.variant) {
                 let rel = join(
                     site_path::parent(name),
                     &variant_name(name, &m.variant, &m.hash),
                 );
-                owned.place(&layout.path(&rel), bytes, false).ok();
+                let file = layout.path(&rel);
+                if owned.place(&file, bytes, false).is_ok() {
+                    placed.push(file);
+                }
             }
         }
+        placed
     }
 
     /// Place one output unless it is there (checked by size on every build, so not flushed;

@@ -272,6 +272,20 @@ impl Cache {
         got.into_inner().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Which of `keys` (outputs the folder does not have) the shared cache has, as entries
+    /// (its hash and size, read from each object's header; the bytes stay in the store).
+    pub fn probe_shared(&self, keys: &[String]) -> rustc_hash::FxHashMap<String, Entry> {
+        let Some(remote) = &self.remote else {
+            return Default::default();
+        };
+        (remote.probe(keys).into_iter())
+            .map(|(key, blake3, bytes)| {
+                let hash = crate::naming::short_of(&blake3);
+                (key, Entry { hash, bytes })
+            })
+            .collect()
+    }
+
     /// Make sure the shared cache (if any) has the outputs of `keys`, which the folder has:
     /// uploaded from the folder where the store lacks them.
     pub fn ensure_shared(&self, keys: &[String]) {

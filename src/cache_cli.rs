@@ -21,6 +21,9 @@ pub fn cache_of(
     (base, shard): (&Path, bool),
     memory_bytes: u64,
 ) -> anyhow::Result<(PathBuf, Option<Arc<Remote>>)> {
+    // Checked whatever the cache is: a mistake is an error before anything starts.
+    let time_limit = pixpipe::config::parse_budget(&args.cache_timeout)
+        .map_err(|e| anyhow::anyhow!("--cache-timeout: {e}"))?;
     let default = base.join(".pixpipe/cache");
     let given = match (&args.cache, &config.cache) {
         (Some(c), _) => Some((c.clone(), None)),
@@ -29,8 +32,6 @@ pub fn cache_of(
     };
     match given {
         Some((url, _)) if remote::is_url(&url) => {
-            let time_limit = pixpipe::config::parse_budget(&args.cache_timeout)
-                .map_err(|e| anyhow::anyhow!("--cache-timeout: {e}"))?;
             let remote = Remote::open(Settings {
                 url,
                 strict: args.cache_strict || shard,

@@ -85,9 +85,9 @@ pub struct CacheArgs {
     #[arg(long, value_name = "N", default_value_t = pixpipe::remote::DEFAULT_REQUESTS,
           value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub cache_requests: u16,
-    /// With a shared cache: the longest a run waits for it in all (`90s`, `10m`, `1h`,
-    /// `none`); past it the store is turned off for the rest of the run (a warning, or an
-    /// error with --cache-strict) and the build goes on locally.
+    /// With a shared cache: the longest a run waits for it in all, fetching and for its
+    /// last uploads (`90s`, `10m`, `1h`, `none`); past it the store is turned off for the rest
+    /// of the run (a warning, or an error with --cache-strict) and the build goes on locally.
     #[arg(long, value_name = "DURATION", default_value = pixpipe::remote::DEFAULT_TIME_LIMIT)]
     pub cache_timeout: String,
 }

@@ -1014,8 +1014,7 @@ fn gallery_shard(
         .zip(mine)
         .filter_map(|(jm, m)| m.then_some(jm))
         .unzip();
-    let (hits, todo) = jobs::lookup(&cache, &job_list, config);
-    jobs::Shard::share_hits(&cache, &hits);
+    let (hits, todo) = jobs::Shard::lookup(&cache, &job_list, config);
     let run_opts = jobs::Shard::run_options(RunOptions::new(opts.memory_bytes, config, started));
     let ran = jobs::run(
         &job_list,

@@ -148,10 +148,15 @@ impl Shard {
         }
     }
 
-    /// After `lookup`: make sure the shared cache has every output a shard found (`hits`).
-    pub fn share_hits(cache: &Cache, hits: &[Vec<Made>]) {
+    /// A shard's [`lookup`]: of what the local folder lacks, the shared cache is only asked
+    /// whether it has it (a shard writes no site: it needs to know, not to have), and every
+    /// output the folder had is made sure to be in the shared cache too.
+    pub fn lookup(cache: &Cache, jobs: &[Job], config: &Config) -> (Vec<Vec<Made>>, Vec<Todo>) {
+        let mut memo = KeyMemo::default();
+        let (hits, todo) = lookup_in(cache, jobs, config, &mut memo, FromStore::Probe);
         let keys: Vec<String> = (hits.iter().flatten()).map(|m| m.key.clone()).collect();
         cache.ensure_shared(&keys);
+        (hits, todo)
     }
 
     /// Which of `jobs` are this shard's. Every process given the same jobs splits them alike:
@@ -320,6 +325,24 @@ pub fn lookup_with(
     memo: &mut KeyMemo,
     on_fetched: &(dyn Fn(usize, &Made, &[u8]) + Sync),
 ) -> (Vec<Vec<Made>>, Vec<Todo>) {
+    lookup_in(cache, jobs, config, memo, FromStore::Fetch(on_fetched))
+}
+
+/// What a lookup takes from the shared cache behind the folder.
+enum FromStore<'a> {
+    /// The outputs the folder lacks, each also given to the function as it arrives.
+    Fetch(&'a (dyn Fn(usize, &Made, &[u8]) + Sync)),
+    /// Only which of them it has.
+    Probe,
+}
+
+fn lookup_in(
+    cache: &Cache,
+    jobs: &[Job],
+    config: &Config,
+    memo: &mut KeyMemo,
+    from_store: FromStore,
+) -> (Vec<Vec<Made>>, Vec<Todo>) {
     let known = std::mem::take(&mut memo.0);
     let keys: Vec<JobKeys> = jobs
         .par_iter()
@@ -363,11 +386,14 @@ pub fn lookup_with(
             }
         }
         let keys: Vec<String> = wanted.keys().map(|k| k.to_string()).collect();
-        let fetched = cache.fetch_missing(&keys, &|key, entry, bytes| {
-            for (job, v) in wanted.get(key).into_iter().flatten() {
-                on_fetched(*job, &made_of(*v, key, entry.clone()), bytes);
-            }
-        });
+        let fetched = match from_store {
+            FromStore::Fetch(on_fetched) => cache.fetch_missing(&keys, &|key, entry, bytes| {
+                for (job, v) in wanted.get(key).into_iter().flatten() {
+                    on_fetched(*job, &made_of(*v, key, entry.clone()), bytes);
+                }
+            }),
+            FromStore::Probe => cache.probe_shared(&keys),
+        };
         for (found, missing) in &mut looked {
             missing.retain(|(v, key)| match fetched.get(key).cloned() {
                 Some(e) => {

@@ -40,9 +40,10 @@ pub struct Settings {
     pub requests: usize,
     /// At most this many bytes of outputs wait to be uploaded at once.
     pub upload_bytes: u64,
-    /// The longest a run waits for the store in all (fetching what it lacks, room for
-    /// uploads, the last uploads), summed over the threads that wait; past it the store is
-    /// turned off for the rest of the run. `None`: no limit but each request's own.
+    /// The longest a run waits for the store in all (fetching what it lacks, asking what it
+    /// has, the uploads still going at its end: each a wait of the thread that runs the
+    /// build); past it the store is turned off for the rest of the run. `None`: no limit but
+    /// each request's own.
     pub time_limit: Option<Duration>,
 }
 
@@ -345,6 +346,17 @@ pub fn unwrap(object: &[u8]) -> Option<&[u8]> {
 
 /// [`unwrap`], with the output's blake3 (checked, so not computed again to name it).
 fn unwrap_hashed(object: &[u8]) -> Option<(&[u8], blake3::Hash)> {
+    let (body, named, len) = parse_header(object)?;
+    if len != body.len() as u64 {
+        return None;
+    }
+    let real = blake3::hash(body);
+    (real == named).then_some((body, real))
+}
+
+/// What the header line of `object` (which may be cut short after it) names: the bytes
+/// after the line, the output's blake3 and its length.
+fn parse_header(object: &[u8]) -> Option<(&[u8], blake3::Hash, u64)> {
     let end = memchr::memchr(b'\n', object)?;
     let line = std::str::from_utf8(&object[..end]).ok()?;
     let mut words = line.split(' ');
@@ -357,14 +369,13 @@ fn unwrap_hashed(object: &[u8]) -> Option<(&[u8], blake3::Hash)> {
     ) else {
         return None;
     };
-    let body = &object[end + 1..];
-    if len.parse::<usize>().ok() != Some(body.len()) {
-        return None;
-    }
-    let named = blake3::Hash::from_hex(hash).ok()?;
-    let real = blake3::hash(body);
-    (real == named).then_some((body, real))
+    let hash = blake3::Hash::from_hex(hash).ok()?;
+    Some((&object[end + 1..], hash, len.parse().ok()?))
 }
+
+/// The bytes of an object that always hold its header line (`pixpipe-object 1`, 64 hex
+/// digits, a length of up to 20 digits).
+const HEADER_READ: u64 = 104;
 
 /// What one run did with a shared cache.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -397,6 +408,8 @@ pub struct Session {
     counts: Arc<Counts>,
     /// How long this run has waited for the store so far (against `time_limit`).
     waited: Mutex<Duration>,
+    /// Keys [`Session::probe`] found in the store (not asked again by `ensure`).
+    in_store: Mutex<rustc_hash::FxHashSet<String>>,
 }
 
 #[derive(Debug, Default)]
@@ -461,6 +474,7 @@ impl Session {
             uploads: Mutex::new(Vec::new()),
             counts: Default::default(),
             waited: Mutex::new(Duration::ZERO),
+            in_store: Mutex::new(Default::default()),
         }
     }
 
@@ -526,6 +540,10 @@ impl Session {
         found: &(dyn Fn(&str, &[u8], blake3::Hash) + Sync),
     ) -> Vec<&'k String> {
         let damaged = Mutex::new(Vec::new());
+        // A `found` that panics: the rest is taken off the queue unhandled (its room given
+        // back, so the requests never wait for room no worker frees), and the panic goes on
+        // once all have stopped.
+        let panicked = Mutex::new(None);
         let (tx, rx) = std::sync::mpsc::channel::<(&String, Fetched)>();
         let rx = Mutex::new(rx);
         std::thread::scope(|s| {
@@ -537,13 +555,19 @@ impl Session {
                     let Ok((key, (object, _room))) = next else {
                         break;
                     };
+                    if lock(&panicked).is_some() {
+                        continue;
+                    }
                     match unwrap_hashed(&object) {
                         Some((body, hash)) => {
                             let c = &self.counts;
                             c.fetched.fetch_add(1, Ordering::Relaxed);
                             c.fetched_bytes
                                 .fetch_add(body.len() as u64, Ordering::Relaxed);
-                            found(key, body, hash);
+                            let hand = std::panic::AssertUnwindSafe(|| found(key, body, hash));
+                            if let Err(p) = std::panic::catch_unwind(hand) {
+                                lock(&panicked).get_or_insert(p);
+                            }
                         }
                         None => lock(&damaged).push(key),
                     }
@@ -564,6 +588,9 @@ impl Session {
                 }
             });
         });
+        if let Some(p) = panicked.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            std::panic::resume_unwind(p);
+        }
         let mut damaged = damaged.into_inner().unwrap_or_else(|e| e.into_inner());
         damaged.sort_unstable();
         damaged
@@ -601,11 +628,60 @@ impl Session {
         }
     }
 
+    /// Which of `keys` the store has, with the blake3 and length their headers name: only
+    /// each object's first bytes are read (a shard writes no site, so it needs to know what
+    /// is there, not to have it), `requests` at a time. Objects whose header is not whole
+    /// are left out (made again, and uploaded over).
+    pub fn probe(&self, keys: &[String]) -> Vec<(String, blake3::Hash, u64)> {
+        let Ok(store) = &self.remote.store else {
+            return Vec::new();
+        };
+        if keys.is_empty() || self.failed() {
+            return Vec::new();
+        }
+        let n = self.remote.settings.requests.max(1);
+        let found: Vec<(String, blake3::Hash, u64)> = self
+            .wait_for(async {
+                futures::stream::iter(keys)
+                    .map(|key| async move {
+                        if self.failed() {
+                            return None;
+                        }
+                        self.counts.requests.fetch_add(1, Ordering::Relaxed);
+                        let object = self.remote.object(key);
+                        match store.get_range(&object, 0..HEADER_READ).await {
+                            Ok(head) => {
+                                let (_, hash, len) = parse_header(&head)?;
+                                Some((key.clone(), hash, len))
+                            }
+                            Err(object_store::Error::NotFound { .. }) => None,
+                            Err(e) => {
+                                self.fail(reason(&e));
+                                None
+                            }
+                        }
+                    })
+                    .buffer_unordered(n)
+                    .filter_map(|k| async move { k })
+                    .collect()
+                    .await
+            })
+            .unwrap_or_default();
+        lock(&self.in_store).extend(found.iter().map(|(k, _, _)| k.clone()));
+        found
+    }
+
     /// Make sure the store has the outputs of `keys` (ones the local folder had: a shard's
     /// outputs must all reach the store): each is asked for with a HEAD request, `requests`
     /// at a time, and those the store lacks are read with `read` and uploaded.
     pub fn ensure(&self, keys: &[String], read: &(dyn Fn(&str) -> Option<Vec<u8>> + Sync)) {
-        let mut keys = keys.to_vec();
+        let mut keys = {
+            let known = lock(&self.in_store);
+            (keys.iter())
+                .filter(|k| !known.contains(*k))
+                .cloned()
+                .collect::<Vec<_>>()
+        };
         keys.sort_unstable();
         keys.dedup();
         let keys = &keys[..];
@@ -656,8 +732,10 @@ impl Session {
             return;
         }
         let need = room_for(bytes.len() as u64, self.remote.settings.upload_bytes);
+        // Not counted against the time limit: a worker waits here while uploading is slower
+        // than making images (a slow uplink), which each request's own limits bound.
         let room = self.room.clone();
-        let Some(Ok(permit)) = self.wait_for(room.acquire_many_owned(need)) else {
+        let Ok(permit) = (self.remote.rt).block_on(room.acquire_many_owned(need)) else {
             return;
         };
         let mut object = header(bytes).into_bytes();
@@ -797,6 +875,37 @@ mod tests {
         for (i, k) in keys.iter().enumerate() {
             assert_eq!(got[k], body(i));
         }
+    }
+
+    #[test]
+    fn a_panic_while_handing_over_goes_on_once_the_fetch_has_stopped_never_a_hang() {
+        // One worker, and room for one object at a time: a worker that died with its
+        // object's room would leave the requests waiting for room for ever.
+        let t = tempfile::tempdir().unwrap();
+        let remote = file_store(t.path(), 2, 4096);
+        let keys: Vec<String> = (0..6u8).map(|i| format!("{i:02x}").repeat(32)).collect();
+        let s = Session::new(remote.clone());
+        for k in &keys {
+            s.upload(k, &[7; 10_000]);
+        }
+        assert_eq!(s.finish().0.uploaded, 6);
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let s = Session::new(remote);
+        let handed = AtomicU64::new(0);
+        let fetched = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            one.install(|| {
+                s.fetch(&keys, &|_, _, _| {
+                    handed.fetch_add(1, Ordering::Relaxed);
+                    panic!("a placing that fails");
+                })
+            })
+        }));
+        let why = fetched.expect_err("the panic goes on");
+        assert_eq!(why.downcast_ref::<&str>(), Some(&"a placing that fails"));
+        assert_eq!(handed.into_inner(), 1, "nothing is handed over after it");
     }
 
     #[test]

@@ -157,6 +157,26 @@ fn three_shards_then_a_final_build_equal_one_machine_byte_for_byte() {
         tree(&one.path(".pixpipe/site")),
         tree(&sharded.path(".pixpipe/site"))
     );
+
+    // The matrix again on new runners (empty folders), against the full store: each shard
+    // reads only the header of each of its outputs, downloads none, and makes nothing.
+    let mut probed = 0;
+    for i in 1..=3 {
+        let shard = format!("{i}/3");
+        let local = caches.path().join(format!("again{i}"));
+        let mut args = build(&url, &local);
+        args.extend(["--shard", shard.as_str()]);
+        let r = run(&s3, &args, sharded.root());
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let summary = line(&r, "build: shard");
+        assert_eq!(number_before(summary, "made"), 0, "{summary}");
+        assert_eq!(number_before(summary, "sources decoded"), 0, "{summary}");
+        let shared = line(&r, "shared cache");
+        assert_eq!(number_before(shared, "outputs fetched"), 0, "{shared}");
+        assert_eq!(number_before(shared, "uploaded"), 0, "{shared}");
+        probed += number_before(shared, "requests");
+    }
+    assert_eq!(probed, total, "one request per output, its header only");
 }
 
 #[test]
