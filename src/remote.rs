@@ -639,36 +639,45 @@ impl Session {
         if keys.is_empty() || self.failed() {
             return Vec::new();
         }
-        let n = self.remote.settings.requests.max(1);
-        let found: Vec<(String, blake3::Hash, u64)> = self
-            .wait_for(async {
-                futures::stream::iter(keys)
-                    .map(|key| async move {
-                        if self.failed() {
-                            return None;
-                        }
-                        self.counts.requests.fetch_add(1, Ordering::Relaxed);
-                        let object = self.remote.object(key);
-                        match store.get_range(&object, 0..HEADER_READ).await {
-                            Ok(head) => {
-                                let (_, hash, len) = parse_header(&head)?;
-                                Some((key.clone(), hash, len))
-                            }
-                            Err(object_store::Error::NotFound { .. }) => None,
-                            Err(e) => {
-                                self.fail(reason(&e));
-                                None
-                            }
-                        }
-                    })
-                    .buffer_unordered(n)
-                    .filter_map(|k| async move { k })
-                    .collect()
-                    .await
-            })
-            .unwrap_or_default();
+        let found = self.ask_each(keys, |key| async move {
+            let head = store
+                .get_range(&self.remote.object(key), 0..HEADER_READ)
+                .await?;
+            Ok(parse_header(&head).map(|(_, hash, len)| (key.clone(), hash, len)))
+        });
         lock(&self.in_store).extend(found.iter().map(|(k, _, _)| k.clone()));
         found
+    }
+
+    /// `ask(key)` for each of `keys`, `requests` at a time, within the time limit: what the
+    /// answers give. A missing object gives nothing; any other failure turns the store off
+    /// for the run, after which nothing more is asked.
+    fn ask_each<'k, T, F>(&self, keys: &'k [String], ask: impl Fn(&'k String) -> F) -> Vec<T>
+    where
+        F: std::future::Future<Output = object_store::Result<Option<T>>>,
+    {
+        let n = self.remote.settings.requests.max(1);
+        let answers = futures::stream::iter(keys)
+            .map(|key| {
+                let asked = (!self.failed()).then(|| {
+                    self.counts.requests.fetch_add(1, Ordering::Relaxed);
+                    ask(key)
+                });
+                async move {
+                    match asked?.await {
+                        Ok(answer) => answer,
+                        Err(object_store::Error::NotFound { .. }) => None,
+                        Err(e) => {
+                            self.fail(reason(&e));
+                            None
+                        }
+                    }
+                }
+            })
+            .buffer_unordered(n)
+            .filter_map(|a| async move { a })
+            .collect();
+        self.wait_for(answers).unwrap_or_default()
     }
 
     /// Make sure the store has the outputs of `keys` (ones the local folder had: a shard's
@@ -691,30 +700,13 @@ impl Session {
         if keys.is_empty() || self.failed() {
             return;
         }
-        let n = self.remote.settings.requests.max(1);
-        let missing: Vec<&String> = self
-            .wait_for(async {
-                futures::stream::iter(keys)
-                    .map(|key| async move {
-                        if self.failed() {
-                            return None;
-                        }
-                        self.counts.requests.fetch_add(1, Ordering::Relaxed);
-                        match store.head(&self.remote.object(key)).await {
-                            Ok(_) => None,
-                            Err(object_store::Error::NotFound { .. }) => Some(key),
-                            Err(e) => {
-                                self.fail(reason(&e));
-                                None
-                            }
-                        }
-                    })
-                    .buffer_unordered(n)
-                    .filter_map(|k| async move { k })
-                    .collect()
-                    .await
-            })
-            .unwrap_or_default();
+        let missing: Vec<&String> = self.ask_each(keys, |key| async move {
+            match store.head(&self.remote.object(key)).await {
+                Ok(_) => Ok(None),
+                Err(object_store::Error::NotFound { .. }) => Ok(Some(key)),
+                Err(e) => Err(e),
+            }
+        });
         for key in missing {
             if let Some(bytes) = read(key) {
                 self.upload(key, &bytes);

@@ -32,6 +32,18 @@ fn run(s3: &S3, args: &[&str], site: &Path) -> Run {
     pixpipe_with(None, &s3.env(), &all)
 }
 
+/// That `run`, a second machine's build, made and decoded nothing, and fetched `made`
+/// outputs.
+fn took_everything_from_the_store(run: &Run, made: u64) {
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let summary = line(run, "build:");
+    assert_eq!(number_before(summary, "made"), 0, "{summary}");
+    assert_eq!(number_before(summary, "sources decoded"), 0, "{summary}");
+    let shared = line(run, "shared cache");
+    assert_eq!(number_before(shared, "outputs fetched"), made, "{shared}");
+    assert_eq!(number_before(shared, "uploaded"), 0, "{shared}");
+}
+
 /// The line of `run`'s output that starts with `start`.
 fn line<'a>(run: &'a Run, start: &str) -> &'a str {
     run.stderr
@@ -71,13 +83,7 @@ fn a_second_machine_takes_every_output_from_the_store_and_decodes_nothing() {
 
     // Another machine: its own (empty) cache folder, the same site elsewhere.
     let second = run(&s3, &build(&url, &local_b), b.root());
-    assert_eq!(second.code, 0, "{}", second.stderr);
-    let summary = line(&second, "build:");
-    assert_eq!(number_before(summary, "made"), 0, "{summary}");
-    assert_eq!(number_before(summary, "sources decoded"), 0, "{summary}");
-    let shared = line(&second, "shared cache");
-    assert_eq!(number_before(shared, "outputs fetched"), made, "{shared}");
-    assert_eq!(number_before(shared, "uploaded"), 0, "{shared}");
+    took_everything_from_the_store(&second, made);
     assert_eq!(
         tree(&a.path(".pixpipe/site")),
         tree(&b.path(".pixpipe/site")),
@@ -542,12 +548,7 @@ fn a_webdav_server_behind_an_http_url_is_shared_like_a_bucket() {
 
     // A second machine makes and decodes nothing, and publishes the same bytes.
     let second = go(build(&url, &caches.path().join("b")), &b);
-    assert_eq!(second.code, 0, "{}", second.stderr);
-    let summary = line(&second, "build:");
-    assert_eq!(number_before(summary, "made"), 0, "{summary}");
-    assert_eq!(number_before(summary, "sources decoded"), 0, "{summary}");
-    let shared = line(&second, "shared cache");
-    assert_eq!(number_before(shared, "outputs fetched"), made, "{shared}");
+    took_everything_from_the_store(&second, made);
     assert_eq!(
         tree(&a.path(".pixpipe/site")),
         tree(&b.path(".pixpipe/site"))
