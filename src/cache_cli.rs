@@ -90,14 +90,14 @@ pub fn run_prune(args: PruneArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let store = if remote::is_url(&args.cache) {
-        pixpipe::prune::Store::Shared(Remote::open(Settings {
+        pixpipe::prune::Store::Shared(Box::new(Remote::open(Settings {
             url: args.cache.clone(),
             strict: true,
             requests: args.cache_requests.max(1) as usize,
             upload_bytes: remote::UPLOAD_BYTES,
             // Listing and deleting are the whole command: each request has its own limits.
             time_limit: None,
-        })?)
+        })?))
     } else {
         pixpipe::prune::Store::Folder(PathBuf::from(&args.cache))
     };

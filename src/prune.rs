@@ -12,7 +12,7 @@ pub enum Store {
     /// A cache folder (`objects/XX/KEY`).
     Folder(PathBuf),
     /// A shared cache (`PREFIX/objects/KEY`).
-    Shared(Remote),
+    Shared(Box<Remote>),
 }
 
 /// What to delete: every output older than `older_than` (if given) that is not in `keep`

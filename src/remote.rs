@@ -88,7 +88,13 @@ pub struct Remote {
     store: Result<Arc<dyn ObjectStore>, String>,
     prefix: StorePath,
     rt: tokio::runtime::Runtime,
+    /// When and why the last run's store failed, for the next runs of this process.
+    failed_at: Mutex<Option<(std::time::Instant, String)>>,
 }
+
+/// After a run whose store failed, the next runs of the same process (a `--watch`) do not
+/// ask it again for this long: each would first wait out the same timeouts.
+pub const ASK_AGAIN_AFTER: Duration = Duration::from_secs(300);
 
 impl std::fmt::Debug for Remote {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -141,6 +147,7 @@ impl Remote {
             store,
             prefix,
             rt,
+            failed_at: Mutex::new(None),
         })
     }
 
@@ -408,6 +415,8 @@ pub struct Session {
     counts: Arc<Counts>,
     /// How long this run has waited for the store so far (against `time_limit`).
     waited: Mutex<Duration>,
+    /// The run started with the failure of an earlier one (not asked, so not failed again).
+    remembered: bool,
     /// Keys [`Session::probe`] found in the store (not asked again by `ensure`).
     in_store: Mutex<rustc_hash::FxHashSet<String>>,
 }
@@ -460,12 +469,25 @@ fn room_for(bytes: u64, room: u64) -> u32 {
 type Fetched = (bytes::Bytes, tokio::sync::OwnedSemaphorePermit);
 
 impl Session {
-    /// A run's session with `remote`.
+    /// A run's session with `remote`: off from the start when the store failed in a run of
+    /// this process less than [`ASK_AGAIN_AFTER`] ago.
     pub fn new(remote: Arc<Remote>) -> Session {
         let room = (remote.settings.upload_bytes / KIB).max(1);
         let requests = remote.settings.requests.max(1);
-        let failure = remote.store.as_ref().err().cloned();
+        let recent = lock(&remote.failed_at).as_ref().and_then(|(at, why)| {
+            let ago = at.elapsed();
+            (ago < ASK_AGAIN_AFTER).then(|| {
+                format!(
+                    "{why} (in a run {} s ago; it is asked again {} s after that)",
+                    ago.as_secs(),
+                    ASK_AGAIN_AFTER.as_secs()
+                )
+            })
+        });
+        let remembered = recent.is_some();
+        let failure = remote.store.as_ref().err().cloned().or(recent);
         Session {
+            remembered,
             remote,
             failure: Arc::new(Mutex::new(failure)),
             slots: Arc::new(tokio::sync::Semaphore::new(requests)),
@@ -784,6 +806,10 @@ impl Session {
     /// Wait for every upload; what the run did, and its failure if it had one.
     pub fn finish(&self) -> (Traffic, Option<String>) {
         self.drain();
+        if !self.remembered {
+            let failed = lock(&self.failure).clone();
+            *lock(&self.remote.failed_at) = failed.map(|why| (std::time::Instant::now(), why));
+        }
         let c = &self.counts;
         let traffic = Traffic {
             fetched: c.fetched.load(Ordering::Relaxed),
@@ -898,6 +924,52 @@ mod tests {
         let why = fetched.expect_err("the panic goes on");
         assert_eq!(why.downcast_ref::<&str>(), Some(&"a placing that fails"));
         assert_eq!(handed.into_inner(), 1, "nothing is handed over after it");
+    }
+
+    #[test]
+    fn a_store_that_failed_is_not_asked_again_by_the_next_runs_for_a_while() {
+        // Nothing listens on the port: every request is refused.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let remote = Arc::new(
+            Remote::open(Settings {
+                url: format!("http://127.0.0.1:{port}/cache"),
+                strict: false,
+                requests: 4,
+                upload_bytes: UPLOAD_BYTES,
+                time_limit: None,
+            })
+            .unwrap(),
+        );
+        let keys = ["ab".repeat(32)];
+        let s = Session::new(remote.clone());
+        s.fetch(&keys, &|_, _, _| {});
+        let (traffic, failure) = s.finish();
+        assert_eq!(traffic.requests, 1);
+        let why = failure.expect("refused");
+        // The next run (a watch's rebuild) asks nothing and says why.
+        let s = Session::new(remote.clone());
+        s.fetch(&keys, &|_, _, _| {});
+        s.upload(&keys[0], b"bytes");
+        let (traffic, failure) = s.finish();
+        assert_eq!((traffic.requests, traffic.uploaded), (0, 0));
+        let again = failure.expect("still off");
+        assert!(again.starts_with(&format!("{why} (in a run ")), "{again}");
+        assert!(
+            again.ends_with("it is asked again 300 s after that)"),
+            "{again}"
+        );
+        // Once the time has passed, it is asked again.
+        *lock(&remote.failed_at) = Some((
+            std::time::Instant::now() - ASK_AGAIN_AFTER - Duration::from_secs(1),
+            why,
+        ));
+        let s = Session::new(remote);
+        s.fetch(&keys, &|_, _, _| {});
+        assert_eq!(s.finish().0.requests, 1);
     }
 
     #[test]
