@@ -2,10 +2,14 @@
 //! references in it (keys such as `images`, `cover`, `thumbnail` at any depth, and Markdown
 //! images inside its strings), with the line each value is written on.
 //!
+//! YAML values are placed by the parser's own positions (`yaml`); TOML and JSON values are
+//! found in the text after parsing (`Locator`).
+//!
 //! Pure. Also gives the values Hugo builds a page's URL from (date, slug, title, url).
 
 use super::frontmatter::{Format, FrontMatter};
 use super::markdown;
+use super::yaml;
 use crate::position::Span;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde_json::Value;
@@ -64,6 +68,16 @@ pub fn images(text: &str, fm: &FrontMatter, keys: &[String]) -> Vec<FmImage> {
     if memchr::memmem::find(inner, b"![").is_none() && !keys.iter().any(names) {
         return Vec::new();
     }
+    let mut out = match fm.format {
+        Format::Yaml => yaml_images(text, fm, keys).unwrap_or_default(),
+        Format::Toml | Format::Json => located_images(text, fm, keys),
+    };
+    out.sort_by(|a, b| (a.span.start, &a.key).cmp(&(b.span.start, &b.key)));
+    out
+}
+
+/// TOML and JSON front matter: the values from the parsed document, then found in the text.
+fn located_images(text: &str, fm: &FrontMatter, keys: &[String]) -> Vec<FmImage> {
     let Some(v) = parse(text, fm) else {
         return Vec::new();
     };
@@ -81,8 +95,172 @@ pub fn images(text: &str, fm: &FrontMatter, keys: &[String]) -> Vec<FmImage> {
             span,
         });
     }
-    out.sort_by(|a, b| (a.span.start, &a.key).cmp(&(b.span.start, &b.key)));
     out
+}
+
+/// How deep `yaml_images` follows mappings, sequences and aliases: serde_yaml's limit, so
+/// that what it refuses to read names no image here either.
+const YAML_MAX_DEPTH: usize = 128;
+
+/// YAML front matter: each value at the bytes libyaml read it from. None when the document
+/// does not parse, has a key that is not a scalar, nests deeper than `YAML_MAX_DEPTH` or
+/// expands its aliases past a hundred times its own size (a "billion laughs").
+fn yaml_images(text: &str, fm: &FrontMatter, keys: &[String]) -> Option<Vec<FmImage>> {
+    let inner = &text[fm.inner.start..fm.inner.end];
+    crate::nesting::check(inner).ok()?;
+    let events = yaml::events(inner)?;
+    let mut walk = YamlWalk {
+        events: &events,
+        keys,
+        text: inner,
+        base: fm.inner.start,
+        path: Vec::new(),
+        out: Vec::new(),
+        budget: events.len().saturating_mul(100),
+    };
+    if !events.is_empty() {
+        walk.node(0, false, 0)?;
+    }
+    Some(walk.out)
+}
+
+/// A step of a key path: a mapping key or a sequence index.
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// A walk over a YAML document's events that collects its images.
+struct YamlWalk<'a> {
+    events: &'a [yaml::Event<'a>],
+    keys: &'a [String],
+    /// The front matter's text, and where it starts in the page.
+    text: &'a str,
+    base: usize,
+    /// The key path of the node being walked.
+    path: Vec<Step<'a>>,
+    out: Vec<FmImage>,
+    /// How many more nodes may be walked (aliases walk their anchor's nodes again).
+    budget: usize,
+}
+
+impl<'a> YamlWalk<'a> {
+    /// Walk the node whose first event is at `at`; `image_key`: the nearest mapping key above
+    /// it holds images. The index just past the node.
+    fn node(&mut self, at: usize, image_key: bool, depth: usize) -> Option<usize> {
+        use yaml::Event;
+        self.budget = self.budget.checked_sub(1)?;
+        if depth > YAML_MAX_DEPTH {
+            return None;
+        }
+        let events = self.events;
+        match events.get(at)? {
+            Event::Scalar {
+                value,
+                span,
+                verbatim,
+            } => self.scalar(value, *span, *verbatim, image_key),
+            Event::Alias(target) => {
+                self.node(*target, image_key, depth + 1)?;
+            }
+            Event::MappingStart => {
+                let mut i = at + 1;
+                while *events.get(i)? != Event::MappingEnd {
+                    let key = match events.get(i)? {
+                        Event::Scalar { value, .. } => value.as_ref(),
+                        Event::Alias(t) => match events.get(*t)? {
+                            Event::Scalar { value, .. } => value.as_ref(),
+                            _ => return None,
+                        },
+                        _ => return None,
+                    };
+                    let image_key = self.keys.iter().any(|k| k.eq_ignore_ascii_case(key));
+                    self.path.push(Step::Key(key));
+                    i = self.node(i + 1, image_key, depth + 1)?;
+                    self.path.pop();
+                }
+                return Some(i + 1);
+            }
+            Event::SequenceStart => {
+                let mut i = at + 1;
+                let mut n = 0;
+                while *events.get(i)? != Event::SequenceEnd {
+                    // A list of strings keeps its key; a list of maps numbers its items.
+                    let item = match events.get(i)? {
+                        Event::Alias(t) => events.get(*t)?,
+                        e => e,
+                    };
+                    let numbered = !matches!(item, Event::Scalar { .. });
+                    if numbered {
+                        self.path.push(Step::Index(n));
+                    }
+                    i = self.node(i, image_key, depth + 1)?;
+                    if numbered {
+                        self.path.pop();
+                    }
+                    n += 1;
+                }
+                return Some(i + 1);
+            }
+            Event::MappingEnd | Event::SequenceEnd => return None,
+        }
+        Some(at + 1)
+    }
+
+    /// A string value: an image if its key holds images and it names an image file; and the
+    /// Markdown images written inside it, whatever its key.
+    fn scalar(&mut self, value: &str, span: Span, verbatim: bool, image_key: bool) {
+        if image_key && has_image_extension(value) {
+            let key = self.path_text("");
+            self.out.push(FmImage {
+                key,
+                src: value.to_string(),
+                span: self.in_page(span),
+            });
+        }
+        if !value.contains("![") {
+            return;
+        }
+        let written = &self.text[span.start..span.end];
+        for img in markdown::scan(value).images {
+            // Where the destination is written: exact when the scalar is written as its value
+            // is, else its first occurrence in the scalar, else the scalar's start.
+            let at = match img.dest_span {
+                Some(d) if verbatim => Some(d.start),
+                _ => memchr::memmem::find(written.as_bytes(), img.dest.as_bytes()),
+            };
+            let dest = match at {
+                Some(at) => Span::new(span.start + at, span.start + at + img.dest.len()),
+                None => Span::new(span.start, span.start),
+            };
+            let key = self.path_text("(markdown)");
+            self.out.push(FmImage {
+                key,
+                src: img.dest,
+                span: self.in_page(dest),
+            });
+        }
+    }
+
+    /// The dotted key path of the node being walked, then `suffix`.
+    fn path_text(&self, suffix: &str) -> String {
+        let mut out = String::new();
+        for (i, step) in self.path.iter().enumerate() {
+            if i > 0 {
+                out.push('.');
+            }
+            match step {
+                Step::Key(k) => out.push_str(k),
+                Step::Index(n) => out.push_str(&n.to_string()),
+            }
+        }
+        out.push_str(suffix);
+        out
+    }
+
+    fn in_page(&self, s: Span) -> Span {
+        Span::new(self.base + s.start, self.base + s.end)
+    }
 }
 
 fn walk(
@@ -394,14 +572,15 @@ mod tests {
         assert_eq!(lines, (3..=3003).collect::<Vec<usize>>());
     }
 
-    // The nearest key line is looked for among the 63 lines above a list item (64 for a
-    // value that starts its line); past that, the value goes to its first unused occurrence.
+    // TOML and JSON values are found in the text: the nearest key line is looked for among
+    // the 63 lines above a list item (64 for a value that starts its line); past that, the
+    // value goes to its first unused occurrence.
     #[test]
-    fn a_value_belongs_to_a_key_at_most_64_lines_above() {
+    fn a_toml_value_belongs_to_a_key_at_most_64_lines_above() {
         let line_of = |items: usize| {
             let t = format!(
-                "---\ntitle: a.jpg\nimages:\n{}  - a.jpg\n---\n",
-                "  - b.jpg\n".repeat(items)
+                "+++\ntitle = 'a.jpg'\nimages = [\n{}  'a.jpg',\n]\n+++\n",
+                "  'b.jpg',\n".repeat(items)
             );
             let fm = detect(&t).unwrap().unwrap();
             let a = images(&t, &fm, &keys())
@@ -412,6 +591,65 @@ mod tests {
         };
         assert_eq!(line_of(62), 66);
         assert_eq!(line_of(63), 2);
+    }
+
+    // YAML values are where the parser read them, however far from their key.
+    #[test]
+    fn a_yaml_value_is_where_it_is_written() {
+        for items in [0, 63, 5000] {
+            let t = format!(
+                "---\ntitle: a.jpg\nimages:\n{}  - 'a.jpg'\n---\n",
+                "  - b.jpg\n".repeat(items)
+            );
+            let fm = detect(&t).unwrap().unwrap();
+            let found = images(&t, &fm, &keys());
+            assert_eq!(found.len(), items + 1, "the title is no image key");
+            let a = found.iter().find(|i| i.src == "a.jpg").unwrap();
+            assert_eq!(a.key, "images");
+            assert_eq!(
+                t[..a.span.start].matches('\n').count() + 1,
+                items + 4,
+                "line of a.jpg after {items} items"
+            );
+            assert_eq!(&t[a.span.start..a.span.end], "a.jpg", "without its quotes");
+        }
+    }
+
+    #[test]
+    fn yaml_aliases_name_their_anchors_images() {
+        let t =
+            "---\ncover: &c a.jpg\nparams:\n  thumbnail: *c\n  list: &l [p.png]\nimages: *l\n---\n";
+        let fm = detect(t).unwrap().unwrap();
+        let got: Vec<(String, String, &str)> = images(t, &fm, &keys())
+            .into_iter()
+            .map(|i| (i.key, i.src, &t[i.span.start..i.span.end]))
+            .collect();
+        let s = |x: &str| x.to_string();
+        assert_eq!(
+            got,
+            vec![
+                (s("cover"), s("a.jpg"), "a.jpg"),
+                (s("params.thumbnail"), s("a.jpg"), "a.jpg"),
+                (s("images"), s("p.png"), "p.png"),
+            ]
+        );
+    }
+
+    #[test]
+    fn yaml_that_expands_without_end_names_no_image() {
+        // A "billion laughs": 10 levels of 10 aliases each, 10^10 nodes once expanded.
+        let mut y = String::from("---\nl0: &l0 [a.jpg]\n");
+        for i in 1..=10 {
+            let refs = vec![format!("*l{}", i - 1); 10].join(", ");
+            y.push_str(&format!("l{i}: &l{i} [{refs}]\n"));
+        }
+        y.push_str("images: *l10\n---\n");
+        let fm = detect(&y).unwrap().unwrap();
+        assert!(images(&y, &fm, &keys()).is_empty());
+        // An alias inside its own anchor.
+        let t = "---\nimages: &x [a.jpg, *x]\n---\n";
+        let fm = detect(t).unwrap().unwrap();
+        assert!(images(t, &fm, &keys()).is_empty());
     }
 
     #[test]
@@ -452,6 +690,7 @@ mod tests {
             .into_iter()
             .map(|i| (i.src, t[..i.span.start].matches('\n').count() + 1))
             .collect();
-        assert_eq!(got, vec![(String::new(), 1), ("b.png".to_string(), 3)]);
+        // Both at the line they are written on: the empty one too.
+        assert_eq!(got, vec![(String::new(), 3), ("b.png".to_string(), 3)]);
     }
 }

@@ -10,6 +10,7 @@ pub mod frontmatter;
 pub mod html;
 pub mod markdown;
 pub mod shortcode;
+pub mod yaml;
 
 use crate::config::{Config, ShortcodeRule};
 use crate::position::Span;
