@@ -5,6 +5,7 @@
 //! way, up to their error.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use pixpipe::extract::{markdown, yaml};
 use pixpipe::{hugo_config, inventory, report, scan, Config};
 
 // The binary's allocator (src/alloc.rs, not library API), set up as `main` sets it (`tune`).
@@ -140,5 +141,50 @@ fn bench_config_files(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_pages, bench_config_files);
+/// The parsers pixpipe reads the two densest shapes with, alone on the same text: the most
+/// the stages above can reach on them (pixpipe's scan also places, resolves and reports each
+/// of the 40,000 or 10,000 references).
+fn bench_parsers_alone(c: &mut Criterion) {
+    let page = |name: &str| {
+        pages()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| t)
+            .expect("a shape of `pages`")
+    };
+    let markdown = page("reference_images_and_links/40000");
+    let front_matter = page("front_matter_images/10000");
+    let yaml = front_matter
+        .strip_prefix("---\n")
+        .and_then(|t| t.split("---\n").next())
+        .expect("YAML front matter");
+    let mut g = c.benchmark_group("parser_alone");
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes(markdown.len() as u64));
+    g.bench_function("pulldown_cmark/reference_images_and_links/40000", |b| {
+        b.iter(|| {
+            pulldown_cmark::Parser::new_ext(&markdown, markdown::options())
+                .into_offset_iter()
+                .count()
+        })
+    });
+    // Throughput in bytes of the whole page, as for `hostile_page`.
+    g.throughput(Throughput::Bytes(front_matter.len() as u64));
+    // libyaml's events as `yaml::events` collects them, then serde_yaml's Value (what
+    // pixpipe read YAML front matter into before).
+    g.bench_function("libyaml_events/front_matter_images/10000", |b| {
+        b.iter(|| yaml::events(yaml).map_or(0, |e| e.len()))
+    });
+    g.bench_function("serde_yaml_value/front_matter_images/10000", |b| {
+        b.iter(|| serde_yaml::from_str::<serde_json::Value>(yaml).is_ok())
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_pages,
+    bench_config_files,
+    bench_parsers_alone
+);
 criterion_main!(benches);

@@ -10,7 +10,7 @@ use crate::report::{Diagnostic, Severity};
 use crate::resolve::{self, PageInfo, Resolution};
 use crate::scan::{Page, Site};
 use rayon::prelude::*;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// One reference with where it is and what it resolved to.
 #[derive(Debug, Clone)]
@@ -130,8 +130,9 @@ fn page_inventory(i: usize, page: &Page, site: &Site, config: &Config, rules: &R
     let resolved = resolve_each(&ex.refs, &info, config, site);
     inv.refs.reserve(ex.refs.len());
     let path: std::sync::Arc<str> = page.path.as_str().into();
+    let mut positions = page.lines.cursor(&page.text);
     for (image, resolution) in ex.refs.into_iter().zip(resolved) {
-        let pos = page.lines.line_col(&page.text, image.span.start);
+        let pos = positions.line_col(image.span.start);
         let mut push = |image, resolution| {
             inv.refs.push(Reference {
                 page_index: i,
@@ -169,7 +170,7 @@ fn resolve_each(
     config: &Config,
     site: &Site,
 ) -> Vec<Option<Resolution>> {
-    let mut known: HashMap<(&Syntax, &str), Resolution> = HashMap::new();
+    let mut known: FxHashMap<(&Syntax, &str), Resolution> = FxHashMap::default();
     refs.iter()
         .map(|image| {
             if image.glob.is_some() {

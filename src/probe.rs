@@ -71,18 +71,23 @@ impl Format {
     }
     /// The format a file name's extension claims, if it names one.
     pub fn from_extension(name: &str) -> Option<Format> {
-        let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
-        Some(match ext.as_str() {
-            "jpg" | "jpeg" | "jpe" | "jfif" | "pjpeg" => Format::Jpeg,
-            "png" | "apng" => Format::Png,
-            "gif" => Format::Gif,
-            "webp" => Format::WebP,
-            "avif" => Format::Avif,
-            "heic" | "heif" => Format::Heif,
-            "tif" | "tiff" => Format::Tiff,
-            "bmp" => Format::Bmp,
-            "ico" => Format::Ico,
-            "svg" => Format::Svg,
+        // Lowercased on the stack: this runs for every value a page or its front matter names.
+        let ext = name.rsplit_once('.')?.1.as_bytes();
+        let mut lower = [0u8; 5];
+        let lower = lower.get_mut(..ext.len())?;
+        lower.copy_from_slice(ext);
+        lower.make_ascii_lowercase();
+        Some(match &*lower {
+            b"jpg" | b"jpeg" | b"jpe" | b"jfif" | b"pjpeg" => Format::Jpeg,
+            b"png" | b"apng" => Format::Png,
+            b"gif" => Format::Gif,
+            b"webp" => Format::WebP,
+            b"avif" => Format::Avif,
+            b"heic" | b"heif" => Format::Heif,
+            b"tif" | b"tiff" => Format::Tiff,
+            b"bmp" => Format::Bmp,
+            b"ico" => Format::Ico,
+            b"svg" => Format::Svg,
             _ => return None,
         })
     }

@@ -7,6 +7,7 @@
 use crate::extract::html::{self, HtmlScan};
 use crate::position::Span;
 use pulldown_cmark::{Event, LinkType, Options, Parser, Tag, TagEnd};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// A Markdown image.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +40,7 @@ pub struct MdScan {
 /// Goldmark's defaults in Hugo, except tables: a table changes no answer this pass gives
 /// (cells hold the same images and code spans as a paragraph would), and parsing them costs
 /// 9 % of extraction time (measured in benches/extract.rs).
-fn options() -> Options {
+pub fn options() -> Options {
     Options::ENABLE_FOOTNOTES
         | Options::ENABLE_STRIKETHROUGH
         | Options::ENABLE_TASKLISTS
@@ -61,7 +62,23 @@ pub fn scan(text: &str) -> MdScan {
     let mut alt = String::new();
     let mut events = Parser::new_ext(text, options()).into_offset_iter();
     // Where the definitions that links use start.
-    let mut linked: Vec<usize> = Vec::new();
+    let mut linked: FxHashSet<usize> = FxHashSet::default();
+    // Each label's definition as met the first time: where it starts and where its
+    // destination is written. Looked up in pulldown-cmark and then in the text for every
+    // image and link, the same few definitions were a fifth of a page of 40,000 reference
+    // images and links (issue #17, item 7).
+    let mut defs: FxHashMap<String, Option<(usize, Option<Span>)>> = FxHashMap::default();
+    let mut definition = |events: &pulldown_cmark::OffsetIter<'_, _>, id: &str, dest: &str| {
+        if let Some(known) = defs.get(id) {
+            return *known;
+        }
+        let def = events.reference_definitions().get(id).map(|d| {
+            let span = Span::new(d.span.start, d.span.end);
+            (d.span.start, def_dest(text, span, dest))
+        });
+        defs.insert(id.to_string(), def);
+        def
+    };
     while let Some((ev, range)) = events.next() {
         let span = Span::new(range.start, range.end);
         match ev {
@@ -86,17 +103,19 @@ pub fn scan(text: &str) -> MdScan {
                 // Inline: the destination is in the image; else in its definition.
                 let def = match link_type {
                     LinkType::Inline => None,
-                    _ => events.reference_definitions().get(&id).map(|d| {
-                        let span = Span::new(d.span.start, d.span.end);
-                        (d.span.start, def_dest(text, span, &dest_url))
-                    }),
+                    _ => definition(&events, &id, &dest_url),
                 };
-                open.push((span, dest_url.to_string(), title.to_string(), def));
+                open.push((span, dest_url.into_string(), title.into_string(), def));
             }
             // A definition a link also uses is not the images' alone (see `def_dest_span`).
-            Event::Start(Tag::Link { link_type, id, .. }) if link_type != LinkType::Inline => {
-                if let Some(d) = events.reference_definitions().get(&id) {
-                    linked.push(d.span.start);
+            Event::Start(Tag::Link {
+                link_type,
+                id,
+                dest_url,
+                ..
+            }) if link_type != LinkType::Inline => {
+                if let Some((start, _)) = definition(&events, &id, &dest_url) {
+                    linked.insert(start);
                 }
             }
             Event::Text(t) if !open.is_empty() => alt.push_str(&t),
@@ -122,11 +141,8 @@ pub fn scan(text: &str) -> MdScan {
             _ => {}
         }
     }
-    // Sorted, then searched: a page of 40,000 reference images and as many reference links
-    // asked each link for each image (issue #17, item 7).
-    linked.sort_unstable();
     for (img, def) in out.images.iter_mut().zip(&def_starts) {
-        if def.is_some_and(|d| linked.binary_search(&d).is_ok()) {
+        if def.is_some_and(|d| linked.contains(&d)) {
             img.def_dest_span = None;
         }
     }
