@@ -103,8 +103,10 @@ fn located_images(text: &str, fm: &FrontMatter, keys: &[String]) -> Vec<FmImage>
 const YAML_MAX_DEPTH: usize = 128;
 
 /// YAML front matter: each value at the bytes libyaml read it from. None when the document
-/// does not parse, has a key that is not a scalar, nests deeper than `YAML_MAX_DEPTH` or
-/// expands its aliases past a hundred times its own size (a "billion laughs").
+/// does not parse, has a key that is not a scalar, nests deeper than `YAML_MAX_DEPTH`,
+/// follows more aliases than serde_yaml does (a hundred per event) or walks more than a
+/// million nodes through them (a "billion laughs"). serde_yaml also refuses values it
+/// cannot turn into JSON (a custom `!tag`, an integer past 64 bits); here they are text.
 fn yaml_images(text: &str, fm: &FrontMatter, keys: &[String]) -> Option<Vec<FmImage>> {
     let inner = &text[fm.inner.start..fm.inner.end];
     crate::nesting::check(inner).ok()?;
@@ -116,7 +118,8 @@ fn yaml_images(text: &str, fm: &FrontMatter, keys: &[String]) -> Option<Vec<FmIm
         base: fm.inner.start,
         path: Vec::new(),
         out: Vec::new(),
-        budget: events.len().saturating_mul(100),
+        jumps: events.len().saturating_mul(100),
+        nodes: events.len().saturating_mul(100).max(1 << 20),
     };
     if !events.is_empty() {
         walk.node(0, false, 0)?;
@@ -140,8 +143,11 @@ struct YamlWalk<'a> {
     /// The key path of the node being walked.
     path: Vec<Step<'a>>,
     out: Vec<FmImage>,
-    /// How many more nodes may be walked (aliases walk their anchor's nodes again).
-    budget: usize,
+    /// How many more aliases may be followed: serde_yaml's limit, a hundred per event.
+    jumps: usize,
+    /// How many more nodes may be walked (aliases walk their anchor's nodes again): the
+    /// jumps' limit, or a million, whichever is more.
+    nodes: usize,
 }
 
 impl<'a> YamlWalk<'a> {
@@ -149,10 +155,7 @@ impl<'a> YamlWalk<'a> {
     /// it holds images. The index just past the node.
     fn node(&mut self, at: usize, image_key: bool, depth: usize) -> Option<usize> {
         use yaml::Event;
-        self.budget = self.budget.checked_sub(1)?;
-        if depth > YAML_MAX_DEPTH {
-            return None;
-        }
+        self.nodes = self.nodes.checked_sub(1)?;
         let events = self.events;
         match events.get(at)? {
             Event::Scalar {
@@ -161,9 +164,16 @@ impl<'a> YamlWalk<'a> {
                 verbatim,
             } => self.scalar(value, *span, *verbatim, image_key),
             Event::Alias(target) => {
-                self.node(*target, image_key, depth + 1)?;
+                // Counted as serde_yaml counts them: each alias is a jump back.
+                self.jumps = self.jumps.checked_sub(1)?;
+                self.node(*target, image_key, depth)?;
             }
+            Event::MappingStart | Event::SequenceStart if depth >= YAML_MAX_DEPTH => return None,
             Event::MappingStart => {
+                // Each key and where its value starts. A key written again replaces what it
+                // said before, as in the map serde_yaml builds (so only its last value counts).
+                let mut entries: Vec<(&str, usize)> = Vec::new();
+                let mut last: HashMap<&str, usize> = HashMap::default();
                 let mut i = at + 1;
                 while *events.get(i)? != Event::MappingEnd {
                     let key = match events.get(i)? {
@@ -174,9 +184,17 @@ impl<'a> YamlWalk<'a> {
                         },
                         _ => return None,
                     };
+                    last.insert(key, entries.len());
+                    entries.push((key, i + 1));
+                    i = yaml::skip(events, i + 1)?;
+                }
+                for (n, &(key, value)) in entries.iter().enumerate() {
+                    if last.get(key) != Some(&n) {
+                        continue;
+                    }
                     let image_key = self.keys.iter().any(|k| k.eq_ignore_ascii_case(key));
                     self.path.push(Step::Key(key));
-                    i = self.node(i + 1, image_key, depth + 1)?;
+                    self.node(value, image_key, depth + 1)?;
                     self.path.pop();
                 }
                 return Some(i + 1);
@@ -211,6 +229,16 @@ impl<'a> YamlWalk<'a> {
     /// Markdown images written inside it, whatever its key.
     fn scalar(&mut self, value: &str, span: Span, verbatim: bool, image_key: bool) {
         if image_key && has_image_extension(value) {
+            // A value written otherwise (a block scalar, escapes) is looked for in its text.
+            let written = &self.text.as_bytes()[span.start..span.end];
+            let at = match verbatim {
+                true => Some(0),
+                false => memchr::memmem::find(written, value.as_bytes()),
+            };
+            let span = match at {
+                Some(at) => Span::new(span.start + at, span.start + at + value.len()),
+                None => span,
+            };
             let key = self.path_text("");
             self.out.push(FmImage {
                 key,
@@ -633,6 +661,43 @@ mod tests {
                 (s("images"), s("p.png"), "p.png"),
             ]
         );
+    }
+
+    #[test]
+    fn a_yaml_key_written_twice_keeps_its_last_value() {
+        let t = "---\ncover: old.jpg\nparams: {image: a.png}\ncover: new.jpg\n---\n";
+        let fm = detect(t).unwrap().unwrap();
+        let got: Vec<String> = images(t, &fm, &keys()).into_iter().map(|i| i.src).collect();
+        assert_eq!(got, ["a.png", "new.jpg"]);
+    }
+
+    #[test]
+    fn a_yaml_block_scalar_is_placed_on_its_own_line() {
+        let t = "---\ncover: |-\n  a.jpg\nthumbnail: \"b\\x2Ejpg\"\n---\n";
+        let fm = detect(t).unwrap().unwrap();
+        let got: Vec<(String, usize, &str)> = images(t, &fm, &keys())
+            .into_iter()
+            .map(|i| {
+                let line = t[..i.span.start].matches('\n').count() + 1;
+                (i.src, line, &t[i.span.start..i.span.end])
+            })
+            .collect();
+        let s = |x: &str| x.to_string();
+        assert_eq!(
+            got,
+            vec![(s("a.jpg"), 3, "a.jpg"), (s("b.jpg"), 4, "b\\x2Ejpg")]
+        );
+    }
+
+    #[test]
+    fn many_aliases_to_one_anchor_are_read_as_serde_yaml_reads_them() {
+        // 200 jumps into a list of 1,000: 200,000 nodes, more than a hundred per event.
+        let list: Vec<String> = (0..1000).map(|i| format!("p{i}.png")).collect();
+        let mut t = format!("---\ngallery: &g [{}]\nposts:\n", list.join(", "));
+        t.push_str(&"  - images: *g\n".repeat(200));
+        t.push_str("---\n");
+        let fm = detect(&t).unwrap().unwrap();
+        assert_eq!(images(&t, &fm, &keys()).len(), 200 * 1000);
     }
 
     #[test]

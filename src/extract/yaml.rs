@@ -1,6 +1,6 @@
 //! YAML front matter as libyaml's events: the same parser serde_yaml reads it with, so a
-//! document parses here exactly when it parses there, and each scalar comes with the bytes
-//! it is written on. Locating values afterwards in the text was a guess (the first unused
+//! document's syntax is accepted here exactly when it is there, and each scalar comes with
+//! the bytes it is written on. Locating values afterwards in the text was a guess (the first unused
 //! occurrence under the nearest key) and most of the time a page listing many images took.
 //!
 //! The one unsafe part of pixpipe's text handling: a small owner of libyaml's parser state.
@@ -9,6 +9,7 @@
 use crate::position::Span;
 use rustc_hash::FxHashMap as HashMap;
 use std::borrow::Cow;
+use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 
 /// One node boundary or scalar of a YAML document, in document order.
@@ -38,13 +39,17 @@ pub enum Event<'a> {
     Alias(usize),
 }
 
-/// Parser state, freed on drop. Boxed: libyaml keeps pointers into it while it parses.
-struct Parser(Box<MaybeUninit<unsafe_libyaml::yaml_parser_t>>);
+/// Parser state over an input it borrows, freed on drop. Boxed: libyaml keeps pointers into
+/// it while it parses.
+struct Parser<'a>(
+    Box<MaybeUninit<unsafe_libyaml::yaml_parser_t>>,
+    PhantomData<&'a [u8]>,
+);
 
-impl Parser {
-    /// A parser over `input`, which must outlive it.
-    fn new(input: &[u8]) -> Option<Parser> {
-        let mut p = Parser(Box::new(MaybeUninit::uninit()));
+impl<'a> Parser<'a> {
+    /// A parser over `input`.
+    fn new(input: &'a [u8]) -> Option<Parser<'a>> {
+        let mut p = Parser(Box::new(MaybeUninit::uninit()), PhantomData);
         // SAFETY: initialize fills the state it is given; on failure nothing was allocated
         // and the box is dropped without `Drop` (see below) touching libyaml.
         unsafe {
@@ -66,7 +71,7 @@ impl Parser {
     }
 }
 
-impl Drop for Parser {
+impl Drop for Parser<'_> {
     fn drop(&mut self) {
         // SAFETY: only an initialized parser is ever dropped (`new` forgets a failed one).
         unsafe { unsafe_libyaml::yaml_parser_delete(self.0.as_mut_ptr()) }
