@@ -296,16 +296,23 @@ pub fn extract(text: &str, rules: &Rules) -> Extraction {
         }
     };
     if let Some(fm) = &ex.front_matter {
-        if let Err(deep) = crate::nesting::check(&text[fm.inner.start..fm.inner.end]) {
-            let at = fm.inner.start + deep.offset;
-            ex.problems.push(Problem {
-                code: "bad-front-matter",
-                span: Span::new(at, at + 1),
-                message: format!("front matter {}", deep.message()),
-                help: Some("write the value with fewer lists and maps inside one another".into()),
-            });
-        }
-        for img in fmvalues::images(text, fm, &rules.front_matter_keys) {
+        // Front matter nested too deep is reported, and names no image (no parser reads it).
+        let images = match crate::nesting::check(&text[fm.inner.start..fm.inner.end]) {
+            Ok(()) => fmvalues::images(text, fm, &rules.front_matter_keys),
+            Err(deep) => {
+                let at = fm.inner.start + deep.offset;
+                ex.problems.push(Problem {
+                    code: "bad-front-matter",
+                    span: Span::new(at, at + 1),
+                    message: format!("front matter {}", deep.message()),
+                    help: Some(
+                        "write the value with fewer lists and maps inside one another".into(),
+                    ),
+                });
+                Vec::new()
+            }
+        };
+        for img in images {
             ex.refs.push(ImageRef {
                 syntax: Syntax::FrontMatter(img.key),
                 span: img.span,
