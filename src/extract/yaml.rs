@@ -4,7 +4,7 @@
 //! occurrence under the nearest key) and most of the time a page listing many images took.
 //!
 //! The one unsafe part of pixpipe's text handling: a small owner of libyaml's parser state.
-//! Everything it hands out is owned Rust data.
+//! What it hands out is Rust data: owned, or borrowed from the input text; never libyaml's memory.
 
 use crate::position::Span;
 use rustc_hash::FxHashMap as HashMap;
