@@ -29,7 +29,7 @@ use std::sync::Mutex;
 
 /// Bumped whenever pixpipe's output for the same input and settings changes.
 pub const PIPELINE_VERSION: &str =
-    "pixpipe-pipeline-1;libjpeg-turbo-3;libwebp-1;png-0.18;fir-5-lanczos3";
+    "pixpipe-pipeline-2;libjpeg-turbo-3;libwebp-1;png-0.18;fir-5-lanczos3";
 
 /// What the cache knows about one output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -746,6 +746,48 @@ mod tests {
         assert!(q.next().is_none());
     }
 
+    /// A JPEG of fine detail everywhere: a zone plate, whose rings get finer away from the
+    /// top-left corner up to one cycle every two pixels at the far edges (as signs, text or
+    /// fabric do), at quality 95 with full-resolution colour.
+    fn zone_plate_jpeg(w: u32, h: u32) -> Vec<u8> {
+        let k = 2.0 * w.max(h) as f64;
+        let img = RgbImage::from_fn(w, h, |x, y| {
+            let (x, y) = (x as f64, y as f64);
+            let v = 127.5 + 127.0 * (std::f64::consts::PI * (x * x + y * y) / k).cos();
+            image::Rgb([v as u8, v as u8, (255.0 - v) as u8])
+        });
+        let mut out = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 95)
+            .write_image(img.as_raw(), w, h, image::ExtendedColorType::Rgb8)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn an_output_just_under_half_the_source_is_made_from_the_full_decode() {
+        // 2000 -> 960 px: a 1/2-scale decode (1000 px) would cover it, but the blocks and
+        // aliasing of that decode would pass through the small 1000 -> 960 resize.
+        let src = zone_plate_jpeg(2000, 1500);
+        let inf = info(&src, "a.jpg");
+        let vs = [variant(960, 720, OutFormat::Png)];
+        let strip = crate::config::Metadata::Strip;
+        let out = make_variants(&src, &inf, &vs, &vs, u64::MAX, strip).unwrap();
+        let got = image::load_from_memory(&out[0]).unwrap().to_rgb8();
+        // The reference: every pixel of the JPEG decoded, then reduced to 960 px.
+        let full = codec::decode(&src, Format::Jpeg, false, 2000, 1500, u64::MAX).unwrap();
+        assert_eq!((full.width, full.height), (2000, 1500));
+        let want = resize::resize(&full, 960, 720).unwrap();
+        assert_eq!(got.dimensions(), (960, 720));
+        let diff: u64 = got
+            .as_raw()
+            .iter()
+            .zip(&want.data)
+            .map(|(a, b)| a.abs_diff(*b) as u64)
+            .sum();
+        let mean = diff as f64 / want.data.len() as f64;
+        assert!(mean < 0.5, "mean difference {mean:.2} from the full decode");
+    }
+
     #[test]
     fn a_variant_is_the_same_bytes_whichever_others_are_encoded_with_it() {
         let src = jpeg(1600, 1200);
@@ -780,10 +822,17 @@ mod tests {
         let out = 400 * 300 * 3;
         // Held throughout: the file, half an output, three outputs (under 20 MiB), 1 MiB.
         let held = |out: u64| file + out / 2 + (3 * out).min(20 << 20) + (1 << 20);
-        // Decoded at 1/4 scale, 400x300, the variant's own size: the decode is the output,
-        // and encoding it (one and a half outputs) is the largest stage.
-        let expected = held(out) + out + out / 2;
+        // Decoded at 1/2 scale (800x600; 1/4 would be the variant's own size, leaving no
+        // reduction): resizing (the decode, the resizer's rows of 400 x 600, the output and a
+        // quarter) is the largest stage.
+        let half = 800 * 600 * 3;
+        let expected = held(out) + half + 400 * 600 * 3 + out + out / 4;
         assert_eq!(job_bytes(&inf, &small, file), expected);
+        // At the photo's own size the decode is the output, and encoding it (one and a half
+        // outputs) is the largest stage.
+        let own = [variant(1600, 1200, OutFormat::Jpeg)];
+        let full = 1600 * 1200 * 3;
+        assert_eq!(job_bytes(&inf, &own, file), held(full) + full + full / 2);
         // 1000x750 needs the full decode; resizing (the decode, the resizer's rows of
         // 1000 x 1200, the output and a quarter) outweighs encoding, libwebp's memory for the
         // largest WebP variant (400x300) included.
@@ -792,23 +841,28 @@ mod tests {
             variant(400, 300, OutFormat::Webp),
         ];
         let big = 1000 * 750 * 3;
-        let resizing = 1600 * 1200 * 3 + 1000 * 1200 * 3 + big + big / 4;
+        let resizing = full + 1000 * 1200 * 3 + big + big / 4;
         assert!(resizing > big + big / 2 + 5 * 400 * 300);
         assert_eq!(job_bytes(&inf, &mixed, file), held(big) + resizing);
         // A progressive file's coefficients come beside the decode: here the largest stage.
         let mut progressive = inf.clone();
-        progressive.coefficient_bytes = 1600 * 1200 * 3;
+        progressive.coefficient_bytes = full;
         assert_eq!(
             job_bytes(&progressive, &small, file),
-            held(out) + 1600 * 1200 * 3 + out
+            held(out) + full + half
         );
-        // A 6000x4000 photo to 2560 px WebP: decoded at 1/2 (3000x2000); the codecs' share is
-        // capped at 20 MiB, and resizing still outweighs encoding with libwebp's memory.
+        // A 6000x4000 photo: to 1400 px WebP decoded at 1/2 (3000x2000); to 2560 px in full,
+        // as 3000 px would leave a reduction of less than 1.5x. The codecs' share is capped at
+        // 20 MiB, and resizing still outweighs encoding with libwebp's memory.
         let mut large = inf.clone();
         (large.width, large.height) = (6000, 4000);
+        let mid = [variant(1400, 933, OutFormat::Webp)];
+        let o = 1400 * 933 * 3;
+        let resizing = 3000 * 2000 * 3 + 1400 * 2000 * 3 + o + o / 4;
+        assert_eq!(job_bytes(&large, &mid, file), held(o) + resizing);
         let webp = [variant(2560, 1707, OutFormat::Webp)];
         let out = 2560 * 1707 * 3;
-        let resizing = 3000 * 2000 * 3 + 2560 * 2000 * 3 + out + out / 4;
+        let resizing = 6000 * 4000 * 3 + 2560 * 4000 * 3 + out + out / 4;
         let encoding = out + out / 2 + 5 * 2560 * 1707;
         assert!(encoding < resizing && 3 * out > 20 << 20);
         assert_eq!(job_bytes(&large, &webp, file), held(out) + resizing);
@@ -816,7 +870,7 @@ mod tests {
         // more than the output's), whatever the output's size.
         let mut cmyk = large.clone();
         cmyk.cmyk = true;
-        let resizing = 6000 * 4000 * (3 + 8) + 2560 * 4000 * 3 + out + out / 4;
-        assert_eq!(job_bytes(&cmyk, &webp, file), held(out) + resizing);
+        let resizing = 6000 * 4000 * (3 + 8) + 1400 * 4000 * 3 + o + o / 4;
+        assert_eq!(job_bytes(&cmyk, &mid, file), held(o) + resizing);
     }
 }

@@ -55,10 +55,12 @@ pub(super) fn release() {
 }
 
 /// The filter for a reduction from `sw` x `sh` to `w` x `h`. Lanczos3's wide negative lobes pay
-/// off when many source pixels fall into one output pixel; for the small final step after a
-/// DCT-scaled decode (typically 2016 -> 1920 px) they only add ringing that costs bytes.
-/// Measured on the 32 bench photos (widths 480/960/1920, q80): Catmull-Rom below 2x and
-/// Lanczos3 above gave 25.68 MB at mean DSSIM 0.00142, Lanczos3 everywhere 26.23 MB at 0.00140.
+/// off when many source pixels fall into one output pixel; for a small reduction (a 3264 px
+/// photo to 1920) they only add ringing that costs bytes. Measured on the 32 bench photos
+/// (widths 480/960/1920, q80), when a JPEG's DCT-scaled decode could still be reduced by less
+/// than 2x: Catmull-Rom below 2x and Lanczos3 above gave 25.68 MB at mean DSSIM 0.00142,
+/// Lanczos3 everywhere 26.23 MB at 0.00140. (A DCT-scaled decode now always leaves 1.5x or
+/// more: see `codec::dct_denominator`.)
 pub fn filter_for(sw: u32, sh: u32, w: u32, h: u32) -> FilterType {
     let ratio = (sw as f64 / w.max(1) as f64).max(sh as f64 / h.max(1) as f64);
     if ratio < 2.0 {
@@ -245,7 +247,7 @@ mod tests {
 
     #[test]
     fn small_reductions_use_catmull_rom_and_large_ones_lanczos3() {
-        // The step after a 1/2-scale decode of a 4032 px photo, and the cascade steps.
+        // A 2016 px photo to 1920 (a small step), and the cascade steps.
         assert_eq!(filter_for(2016, 1512, 1920, 1440), FilterType::CatmullRom);
         assert_eq!(filter_for(1920, 1440, 960, 720), FilterType::Lanczos3);
         assert_eq!(filter_for(4000, 3000, 480, 360), FilterType::Lanczos3);
