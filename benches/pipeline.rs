@@ -43,15 +43,16 @@ fn bench_stages(c: &mut Criterion) {
                 .width
         })
     });
-    g.bench_function("decode/4000x3000_scaled_for_1920", |b| {
+    g.bench_function("decode/4000x3000_scaled_for_1280", |b| {
         b.iter(|| {
-            codec::decode(&src, info.format, false, 1920, 1440, u64::MAX)
+            codec::decode(&src, info.format, false, 1280, 960, u64::MAX)
                 .unwrap()
                 .width
         })
     });
     let full = codec::decode(&src, info.format, false, 4000, 3000, u64::MAX).unwrap();
-    let half = codec::decode(&src, info.format, false, 1920, 1440, u64::MAX).unwrap();
+    let half = codec::decode(&src, info.format, false, 1280, 960, u64::MAX).unwrap();
+    assert_eq!((half.width, half.height), (2000, 1500));
     g.bench_function("resize/4000x3000_to_960", |b| {
         b.iter(|| resize::resize(&full, 960, 720).unwrap().width)
     });

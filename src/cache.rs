@@ -122,8 +122,8 @@ pub fn job_key(
         v.height,
         v.format.name(),
         v.quality,
-        // Only WebP has an effort, and PNG names its encoder (oxipng since pipeline 1): the
-        // JPEG keys (and caches) stay as they were.
+        // Only WebP has an effort, and PNG names its encoder (oxipng since pipeline 1): a
+        // JPEG key needs neither.
         match v.format {
             crate::plan::OutFormat::Webp => format!("|e={}", v.effort),
             crate::plan::OutFormat::Png => format!(

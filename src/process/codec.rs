@@ -134,14 +134,15 @@ fn ends_without_iend(bytes: &[u8]) -> bool {
 /// Why not the smallest decode that covers the output: a scaled IDCT keeps only the low
 /// frequencies of each 8x8 block, so its picture is blocky and aliased near its own Nyquist
 /// frequency, and a small reduction passes that on. The error falls as the reduction after
-/// the scaled decode grows: on the bench's photo of shop signs, DSSIM against a full decode
-/// (both reduced with Lanczos3) is 0.0039 after 1.05x, 0.0023 after 1.5x and 0.0014 after
-/// 2x; on ordinary photos 0.0001 or less at any of them. 1.05x is the common case it avoids:
-/// a 12 MP phone photo (4032 px) decoded at 2016 px for a 1920 px output. 1.5x still lets a
-/// 24 MP photo (6000 px) make its 1920 px output from the 1/2 decode, which keeps its
-/// memory within a 128 MiB budget (2x would not). Measured on the 32 bench photos (JPEG q80,
-/// widths 480/960/1920): mean DSSIM 0.00142 -> 0.00131, at 1920 px 0.00133 -> 0.00109,
-/// bytes +1 %, wall time +12 % (0.26x -> 0.29x sharp's in one interleaved run).
+/// the scaled decode grows: on the bench's photo of shop signs, DSSIM of a 1/2-scale decode
+/// against a full one (both reduced with Lanczos3 by Pillow) is 0.0039 after 1.05x, 0.0023
+/// after 1.5x and 0.0014 after 2x; on two ordinary photos 0.0001 or less at any of them.
+/// 1.05x is the common case it avoids: a 12 MP phone photo (4032 px) decoded at 2016 px for
+/// a 1920 px output. 1.5x still lets a 24 MP photo (6000 px) make its 1920 px output from
+/// the 1/2 decode, which keeps it within a 128 MiB memory budget (2x did not: 140 MiB).
+/// Measured on the 32 bench photos (JPEG q80, widths 480/960/1920, one interleaved run with
+/// the old rule beside it): mean DSSIM 0.00142 -> 0.00131, at 1920 px 0.00133 -> 0.00109,
+/// bytes +1 %, wall time 1.34 -> 1.36 s (0.27x sharp's either way; 2x cost 12 %).
 pub fn dct_denominator(w: u64, h: u64, min_w: u32, min_h: u32) -> u64 {
     let (min_w, min_h) = (3 * min_w as u64, 3 * min_h as u64);
     [8u64, 4, 2]

@@ -684,10 +684,11 @@ fn switching_a_gallery_to_hugo_removes_the_html_pages_files() {
 
 #[test]
 fn the_shown_sizes_are_the_same_bytes_with_or_without_originals() {
-    // 5200 px wide: the shown sizes (up to 2560) come from a half-scale decode, the original
-    // from a full one; asking for the original must not change the others.
+    // 8000 px wide: the shown sizes (up to 2560) come from a half-scale decode (4000 px, 1.5x
+    // of 2560 or more), the original from a full one; asking for the original must not
+    // change the others.
     let site = SiteBuilder::new()
-        .bytes("photos/wide.jpg", jpeg_bytes(&photo(5200, 1600, 3)))
+        .bytes("photos/wide.jpg", jpeg_bytes(&photo(8000, 1600, 3)))
         .build();
     let images = |extra: &[&str], name: &str| {
         let out = site.path(name);

@@ -38,8 +38,8 @@ pub enum Outputs {
     /// The default content width (1200 px): these small images are made at their own width,
     /// from a decode at full size.
     Full,
-    /// 12 px wide, at one density: a JPEG is decoded at 1/2 to 1/8 of its size (DCT
-    /// scaling), as check --deep always decodes it.
+    /// 12 px wide, at one density: a JPEG of 35 px or more is decoded at 1/2 or 1/4 of its
+    /// size (DCT scaling), as check --deep decodes it (there at 1/8 from 24 px).
     Small,
 }
 
