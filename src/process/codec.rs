@@ -427,27 +427,37 @@ mod tests {
 
     #[test]
     fn the_dct_scale_leaves_the_resize_at_least_a_1_5x_reduction() {
-        // A 4032x3024 photo: 1920 px needs the whole decode (2016 would cover it, but only
-        // by 1.05x), 1344 px the 1/2 one exactly (2016 = 1.5 x 1344), 1345 px the whole one;
-        // 960 px the 1/2 one, 480 the 1/4, 240 the 1/8.
-        assert_eq!(dct_denominator(4032, 3024, 1920, 1440), 1);
-        assert_eq!(dct_denominator(4032, 3024, 1344, 1008), 2);
-        assert_eq!(dct_denominator(4032, 3024, 1345, 1008), 1);
-        assert_eq!(dct_denominator(4032, 3024, 1344, 1009), 1);
-        assert_eq!(dct_denominator(4032, 3024, 960, 720), 2);
-        assert_eq!(dct_denominator(4032, 3024, 480, 360), 4);
-        assert_eq!(dct_denominator(4032, 3024, 240, 180), 8);
-        // A 24 MP photo keeps its 1920 px output at 1/2 (3000 px, 1.56x).
-        assert_eq!(dct_denominator(6000, 4000, 1920, 1280), 2);
-        // An exact 1/4 (1600 -> 400) is decoded at 1/2 and reduced 2x by the resizer.
-        assert_eq!(dct_denominator(1600, 1200, 400, 300), 2);
-        // Scaled sizes round up: 1001 px at 1/4 is 251, which covers 167 by 1.5x.
-        assert_eq!(dct_denominator(1001, 1001, 167, 167), 4);
-        assert_eq!(dct_denominator(1001, 1001, 168, 168), 2);
-        // The taller side decides as well as the wider one.
-        assert_eq!(dct_denominator(3024, 4032, 960, 1440), 1);
-        // The deep check's smallest decode.
-        assert_eq!(dct_denominator(4032, 3024, 1, 1), 8);
+        // (source, largest output, scale)
+        let cases = [
+            // A 4032x3024 photo: 1920 px needs the whole decode (2016 would cover it, but
+            // only by 1.05x), 1344 px the 1/2 one exactly (2016 = 1.5 x 1344), a pixel more
+            // on either side the whole one; 960 px the 1/2 one, 480 the 1/4, 240 the 1/8.
+            ((4032, 3024), (1920, 1440), 1),
+            ((4032, 3024), (1344, 1008), 2),
+            ((4032, 3024), (1345, 1008), 1),
+            ((4032, 3024), (1344, 1009), 1),
+            ((4032, 3024), (960, 720), 2),
+            ((4032, 3024), (480, 360), 4),
+            ((4032, 3024), (240, 180), 8),
+            // A 24 MP photo keeps its 1920 px output at 1/2 (3000 px, 1.56x).
+            ((6000, 4000), (1920, 1280), 2),
+            // An exact 1/4 (1600 -> 400) is decoded at 1/2 and reduced 2x by the resizer.
+            ((1600, 1200), (400, 300), 2),
+            // Scaled sizes round up: 1001 px at 1/4 is 251, which covers 167 by 1.5x.
+            ((1001, 1001), (167, 167), 4),
+            ((1001, 1001), (168, 168), 2),
+            // The taller side decides as well as the wider one.
+            ((3024, 4032), (960, 1440), 1),
+            // The deep check's smallest decode.
+            ((4032, 3024), (1, 1), 8),
+        ];
+        for ((w, h), (ow, oh), scale) in cases {
+            assert_eq!(
+                dct_denominator(w, h, ow, oh),
+                scale,
+                "{w}x{h} for {ow}x{oh}"
+            );
+        }
     }
 
     #[test]
