@@ -2,8 +2,8 @@
 //!
 //! JPEG goes through libjpeg-turbo (the turbojpeg crate builds it from source), which can
 //! decode at 1/2, 1/4 or 1/8 scale in the DCT domain ("shrink on load") when the scaled
-//! size is at least 1.5 times the largest output's; other formats go through the `image` crate.
-//! Encoders: libjpeg-turbo (4:2:0, baseline, standard Huffman tables), libwebp
+//! size is at least 1.5 times the largest output's; other formats go through the `image`
+//! crate. Encoders: libjpeg-turbo (4:2:0, baseline, standard Huffman tables), libwebp
 //! (libwebp-sys), and the png crate.
 //!
 //! Why no Huffman optimisation: on the 32 bench photos (widths 480/960/1920, q80) it saved
@@ -16,7 +16,8 @@ use crate::probe::Format;
 use std::io::Cursor;
 
 /// Decode `bytes` (of `format`), at a DCT scale that keeps at least 1.5 times `min_w` x
-/// `min_h` pixels where the format allows it (see `dct_denominator`). `alpha` keeps an alpha channel.
+/// `min_h` pixels where the format allows it (see `dct_denominator`). `alpha` keeps an alpha
+/// channel.
 pub fn decode(
     bytes: &[u8],
     format: Format,

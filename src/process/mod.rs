@@ -83,7 +83,7 @@ pub fn make_variants(
 
 /// Whether the pixels of a still image decode as `make_variants` decodes them (the deep
 /// check's decoder: see `probe::Decoder`). A JPEG is decoded at a small DCT scale (1/8 from
-/// 24 px up): the whole entropy-coded data is read at any scale, and that is where damage
+/// 9 px up): the whole entropy-coded data is read at any scale, and that is where damage
 /// shows.
 pub fn verify_decode(bytes: &[u8], info: &ImageInfo, max_pixels: u64) -> Result<(), String> {
     // A format pixpipe does not decode (HEIF, TIFF) is never built either: nothing to verify.

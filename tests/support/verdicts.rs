@@ -39,7 +39,7 @@ pub enum Outputs {
     /// from a decode at full size.
     Full,
     /// 12 px wide, at one density: a JPEG of 35 px or more is decoded at 1/2 or 1/4 of its
-    /// size (DCT scaling), as check --deep decodes it (there at 1/8 from 24 px).
+    /// size (DCT scaling), as check --deep decodes it (there at 1/8 from 9 px).
     Small,
 }
 
