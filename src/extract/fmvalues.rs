@@ -41,6 +41,15 @@ pub fn parse(text: &str, fm: &FrontMatter) -> Option<Value> {
     }
 }
 
+/// Whether a value under the mapping key `key` is an image reference: `keys` lists the keys
+/// that hold images (any case). One rule for the YAML walk and the TOML/JSON one.
+fn holds_images(keys: &[String], key: &str) -> bool {
+    keys.iter().any(|k| k.eq_ignore_ascii_case(key))
+}
+
+/// What a key path gets for the Markdown images written inside its string value.
+const MARKDOWN_SUFFIX: &str = "(markdown)";
+
 fn has_image_extension(s: &str) -> bool {
     let path = memchr::memchr2(b'?', b'#', s.as_bytes()).map_or(s, |end| &s[..end]);
     crate::probe::Format::from_extension(path).is_some()
@@ -193,7 +202,7 @@ impl<'a> YamlWalk<'a> {
                     if last.get(key) != Some(&n) {
                         continue;
                     }
-                    let image_key = self.keys.iter().any(|k| k.eq_ignore_ascii_case(key));
+                    let image_key = holds_images(self.keys, key);
                     self.path.push(Step::Key(key));
                     self.node(value, image_key, depth + 1)?;
                     self.path.pop();
@@ -262,7 +271,7 @@ impl<'a> YamlWalk<'a> {
                 Some(at) => Span::new(span.start + at, span.start + at + img.dest.len()),
                 None => Span::new(span.start, span.start),
             };
-            let key = self.path_text("(markdown)");
+            let key = self.path_text(MARKDOWN_SUFFIX);
             self.out.push(FmImage {
                 key,
                 src: img.dest,
@@ -324,13 +333,16 @@ fn walk(
             }
         }
         Value::String(s) => {
-            let is_key = keys.iter().any(|k| k.eq_ignore_ascii_case(last));
-            if is_key && has_image_extension(s) {
+            if holds_images(keys, last) && has_image_extension(s) {
                 out.push((path.to_string(), last.to_string(), s.clone()));
             }
             if s.contains("![") {
                 for img in markdown::scan(s).images {
-                    out.push((format!("{path}(markdown)"), last.to_string(), img.dest));
+                    out.push((
+                        format!("{path}{MARKDOWN_SUFFIX}"),
+                        last.to_string(),
+                        img.dest,
+                    ));
                 }
             }
         }
