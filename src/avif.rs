@@ -98,6 +98,37 @@ pub fn versions() -> String {
     }
 }
 
+/// The oldest libaom pixpipe encodes with: its still-image tuning (`tune=iq`) is measured from
+/// 3.14 on (README, "AVIF").
+pub const MIN_AOM: (u32, u32) = (3, 14);
+
+/// libaom's (major, minor) version in `versions`' text, e.g. `aom [enc/dec]:v3.14.1`.
+fn aom_version(versions: &str) -> Option<(u32, u32)> {
+    let rest = versions.split("aom [").nth(1)?;
+    let v = rest.split_once(':')?.1;
+    let v = v.strip_prefix('v').unwrap_or(v);
+    let mut parts = v.split(|c: char| !c.is_ascii_digit());
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+/// Why this libaom cannot encode pixpipe's AVIF, if it cannot: `None` for 3.14 or later.
+fn aom_unfit(versions: &str) -> Option<String> {
+    match aom_version(versions) {
+        Some(v) if v >= MIN_AOM => None,
+        found => Some(format!(
+            "AVIF output needs libaom {}.{} or later, and the libaom pixpipe loaded is {}: run \
+             `make deps-build` (it fetches a current libaom into target/libaom, which pixpipe \
+             loads before the system's)",
+            MIN_AOM.0,
+            MIN_AOM.1,
+            match found {
+                Some((a, b)) => format!("{a}.{b}"),
+                None => format!("unknown ({versions})"),
+            }
+        )),
+    }
+}
+
 /// libavif's quantizer (0 best to 63 worst) for a `quality` of 1-100, as libavif 1.x maps
 /// its own `quality` setting.
 pub fn quantizer(quality: u8) -> u8 {
@@ -124,6 +155,10 @@ pub fn encode(
     }
     if w == 0 || h == 0 {
         return Err(format!("cannot encode a {w}x{h} image as AVIF"));
+    }
+    static UNFIT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    if let Some(why) = UNFIT.get_or_init(|| aom_unfit(&versions())) {
+        return Err(why.clone());
     }
     let q = quantizer(quality) as c_int;
     // Edges of cut-outs show banding sooner than colour does.
@@ -454,5 +489,31 @@ mod tests {
     fn versions_name_libavif_and_aom() {
         let v = versions();
         assert!(v.starts_with("libavif ") && v.contains("aom"), "{v}");
+        // What `make deps` provides, and what every AVIF test below encodes with.
+        assert_eq!(aom_unfit(&v), None, "{v}");
+    }
+
+    #[test]
+    fn an_older_libaom_is_refused_with_the_way_out() {
+        let old = "libavif 0.11.1 (dav1d [dec]:1.0.0, aom [enc/dec]:v3.6.0, svt [enc]:v1.4.1)";
+        assert_eq!(aom_version(old), Some((3, 6)));
+        assert_eq!(
+            aom_unfit(old).unwrap(),
+            "AVIF output needs libaom 3.14 or later, and the libaom pixpipe loaded is 3.6: run \
+             `make deps-build` (it fetches a current libaom into target/libaom, which pixpipe \
+             loads before the system's)"
+        );
+        for fit in [
+            "aom [enc/dec]:v3.14.1",
+            "aom [enc/dec]:3.15.0",
+            "aom [enc/dec]:v4.0.0-rc1",
+        ] {
+            assert_eq!(aom_unfit(fit), None, "{fit}");
+        }
+        assert_eq!(aom_version("aom [enc/dec]:v3.13.2"), Some((3, 13)));
+        assert!(aom_unfit("aom [enc/dec]:v3.13.2").is_some());
+        assert!(aom_unfit("libavif 1.0.0 (dav1d [dec]:1.0.0)")
+            .unwrap()
+            .contains("is unknown (libavif 1.0.0 (dav1d [dec]:1.0.0))"));
     }
 }

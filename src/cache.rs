@@ -132,8 +132,11 @@ pub fn job_key(
                 v.effort
             ),
             crate::plan::OutFormat::Jpeg => String::new(),
-            // The speed, and the encoder's versions: another libaom makes other bytes.
-            crate::plan::OutFormat::Avif => format!("|s={}|{}", v.effort, avif_versions()),
+            // The speed, the tuning (src/avif.c) and the encoder's versions: another libaom
+            // makes other bytes.
+            crate::plan::OutFormat::Avif => {
+                format!("|s={}|tune=iq|{}", v.effort, avif_versions())
+            }
         },
         after.join(",")
     );
