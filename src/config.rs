@@ -356,10 +356,10 @@ pub fn parse_budget(text: &str) -> Result<Option<std::time::Duration>, String> {
 
 /// AVIF's default quality (libavif's scale, 1-100). Chosen on the bench photos against sharp's
 /// AVIF defaults (README, "AVIF").
-pub const DEFAULT_AVIF_QUALITY: u8 = 50;
+pub const DEFAULT_AVIF_QUALITY: u8 = 43;
 
 /// libaom's default speed for AVIF. Chosen on the bench photos (README, "AVIF").
-pub const DEFAULT_AVIF_SPEED: u8 = 6;
+pub const DEFAULT_AVIF_SPEED: u8 = 8;
 
 fn s(v: &str) -> String {
     v.to_string()
@@ -1504,7 +1504,7 @@ mod tests {
         assert!(
             c.explain_text().contains(
                 "\noutputs: jpeg, webp for a 1200 px column at densities 1, 1.5; \
-                 quality jpeg 80, webp 70, avif 50; webp effort 2; avif speed 6; metadata \
+                 quality jpeg 80, webp 70, avif 43; webp effort 2; avif speed 8; metadata \
                  strip\n"
             ),
             "{}",

@@ -337,14 +337,19 @@ pub fn job_bytes(info: &ImageInfo, variants: &[Variant], file_len: u64) -> u64 {
         .map(|v| 5 * v.width as u64 * v.height as u64)
         .max()
         .unwrap_or(0);
-    // libavif holds the picture as YUV (1.5 bytes a pixel) and libaom's all-intra encoder
-    // ~12 more, plus ~24 MiB of its own whatever the size: measured with avifenc at speed 6
-    // and 9 on 1.5, 6 and 24 MP photos (53, 114 and 413 MB peak RSS, 13.6-16.6 bytes a pixel
-    // in all, of which ~3 are the RGB counted in `out`).
+    // libavif holds the picture as YUV and libaom's all-intra encoder its own, by speed:
+    // measured with avifenc (libaom 3.14.1, tune=iq, one thread) on 1.5, 6 and 24 MP photos,
+    // peak RSS less avifenc's 12 MB at rest and the RGB and YUV counted in `encoding` (4.5
+    // bytes a pixel). Speed 6 to 9 left at most 42, 92 and 351 MB (peaks 61, 131 and 471),
+    // under 14 bytes a pixel and 24 MiB (46, 109 and 361); 5 and slower search more
+    // partitions: 54, 192 and 465 MB (peaks 73, 231 and 585), under 32 and 24 MiB.
     let avif = variants
         .iter()
         .filter(|v| v.format == crate::plan::OutFormat::Avif)
-        .map(|v| 14 * v.width as u64 * v.height as u64 + (24 << 20))
+        .map(|v| {
+            let per_pixel = if v.effort >= 6 { 14 } else { 32 };
+            per_pixel * v.width as u64 * v.height as u64 + (24 << 20)
+        })
         .max()
         .unwrap_or(0);
     let decoding = info.coefficient_bytes + decode;
@@ -837,6 +842,17 @@ mod tests {
         let own = [variant(1600, 1200, OutFormat::Jpeg)];
         let full = 1600 * 1200 * 3;
         assert_eq!(job_bytes(&inf, &own, file), held(full) + full + full / 2);
+        // An AVIF at that size adds libaom's memory, by speed: 14 bytes a pixel from speed 6
+        // on, 32 below (more partitions searched), and 24 MiB whatever the size.
+        for (speed, per_pixel) in [(9, 14), (6, 14), (5, 32), (0, 32)] {
+            let mut avif = variant(1600, 1200, OutFormat::Avif);
+            avif.effort = speed;
+            assert_eq!(
+                job_bytes(&inf, &[avif], file),
+                held(full) + full + full / 2 + per_pixel * 1600 * 1200 + (24 << 20),
+                "speed {speed}"
+            );
+        }
         // 1000x750 needs the full decode; resizing (the decode, the resizer's rows of
         // 1000 x 1200, the output and a quarter) outweighs encoding, libwebp's memory for the
         // largest WebP variant (400x300) included.

@@ -437,7 +437,7 @@ fn hugo_languages_mounts_and_base_url() {
     assert!(
         run.stdout.contains(
             "outputs: auto (the source's family), webp for a 1200 px column at densities 1, 2; \
-             quality jpeg 80, webp 80, avif 50; webp effort 4; avif speed 6; metadata strip\n"
+             quality jpeg 80, webp 80, avif 43; webp effort 4; avif speed 8; metadata strip\n"
         ),
         "{}",
         run.stdout
