@@ -110,8 +110,9 @@ int pixpipe_avif_encode(const uint8_t *pixels, uint32_t width, uint32_t height,
     encoder->maxQuantizer = quantizer;
     encoder->minQuantizerAlpha = alpha_quantizer;
     encoder->maxQuantizerAlpha = alpha_quantizer;
-    /* libaom's tuning for still images (3.14 and later; src/avif.rs checks the version): the
-       same DSSIM in fewer bytes than its default tuning, at every speed measured. */
+    /* libaom's tuning for still images (3.14 and later; src/avif.rs checks the version): on
+       the bench photos at speed 8, 10.07 MB at DSSIM 0.00380 against its default tuning's
+       10.30 MB at 0.00434 (README, "AVIF"). */
     avifEncoderSetCodecSpecificOption(encoder, "tune", "iq");
     r = avifEncoderWrite(encoder, image, &output);
     if (r != AVIF_RESULT_OK) {
