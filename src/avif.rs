@@ -439,6 +439,40 @@ mod tests {
     }
 
     #[test]
+    fn alpha_is_lossless_above_quality_90() {
+        // Every alpha value from 0 to 255 in each row, neighbours far apart, over a colour
+        // gradient.
+        let mut p = gradient(256, 32, 4);
+        for (i, px) in p.data.chunks_mut(4).enumerate() {
+            px[3] = (i * 37 % 256) as u8;
+        }
+        let alphas = |bytes: &[u8]| -> Vec<u8> {
+            let d = decode(bytes, true, 1 << 20).unwrap();
+            d.data.chunks(4).map(|c| c[3]).collect()
+        };
+        let want: Vec<u8> = p.data.chunks(4).map(|c| c[3]).collect();
+        let exact = encode(&p.data, dims(&p), 91, 8, None).unwrap();
+        assert_eq!(alphas(&exact), want);
+        // At 90 and below the alpha plane is lossy (at half the colour's quantizer).
+        let lossy = encode(&p.data, dims(&p), 60, 8, None).unwrap();
+        assert_ne!(alphas(&lossy), want);
+        // At 100 the colour is lossless too.
+        let all = decode(
+            &encode(&p.data, dims(&p), 100, 8, None).unwrap(),
+            true,
+            1 << 20,
+        );
+        assert_eq!(
+            all.unwrap()
+                .data
+                .chunks(4)
+                .map(|c| c[3])
+                .collect::<Vec<_>>(),
+            want
+        );
+    }
+
+    #[test]
     fn broken_files_and_bad_pixels_are_errors() {
         let e = decode(b"\0\0\0\x18ftypavif not really", false, 1 << 20).unwrap_err();
         assert!(e.starts_with("AVIF decoding failed"), "{e}");
@@ -489,7 +523,7 @@ mod tests {
     fn versions_name_libavif_and_aom() {
         let v = versions();
         assert!(v.starts_with("libavif ") && v.contains("aom"), "{v}");
-        // What `make deps` provides, and what every AVIF test below encodes with.
+        // What `make deps` provides, and what every AVIF test here encodes with.
         assert_eq!(aom_unfit(&v), None, "{v}");
     }
 

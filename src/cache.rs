@@ -135,7 +135,7 @@ pub fn job_key(
             // The speed, the tuning (src/avif.c) and the encoder's versions: another libaom
             // makes other bytes.
             crate::plan::OutFormat::Avif => {
-                format!("|s={}|tune=iq|{}", v.effort, avif_versions())
+                format!("|s={}|color:tune=iq|{}", v.effort, avif_versions())
             }
         },
         after.join(",")
