@@ -46,16 +46,16 @@ deps-build: ## Install the Debian packages the build needs (and a current libaom
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	@have=$$(dpkg-query -W -f='$${Version}' libaom3 2>/dev/null); \
-	fetched=$$(cd $(AOM_DIR) 2>/dev/null && ls libaom.so.3.* 2>/dev/null | sed -n 's/^libaom\.so\.//p' | head -1); \
+	dir='$(AOM_DIR)'; fetched=$$(cd "$$dir" 2>/dev/null && ls libaom.so.3.* 2>/dev/null | sed -n 's/^libaom\.so\.//p' | head -1); \
 	if ! dpkg --compare-versions "$${have:-0}" ge $(AOM_MIN) && ! dpkg --compare-versions "$${fetched:-0}" ge $(AOM_MIN); then \
-		echo "libaom $${have:-(none)} is older than $(AOM_MIN): fetching Debian $(AOM_SUITE)'s libaom3 into $(AOM_DIR)"; \
-		apt=$(AOM_DIR).apt; rm -rf "$$apt" $(AOM_DIR); mkdir -p "$$apt/lists/partial" "$$apt/cache/archives/partial" "$$apt/root"; \
+		echo "libaom $${have:-(none)} is older than $(AOM_MIN): fetching Debian $(AOM_SUITE)'s libaom3 into $$dir"; \
+		apt="$$dir.apt"; rm -rf "$$apt" "$$dir"; mkdir -p "$$apt/lists/partial" "$$apt/cache/archives/partial" "$$apt/root"; \
 		echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $(AOM_SUITE) main" > "$$apt/sources.list"; \
-		o="-qq -o Dir::Etc::SourceList=$$apt/sources.list -o Dir::Etc::SourceParts=/nonexistent -o Dir::State::Lists=$$apt/lists -o Dir::Cache=$$apt/cache -o APT::Sandbox::User=root -o Acquire::Languages=none"; \
-		apt-get $$o update && (cd "$$apt" && apt-get $$o download libaom3) && \
-		dpkg-deb -x "$$apt"/libaom3_*.deb "$$apt/root" && mkdir -p $(AOM_DIR) && \
-		cp -a "$$apt"/root/usr/lib/*/libaom.so.3* $(AOM_DIR)/ && rm -rf "$$apt" && \
-		ls $(AOM_DIR)/libaom.so.3.*; \
+		o=(-qq -o "Dir::Etc::SourceList=$$apt/sources.list" -o Dir::Etc::SourceParts=/nonexistent -o "Dir::State::Lists=$$apt/lists" -o "Dir::Cache=$$apt/cache" -o APT::Sandbox::User=root -o Acquire::Languages=none); \
+		apt-get "$${o[@]}" update && (cd "$$apt" && apt-get "$${o[@]}" download libaom3) && \
+		dpkg-deb -x "$$apt"/libaom3_*.deb "$$apt/root" && mkdir -p "$$dir" && \
+		cp -a "$$apt"/root/usr/lib/*/libaom.so.3* "$$dir/" && rm -rf "$$apt" && \
+		ls "$$dir"/libaom.so.3.*; \
 	fi
 
 # The gallery's browser test: Debian's Chromium, driven by playwright-core from npm (kept in
