@@ -191,7 +191,6 @@ fn keep_copyright_writes_an_exif_item_into_the_avif_without_gps() {
     assert_eq!(decode(bytes).width, 400);
 }
 
-/// An AVIF of `img`, made by pixpipe's own encoder at a web quality.
 /// An AVIF original, at a quality low enough that the JPEG made of it comes out larger (the
 /// test below counts on that).
 fn avif_of(img: &image::RgbImage) -> Vec<u8> {
