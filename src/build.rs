@@ -76,6 +76,9 @@ pub struct BuildReport {
     pub reused: usize,
     /// AVIF variants left for a later run by `avif_budget` (`jobs::Ran::later`).
     pub avif_later: usize,
+    /// AVIF outputs left out: together no smaller than what a browser without AVIF gets
+    /// (`jobs::avif_gains`).
+    pub avif_unserved: jobs::Unserved,
     /// Sources decoded in this run.
     pub decoded: usize,
     /// With `--shard`: which part this build made, and how many jobs it left to the others.
@@ -632,8 +635,13 @@ fn make_outputs(
         .filter_map(|r| r.1.as_ref().ok())
         .map(Vec::len)
         .sum();
-    let failed = publish(&names, hits, ran.results, &mut made);
-    if let Some(Dest::Mirror(owned, _)) = dest {
+    let Unpublished {
+        failed,
+        unserved,
+        count,
+    } = publish(&names, hits, ran.results, &mut made);
+    report.avif_unserved = count;
+    if let Some(Dest::Mirror(owned, layout)) = dest {
         // What a job that failed in the end placed (fetched, or made before it failed) is
         // not this build's: `finish` removes it, unless `keep_previous` keeps it after all.
         for (j, file) in crate::locks::lock(&early).iter() {
@@ -641,13 +649,19 @@ fn make_outputs(
                 owned.unkeep(file);
             }
         }
+        // Nor is an AVIF left out.
+        for p in &unserved {
+            owned.unkeep(&layout.path(p));
+        }
     }
     memo.learn(config, (&job_list, &ran.later), &names, &made);
     // A shard publishes nothing: its copies are the last build's.
     if opts.shard.is_none() {
         made.extend(copies(plan, &hashes));
     }
-    report.reused = made.values().map(Vec::len).sum::<usize>() - report.made;
+    // Every output made now is some name's, published or left out (an AVIF).
+    let given = made.values().map(Vec::len).sum::<usize>() + unserved.len();
+    report.reused = given.saturating_sub(report.made);
     report.images = made.len();
     report.bytes_out = made.values().flatten().map(|m| m.bytes).sum();
     let live = sources
@@ -1238,38 +1252,48 @@ fn copies(
     out
 }
 
-/// Give every name of every job its variants (those the cache had and those made now), each
-/// name's sorted by format and width. Returns the names whose job failed, with why.
+/// What `publish` gave no name.
+#[derive(Default)]
+struct Unpublished {
+    /// The names whose job failed, with why.
+    failed: BTreeMap<String, JobError>,
+    /// The AVIF outputs left out (`jobs::Outcome::unserved`), as site paths (a mirror may
+    /// have placed them already), and their count.
+    unserved: Vec<String>,
+    count: jobs::Unserved,
+}
+
+/// Give every name of every job its variants (those the cache had and those made now, less
+/// AVIF no visitor gains from: `jobs::outcomes`), each name's sorted by format and width.
 fn publish(
     names: &[Names],
     hits: Vec<Vec<Made>>,
     results: Vec<(usize, Result<Vec<Made>, JobError>)>,
     published: &mut BTreeMap<String, Vec<Published>>,
-) -> BTreeMap<String, JobError> {
-    let mut results: BTreeMap<usize, Result<Vec<Made>, JobError>> = results.into_iter().collect();
-    let mut failed = BTreeMap::new();
-    for (j, mut all) in hits.into_iter().enumerate() {
-        match results.remove(&j) {
-            Some(Err(e)) => {
+) -> Unpublished {
+    let mut out = Unpublished::default();
+    for (j, outcome) in jobs::outcomes(hits, results).into_iter().enumerate() {
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(e) => {
                 let e = std::sync::Arc::new(e);
                 for (name, _) in &names[j] {
-                    failed.insert(name.clone(), share(&e));
+                    out.failed.insert(name.clone(), share(&e));
                 }
                 continue;
             }
-            Some(Ok(made)) => all.extend(made),
-            None => {}
-        }
+        };
+        out.count.add(&outcome);
         for (name, vs) in &names[j] {
-            let mut mine: Vec<Published> = all
-                .iter()
-                .filter(|m| vs.contains(&m.variant))
+            let mine = |m: &&Made| vs.contains(&m.variant);
+            out.unserved.extend(
+                (outcome.unserved.iter().filter(mine))
+                    .map(|m| output_path(name, &m.variant, &m.hash)),
+            );
+            let mut mine: Vec<Published> = (outcome.outputs.iter().filter(mine))
                 .map(|m| Published {
                     variant: m.variant,
-                    path: join(
-                        site_path::parent(name),
-                        &variant_name(name, &m.variant, &m.hash),
-                    ),
+                    path: output_path(name, &m.variant, &m.hash),
                     hash: m.hash.clone(),
                     bytes: m.bytes,
                     from: From::Job(m.clone()),
@@ -1279,7 +1303,12 @@ fn publish(
             published.insert(name.clone(), mine);
         }
     }
-    failed
+    out
+}
+
+/// The site path of `name`'s output `v` whose bytes hash to `hash`: beside the source.
+fn output_path(name: &str, v: &Variant, hash: &str) -> String {
+    join(site_path::parent(name), &variant_name(name, v, hash))
 }
 
 /// A job's error, once for each of its names.
@@ -1485,11 +1514,7 @@ impl Dest {
         let mut placed = Vec::new();
         for (name, vs) in names {
             if vs.contains(&m.variant) {
-                let rel = join(
-                    site_path::parent(name),
-                    &variant_name(name, &m.variant, &m.hash),
-                );
-                let file = layout.path(&rel);
+                let file = layout.path(&output_path(name, &m.variant, &m.hash));
                 if owned.place(&file, bytes, false).is_ok() {
                     placed.push(file);
                 }

@@ -137,6 +137,9 @@ pub struct GalleryReport {
     pub reused: usize,
     /// AVIF variants left for a later run by `avif_budget` (`jobs::Ran::later`).
     pub avif_later: usize,
+    /// AVIF outputs left out: together no smaller than what a browser without AVIF gets
+    /// (`jobs::avif_gains`).
+    pub avif_unserved: jobs::Unserved,
     /// Files of the previous run removed because this one no longer writes them.
     pub removed: usize,
     /// The page written (none with `--shard`).
@@ -909,8 +912,8 @@ fn gallery_in_pool(
         &photos,
         &meta,
         opts.format,
-        hits,
-        ran.results,
+        jobs::outcomes(hits, ran.results),
+        &mut report.avif_unserved,
     );
 
     let mut shown: Vec<(Photo, Vec<Output>, String)> = Vec::new();
@@ -1080,36 +1083,40 @@ fn place_photos(
     photos: &[Photo],
     meta: &[PhotoJob],
     format: GalleryFormat,
-    hits: Vec<Vec<Made>>,
-    results: Vec<(usize, Result<Vec<Made>, JobError>)>,
+    outcomes: Vec<Result<jobs::Outcome, JobError>>,
+    unserved: &mut jobs::Unserved,
 ) -> Vec<PhotoOutputs> {
     // An HTML gallery's images are written like the build's outputs, without waiting for the
     // disk (a rerun checks them before it trusts them); a Hugo bundle's are the site's
     // sources, read by `pixpipe build` and Hugo and often committed, so they wait for it.
     let durable = format == GalleryFormat::Hugo;
-    let mut results: BTreeMap<usize, Result<Vec<Made>, JobError>> = results.into_iter().collect();
     let mut per_photo: Vec<PhotoOutputs> = (0..photos.len())
         .map(|_| Ok((Vec::new(), None, 0, 0)))
         .collect();
-    for (j, cached) in hits.into_iter().enumerate() {
+    for (j, outcome) in outcomes.into_iter().enumerate() {
         let job = &meta[j];
         let p = &photos[job.photo];
         let fail = |e: &dyn std::fmt::Display, code| {
             Diagnostic::error(code, format!("{}: {e}", p.name)).in_file(p.name.clone())
         };
-        let made_now = match results.remove(&j) {
-            Some(Ok(m)) => m,
-            Some(Err(e)) => {
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(e) => {
                 if per_photo[job.photo].is_ok() {
                     per_photo[job.photo] = Err(job_failure(&p.name, &e));
                 }
                 continue;
             }
-            None => Vec::new(),
         };
-        let counts = (made_now.len(), cached.len());
-        let mut all: Vec<Made> = cached.into_iter().chain(made_now).collect();
-        all.sort_by_key(|m| (m.variant.format, m.variant.width, m.variant.quality));
+        unserved.add(&outcome);
+        // Placed as they were made; not the gallery's now, so removed at the end.
+        for m in &outcome.unserved {
+            for (rel, _) in destinations(job, p, format, m) {
+                owned.unkeep(&rel);
+            }
+        }
+        let counts = (outcome.made, outcome.reused);
+        let all = outcome.outputs;
         let mut outs = Vec::new();
         let mut original = None;
         let mut error = None;

@@ -735,6 +735,101 @@ fn merge_jobs(
     out
 }
 
+/// One job's outputs as a command publishes them: those the cache had and those made now,
+/// sorted by format, width and quality, less the AVIF ones no visitor gains from.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// What is published.
+    pub outputs: Vec<Made>,
+    /// How many outputs this run made (AVIF left out included).
+    pub made: usize,
+    /// How many outputs came from the cache (AVIF left out included).
+    pub reused: usize,
+    /// The AVIF outputs left out (see [`avif_gains`]). A command that placed them as they
+    /// were made takes them back.
+    pub unserved: Vec<Made>,
+}
+
+/// AVIF outputs left out because no visitor gains from them: how many files, of how many
+/// sources.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Unserved {
+    /// AVIF files made (or cached) and not published.
+    pub files: usize,
+    /// Sources served without AVIF for that.
+    pub sources: usize,
+}
+
+impl Unserved {
+    /// Count `o`'s AVIF left out.
+    pub fn add(&mut self, o: &Outcome) {
+        if !o.unserved.is_empty() {
+            self.files += o.unserved.len();
+            self.sources += 1;
+        }
+    }
+}
+
+/// Each job's outcome, in job order: `hits[j]` (what `lookup` found for job `j`) together
+/// with `run`'s result for it, or that result's error.
+pub fn outcomes(
+    hits: Vec<Vec<Made>>,
+    results: Vec<(usize, Result<Vec<Made>, JobError>)>,
+) -> Vec<Result<Outcome, JobError>> {
+    let mut results: BTreeMap<usize, Result<Vec<Made>, JobError>> = results.into_iter().collect();
+    hits.into_iter()
+        .enumerate()
+        .map(|(j, cached)| {
+            let now = results.remove(&j).transpose()?.unwrap_or_default();
+            let (made, reused) = (now.len(), cached.len());
+            let mut outputs: Vec<Made> = cached.into_iter().chain(now).collect();
+            outputs.sort_by_key(|m| (m.variant.format, m.variant.width, m.variant.quality));
+            let avif = |m: &Made| m.variant.format == crate::plan::OutFormat::Avif;
+            let unserved = if avif_gains(&outputs) {
+                Vec::new()
+            } else {
+                let (unserved, kept) = outputs.into_iter().partition(avif);
+                outputs = kept;
+                unserved
+            };
+            Ok(Outcome {
+                outputs,
+                made,
+                reused,
+                unserved,
+            })
+        })
+        .collect()
+}
+
+/// Whether a job's AVIF outputs are worth serving: only when, over the widths that have an
+/// AVIF and another file, the AVIF files together are smaller than the files a browser
+/// without AVIF gets there (each width's WebP, else its smallest other file). A visitor's
+/// browser fetches one width, which pixpipe cannot know: taken equally likely, AVIF then
+/// saves bytes on average. All of a job's AVIF go or stay together: a `<source>` missing
+/// some widths would have browsers fetch a larger file than they need, or a blurred one.
+/// AVIF alone (the only format) has nothing to compare with and stays.
+pub fn avif_gains(outputs: &[Made]) -> bool {
+    use crate::plan::OutFormat::{Avif, Webp};
+    let (mut avif, mut other) = (0u64, 0u64);
+    for a in outputs.iter().filter(|m| m.variant.format == Avif) {
+        let same_width = || {
+            outputs
+                .iter()
+                .filter(|m| m.variant.width == a.variant.width && m.variant.format != Avif)
+        };
+        let replaced = match same_width().find(|m| m.variant.format == Webp) {
+            Some(webp) => Some(webp.bytes),
+            None => same_width().map(|m| m.bytes).min(),
+        };
+        if let Some(b) = replaced {
+            avif += a.bytes;
+            other += b;
+        }
+    }
+    other == 0 || avif < other
+}
+
 /// Save the cache's index (see `Cache::save`), after waiting for the shared cache's uploads.
 /// A cache that cannot be written is not the run's failure: the outputs are in place, and
 /// the next run finds the cached ones from their files. So a failure is a warning with its
@@ -864,6 +959,110 @@ mod tests {
         ];
         let order: Vec<usize> = by_saving(&jobs, same).iter().map(|t| t.job).collect();
         assert_eq!(order, vec![2, 0]);
+    }
+
+    fn made(format: OutFormat, width: u32, bytes: u64) -> Made {
+        let c = Config::default();
+        Made {
+            variant: Variant::new(width, width / 2, format, &c),
+            key: format!("{format:?}-{width}"),
+            hash: String::new(),
+            bytes,
+            held: None,
+        }
+    }
+
+    fn formats_and_widths(outputs: &[Made]) -> Vec<(OutFormat, u32)> {
+        outputs
+            .iter()
+            .map(|m| (m.variant.format, m.variant.width))
+            .collect()
+    }
+
+    #[test]
+    fn avif_is_served_when_smaller_in_total_than_what_it_replaces() {
+        use OutFormat::{Avif, Jpeg, Png, Webp};
+        // Smaller than the WebP at each width, though larger than the JPEG at 800: a
+        // browser that takes AVIF takes WebP too, so the WebP is what it would get.
+        let photo = [
+            made(Jpeg, 400, 900),
+            made(Webp, 400, 1000),
+            made(Avif, 400, 700),
+            made(Jpeg, 800, 2000),
+            made(Webp, 800, 3000),
+            made(Avif, 800, 2500),
+        ];
+        assert!(avif_gains(&photo));
+        // Larger at one width, smaller over both: served (3,300 bytes against 3,500).
+        let mut diagram = photo.clone();
+        diagram[2].bytes = 1300;
+        diagram[5].bytes = 2000;
+        assert!(avif_gains(&diagram));
+        // As large over both: all of the source's AVIF goes.
+        diagram[5].bytes = 2700;
+        assert!(!avif_gains(&diagram));
+        // Without WebP, the other file of the width is what it replaces.
+        let no_webp = [
+            made(Png, 400, 500),
+            made(Avif, 400, 499),
+            made(Png, 800, 900),
+            made(Avif, 800, 902),
+        ];
+        assert!(!avif_gains(&no_webp));
+        assert!(avif_gains(&no_webp[..2]));
+        // AVIF alone replaces nothing; nor does one at a width nothing else has, which
+        // is not counted.
+        assert!(avif_gains(&[made(Avif, 400, 10_000)]));
+        assert!(avif_gains(&[made(Webp, 400, 10), made(Avif, 800, 10_000)]));
+        assert!(!avif_gains(&[
+            made(Webp, 400, 10),
+            made(Avif, 400, 10),
+            made(Avif, 800, 1)
+        ]));
+        assert!(avif_gains(&[]));
+    }
+
+    #[test]
+    fn outcomes_join_cache_and_run_and_leave_out_avif_that_gains_nothing() {
+        use OutFormat::{Avif, Webp};
+        let hits = vec![
+            vec![made(Webp, 800, 3000), made(Webp, 400, 1000)],
+            vec![made(Webp, 400, 1000)],
+            vec![],
+            vec![made(Webp, 400, 100)],
+        ];
+        let results = vec![
+            (0, Ok(vec![made(Avif, 400, 600), made(Avif, 800, 2000)])),
+            (1, Ok(vec![made(Avif, 400, 1000)])),
+            (2, Err(JobError::Read(std::io::Error::other("gone")))),
+        ];
+        let out = outcomes(hits, results);
+        assert_eq!(out.len(), 4);
+        let o = out[0].as_ref().unwrap();
+        assert_eq!((o.made, o.reused), (2, 2));
+        assert_eq!(
+            formats_and_widths(&o.outputs),
+            [(Webp, 400), (Webp, 800), (Avif, 400), (Avif, 800)]
+        );
+        assert!(o.unserved.is_empty());
+        let o = out[1].as_ref().unwrap();
+        assert_eq!((o.made, o.reused), (1, 1));
+        assert_eq!(formats_and_widths(&o.outputs), [(Webp, 400)]);
+        assert_eq!(formats_and_widths(&o.unserved), [(Avif, 400)]);
+        assert!(matches!(out[2], Err(JobError::Read(_))));
+        let o = out[3].as_ref().unwrap();
+        assert_eq!((o.made, o.reused, o.unserved.len()), (0, 1, 0));
+        let mut count = Unserved::default();
+        for o in out.iter().flatten() {
+            count.add(o);
+        }
+        assert_eq!(
+            count,
+            Unserved {
+                files: 1,
+                sources: 1
+            }
+        );
     }
 
     #[test]

@@ -272,6 +272,7 @@ fn run_gallery(args: GalleryArgs) -> anyhow::Result<ExitCode> {
         report.page.display()
     );
     print_avif_later(report.avif_later, "gallery");
+    print_avif_unserved(report.avif_unserved);
     cache_cli::print_shared(url, report.shared.as_ref());
     let (Some(stop), Some(watching)) = (stop, watching) else {
         return Ok(exit_code(&report.diagnostics));
@@ -349,6 +350,7 @@ fn run_html(args: HtmlArgs) -> anyhow::Result<ExitCode> {
         report.seconds
     );
     print_avif_later(report.avif_later, "html");
+    print_avif_unserved(report.avif_unserved);
     cache_cli::print_shared(
         opts.shared.as_ref().map(|r| r.url()),
         report.shared.as_ref(),
@@ -623,6 +625,28 @@ fn print_avif_later(n: usize, command: &str) {
     }
 }
 
+/// The line that says how many AVIF outputs were left out for being no smaller.
+fn print_avif_unserved(n: pixpipe::jobs::Unserved) {
+    if n.files > 0 {
+        let (files, sources) = (n.files, n.sources);
+        let (f, s) = (plural(files), plural(sources));
+        eprintln!(
+            "avif: {files} AVIF file{f} of {sources} image{s} left out: together no smaller than \
+             the files a browser without AVIF gets at the same widths (the WebP, else the \
+             fallback), so {} served without AVIF",
+            if sources == 1 { "it is" } else { "those are" }
+        );
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
 fn print_build_summary(report: &build::BuildReport) {
     if let Some((shard, others)) = report.shard {
         eprintln!(
@@ -650,6 +674,7 @@ fn print_build_summary(report: &build::BuildReport) {
         report.manifest
     );
     print_avif_later(report.avif_later, "build");
+    print_avif_unserved(report.avif_unserved);
     let v = report.visitor;
     if v.images > 0 {
         eprintln!(

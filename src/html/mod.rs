@@ -74,6 +74,9 @@ pub struct HtmlReport {
     pub reused: usize,
     /// AVIF variants left for a later run by `avif_budget` (`jobs::Ran::later`).
     pub avif_later: usize,
+    /// AVIF outputs left out: together no smaller than what a browser without AVIF gets
+    /// (`jobs::avif_gains`).
+    pub avif_unserved: jobs::Unserved,
     /// What the run fetched from and sent to the shared cache, if it has one.
     pub shared: Option<crate::remote::Traffic>,
     /// What the rewritten images weighed before (their originals, once per page).
@@ -510,24 +513,27 @@ fn make(
         }
     };
     let (hits, todo) = jobs::lookup(cache, &job_list, config);
-    let on_made = |j: usize, m: &Made, bytes: &[u8]| place(&names[j], m, bytes);
+    // An AVIF waits for its job's other outputs, which may leave it out (`jobs::avif_gains`):
+    // the site's folder is the user's, and it gets no file that no page names.
+    let on_made = |j: usize, m: &Made, bytes: &[u8]| {
+        if m.variant.format != plan::OutFormat::Avif {
+            place(&names[j], m, bytes)
+        }
+    };
     let ran = jobs::run(&job_list, &todo, cache, config, run, &on_made, progress);
     report.diagnostics.extend(ran.warnings);
     report.avif_later = ran.later.iter().map(|(_, n)| n).sum();
     let mut outputs: Outputs = BTreeMap::new();
-    for (j, hit) in hits.into_iter().enumerate() {
-        report.reused += hit.len();
-        outputs.entry(names[j].clone()).or_default().extend(hit);
-    }
     let mut failed = BTreeMap::new();
-    for (j, r) in ran.results {
-        match r {
-            Ok(made) => {
-                report.made += made.len();
-                outputs.entry(names[j].clone()).or_default().extend(made);
+    for (j, outcome) in jobs::outcomes(hits, ran.results).into_iter().enumerate() {
+        match outcome {
+            Ok(o) => {
+                report.made += o.made;
+                report.reused += o.reused;
+                report.avif_unserved.add(&o);
+                outputs.insert(names[j].clone(), o.outputs);
             }
             Err(e) => {
-                outputs.remove(&names[j]);
                 failed.insert(names[j].clone(), e);
             }
         }
