@@ -599,7 +599,7 @@ fn make_outputs(
         }
         None => (job_list, names),
     };
-    let (mut made, remembered) = memo.recall(cache, config, &job_list, &names);
+    let (mut made, remembered, recalled) = memo.recall(cache, config, &job_list, &names);
     let (job_list, names): (Vec<Job>, Vec<Names>) = job_list
         .into_iter()
         .zip(names)
@@ -635,32 +635,41 @@ fn make_outputs(
         .filter_map(|r| r.1.as_ref().ok())
         .map(Vec::len)
         .sum();
-    let Unpublished {
-        failed,
-        unserved,
-        count,
-    } = publish(&names, hits, ran.results, &mut made);
-    report.avif_unserved = count;
+    let unpublished = publish(&names, hits, ran.results, &mut made);
+    report.avif_unserved = jobs::Unserved {
+        files: unpublished.count.files + recalled.count.files,
+        sources: unpublished.count.sources + recalled.count.sources,
+    };
     if let Some(Dest::Mirror(owned, layout)) = dest {
         // What a job that failed in the end placed (fetched, or made before it failed) is
         // not this build's: `finish` removes it, unless `keep_previous` keeps it after all.
         for (j, file) in crate::locks::lock(&early).iter() {
-            if names[*j].iter().any(|(name, _)| failed.contains_key(name)) {
+            if names[*j]
+                .iter()
+                .any(|(name, _)| unpublished.failed.contains_key(name))
+            {
                 owned.unkeep(file);
             }
         }
         // Nor is an AVIF left out.
-        for p in &unserved {
-            owned.unkeep(&layout.path(p));
+        for p in unpublished.unserved_paths() {
+            owned.unkeep(&layout.path(&p));
         }
     }
-    memo.learn(config, (&job_list, &ran.later), &names, &made);
+    memo.learn(
+        config,
+        (&job_list, &ran.later),
+        &names,
+        (&made, &unpublished),
+    );
     // A shard publishes nothing: its copies are the last build's.
     if opts.shard.is_none() {
         made.extend(copies(plan, &hashes));
     }
     // Every output made now is some name's, published or left out (an AVIF).
-    let given = made.values().map(Vec::len).sum::<usize>() + unserved.len();
+    let left_out = |u: &Unpublished| u.unserved.values().map(Vec::len).sum::<usize>();
+    let given =
+        made.values().map(Vec::len).sum::<usize>() + left_out(&unpublished) + left_out(&recalled);
     report.reused = given.saturating_sub(report.made);
     report.images = made.len();
     report.bytes_out = made.values().flatten().map(|m| m.bytes).sum();
@@ -670,7 +679,7 @@ fn make_outputs(
         .collect();
     Outputs {
         made,
-        failed,
+        failed: unpublished.failed,
         hashes,
         live,
     }
@@ -697,29 +706,35 @@ struct Remembered {
     /// The variants this name needs, and what it publishes.
     needs: Vec<Variant>,
     outputs: Vec<Published>,
+    /// Its AVIF outputs left out (`jobs::avif_gains`): still the cache's, so marked used.
+    unserved: Vec<Made>,
+    /// How many AVIF outputs the whole job left out (counted once, for its first name).
+    job_unserved: usize,
 }
 
 impl JobMemo {
     /// The outputs of every name of the jobs the last build published from the cache, for
     /// jobs exactly as they were (each name's too) whose objects the cache's index still
-    /// names; which jobs those were. Their objects are marked used, not looked at again: a
-    /// rebuild only reads one if its output left the mirror, and a failure to read it fails
-    /// that build, which drops this memory (`build_in_pool`), so the next looks again.
+    /// names; which jobs those were; the AVIF outputs those jobs left out. Their objects are
+    /// marked used, not looked at again: a rebuild only reads one if its output left the
+    /// mirror, and a failure to read it fails that build, which drops this memory
+    /// (`build_in_pool`), so the next looks again.
     fn recall(
         &mut self,
         cache: &Cache,
         config: &Config,
         jobs: &[Job],
         names: &[Names],
-    ) -> (BTreeMap<String, Vec<Published>>, Vec<bool>) {
+    ) -> (BTreeMap<String, Vec<Published>>, Vec<bool>, Unpublished) {
         let mut last = std::mem::take(&mut self.published);
         let mut made = BTreeMap::new();
-        let indexed = |p: &Published| match &p.from {
-            From::Job(m) => cache
+        let mut left_out = Unpublished::default();
+        let known = |m: &Made| {
+            cache
                 .known(&m.key)
-                .is_some_and(|e| e.hash == m.hash && e.bytes == m.bytes),
-            _ => false,
+                .is_some_and(|e| e.hash == m.hash && e.bytes == m.bytes)
         };
+        let indexed = |p: &Published| matches!(&p.from, From::Job(m) if known(m));
         let same = |job: &Job, (name, needs): &(String, Vec<Variant>)| {
             last.get(name).is_some_and(|r| {
                 r.hash == job.hash
@@ -727,6 +742,7 @@ impl JobMemo {
                     && r.metadata == config.metadata
                     && r.needs == *needs
                     && r.outputs.iter().all(indexed)
+                    && r.unserved.iter().all(known)
             })
         };
         let remembered: Vec<bool> = jobs
@@ -735,18 +751,26 @@ impl JobMemo {
             .map(|(job, names)| names.iter().all(|n| same(job, n)))
             .collect();
         for (names, _) in names.iter().zip(&remembered).filter(|(_, r)| **r) {
-            for (name, _) in names {
+            for (i, (name, _)) in names.iter().enumerate() {
                 if let Some(r) = last.remove(name) {
-                    cache.mark_used(r.outputs.iter().filter_map(|p| match &p.from {
+                    let keys = r.outputs.iter().filter_map(|p| match &p.from {
                         From::Job(m) => Some(m.key.clone()),
                         _ => None,
-                    }));
+                    });
+                    cache.mark_used(keys.chain(r.unserved.iter().map(|m| m.key.clone())));
+                    if i == 0 && r.job_unserved > 0 {
+                        left_out.count.files += r.job_unserved;
+                        left_out.count.sources += 1;
+                    }
+                    if !r.unserved.is_empty() {
+                        left_out.unserved.insert(name.clone(), r.unserved.clone());
+                    }
                     made.insert(name.clone(), r.outputs.clone());
                     self.published.insert(name.clone(), r);
                 }
             }
         }
-        (made, remembered)
+        (made, remembered, left_out)
     }
 
     /// Remember what `jobs` published in `made`, for each job all of whose outputs are in
@@ -757,7 +781,7 @@ impl JobMemo {
         config: &Config,
         (jobs, later): (&[Job], &[(usize, usize)]),
         names: &[Names],
-        made: &BTreeMap<String, Vec<Published>>,
+        (made, unpublished): (&BTreeMap<String, Vec<Published>>, &Unpublished),
     ) {
         let cached = |outs: &[Published]| {
             outs.iter()
@@ -780,6 +804,8 @@ impl JobMemo {
                     metadata: config.metadata,
                     needs: needs.clone(),
                     outputs: outs.clone(),
+                    unserved: (unpublished.unserved.get(name).cloned()).unwrap_or_default(),
+                    job_unserved: unpublished.job_unserved[j],
                 };
                 self.published.insert(name.clone(), r);
             }
@@ -1061,6 +1087,17 @@ fn jobs_of(
         .unzip()
 }
 
+/// A name's AVIF outputs go or stay together (as in `jobs::avif_gains`: a `<source>` missing
+/// widths has browsers fetch a larger file than they need, or a blurred one): when some of
+/// `all` (the site paths `outs` had) are gone from `outs`, so are the rest.
+fn whole_avif_or_none(outs: &mut Vec<Published>, all: &[String]) {
+    let avif = |o: &Published| o.variant.format == OutFormat::Avif;
+    let had = all.iter().filter(|p| p.ends_with(".avif")).count();
+    if outs.iter().filter(|o| avif(o)).count() < had {
+        outs.retain(|o| !avif(o));
+    }
+}
+
 /// What `serve_smaller_originals` did to one source: how many outputs it left out, and the
 /// bytes of the original served in their place (if one is).
 struct Smaller {
@@ -1114,6 +1151,7 @@ fn serve_smaller_originals(
                         .iter()
                         .any(|&(w, f)| w == o.variant.width && f != o.variant.format)
             });
+            whole_avif_or_none(outs, &all);
             if outs.len() < before {
                 let left_out = before - outs.len();
                 let dropped = left_out_of(all, outs);
@@ -1139,6 +1177,7 @@ fn serve_smaller_originals(
         let before = outs.len();
         let all: Vec<String> = outs.iter().map(|o| o.path.clone()).collect();
         outs.retain(|o| o.bytes <= limit);
+        whole_avif_or_none(outs, &all);
         let (w, h) = sp.info.display_size();
         let full = |o: &Published| o.variant.format == own && o.variant.width == w;
         let mut original = None;
@@ -1252,15 +1291,25 @@ fn copies(
     out
 }
 
-/// What `publish` gave no name.
+/// What `publish` (or `JobMemo::recall`) gave no name.
 #[derive(Default)]
 struct Unpublished {
     /// The names whose job failed, with why.
     failed: BTreeMap<String, JobError>,
-    /// The AVIF outputs left out (`jobs::Outcome::unserved`), as site paths (a mirror may
-    /// have placed them already), and their count.
-    unserved: Vec<String>,
+    /// Each name's AVIF outputs left out (`jobs::Outcome::unserved`; a mirror may have
+    /// placed them already).
+    unserved: BTreeMap<String, Vec<Made>>,
+    /// Per job: how many of its AVIF outputs were left out.
+    job_unserved: Vec<usize>,
     count: jobs::Unserved,
+}
+
+impl Unpublished {
+    /// The site paths of the AVIF outputs left out.
+    fn unserved_paths(&self) -> impl Iterator<Item = String> + '_ {
+        (self.unserved.iter())
+            .flat_map(|(name, ms)| ms.iter().map(|m| output_path(name, &m.variant, &m.hash)))
+    }
 }
 
 /// Give every name of every job its variants (those the cache had and those made now, less
@@ -1271,7 +1320,10 @@ fn publish(
     results: Vec<(usize, Result<Vec<Made>, JobError>)>,
     published: &mut BTreeMap<String, Vec<Published>>,
 ) -> Unpublished {
-    let mut out = Unpublished::default();
+    let mut out = Unpublished {
+        job_unserved: vec![0; names.len()],
+        ..Unpublished::default()
+    };
     for (j, outcome) in jobs::outcomes(hits, results).into_iter().enumerate() {
         let outcome = match outcome {
             Ok(o) => o,
@@ -1284,12 +1336,13 @@ fn publish(
             }
         };
         out.count.add(&outcome);
+        out.job_unserved[j] = outcome.unserved.len();
         for (name, vs) in &names[j] {
             let mine = |m: &&Made| vs.contains(&m.variant);
-            out.unserved.extend(
-                (outcome.unserved.iter().filter(mine))
-                    .map(|m| output_path(name, &m.variant, &m.hash)),
-            );
+            let left_out: Vec<Made> = outcome.unserved.iter().filter(mine).cloned().collect();
+            if !left_out.is_empty() {
+                out.unserved.insert(name.clone(), left_out);
+            }
             let mut mine: Vec<Published> = (outcome.outputs.iter().filter(mine))
                 .map(|m| Published {
                     variant: m.variant,
@@ -2343,6 +2396,39 @@ fn refuse_site_folders(root: &Path, dir: &Path, config: &Config) -> Result<(), B
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_keeps_all_its_avif_or_none() {
+        let c = Config::default();
+        let out = |format: OutFormat, width: u32| Published {
+            variant: Variant::new(width, width, format, &c),
+            path: format!("a-{width}w.{}", format.extension()),
+            hash: String::new(),
+            bytes: 1,
+            from: From::Copy,
+        };
+        let full = vec![
+            out(OutFormat::Webp, 400),
+            out(OutFormat::Webp, 800),
+            out(OutFormat::Avif, 400),
+            out(OutFormat::Avif, 800),
+        ];
+        let all: Vec<String> = full.iter().map(|o| o.path.clone()).collect();
+        let paths = |outs: &[Published]| outs.iter().map(|o| o.path.clone()).collect::<Vec<_>>();
+        // One AVIF width left out (larger than the original): the other goes too.
+        let mut outs = full.clone();
+        outs.remove(3);
+        whole_avif_or_none(&mut outs, &all);
+        assert_eq!(paths(&outs), ["a-400w.webp", "a-800w.webp"]);
+        // A WebP left out: the AVIF stay, whole.
+        let mut outs = full.clone();
+        outs.remove(1);
+        whole_avif_or_none(&mut outs, &all);
+        assert_eq!(paths(&outs), ["a-400w.webp", "a-400w.avif", "a-800w.avif"]);
+        let mut outs = full.clone();
+        whole_avif_or_none(&mut outs, &all);
+        assert_eq!(outs.len(), 4);
+    }
 
     #[test]
     fn the_mounts_name_the_mirror_relative_to_the_site_even_beside_it() {

@@ -677,3 +677,39 @@ fn a_configuration_that_moves_the_content_folder_is_watched_anew() {
     assert!(l.starts_with("watch: pixpipe.yaml: 0 pages written"), "{l}");
     assert_eq!(w.stop(), 0);
 }
+
+#[test]
+fn a_warm_rebuild_keeps_the_avif_it_left_out_in_the_cache() {
+    // A flat disc: its AVIF is no smaller than its WebP, so it is left out but stays in the
+    // cache (`jobs::avif_gains`). A rebuild takes the job from memory; with --prune-cache
+    // that memory must still count the AVIF as the cache's, or a later build makes it again.
+    let logo = |text: &str| format!("---\ntitle: Logo\n---\n\n![logo](logo.png)\n\n{text}\n");
+    let site = SiteBuilder::new()
+        .page("pixpipe.yaml", "formats: [auto, webp, avif]\n")
+        .page("content/p/index.md", &logo("One."))
+        .bytes(
+            "content/p/logo.png",
+            crate::support::rgba_png_bytes(512, 512),
+        )
+        .build();
+    let root = site.root().to_path_buf();
+    let mut w = Watching::start(&[
+        "build",
+        root.to_str().unwrap(),
+        "-q",
+        "--watch",
+        "--prune-cache",
+    ]);
+    save_like_an_editor(&root.join("content/p/index.md"), logo("Two.").as_bytes());
+    let l = w.next_batch();
+    assert_eq!(count(&l, "variants made"), 0, "{l}");
+    assert_eq!(w.stop(), 0);
+    let again = crate::support::pixpipe(&["build", root.to_str().unwrap()]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(again.stderr.contains("(0 made, "), "{}", again.stderr);
+    assert!(
+        again.stderr.contains(" of 1 image left out"),
+        "{}",
+        again.stderr
+    );
+}
