@@ -129,6 +129,18 @@ fn aom_unfit(versions: &str) -> Option<String> {
     }
 }
 
+/// [`versions`], asked once.
+pub fn versions_once() -> &'static str {
+    static VERSIONS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSIONS.get_or_init(versions)
+}
+
+/// Why this process's libaom cannot make pixpipe's AVIF, if it cannot (asked once).
+pub fn unfit() -> Option<&'static str> {
+    static UNFIT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    UNFIT.get_or_init(|| aom_unfit(versions_once())).as_deref()
+}
+
 /// libavif's quantizer (0 best to 63 worst) for a `quality` of 1-100, as libavif 1.x maps
 /// its own `quality` setting.
 pub fn quantizer(quality: u8) -> u8 {
@@ -156,9 +168,8 @@ pub fn encode(
     if w == 0 || h == 0 {
         return Err(format!("cannot encode a {w}x{h} image as AVIF"));
     }
-    static UNFIT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    if let Some(why) = UNFIT.get_or_init(|| aom_unfit(&versions())) {
-        return Err(why.clone());
+    if let Some(why) = unfit() {
+        return Err(why.to_string());
     }
     let q = quantizer(quality) as c_int;
     // Edges of cut-outs show banding sooner than colour does.

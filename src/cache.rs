@@ -135,18 +135,12 @@ pub fn job_key(
             // The speed, the tuning (src/avif.c) and the encoder's versions: another libaom
             // makes other bytes.
             crate::plan::OutFormat::Avif => {
-                format!("|s={}|color:tune=iq|{}", v.effort, avif_versions())
+                format!("|s={}|color:tune=iq|{}", v.effort, crate::avif::versions_once())
             }
         },
         after.join(",")
     );
     blake3::hash(canonical.as_bytes()).to_hex().to_string()
-}
-
-/// `avif::versions`, asked once.
-fn avif_versions() -> &'static str {
-    static VERSIONS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    VERSIONS.get_or_init(crate::avif::versions)
 }
 
 /// Whether `s` is `n` lowercase hex digits.

@@ -209,15 +209,20 @@ pub struct RunOptions {
     /// With a time budget for AVIF (`avif_budget`): when the last AVIF work may start. Every
     /// other output is made first; AVIF ones after, largest expected saving first.
     pub avif_deadline: Option<Instant>,
+    /// Why no AVIF can be made here (`avif::unfit`: an old libaom), when AVIF is asked for.
+    /// The other formats are then made, AVIF not tried, and the run says so once.
+    pub avif_unfit: Option<&'static str>,
 }
 
 impl RunOptions {
     /// The options of a command that started at `started`, with `memory_bytes` and
     /// `config`'s `avif_budget`.
     pub fn new(memory_bytes: u64, config: &Config, started: Instant) -> RunOptions {
+        let avif = config.formats.iter().any(|f| f == "avif");
         RunOptions {
             memory_bytes,
             avif_deadline: config.avif_budget.map(|b| started + b),
+            avif_unfit: avif.then(crate::avif::unfit).flatten(),
         }
     }
 }
@@ -227,7 +232,8 @@ impl RunOptions {
 pub struct Ran {
     /// Per job with work to do, sorted by job: its outputs, or why it has none.
     pub results: Vec<(usize, Result<Vec<Made>, JobError>)>,
-    /// Cache failures, one warning per distinct cause.
+    /// Cache failures, one warning per distinct cause; AVIF that cannot be made here
+    /// (`RunOptions::avif_unfit`), one error.
     pub warnings: Vec<Diagnostic>,
     /// Per job, sorted: how many of its AVIF variants the time budget left for a later run.
     pub later: Vec<(usize, usize)>,
@@ -477,13 +483,13 @@ pub fn run(
             progress,
         )
     };
-    let Some(deadline) = opts.avif_deadline else {
+    if opts.avif_deadline.is_none() && opts.avif_unfit.is_none() {
         let ran = pass(todo, None);
         progress.finish();
         return ran;
-    };
+    }
     // AVIF waits only where another format shows the image meanwhile (with `formats: [avif]`
-    // it is the image, and is made first).
+    // it is the image, and is made first: with `avif_unfit`, its job fails with that).
     let avif = crate::plan::OutFormat::Avif;
     let waits = |job: usize, v: &Variant| {
         v.format == avif && jobs[job].variants.iter().any(|o| o.format != avif)
@@ -511,17 +517,35 @@ pub fn run(
         .into_iter()
         .partition(|td| failed.binary_search(&td.job).is_err());
     progress.advance(dropped.iter().map(|td| td.variants.len() as u64).sum());
-    let second = pass(&by_saving(jobs, avif), Some(deadline));
+    let mut warnings = first.warnings;
+    if let Some(why) = opts.avif_unfit {
+        progress.advance(avif.iter().map(|td| td.variants.len() as u64).sum());
+        progress.finish();
+        if !avif.is_empty() {
+            warnings.push(unfit_error(why));
+        }
+        return Ran {
+            results: first.results,
+            warnings,
+            later: Vec::new(),
+        };
+    }
+    let second = pass(&by_saving(jobs, avif), opts.avif_deadline);
     progress.finish();
     let mut results = first.results;
     results.extend(second.results);
-    let mut warnings = first.warnings;
     warnings.extend(second.warnings);
     Ran {
         results: merge_jobs(results),
         warnings,
         later: second.later,
     }
+}
+
+/// The one error of a run whose AVIF outputs cannot be made (`why`: `avif::unfit`).
+fn unfit_error(why: &str) -> Diagnostic {
+    Diagnostic::error("avif", why.to_string())
+        .with_help("the other formats were made, and pages offer no AVIF until pixpipe can make it")
 }
 
 /// `todo`, largest expected saving first (stable: equal savings keep the jobs' order).
@@ -1062,6 +1086,83 @@ mod tests {
                 files: 1,
                 sources: 1
             }
+        );
+    }
+
+    #[test]
+    fn avif_an_old_libaom_cannot_make_costs_one_error_and_no_other_output() {
+        use crate::report::Severity;
+        use OutFormat::{Avif, Jpeg, Webp};
+        let dir = tempfile::tempdir().unwrap();
+        let img =
+            image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 4, y as u8 * 5, 90]));
+        let mut bytes = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 90)
+            .encode_image(&img)
+            .unwrap();
+        let config = Config::default();
+        let jobs: Vec<Job> = ["a.jpg", "b.jpg"]
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let file = dir.path().join(name);
+                std::fs::write(&file, &bytes).unwrap();
+                let mut j = job(64, 48, bytes.len() as u64, 1);
+                j.file = file;
+                j.hash = format!("{i:064x}");
+                j.variants = [Jpeg, Webp, Avif]
+                    .iter()
+                    .flat_map(|&f| [32, 64].map(|w| Variant::new(w, w * 3 / 4, f, &config)))
+                    .collect();
+                j
+            })
+            .collect();
+        let todo: Vec<Todo> = (jobs.iter().enumerate())
+            .map(|(i, j)| Todo {
+                job: i,
+                variants: j.variants.clone(),
+            })
+            .collect();
+        let cache = Cache::open(&dir.path().join("cache"));
+        let opts = RunOptions {
+            memory_bytes: 1 << 30,
+            avif_deadline: None,
+            avif_unfit: Some("AVIF output needs libaom 3.14 or later"),
+        };
+        let progress = crate::report::NoProgress;
+        let ran = run(
+            &jobs,
+            &todo,
+            &cache,
+            &config,
+            opts,
+            &|_, _, _| {},
+            &progress,
+        );
+        // Every JPEG and WebP of both sources, no AVIF, and one error for the run.
+        assert_eq!(ran.results.len(), 2);
+        for (_, r) in &ran.results {
+            let made = r.as_ref().expect("the other formats are made");
+            assert_eq!(
+                formats_and_widths(made)
+                    .iter()
+                    .filter(|(f, _)| *f != Avif)
+                    .count(),
+                4
+            );
+            assert!(made.iter().all(|m| m.variant.format != Avif));
+        }
+        assert!(ran.later.is_empty());
+        let errors: Vec<(Severity, &str, &str)> = (ran.warnings.iter())
+            .map(|d| (d.severity, d.code, d.message.as_str()))
+            .collect();
+        assert_eq!(
+            errors,
+            [(
+                Severity::Error,
+                "avif",
+                "AVIF output needs libaom 3.14 or later"
+            )]
         );
     }
 
