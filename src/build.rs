@@ -640,25 +640,16 @@ fn make_outputs(
         files: unpublished.count.files + recalled.count.files,
         sources: unpublished.count.sources + recalled.count.sources,
     };
-    if let Some(Dest::Mirror(owned, layout)) = dest {
-        // What a job that failed in the end placed (fetched, or made before it failed) is
-        // not this build's: `finish` removes it, unless `keep_previous` keeps it after all.
-        for (j, file) in crate::locks::lock(&early).iter() {
-            if names[*j]
-                .iter()
-                .any(|(name, _)| unpublished.failed.contains_key(name))
-            {
-                owned.unkeep(file);
-            }
-        }
-        // Nor is an AVIF left out.
-        for p in unpublished.unserved_paths() {
-            owned.unkeep(&layout.path(&p));
-        }
-    }
+    take_back(dest, &crate::locks::lock(&early), &names, &unpublished);
+    // A job whose AVIF the time budget left, or that could not be tried, is looked up again.
+    let unfinished = if ran.untried.is_empty() {
+        &ran.later
+    } else {
+        &ran.untried
+    };
     memo.learn(
         config,
-        (&job_list, &ran.later),
+        (&job_list, unfinished),
         &names,
         (&made, &unpublished),
     );
@@ -682,6 +673,28 @@ fn make_outputs(
         failed: unpublished.failed,
         hashes,
         live,
+    }
+}
+
+/// In a mirror, let go of what was placed early but is not this build's: what a job that
+/// failed in the end placed (fetched, or made before it failed), which `finish` then removes
+/// unless `keep_previous` keeps it after all, and the AVIF outputs left out.
+fn take_back(
+    dest: Option<&Dest>,
+    early: &[(usize, PathBuf)],
+    names: &[Names],
+    unpublished: &Unpublished,
+) {
+    let Some(Dest::Mirror(owned, layout)) = dest else {
+        return;
+    };
+    let failed =
+        |j: usize| (names[j].iter()).any(|(name, _)| unpublished.failed.contains_key(name));
+    for (_, file) in early.iter().filter(|(j, _)| failed(*j)) {
+        owned.unkeep(file);
+    }
+    for p in unpublished.unserved_paths() {
+        owned.unkeep(&layout.path(&p));
     }
 }
 
@@ -1088,12 +1101,12 @@ fn jobs_of(
 }
 
 /// A name's AVIF outputs go or stay together (as in `jobs::avif_gains`: a `<source>` missing
-/// widths has browsers fetch a larger file than they need, or a blurred one): when some of
-/// `all` (the site paths `outs` had) are gone from `outs`, so are the rest.
-fn whole_avif_or_none(outs: &mut Vec<Published>, all: &[String]) {
+/// widths has browsers fetch a larger file than they need, or a blurred one): when one is
+/// larger than `limit` and another format serves the name, they all go, before the other
+/// formats' outputs are weighed, so every width keeps a file.
+fn avif_within(outs: &mut Vec<Published>, limit: u64) {
     let avif = |o: &Published| o.variant.format == OutFormat::Avif;
-    let had = all.iter().filter(|p| p.ends_with(".avif")).count();
-    if outs.iter().filter(|o| avif(o)).count() < had {
+    if outs.iter().any(|o| !avif(o)) && outs.iter().any(|o| avif(o) && o.bytes > limit) {
         outs.retain(|o| !avif(o));
     }
 }
@@ -1140,6 +1153,7 @@ fn serve_smaller_originals(
             let before = outs.len();
             let size = *size;
             let all: Vec<String> = outs.iter().map(|o| o.path.clone()).collect();
+            avif_within(outs, size);
             let widths_served: Vec<(u32, OutFormat)> = outs
                 .iter()
                 .filter(|o| o.bytes <= size)
@@ -1151,7 +1165,6 @@ fn serve_smaller_originals(
                         .iter()
                         .any(|&(w, f)| w == o.variant.width && f != o.variant.format)
             });
-            whole_avif_or_none(outs, &all);
             if outs.len() < before {
                 let left_out = before - outs.len();
                 let dropped = left_out_of(all, outs);
@@ -1176,8 +1189,8 @@ fn serve_smaller_originals(
         let limit = served.len() as u64;
         let before = outs.len();
         let all: Vec<String> = outs.iter().map(|o| o.path.clone()).collect();
+        avif_within(outs, limit);
         outs.retain(|o| o.bytes <= limit);
-        whole_avif_or_none(outs, &all);
         let (w, h) = sp.info.display_size();
         let full = |o: &Published| o.variant.format == own && o.variant.width == w;
         let mut original = None;
@@ -2400,34 +2413,33 @@ mod tests {
     #[test]
     fn a_name_keeps_all_its_avif_or_none() {
         let c = Config::default();
-        let out = |format: OutFormat, width: u32| Published {
+        let out = |format: OutFormat, width: u32, bytes: u64| Published {
             variant: Variant::new(width, width, format, &c),
             path: format!("a-{width}w.{}", format.extension()),
             hash: String::new(),
-            bytes: 1,
+            bytes,
             from: From::Copy,
         };
         let full = vec![
-            out(OutFormat::Webp, 400),
-            out(OutFormat::Webp, 800),
-            out(OutFormat::Avif, 400),
-            out(OutFormat::Avif, 800),
+            out(OutFormat::Webp, 400, 50),
+            out(OutFormat::Webp, 800, 200),
+            out(OutFormat::Avif, 400, 40),
+            out(OutFormat::Avif, 800, 120),
         ];
-        let all: Vec<String> = full.iter().map(|o| o.path.clone()).collect();
         let paths = |outs: &[Published]| outs.iter().map(|o| o.path.clone()).collect::<Vec<_>>();
-        // One AVIF width left out (larger than the original): the other goes too.
+        // One AVIF larger than the original (100 bytes): the other goes too; the WebP are
+        // left to the rest of `serve_smaller_originals`.
         let mut outs = full.clone();
-        outs.remove(3);
-        whole_avif_or_none(&mut outs, &all);
+        avif_within(&mut outs, 100);
         assert_eq!(paths(&outs), ["a-400w.webp", "a-800w.webp"]);
-        // A WebP left out: the AVIF stay, whole.
+        // None larger: all stay.
         let mut outs = full.clone();
-        outs.remove(1);
-        whole_avif_or_none(&mut outs, &all);
-        assert_eq!(paths(&outs), ["a-400w.webp", "a-400w.avif", "a-800w.avif"]);
-        let mut outs = full.clone();
-        whole_avif_or_none(&mut outs, &all);
+        avif_within(&mut outs, 120);
         assert_eq!(outs.len(), 4);
+        // AVIF alone: nothing else would serve its widths.
+        let mut outs = full[2..].to_vec();
+        avif_within(&mut outs, 100);
+        assert_eq!(paths(&outs), ["a-400w.avif", "a-800w.avif"]);
     }
 
     #[test]

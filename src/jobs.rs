@@ -237,6 +237,8 @@ pub struct Ran {
     pub warnings: Vec<Diagnostic>,
     /// Per job, sorted: how many of its AVIF variants the time budget left for a later run.
     pub later: Vec<(usize, usize)>,
+    /// Per job, sorted: how many of its AVIF variants were not tried (`avif_unfit`).
+    pub untried: Vec<(usize, usize)>,
 }
 
 /// Run `f` on a pool of `threads` workers (at least one): the pool every stage of a command
@@ -528,6 +530,7 @@ pub fn run(
             results: first.results,
             warnings,
             later: Vec::new(),
+            untried: avif.iter().map(|td| (td.job, td.variants.len())).collect(),
         };
     }
     let second = pass(&by_saving(jobs, avif), opts.avif_deadline);
@@ -539,6 +542,7 @@ pub fn run(
         results: merge_jobs(results),
         warnings,
         later: second.later,
+        untried: Vec::new(),
     }
 }
 
@@ -637,6 +641,7 @@ fn run_pass(
         results: merge_jobs(parts.into_iter().map(|(t, r)| (todo[t].job, r)).collect()),
         warnings,
         later,
+        untried: Vec::new(),
     }
 }
 
@@ -1152,7 +1157,9 @@ mod tests {
             );
             assert!(made.iter().all(|m| m.variant.format != Avif));
         }
+        // Not left for later (no "still to come"), but not done: a rebuild looks again.
         assert!(ran.later.is_empty());
+        assert_eq!(ran.untried, [(0, 2), (1, 2)]);
         let errors: Vec<(Severity, &str, &str)> = (ran.warnings.iter())
             .map(|d| (d.severity, d.code, d.message.as_str()))
             .collect();
