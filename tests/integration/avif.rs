@@ -496,6 +496,17 @@ fn avif_files(dir: &Path) -> Vec<String> {
     out
 }
 
+/// The AVIF files under `dir`, which must be the photo's (some) and no other's.
+fn only_the_photos_avif(dir: &Path) -> Vec<String> {
+    let avifs = avif_files(dir);
+    assert!(
+        !avifs.is_empty() && avifs.iter().all(|n| n.starts_with("photo-")),
+        "{}: {avifs:?}",
+        dir.display()
+    );
+    avifs
+}
+
 fn walkdir(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap().flatten() {
@@ -549,11 +560,7 @@ fn avif_no_smaller_than_the_webp_is_left_out() {
     );
     // The mirror holds the photo's AVIF files and no other.
     let mirror = site.path(".pixpipe/site");
-    let avifs = avif_files(&mirror);
-    assert!(
-        !avifs.is_empty() && avifs.iter().all(|n| n.starts_with("photo-")),
-        "{avifs:?}"
-    );
+    let avifs = only_the_photos_avif(&mirror);
     // Again from the cache: the same, nothing made.
     let again = run(&["build"], site.root());
     assert!(again.stderr.contains("(0 made, "), "{}", again.stderr);
@@ -582,14 +589,14 @@ fn avif_no_smaller_than_the_webp_is_left_out() {
         html.path("cache"),
         html.path("pixpipe.yaml"),
     );
-    let r = pixpipe(&[
-        "html",
-        public.to_str().unwrap(),
-        "--cache",
-        cache.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-    ]);
+    // `html` and `gallery` with the cache and the configuration.
+    let with = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--cache", cache.to_str().unwrap()]);
+        all.extend(["--config", config.to_str().unwrap()]);
+        pixpipe(&all)
+    };
+    let r = with(&["html", public.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains(" of 1 image left out"), "{}", r.stderr);
     let page = html.read("public/index.html");
@@ -601,22 +608,14 @@ fn avif_no_smaller_than_the_webp_is_left_out() {
         ["image/avif", "image/webp"],
         "{page}"
     );
-    let avifs = avif_files(&public);
-    assert!(
-        !avifs.is_empty() && avifs.iter().all(|n| n.starts_with("photo-")),
-        "{avifs:?}"
-    );
+    only_the_photos_avif(&public);
 
     let (photos, out) = (html.path("photos"), html.path("gallery"));
-    let r = pixpipe(&[
+    let r = with(&[
         "gallery",
         photos.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
-        "--cache",
-        cache.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains(" of 1 image left out"), "{}", r.stderr);
@@ -631,9 +630,5 @@ fn avif_no_smaller_than_the_webp_is_left_out() {
         };
         assert_eq!(source_types(item), want, "{item}");
     }
-    let avifs = avif_files(&out);
-    assert!(
-        !avifs.is_empty() && avifs.iter().all(|n| n.starts_with("photo-")),
-        "{avifs:?}"
-    );
+    only_the_photos_avif(&out);
 }
