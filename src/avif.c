@@ -47,14 +47,14 @@ void pixpipe_avif_versions(char *out, size_t len)
 /*
  * Encode 8-bit sRGB pixels (3 or 4 channels, rows packed) as a still AVIF: 4:2:0, full range,
  * colour signalled as sRGB (BT.709 primaries, sRGB transfer, BT.601 matrix) in nclx, libaom at
- * `speed` (its cpu-used), tuned for images (`tune=iq`), with one thread and a fixed
+ * `speed` (its cpu-used), with libaom's `tune` (src/avif.rs's TUNE), one thread and a fixed
  * `quantizer` (0-63; the alpha plane gets `alpha_quantizer`). `exif`, if not NULL, is stored
  * as the image's Exif item. On success the file is in *out (free it with pixpipe_avif_free)
  * and 0 is returned.
  */
 int pixpipe_avif_encode(const uint8_t *pixels, uint32_t width, uint32_t height,
                         uint32_t channels, int quantizer, int alpha_quantizer, int speed,
-                        const uint8_t *exif, size_t exif_len, uint8_t **out, size_t *out_len,
+                        const char *tune, const uint8_t *exif, size_t exif_len, uint8_t **out, size_t *out_len,
                         char *err, size_t err_len)
 {
     *out = NULL;
@@ -110,13 +110,10 @@ int pixpipe_avif_encode(const uint8_t *pixels, uint32_t width, uint32_t height,
     encoder->maxQuantizer = quantizer;
     encoder->minQuantizerAlpha = alpha_quantizer;
     encoder->maxQuantizerAlpha = alpha_quantizer;
-    /* libaom's tuning for still images (measured with 3.14, the oldest src/avif.rs accepts):
-       on the bench photos at speed 8, quality 42 with it made 10.07 MB at DSSIM 0.00380,
-       quality 50 without it 10.30 MB at 0.00434 (README, "AVIF"). The colour plane only,
-       and only when lossy: libaom refuses the tuning for a lossless plane (quantizer 0, as
-       the alpha plane is above quality 90). */
+    /* The colour plane only, and only when lossy: libaom refuses its image tuning for a
+       lossless plane (quantizer 0, as the alpha plane is above quality 90). */
     if (quantizer > 0)
-        avifEncoderSetCodecSpecificOption(encoder, "color:tune", "iq");
+        avifEncoderSetCodecSpecificOption(encoder, "color:tune", tune);
     r = avifEncoderWrite(encoder, image, &output);
     if (r != AVIF_RESULT_OK) {
         say(err, err_len, "AVIF encoding failed", r, encoder->diag.error);

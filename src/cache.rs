@@ -132,11 +132,14 @@ pub fn job_key(
                 v.effort
             ),
             crate::plan::OutFormat::Jpeg => String::new(),
-            // The speed, the tuning (src/avif.c) and the encoder's versions: another libaom
-            // makes other bytes.
-            crate::plan::OutFormat::Avif => {
-                format!("|s={}|color:tune=iq|{}", v.effort, crate::avif::versions_once())
-            }
+            // The speed, the tuning and the encoder's versions: another libaom makes other
+            // bytes.
+            crate::plan::OutFormat::Avif => format!(
+                "|s={}|color:tune={}|{}",
+                v.effort,
+                crate::avif::TUNE.to_string_lossy(),
+                crate::avif::versions_once()
+            ),
         },
         after.join(",")
     );
